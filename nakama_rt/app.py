@@ -1,0 +1,103 @@
+"""The whole server as parts: what ``twistd nakama-rt`` runs and what an app embeds.
+
+Embedding in an existing twisted.web application::
+
+    from nakama_rt import NakamaRT, Config
+
+    nakama = NakamaRT(Config(), reactor)
+    root.putChild(b"ws", nakama.socket_resource)
+    root.putChild(b"v2", nakama.api_resource)
+    root.putChild(b"healthcheck", nakama.healthcheck_resource)
+    yield nakama.start()          # opens the database
+    ...
+    yield nakama.stop()           # closes every socket (1001), then the database
+
+or serve ``nakama.resource`` (all three under one root) in your own ``Site``.
+"""
+
+from __future__ import annotations
+
+from twisted.internet.defer import Deferred, DeferredList, inlineCallbacks, succeed
+from twisted.internet.interfaces import IReactorTime
+from twisted.logger import Logger
+from twisted.web.resource import Resource
+from twisted.web.server import Site
+
+from nakama_rt.api import HealthcheckResource, build_api
+from nakama_rt.api.context import ApiContext
+from nakama_rt.config import Config
+from nakama_rt.protocol import NakamaSocketFactory
+from nakama_rt.server import RealtimeServer
+from nakama_rt.session_cache import SessionCache
+from nakama_rt.storage import open_storage
+from nakama_rt.web import SocketResource, build_root
+
+
+class NakamaRT:
+    """Storage, session cache, realtime server, socket factory and HTTP resources."""
+
+    log = Logger()
+
+    def __init__(self, config: Config, reactor: IReactorTime | None = None) -> None:
+        if reactor is None:
+            from twisted.internet import reactor as default_reactor
+
+            reactor = default_reactor
+        self.config = config.validate()
+        self.reactor = reactor
+        self.storage = open_storage(config.database_address(), reactor)
+        self.session_cache = SessionCache(config.session, reactor)
+        self.server = RealtimeServer(config, reactor, self.storage, self.session_cache)
+        self.socket_factory = NakamaSocketFactory(self.server)
+        self.socket_resource = SocketResource(self.socket_factory)
+        self.api_context = ApiContext(
+            reactor=reactor,
+            config=config,
+            storage=self.storage,
+            session_cache=self.session_cache,
+        )
+        self.api_resource = build_api(self.api_context)
+        self.healthcheck_resource = HealthcheckResource()
+        self.resource: Resource = build_root(
+            self.socket_resource, self.api_resource, self.healthcheck_resource
+        )
+
+    def site(self) -> Site:
+        """A ``Site`` serving :attr:`resource`, quiet about each request."""
+        site = Site(self.resource)
+        site.log = lambda request: None
+        return site
+
+    @inlineCallbacks
+    def start(self):
+        yield self.storage.start()
+        self.session_cache.start()
+        self.log.info("nakama-rt ready (database {db})", db=_redact(self.config.database_address()))
+
+    @inlineCallbacks
+    def stop(self):
+        """Close every socket with 1001 and wait (bounded) for them, then the database."""
+        self.server.shutdown()
+        yield self._wait_for_sockets()
+        self.session_cache.stop()
+        yield self.storage.stop()
+
+    def _wait_for_sockets(self) -> Deferred:
+        closing = [p.is_closed for p in list(self.socket_factory.open_protocols)]
+        if not closing:
+            return succeed(None)
+        waiting = DeferredList(closing, consumeErrors=True)
+        limit = self.config.socket.close_ack_wait_ms / 1000.0 + 1.0
+        waiting.addTimeout(limit, self.reactor)
+        waiting.addErrback(lambda failure: None)
+        return waiting
+
+
+def _redact(address: str) -> str:
+    """Hide a password in a database URL before logging it."""
+    scheme, sep, rest = address.partition("://")
+    if not sep or "@" not in rest:
+        return address
+    credentials, _, host = rest.rpartition("@")
+    user = credentials.split(":", 1)[0]
+    return f"{scheme}://{user}@{host}"

@@ -1,0 +1,215 @@
+"""One frozen configuration object, with Nakama's key names and defaults.
+
+A Nakama user should find what they know: the YAML file uses the sections and
+keys of Nakama's own config (``socket.ping_period_ms``, ``session.token_expiry_sec``
+...). Command-line options are applied on top of the file by :mod:`nakama_rt.tap`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
+from typing import Any
+
+import yaml
+
+
+class ConfigError(ValueError):
+    """The configuration is invalid; the message says which key and why."""
+
+
+@dataclass(frozen=True)
+class SocketConfig:
+    server_key: str = "defaultkey"
+    port: int = 7350
+    max_message_size_bytes: int = 4096
+    max_request_size_bytes: int = 262_144
+    write_wait_ms: int = 5000
+    close_ack_wait_ms: int = 2000
+    pong_wait_ms: int = 25000
+    ping_period_ms: int = 15000
+    ping_backoff_threshold: int = 20
+    outgoing_queue_size: int = 64
+    ssl_certificate: str = ""
+    ssl_private_key: str = ""
+
+
+@dataclass(frozen=True)
+class SessionConfig:
+    encryption_key: str = "defaultencryptionkey"
+    token_expiry_sec: int = 60
+    refresh_encryption_key: str = "defaultrefreshencryptionkey"
+    refresh_token_expiry_sec: int = 3600
+    single_socket: bool = False
+    single_session: bool = False
+
+
+@dataclass(frozen=True)
+class DatabaseConfig:
+    #: ``sqlite:PATH`` or a ``postgresql://`` URL; empty means SQLite in the data dir.
+    address: str = ""
+
+
+@dataclass(frozen=True)
+class RuntimeConfig:
+    http_key: str = "defaulthttpkey"
+    path: str = ""
+    env: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class LoggerConfig:
+    level: str = "info"
+
+
+_LOG_LEVELS = ("debug", "info", "warn", "error")
+
+
+@dataclass(frozen=True)
+class Config:
+    name: str = "nakama-rt"
+    data_dir: str = "./data"
+    listen: tuple[str, ...] = ("tcp:7350",)
+    socket: SocketConfig = field(default_factory=SocketConfig)
+    session: SessionConfig = field(default_factory=SessionConfig)
+    database: DatabaseConfig = field(default_factory=DatabaseConfig)
+    runtime: RuntimeConfig = field(default_factory=RuntimeConfig)
+    logger: LoggerConfig = field(default_factory=LoggerConfig)
+
+    def database_address(self) -> str:
+        """The database to open: the configured one, else SQLite in the data dir."""
+        if self.database.address:
+            return self.database.address
+        return f"sqlite:{self.data_dir.rstrip('/')}/nakama-rt.sqlite3"
+
+    def validate(self) -> Config:
+        """Raise :class:`ConfigError` on values Nakama would refuse; return self."""
+        sock = self.socket
+        for name in (
+            "max_message_size_bytes",
+            "max_request_size_bytes",
+            "write_wait_ms",
+            "close_ack_wait_ms",
+            "pong_wait_ms",
+            "ping_period_ms",
+            "outgoing_queue_size",
+        ):
+            if getattr(sock, name) < 1:
+                raise ConfigError(f"socket.{name} must be greater than 0")
+        if sock.ping_backoff_threshold < 1:
+            raise ConfigError("socket.ping_backoff_threshold must be greater than 0")
+        if sock.ping_period_ms >= sock.pong_wait_ms:
+            raise ConfigError("socket.ping_period_ms must be less than socket.pong_wait_ms")
+        if not sock.server_key:
+            raise ConfigError("socket.server_key must be set")
+        if bool(sock.ssl_certificate) != bool(sock.ssl_private_key):
+            raise ConfigError(
+                "socket.ssl_certificate and socket.ssl_private_key must be set together"
+            )
+        sess = self.session
+        if not sess.encryption_key or not sess.refresh_encryption_key:
+            raise ConfigError("session encryption keys must be set")
+        if sess.token_expiry_sec < 1 or sess.refresh_token_expiry_sec < 1:
+            raise ConfigError("session token expiries must be greater than 0")
+        if self.logger.level not in _LOG_LEVELS:
+            raise ConfigError(f"logger.level must be one of {', '.join(_LOG_LEVELS)}")
+        if not self.listen:
+            raise ConfigError("at least one listener is required")
+        db = self.database_address()
+        if not (db.startswith("sqlite:") or db.startswith(("postgresql://", "postgres://"))):
+            raise ConfigError(f"database {db!r} must be sqlite:PATH or a postgresql:// URL")
+        return self
+
+
+_SECTIONS = {
+    "socket": SocketConfig,
+    "session": SessionConfig,
+    "database": DatabaseConfig,
+    "runtime": RuntimeConfig,
+    "logger": LoggerConfig,
+}
+
+
+def _coerce(section: str, key: str, kind: Any, value: Any) -> Any:
+    where = f"{section}.{key}"
+    if kind is bool or kind == "bool":
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.lower() in ("true", "false"):
+            return value.lower() == "true"
+        raise ConfigError(f"{where} must be true or false, not {value!r}")
+    if kind is int or kind == "int":
+        if isinstance(value, bool):
+            raise ConfigError(f"{where} must be an integer, not {value!r}")
+        try:
+            return int(value)
+        except (TypeError, ValueError):
+            raise ConfigError(f"{where} must be an integer, not {value!r}") from None
+    if kind is str or kind == "str":
+        if isinstance(value, (dict, list)):
+            raise ConfigError(f"{where} must be a string, not {value!r}")
+        return "" if value is None else str(value)
+    if section == "runtime" and key == "env":
+        if isinstance(value, Mapping):
+            return {str(k): str(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return parse_env_pairs(value, where)
+        raise ConfigError(f"{where} must be a mapping or a list of KEY=VALUE")
+    return value
+
+
+def parse_env_pairs(items: list[Any], where: str = "runtime.env") -> dict[str, str]:
+    """``["a=1", "b=2"]`` (Nakama's form of runtime.env) to a dict."""
+    env: dict[str, str] = {}
+    for item in items:
+        key, sep, value = str(item).partition("=")
+        if not sep or not key:
+            raise ConfigError(f"{where} entry {item!r} must look like KEY=VALUE")
+        env[key] = value
+    return env
+
+
+def update_section(section_obj: Any, section: str, values: Mapping[str, Any]) -> Any:
+    """Return ``section_obj`` with ``values`` applied, checking names and types."""
+    known = {f.name: f.type for f in fields(section_obj)}
+    changes = {}
+    for key, value in values.items():
+        if key not in known:
+            raise ConfigError(f"unknown configuration key {section}.{key}")
+        changes[key] = _coerce(section, key, known[key], value)
+    return replace(section_obj, **changes)
+
+
+def config_from_mapping(data: Mapping[str, Any], base: Config | None = None) -> Config:
+    """Build a config from a parsed YAML mapping of Nakama-style sections."""
+    config = base or Config()
+    if not isinstance(data, Mapping):
+        raise ConfigError("the configuration file must hold a mapping of sections")
+    top: dict[str, Any] = {}
+    for key, value in data.items():
+        if key in _SECTIONS:
+            if value is None:
+                continue
+            if not isinstance(value, Mapping):
+                raise ConfigError(f"configuration section {key} must be a mapping")
+            top[key] = update_section(getattr(config, key), key, value)
+        elif key == "name":
+            top["name"] = str(value)
+        elif key == "data_dir":
+            top["data_dir"] = str(value)
+        else:
+            raise ConfigError(f"unknown configuration key {key}")
+    return dataclasses.replace(config, **top)
+
+
+def load_config_file(path: str, base: Config | None = None) -> Config:
+    """Read a Nakama-style YAML config file."""
+    try:
+        with open(path, encoding="utf-8") as handle:
+            data = yaml.safe_load(handle) or {}
+    except OSError as exc:
+        raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"config file {path} is not valid YAML: {exc}") from None
+    return config_from_mapping(data, base)

@@ -1,0 +1,299 @@
+"""The socket lifecycle as an explicit state machine: connecting -> open -> closing -> closed.
+
+The Autobahn protocol only forwards events here. Keeping the rules in one machine,
+with time from an injected clock, makes every timer and every ordering testable:
+
+- open: the session is registered and tracked; the server pings every
+  ``socket.ping_period_ms``; a client that neither answers a ping nor sends
+  ``socket.ping_backoff_threshold`` messages within ``socket.pong_wait_ms`` is closed,
+  and a busy client is not pinged at all (Nakama's ping backoff);
+- frames are decoded and handed to the pipeline one at a time; while an
+  asynchronous handler runs, later frames wait (and the transport stops reading),
+  so a session's replies keep the order of its requests, as in Nakama;
+- closing: the session is cleaned up (presences untracked, leave events sent)
+  before the close frame goes out; the close handshake is bounded by Autobahn's
+  ``closeHandshakeTimeout`` (``socket.close_ack_wait_ms``);
+- closed: every later event is ignored.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from automat import TypeMachineBuilder
+from twisted.internet.defer import Deferred
+from twisted.internet.interfaces import IDelayedCall, IReactorTime
+from twisted.logger import Logger
+from twisted.python.failure import Failure
+
+from nakama_rt import codec
+from nakama_rt.config import SocketConfig
+from nakama_rt.proto import realtime_pb2
+from nakama_rt.session import CLOSE_NORMAL, Session
+
+ERROR_PROCESSING = "error processing message"
+PONG_TIMEOUT = "pong timeout"
+
+#: The pipeline's answer for one envelope: keep going (True), close (False), or later.
+Verdict = bool | Deferred
+
+
+class SocketInputs(Protocol):
+    """Events fed to the machine by the protocol and by its own timers."""
+
+    def opened(self) -> None:
+        """The WebSocket handshake completed."""
+
+    def frame_received(self, payload: bytes, is_binary: bool) -> None:
+        """A complete data message arrived."""
+
+    def pong_received(self) -> None:
+        """The client answered a WebSocket ping."""
+
+    def ping_due(self) -> None:
+        """The ping period elapsed."""
+
+    def deadline_passed(self) -> None:
+        """The pong wait elapsed; the client may be gone."""
+
+    def close(self, reason: str, code: int) -> None:
+        """The server decided to close this socket."""
+
+    def connection_lost(self) -> None:
+        """The TCP connection is gone."""
+
+
+class Wire(Protocol):
+    """What the machine asks of the WebSocket connection."""
+
+    def send_ping(self) -> None: ...
+
+    def send_close(self, code: int, reason: str) -> None: ...
+
+    def pause_reading(self) -> None: ...
+
+    def resume_reading(self) -> None: ...
+
+
+class SessionHooks(Protocol):
+    """What the server does when a session opens, receives and closes."""
+
+    def session_opened(self, session: Session) -> None: ...
+
+    def process(self, session: Session, envelope: realtime_pb2.Envelope) -> Verdict: ...
+
+    def session_closed(self, session: Session) -> None: ...
+
+
+@dataclass
+class SocketCore:
+    """The machine's data: collaborators, timers and the incoming backlog."""
+
+    clock: IReactorTime
+    config: SocketConfig
+    session: Session
+    wire: Wire
+    hooks: SessionHooks
+    ping_call: IDelayedCall | None = None
+    deadline_call: IDelayedCall | None = None
+    deadline_at: float = 0.0
+    messages_until_reset: int = 0
+    backlog: deque[realtime_pb2.Envelope] = field(default_factory=deque)
+    busy: bool = False
+    cleaned_up: bool = False
+
+
+log = Logger(namespace="nakama_rt.lifecycle")
+
+builder = TypeMachineBuilder(SocketInputs, SocketCore)
+Connecting = builder.state("connecting")
+Open = builder.state("open")
+Closing = builder.state("closing")
+Closed = builder.state("closed")
+
+
+# connecting
+
+
+@Connecting.upon(SocketInputs.opened).to(Open)
+def _open(inputs: SocketInputs, core: SocketCore) -> None:
+    core.session.bind_close(inputs.close)
+    core.messages_until_reset = core.config.ping_backoff_threshold
+    _reset_ping(inputs, core)
+    try:
+        core.hooks.session_opened(core.session)
+    except Exception:
+        log.failure("session {sid} could not open", sid=core.session.id)
+        inputs.close("error opening session", CLOSE_NORMAL)
+
+
+@Connecting.upon(SocketInputs.connection_lost).to(Closed)
+def _lost_before_open(inputs: SocketInputs, core: SocketCore) -> None:
+    core.session.mark_closed()
+
+
+@Connecting.upon(SocketInputs.close).to(Closed)
+def _close_before_open(inputs: SocketInputs, core: SocketCore, reason: str, code: int) -> None:
+    core.session.mark_closed()
+    core.wire.send_close(code, reason)
+
+
+for _input in (
+    SocketInputs.frame_received,
+    SocketInputs.pong_received,
+    SocketInputs.ping_due,
+    SocketInputs.deadline_passed,
+):
+    Connecting.upon(_input).loop().returns(None)
+
+
+# open
+
+
+@Open.upon(SocketInputs.frame_received).loop()
+def _frame(inputs: SocketInputs, core: SocketCore, payload: bytes, is_binary: bool) -> None:
+    try:
+        envelope = codec.decode(core.session.format, payload, is_binary)
+    except codec.CodecError as exc:
+        log.debug("session {sid}: {reason}", sid=core.session.id, reason=exc.reason)
+        inputs.close(exc.reason, CLOSE_NORMAL)
+        return
+    core.messages_until_reset -= 1
+    if core.messages_until_reset <= 0:
+        core.messages_until_reset = core.config.ping_backoff_threshold
+        _reset_ping(inputs, core)
+    if core.busy:
+        core.backlog.append(envelope)
+        return
+    _process(inputs, core, envelope)
+
+
+@Open.upon(SocketInputs.pong_received).loop()
+def _pong(inputs: SocketInputs, core: SocketCore) -> None:
+    _reset_ping(inputs, core)
+
+
+@Open.upon(SocketInputs.ping_due).loop()
+def _ping(inputs: SocketInputs, core: SocketCore) -> None:
+    core.ping_call = core.clock.callLater(_seconds(core.config.ping_period_ms), inputs.ping_due)
+    core.wire.send_ping()
+
+
+@Open.upon(SocketInputs.deadline_passed).loop()
+def _deadline(inputs: SocketInputs, core: SocketCore) -> None:
+    remaining = core.deadline_at - core.clock.seconds()
+    if remaining > 0:
+        core.deadline_call = core.clock.callLater(remaining, inputs.deadline_passed)
+        return
+    core.deadline_call = None
+    log.debug("session {sid} missed its pong deadline", sid=core.session.id)
+    inputs.close(PONG_TIMEOUT, CLOSE_NORMAL)
+
+
+@Open.upon(SocketInputs.close).to(Closing)
+def _close(inputs: SocketInputs, core: SocketCore, reason: str, code: int) -> None:
+    _clean_up(core)
+    core.wire.send_close(code, reason)
+
+
+@Open.upon(SocketInputs.connection_lost).to(Closed)
+def _lost(inputs: SocketInputs, core: SocketCore) -> None:
+    _clean_up(core)
+
+
+# closing and closed: the session is already cleaned up; nothing more happens.
+
+for _input in (
+    SocketInputs.frame_received,
+    SocketInputs.pong_received,
+    SocketInputs.ping_due,
+    SocketInputs.deadline_passed,
+    SocketInputs.close,
+):
+    Closing.upon(_input).loop().returns(None)
+    Closed.upon(_input).loop().returns(None)
+Closing.upon(SocketInputs.connection_lost).to(Closed).returns(None)
+Closed.upon(SocketInputs.connection_lost).loop().returns(None)
+Closed.upon(SocketInputs.opened).loop().returns(None)
+Closing.upon(SocketInputs.opened).loop().returns(None)
+Open.upon(SocketInputs.opened).loop().returns(None)
+
+SocketMachine: Callable[[SocketCore], SocketInputs] = builder.build()
+
+
+def _seconds(ms: int) -> float:
+    return ms / 1000.0
+
+
+def _reset_ping(inputs: SocketInputs, core: SocketCore) -> None:
+    """Push the next ping a full period away and renew the pong deadline."""
+    clock = core.clock
+    if core.ping_call is not None and core.ping_call.active():
+        core.ping_call.reset(_seconds(core.config.ping_period_ms))
+    else:
+        core.ping_call = clock.callLater(_seconds(core.config.ping_period_ms), inputs.ping_due)
+    core.deadline_at = clock.seconds() + _seconds(core.config.pong_wait_ms)
+    if core.deadline_call is None or not core.deadline_call.active():
+        core.deadline_call = clock.callLater(
+            _seconds(core.config.pong_wait_ms), inputs.deadline_passed
+        )
+
+
+def _process(inputs: SocketInputs, core: SocketCore, envelope: realtime_pb2.Envelope) -> None:
+    """Run envelopes through the pipeline in order until one goes asynchronous."""
+    while True:
+        try:
+            verdict = core.hooks.process(core.session, envelope)
+        except Exception:
+            log.failure("session {sid}: pipeline failed", sid=core.session.id)
+            verdict = False
+        if isinstance(verdict, Deferred):
+            core.busy = True
+            core.wire.pause_reading()
+            verdict.addCallbacks(
+                lambda ok: _resume(inputs, core, ok),
+                lambda failure: _resume_failed(inputs, core, failure),
+            )
+            return
+        if not verdict:
+            inputs.close(ERROR_PROCESSING, CLOSE_NORMAL)
+            return
+        if not core.backlog or core.session.closed:
+            return
+        envelope = core.backlog.popleft()
+
+
+def _resume(inputs: SocketInputs, core: SocketCore, ok: Any) -> None:
+    core.busy = False
+    if core.session.closed:
+        return
+    if not ok:
+        inputs.close(ERROR_PROCESSING, CLOSE_NORMAL)
+        return
+    core.wire.resume_reading()
+    if core.backlog:
+        _process(inputs, core, core.backlog.popleft())
+
+
+def _resume_failed(inputs: SocketInputs, core: SocketCore, failure: Failure) -> None:
+    log.failure("session {sid}: pipeline failed", failure, sid=core.session.id)
+    _resume(inputs, core, False)
+
+
+def _clean_up(core: SocketCore) -> None:
+    if core.cleaned_up:
+        return
+    core.cleaned_up = True
+    core.session.mark_closed()
+    core.backlog.clear()
+    for call in (core.ping_call, core.deadline_call):
+        if call is not None and call.active():
+            call.cancel()
+    core.ping_call = core.deadline_call = None
+    try:
+        core.hooks.session_closed(core.session)
+    except Exception:
+        log.failure("session {sid}: clean-up failed", sid=core.session.id)

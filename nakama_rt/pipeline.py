@@ -1,0 +1,66 @@
+"""The pipeline: one envelope in, the handler for its message type, and Nakama's rules
+for what cannot be handled.
+
+A handler takes ``(session, envelope)`` and answers the session itself. It returns
+True to keep the socket, False to close it (Nakama closes a socket whose request
+failed validation, after sending the ``Error``), or a Deferred of either.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from enum import IntEnum
+
+from twisted.internet.defer import Deferred
+from twisted.logger import Logger
+
+from nakama_rt.proto import realtime_pb2
+from nakama_rt.session import Session
+
+Handler = Callable[[Session, realtime_pb2.Envelope], "bool | Deferred[bool]"]
+
+
+class ErrorCode(IntEnum):
+    """``Error.code`` values of Nakama's realtime protocol."""
+
+    RUNTIME_EXCEPTION = 0
+    UNRECOGNIZED_PAYLOAD = 1
+    MISSING_PAYLOAD = 2
+    BAD_INPUT = 3
+    MATCH_NOT_FOUND = 4
+    MATCH_JOIN_REJECTED = 5
+    RUNTIME_FUNCTION_NOT_FOUND = 6
+    RUNTIME_FUNCTION_EXCEPTION = 7
+
+
+class Pipeline:
+    """Message type (the ``Envelope`` oneof field name) -> handler."""
+
+    log = Logger()
+
+    def __init__(self) -> None:
+        self._handlers: dict[str, Handler] = {}
+
+    def register(self, message: str, handler: Handler) -> None:
+        if message not in realtime_pb2.Envelope.DESCRIPTOR.fields_by_name:
+            raise ValueError(f"{message!r} is not an Envelope message")
+        self._handlers[message] = handler
+
+    def handles(self, message: str) -> bool:
+        return message in self._handlers
+
+    def process(self, session: Session, envelope: realtime_pb2.Envelope) -> bool | Deferred:
+        message = envelope.WhichOneof("message")
+        if message is None:
+            session.send_error(envelope.cid, ErrorCode.MISSING_PAYLOAD, "Missing message.")
+            return False
+        handler = self._handlers.get(message)
+        if handler is None:
+            self.log.debug(
+                "unrecognized message {message} from {sid}", message=message, sid=session.id
+            )
+            session.send_error(
+                envelope.cid, ErrorCode.UNRECOGNIZED_PAYLOAD, "Unrecognized message."
+            )
+            return False
+        return handler(session, envelope)

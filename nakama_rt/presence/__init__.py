@@ -1,0 +1,26 @@
+"""Presence core: who is where (tracker), who is connected (registry), delivery (router)."""
+
+from nakama_rt.presence.registry import SessionRegistry
+from nakama_rt.presence.router import IRouter, LocalRouter
+from nakama_rt.presence.tracker import (
+    ITracker,
+    LocalTracker,
+    Presence,
+    PresenceMeta,
+    PresenceReason,
+    PresenceStream,
+    StreamMode,
+)
+
+__all__ = [
+    "IRouter",
+    "ITracker",
+    "LocalRouter",
+    "LocalTracker",
+    "Presence",
+    "PresenceMeta",
+    "PresenceReason",
+    "PresenceStream",
+    "SessionRegistry",
+    "StreamMode",
+]

@@ -1,0 +1,264 @@
+"""The WebSocket protocol and factory: thin glue between Autobahn and the lifecycle.
+
+Authentication happens before the upgrade (:func:`authenticate_upgrade`): the
+``/ws`` resource answers a bad format with 400 and a bad token with 401 as plain
+HTTP, exactly as Nakama does, and only an accepted request reaches Autobahn. When
+the factory is served without twisted.web, ``onConnect`` applies the same checks
+and refuses with ``ConnectionDeny``.
+
+Outgoing frames: the server never masks, so a frame is built once per format
+from an :class:`OutgoingEnvelope` and the same bytes are written to every
+recipient's transport.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from autobahn.twisted.websocket import WebSocketServerFactory, WebSocketServerProtocol
+from autobahn.websocket.protocol import PreparedMessage, WebSocketProtocol
+from autobahn.websocket.types import ConnectionDeny
+from twisted.internet.interfaces import IPushProducer
+from twisted.logger import Logger
+from zope.interface import implementer
+
+from nakama_rt import tokens
+from nakama_rt.codec import Format, OutgoingEnvelope
+from nakama_rt.lifecycle import SocketCore, SocketMachine
+from nakama_rt.session import Session
+
+if TYPE_CHECKING:
+    from nakama_rt.server import RealtimeServer
+
+INVALID_FORMAT = "Invalid format parameter"
+INVALID_TOKEN = "Missing or invalid token"
+
+
+class UpgradeRefused(Exception):
+    """The ``/ws`` request cannot become a socket; ``status`` is the HTTP answer."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+@dataclass(frozen=True, slots=True)
+class SocketAuth:
+    """Who is connecting, and how, as decided from the upgrade request."""
+
+    claims: tokens.SessionClaims
+    format: Format
+    status: bool
+    lang: str
+
+
+def _first(params: Mapping[str, Sequence[str]], name: str) -> str:
+    values = params.get(name)
+    return values[0] if values else ""
+
+
+def parse_bool(value: str) -> bool:
+    """Go's ``strconv.ParseBool``, forgiving as Nakama is: anything else is false."""
+    return value in ("1", "t", "T", "TRUE", "true", "True")
+
+
+def authenticate_upgrade(
+    server: RealtimeServer,
+    params: Mapping[str, Sequence[str]],
+    authorization: str | None,
+) -> SocketAuth:
+    """Check the upgrade request's format and token; raise :class:`UpgradeRefused`."""
+    try:
+        fmt = Format.from_query(_first(params, "format"))
+    except ValueError:
+        raise UpgradeRefused(400, INVALID_FORMAT) from None
+    if authorization is not None:
+        prefix = "Bearer "
+        if not authorization.startswith(prefix):
+            raise UpgradeRefused(401, INVALID_TOKEN)
+        token = authorization[len(prefix) :]
+    else:
+        token = _first(params, "token")
+    if not token:
+        raise UpgradeRefused(401, INVALID_TOKEN)
+    session_config = server.config.session
+    try:
+        claims = tokens.parse_session_token(
+            token, session_config.encryption_key, server.clock.seconds()
+        )
+    except tokens.InvalidToken:
+        raise UpgradeRefused(401, INVALID_TOKEN) from None
+    if not server.session_cache.is_valid_session(
+        claims.user_id, claims.expires_at, claims.token_id
+    ):
+        raise UpgradeRefused(401, INVALID_TOKEN)
+    return SocketAuth(
+        claims=claims,
+        format=fmt,
+        status=parse_bool(_first(params, "status")),
+        lang=_first(params, "lang") or "en",
+    )
+
+
+def frame_for(envelope: OutgoingEnvelope, fmt: Format) -> bytes:
+    """The complete unmasked WebSocket frame for ``envelope``, built once per format."""
+    frames = envelope.frames
+    frame = frames.get(fmt)
+    if frame is None:
+        binary = fmt is Format.PROTOBUF
+        prepared = PreparedMessage(envelope.payload(fmt), binary, False, True)
+        frame = frames[fmt] = prepared.payloadHybi
+    return frame
+
+
+@implementer(IPushProducer)
+class NakamaServerProtocol(WebSocketServerProtocol):
+    """One socket. Forwards events to the lifecycle machine and writes frames."""
+
+    _log = Logger()
+
+    auth: SocketAuth | None = None
+    session: Session | None = None
+    machine = None
+
+    # Autobahn callbacks
+
+    def onConnect(self, request):  # noqa: N802 (Autobahn's name)
+        server: RealtimeServer = self.factory.server
+        auth = self.auth
+        if auth is None:
+            header = request.headers.get("authorization")
+            try:
+                auth = authenticate_upgrade(server, request.params, header)
+            except UpgradeRefused as refused:
+                raise ConnectionDeny(refused.status, refused.message) from None
+            except Exception:
+                self._log.failure("socket upgrade check failed")
+                raise ConnectionDeny(500, "Internal error") from None
+        self.auth = auth
+        peer = request.peer or ""
+        host, _, port = peer.rpartition(":")
+        self.session = Session(
+            session_id=str(uuid.uuid1()),
+            user_id=auth.claims.user_id,
+            username=auth.claims.username,
+            vars=auth.claims.vars,
+            expiry=auth.claims.expires_at,
+            token_id=auth.claims.token_id,
+            fmt=auth.format,
+            lang=auth.lang,
+            client_ip=host.removeprefix("tcp4:").removeprefix("tcp6:"),
+            client_port=port,
+            connection=self,
+            outgoing_queue_size=server.config.socket.outgoing_queue_size,
+            status_on_open=auth.status,
+        )
+        self.machine = SocketMachine(
+            SocketCore(
+                clock=server.clock,
+                config=server.config.socket,
+                session=self.session,
+                wire=self,
+                hooks=server,
+            )
+        )
+        return None
+
+    def onOpen(self):  # noqa: N802
+        transport = self.transport
+        # twisted.web's HTTP channel registered itself as the transport's producer;
+        # the socket now owns flow control.
+        try:
+            transport.unregisterProducer()
+        except Exception:
+            pass
+        transport.registerProducer(self, True)
+        self.factory.open_protocols.add(self)
+        self.machine.opened()
+
+    def onMessage(self, payload, isBinary):  # noqa: N802, N803
+        self.machine.frame_received(payload, isBinary)
+
+    def onPong(self, payload):  # noqa: N802
+        self.machine.pong_received()
+
+    def onClose(self, wasClean, code, reason):  # noqa: N802, N803
+        self.factory.open_protocols.discard(self)
+        if self.machine is not None:
+            self.machine.connection_lost()
+
+    # Wire: what the lifecycle asks of the connection
+
+    def send_ping(self) -> None:
+        if self.state == WebSocketProtocol.STATE_OPEN:
+            self.sendPing()
+
+    def send_close(self, code: int, reason: str) -> None:
+        if self.state == WebSocketProtocol.STATE_OPEN:
+            self.sendClose(code, reason[:120] if reason else None)
+        elif self.state != WebSocketProtocol.STATE_CLOSED:
+            self.dropConnection(abort=True)
+
+    def pause_reading(self) -> None:
+        if self.transport is not None:
+            self.transport.pauseProducing()
+
+    def resume_reading(self) -> None:
+        if self.transport is not None:
+            self.transport.resumeProducing()
+
+    # Connection: what the session asks of the connection
+
+    def write_frame(self, envelope: OutgoingEnvelope, fmt: Format) -> None:
+        if self.state == WebSocketProtocol.STATE_OPEN:
+            self.transport.write(frame_for(envelope, fmt))
+
+    # IPushProducer: the transport tells us when its write buffer fills and drains
+
+    def pauseProducing(self) -> None:  # noqa: N802
+        if self.session is not None:
+            self.session.pause_writing()
+
+    def resumeProducing(self) -> None:  # noqa: N802
+        if self.session is not None:
+            self.session.resume_writing()
+
+    def stopProducing(self) -> None:  # noqa: N802
+        pass
+
+
+class NakamaSocketFactory(WebSocketServerFactory):
+    """Builds socket protocols for one :class:`RealtimeServer`."""
+
+    protocol = NakamaServerProtocol
+
+    def __init__(self, server: RealtimeServer, url: str | None = None) -> None:
+        super().__init__(url)
+        self.server = server
+        self.pending_auth: SocketAuth | None = None
+        self.open_protocols: set[NakamaServerProtocol] = set()
+        apply_socket_options(self, server)
+
+    def buildProtocol(self, addr):  # noqa: N802
+        protocol = super().buildProtocol(addr)
+        protocol.auth, self.pending_auth = self.pending_auth, None
+        return protocol
+
+
+def apply_socket_options(factory: WebSocketServerFactory, server: RealtimeServer) -> None:
+    """Translate our (Nakama's) socket config into Autobahn's options, in one place."""
+    sock = server.config.socket
+    factory.setProtocolOptions(
+        maxFramePayloadSize=sock.max_message_size_bytes,
+        maxMessagePayloadSize=sock.max_message_size_bytes,
+        closeHandshakeTimeout=sock.close_ack_wait_ms / 1000.0,
+        openHandshakeTimeout=sock.write_wait_ms / 1000.0,
+        autoPingInterval=0,
+        failByDrop=False,
+        tcpNoDelay=True,
+        serveFlashSocketPolicy=False,
+    )

@@ -1,0 +1,1 @@
+"""Realtime features, one module each, like Nakama's ``pipeline_*.go``."""

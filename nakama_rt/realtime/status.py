@@ -1,0 +1,206 @@
+"""Online status: who follows whom, and the status messages of Nakama's protocol.
+
+A user is online while any of their sessions is on their status stream (mode 1).
+Sessions follow users; each change of a followed user's status stream becomes one
+``status_presence_event``, encoded once per format for all followers. Every session
+follows its own user, as in Nakama, so it sees its user's other sockets.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+
+from google.protobuf import wrappers_pb2
+from twisted.internet.defer import Deferred
+from twisted.logger import Logger
+
+from nakama_rt.codec import OutgoingEnvelope
+from nakama_rt.pipeline import ErrorCode, Pipeline
+from nakama_rt.presence import IRouter, ITracker, Presence, PresenceMeta, PresenceStream, StreamMode
+from nakama_rt.proto import realtime_pb2
+from nakama_rt.session import Session
+
+MAX_STATUS_LENGTH = 2048
+
+
+def status_stream(user_id: str) -> PresenceStream:
+    return PresenceStream(StreamMode.STATUS, user_id)
+
+
+def wire_presence(presence: Presence) -> realtime_pb2.UserPresence:
+    """A status-stream presence as sent to followers (status always set, even empty)."""
+    return realtime_pb2.UserPresence(
+        user_id=presence.user_id,
+        session_id=presence.session_id,
+        username=presence.meta.username,
+        persistence=presence.meta.persistence,
+        status=wrappers_pb2.StringValue(value=presence.meta.status),
+    )
+
+
+class StatusRegistry:
+    """Follow relations (session -> users, user -> sessions) and event fan-out."""
+
+    log = Logger()
+
+    def __init__(self, tracker: ITracker, router: IRouter) -> None:
+        self._tracker = tracker
+        self._router = router
+        self._by_session: dict[str, set[str]] = {}
+        self._by_user: dict[str, set[str]] = {}
+        tracker.add_listener(StreamMode.STATUS, self._status_changed)
+
+    def follow(self, session_id: str, user_ids: Iterable[str]) -> None:
+        followed = self._by_session.setdefault(session_id, set())
+        for user_id in user_ids:
+            followed.add(user_id)
+            self._by_user.setdefault(user_id, set()).add(session_id)
+
+    def unfollow(self, session_id: str, user_ids: Iterable[str]) -> None:
+        followed = self._by_session.get(session_id)
+        if followed is None:
+            return
+        for user_id in user_ids:
+            followed.discard(user_id)
+            self._drop_follower(user_id, session_id)
+        if not followed:
+            del self._by_session[session_id]
+
+    def unfollow_all(self, session_id: str) -> None:
+        for user_id in self._by_session.pop(session_id, ()):
+            self._drop_follower(user_id, session_id)
+
+    def followers(self, user_id: str) -> frozenset[str]:
+        return frozenset(self._by_user.get(user_id, ()))
+
+    def following(self, session_id: str) -> frozenset[str]:
+        return frozenset(self._by_session.get(session_id, ()))
+
+    def is_online(self, user_id: str) -> bool:
+        return self._tracker.count_by_stream(status_stream(user_id)) > 0
+
+    def _drop_follower(self, user_id: str, session_id: str) -> None:
+        sessions = self._by_user.get(user_id)
+        if sessions is not None:
+            sessions.discard(session_id)
+            if not sessions:
+                del self._by_user[user_id]
+
+    def _status_changed(
+        self, stream: PresenceStream, joins: list[Presence], leaves: list[Presence]
+    ) -> None:
+        followers = self._by_user.get(stream.subject)
+        if not followers:
+            return
+        event = realtime_pb2.StatusPresenceEvent(
+            joins=[wire_presence(p) for p in joins],
+            leaves=[wire_presence(p) for p in leaves],
+        )
+        envelope = OutgoingEnvelope(realtime_pb2.Envelope(status_presence_event=event))
+        self._router.send_to_session_ids(list(followers), envelope)
+
+
+class StatusHandlers:
+    """``status_follow``, ``status_unfollow`` and ``status_update``."""
+
+    log = Logger()
+
+    def __init__(self, registry: StatusRegistry, tracker: ITracker, storage) -> None:
+        self._registry = registry
+        self._tracker = tracker
+        self._storage = storage
+
+    def register(self, pipeline: Pipeline) -> None:
+        pipeline.register("status_follow", self.follow)
+        pipeline.register("status_unfollow", self.unfollow)
+        pipeline.register("status_update", self.update)
+
+    def follow(self, session: Session, envelope: realtime_pb2.Envelope) -> bool | Deferred:
+        request = envelope.status_follow
+        cid = envelope.cid
+        user_ids: set[str] = set()
+        for raw in request.user_ids:
+            user_id = _parse_uuid(raw)
+            if user_id is None:
+                session.send_error(cid, ErrorCode.BAD_INPUT, "Invalid user identifier")
+                return False
+            if user_id != session.user_id:
+                user_ids.add(user_id)
+        usernames: set[str] = set()
+        for username in request.usernames:
+            if not username:
+                session.send_error(cid, ErrorCode.BAD_INPUT, "Invalid username")
+                return False
+            if username != session.username:
+                usernames.add(username)
+        if not user_ids and not usernames:
+            self._reply_status(session, cid, [])
+            return True
+
+        def found(users) -> bool:
+            if session.closed:
+                return True
+            follow = {u.id for u in users if u.id != session.user_id}
+            missing = (user_ids - follow) | (usernames - {u.username for u in users})
+            if missing:
+                # Nakama follows the users it finds and ignores the rest.
+                self.log.debug("status follow: no such users {missing}", missing=sorted(missing))
+            self._registry.follow(session.id, follow)
+            presences = []
+            for user_id in follow:
+                presences.extend(self._tracker.list_by_stream(status_stream(user_id), False, True))
+            self._reply_status(session, cid, presences)
+            return True
+
+        def failed(failure) -> bool:
+            self.log.failure("status follow: could not check users", failure)
+            session.send_error(cid, ErrorCode.RUNTIME_EXCEPTION, "Could not check users")
+            return False
+
+        lookup = self._storage.get_users(sorted(user_ids), sorted(usernames))
+        return lookup.addCallbacks(found, failed)
+
+    def unfollow(self, session: Session, envelope: realtime_pb2.Envelope) -> bool:
+        user_ids = []
+        for raw in envelope.status_unfollow.user_ids:
+            user_id = _parse_uuid(raw)
+            if user_id is None:
+                session.send_error(envelope.cid, ErrorCode.BAD_INPUT, "Invalid user identifier")
+                return False
+            if user_id != session.user_id:
+                user_ids.append(user_id)
+        self._registry.unfollow(session.id, user_ids)
+        session.send_envelope(realtime_pb2.Envelope(cid=envelope.cid))
+        return True
+
+    def update(self, session: Session, envelope: realtime_pb2.Envelope) -> bool:
+        request = envelope.status_update
+        stream = status_stream(session.user_id)
+        if not request.HasField("status"):
+            self._tracker.untrack(session.id, stream, session.user_id)
+            session.send_envelope(realtime_pb2.Envelope(cid=envelope.cid))
+            return True
+        status = request.status.value
+        if len(status.encode()) > MAX_STATUS_LENGTH:  # bytes, as Go counts
+            session.send_error(
+                envelope.cid, ErrorCode.BAD_INPUT, "Status must be 2048 characters or less"
+            )
+            return False
+        meta = PresenceMeta(username=session.username, format=session.format.value, status=status)
+        self._tracker.update(session.id, stream, session.user_id, meta)
+        session.send_envelope(realtime_pb2.Envelope(cid=envelope.cid))
+        return True
+
+    @staticmethod
+    def _reply_status(session: Session, cid: str, presences: list[Presence]) -> None:
+        status = realtime_pb2.Status(presences=[wire_presence(p) for p in presences])
+        session.send_envelope(realtime_pb2.Envelope(cid=cid, status=status))
+
+
+def _parse_uuid(raw: str) -> str | None:
+    """Canonical form of a UUID as Go's uuid.FromString accepts it, else None."""
+    try:
+        return str(uuid.UUID(raw))
+    except (ValueError, AttributeError, TypeError):
+        return None

@@ -1,0 +1,123 @@
+"""The realtime core: registries, tracker, router, pipeline, and what a session does
+when it opens and closes.
+
+One :class:`RealtimeServer` per process. It owns all realtime state and lives on the
+reactor thread; sockets reach it through the lifecycle's hooks.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+
+from google.protobuf import timestamp_pb2
+from twisted.internet.interfaces import IReactorTime
+from twisted.logger import Logger
+
+from nakama_rt.config import Config
+from nakama_rt.pipeline import Pipeline
+from nakama_rt.presence import (
+    LocalRouter,
+    LocalTracker,
+    PresenceMeta,
+    PresenceReason,
+    PresenceStream,
+    SessionRegistry,
+    StreamMode,
+)
+from nakama_rt.proto import api_pb2, realtime_pb2
+from nakama_rt.realtime import ping
+from nakama_rt.realtime.status import StatusHandlers, StatusRegistry, status_stream
+from nakama_rt.session import CLOSE_GOING_AWAY, Session
+
+#: Nakama's notification code telling a client it was replaced by a newer socket.
+NOTIFICATION_CODE_SINGLE_SOCKET = -7
+SINGLE_SOCKET_REASON = "server-side session disconnect"
+SHUTDOWN_REASON = "server shutting down"
+
+
+class RealtimeServer:
+    """Everything realtime, wired together. Implements the lifecycle's SessionHooks."""
+
+    log = Logger()
+
+    def __init__(self, config: Config, clock: IReactorTime, storage, session_cache) -> None:
+        self.config = config
+        self.clock = clock
+        self.storage = storage
+        self.session_cache = session_cache
+        self.sessions = SessionRegistry()
+        self.tracker = LocalTracker()
+        self.router = LocalRouter(self.sessions, self.tracker)
+        self.status = StatusRegistry(self.tracker, self.router)
+        self.pipeline = Pipeline()
+        ping.register(self.pipeline)
+        StatusHandlers(self.status, self.tracker, storage).register(self.pipeline)
+        self.shutting_down = False
+
+    # SessionHooks
+
+    def session_opened(self, session: Session) -> None:
+        if self.shutting_down:
+            session.close(SHUTDOWN_REASON, CLOSE_GOING_AWAY)
+            return
+        self.sessions.add(session)
+        user_id = session.user_id
+        self.status.follow(session.id, (user_id,))
+        self.tracker.track(
+            session.id,
+            PresenceStream(StreamMode.NOTIFICATIONS, user_id),
+            user_id,
+            PresenceMeta(username=session.username, format=session.format.value, hidden=True),
+        )
+        if session.status_on_open:
+            self.tracker.track(
+                session.id,
+                status_stream(user_id),
+                user_id,
+                PresenceMeta(username=session.username, format=session.format.value),
+            )
+        if self.config.session.single_socket:
+            self._close_older_sockets(session)
+        self.log.debug("session {sid} opened for {uid}", sid=session.id, uid=user_id)
+
+    def process(self, session: Session, envelope: realtime_pb2.Envelope):
+        return self.pipeline.process(session, envelope)
+
+    def session_closed(self, session: Session) -> None:
+        """Clean up in Nakama's order: tickets, presences (leave events), follows, registry."""
+        self.tracker.untrack_all(session.id, PresenceReason.DISCONNECT)
+        self.status.unfollow_all(session.id)
+        self.sessions.remove(session.id)
+        self.log.debug("session {sid} closed", sid=session.id)
+
+    # Server-wide operations
+
+    def _close_older_sockets(self, session: Session) -> None:
+        stream = PresenceStream(StreamMode.NOTIFICATIONS, session.user_id)
+        for session_id in self.tracker.session_ids_by_stream(stream):
+            if session_id == session.id:
+                continue
+            older = self.sessions.get(session_id)
+            if older is None:
+                continue
+            notice = api_pb2.Notification(
+                id=str(uuid.uuid4()),
+                subject="single_socket",
+                content="{}",
+                code=NOTIFICATION_CODE_SINGLE_SOCKET,
+                create_time=timestamp_pb2.Timestamp(seconds=int(time.time())),
+                persistent=False,
+            )
+            older.send_envelope(
+                realtime_pb2.Envelope(
+                    notifications=realtime_pb2.Notifications(notifications=[notice])
+                )
+            )
+            older.close(SINGLE_SOCKET_REASON)
+
+    def shutdown(self) -> None:
+        """Close every socket with 1001 (their leave events go out first); refuse new ones."""
+        self.shutting_down = True
+        for session in list(self.sessions):
+            session.close(SHUTDOWN_REASON, CLOSE_GOING_AWAY)

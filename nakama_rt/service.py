@@ -1,0 +1,58 @@
+"""The twistd service: the server's parts plus one listener per endpoint description."""
+
+from __future__ import annotations
+
+from twisted.application.internet import StreamServerEndpointService
+from twisted.application.service import Service
+from twisted.internet.defer import DeferredList, inlineCallbacks
+from twisted.internet.endpoints import serverFromString
+from twisted.logger import Logger
+
+from nakama_rt.app import NakamaRT
+from nakama_rt.config import Config
+
+
+class NakamaService(Service):
+    """Starts the database, then listens; on stop, stops listening, then drains sockets."""
+
+    log = Logger()
+
+    def __init__(self, config: Config, reactor=None) -> None:
+        self.config = config
+        self._reactor = reactor
+        self.app: NakamaRT | None = None
+        self.listeners: list[StreamServerEndpointService] = []
+
+    def startService(self) -> None:  # noqa: N802 (Twisted's name)
+        reactor = self._reactor
+        if reactor is None:
+            from twisted.internet import reactor
+        super().startService()
+        self.app = NakamaRT(self.config, reactor)
+        site = self.app.site()
+        started = self.app.start()
+        started.addErrback(self._start_failed, reactor)
+        for description in self.config.listen:
+            listener = StreamServerEndpointService(serverFromString(reactor, description), site)
+            # A port that cannot be bound fails startup instead of being logged later.
+            listener._raiseSynchronously = True
+            listener.startService()
+            self.listeners.append(listener)
+            self.log.info("listening on {description}", description=_redact_tls(description))
+
+    def _start_failed(self, failure, reactor) -> None:
+        self.log.failure("nakama-rt could not start", failure)
+        reactor.stop()
+
+    @inlineCallbacks
+    def stopService(self):  # noqa: N802
+        super().stopService()
+        yield DeferredList([listener.stopService() for listener in self.listeners])
+        self.listeners = []
+        if self.app is not None:
+            yield self.app.stop()
+        self.log.info("nakama-rt stopped")
+
+
+def _redact_tls(description: str) -> str:
+    return description.split(":privateKey=")[0] if description.startswith("ssl:") else description

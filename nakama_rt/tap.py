@@ -1,0 +1,246 @@
+"""``twistd nakama-rt``: command-line options -> one validated :class:`Config` -> the service.
+
+Precedence: Nakama's defaults, then the ``--config`` YAML file, then options given
+on the command line.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+
+from twisted.internet.endpoints import quoteStringArgument, serverFromString
+from twisted.python import usage
+
+from nakama_rt.config import Config, ConfigError, load_config_file, parse_env_pairs, update_section
+
+#: (option, section, key, type, help) for options that set one config key.
+_KEY_OPTIONS = [
+    (
+        "server-key",
+        "socket",
+        "server_key",
+        str,
+        "Server key clients send to authenticate (socket.server_key).",
+    ),
+    (
+        "encryption-key",
+        "session",
+        "encryption_key",
+        str,
+        "Key signing session tokens (session.encryption_key).",
+    ),
+    (
+        "refresh-encryption-key",
+        "session",
+        "refresh_encryption_key",
+        str,
+        "Key signing refresh tokens (session.refresh_encryption_key).",
+    ),
+    (
+        "token-expiry-sec",
+        "session",
+        "token_expiry_sec",
+        int,
+        "Session token lifetime in seconds (default 60).",
+    ),
+    (
+        "refresh-token-expiry-sec",
+        "session",
+        "refresh_token_expiry_sec",
+        int,
+        "Refresh token lifetime in seconds (default 3600).",
+    ),
+    (
+        "max-message-size-bytes",
+        "socket",
+        "max_message_size_bytes",
+        int,
+        "Largest socket message accepted; bigger ones close with 1009 (default 4096).",
+    ),
+    (
+        "max-request-size-bytes",
+        "socket",
+        "max_request_size_bytes",
+        int,
+        "Largest HTTP request body accepted (default 262144).",
+    ),
+    (
+        "ping-period-ms",
+        "socket",
+        "ping_period_ms",
+        int,
+        "Interval between server pings (default 15000).",
+    ),
+    (
+        "pong-wait-ms",
+        "socket",
+        "pong_wait_ms",
+        int,
+        "A client silent this long is disconnected (default 25000).",
+    ),
+    (
+        "ping-backoff-threshold",
+        "socket",
+        "ping_backoff_threshold",
+        int,
+        "Messages within a ping period that make a ping unnecessary (default 20).",
+    ),
+    (
+        "write-wait-ms",
+        "socket",
+        "write_wait_ms",
+        int,
+        "Time allowed for the WebSocket handshake (default 5000).",
+    ),
+    (
+        "close-ack-wait-ms",
+        "socket",
+        "close_ack_wait_ms",
+        int,
+        "How long a close waits for the client's close frame (default 2000).",
+    ),
+    (
+        "outgoing-queue-size",
+        "socket",
+        "outgoing_queue_size",
+        int,
+        "Messages queued for a slow client before it is disconnected (default 64).",
+    ),
+    (
+        "http-key",
+        "runtime",
+        "http_key",
+        str,
+        "Key for server-to-server HTTP calls (runtime.http_key).",
+    ),
+    ("log-level", "logger", "level", str, "debug, info, warn or error (logger.level)."),
+]
+
+
+class Options(usage.Options):
+    synopsis = "[options]"
+    longdesc = (
+        "Serve Nakama's realtime protocol (the /ws socket) and session API (/v2/...). "
+        "Listeners are Twisted endpoint descriptions, e.g. tcp:7350 or "
+        "ssl:7350:privateKey=key.pem:certKey=cert.pem. Settings come from Nakama's "
+        "defaults, then the --config file, then these options."
+    )
+
+    optParameters = [
+        [
+            "config",
+            "c",
+            None,
+            "A YAML config file with Nakama's sections and keys "
+            "(socket.*, session.*, database.*, runtime.*, logger.*).",
+        ],
+        [
+            "database",
+            "d",
+            None,
+            "sqlite:PATH (default: sqlite in the data directory) or a "
+            "postgresql://user@host:port/db URL (database.address).",
+        ],
+        ["data-dir", None, None, "Directory for the embedded database (default ./data)."],
+        ["tls-cert", None, None, "PEM certificate: listen with TLS (socket.ssl_certificate)."],
+        ["tls-key", None, None, "PEM private key for --tls-cert (socket.ssl_private_key)."],
+        [
+            "runtime-env",
+            None,
+            None,
+            "KEY=VALUE pairs, comma separated, for runtime modules (runtime.env).",
+        ],
+    ] + [[name, None, None, help_text] for name, _, _, _, help_text in _KEY_OPTIONS]
+
+    optFlags = [
+        [
+            "single-socket",
+            None,
+            "Close a user's older sockets when a new one opens (session.single_socket).",
+        ],
+        [
+            "single-session",
+            None,
+            "Invalidate a user's older tokens on login (session.single_session).",
+        ],
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self["listen"] = []
+
+    def opt_listen(self, description: str) -> None:
+        """An endpoint to serve on, e.g. tcp:7350 or ssl:7350:privateKey=k.pem:certKey=c.pem
+        (repeatable; default tcp:7350, or the config's socket.port)."""
+        self["listen"].append(description)
+
+    def postOptions(self) -> None:  # noqa: N802 (Twisted's name)
+        try:
+            self["nakama_config"] = self.build_config()
+        except ConfigError as exc:
+            raise usage.UsageError(str(exc)) from None
+
+    def build_config(self) -> Config:
+        config = Config()
+        if self["config"]:
+            config = load_config_file(self["config"], config)
+        sections: dict[str, dict[str, object]] = {}
+        for name, section, key, _kind, _help in _KEY_OPTIONS:
+            if self[name] is not None:
+                sections.setdefault(section, {})[key] = self[name]
+        if self["single-socket"]:
+            sections.setdefault("session", {})["single_socket"] = True
+        if self["single-session"]:
+            sections.setdefault("session", {})["single_session"] = True
+        if self["tls-cert"] is not None:
+            sections.setdefault("socket", {})["ssl_certificate"] = self["tls-cert"]
+        if self["tls-key"] is not None:
+            sections.setdefault("socket", {})["ssl_private_key"] = self["tls-key"]
+        if self["database"] is not None:
+            sections.setdefault("database", {})["address"] = self["database"]
+        if self["runtime-env"] is not None:
+            pairs = [p for p in self["runtime-env"].split(",") if p]
+            sections.setdefault("runtime", {})["env"] = parse_env_pairs(pairs, "--runtime-env")
+        changes: dict[str, object] = {
+            section: update_section(getattr(config, section), section, values)
+            for section, values in sections.items()
+        }
+        if self["data-dir"] is not None:
+            changes["data_dir"] = self["data-dir"]
+        config = dataclasses.replace(config, **changes)
+        config = dataclasses.replace(config, listen=tuple(listeners(config, self["listen"])))
+        config.validate()
+        check_listeners(config.listen)
+        return config
+
+
+def listeners(config: Config, given: list[str]) -> list[str]:
+    """The endpoint descriptions to serve: given ones, else the config's port; with TLS
+    configured, plain ``tcp:`` listeners become ``ssl:`` ones."""
+    descriptions = list(given) or [f"tcp:{config.socket.port}"]
+    cert, key = config.socket.ssl_certificate, config.socket.ssl_private_key
+    if not cert:
+        return descriptions
+    for path in (cert, key):
+        if not os.access(path, os.R_OK):
+            raise ConfigError(f"TLS file {path} cannot be read")
+    tls = f":privateKey={quoteStringArgument(key)}:certKey={quoteStringArgument(cert)}"
+    return ["ssl:" + d[len("tcp:") :] + tls if d.startswith("tcp:") else d for d in descriptions]
+
+
+def check_listeners(descriptions: tuple[str, ...]) -> None:
+    """Parse every endpoint description now, so a typo fails startup with its reason."""
+    from twisted.internet import reactor
+
+    for description in descriptions:
+        try:
+            serverFromString(reactor, description)
+        except Exception as exc:  # Twisted raises several types for bad descriptions.
+            raise ConfigError(f"invalid listener {description!r}: {exc}") from None
+
+
+def makeService(options: Options):  # noqa: N802 (twistd's name)
+    from nakama_rt.service import NakamaService
+
+    return NakamaService(options["nakama_config"])
