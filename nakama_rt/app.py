@@ -23,7 +23,7 @@ from twisted.logger import Logger
 from twisted.web.resource import Resource
 from twisted.web.server import Site
 
-from nakama_rt.api import HealthcheckResource, build_api
+from nakama_rt.api import BCRYPT_COST, HealthcheckResource, body_limited_request_factory, build_api
 from nakama_rt.api.context import ApiContext
 from nakama_rt.config import Config
 from nakama_rt.protocol import NakamaSocketFactory
@@ -38,7 +38,9 @@ class NakamaRT:
 
     log = Logger()
 
-    def __init__(self, config: Config, reactor: IReactorTime | None = None) -> None:
+    def __init__(
+        self, config: Config, reactor: IReactorTime | None = None, *, bcrypt_cost: int = BCRYPT_COST
+    ) -> None:
         if reactor is None:
             from twisted.internet import reactor as default_reactor
 
@@ -55,6 +57,8 @@ class NakamaRT:
             config=config,
             storage=self.storage,
             session_cache=self.session_cache,
+            bcrypt_cost=bcrypt_cost,
+            is_online=self.server.status.is_online,
         )
         self.api_resource = build_api(self.api_context)
         self.healthcheck_resource = HealthcheckResource()
@@ -64,7 +68,10 @@ class NakamaRT:
 
     def site(self) -> Site:
         """A ``Site`` serving :attr:`resource`, quiet about each request."""
-        site = Site(self.resource)
+        site = Site(
+            self.resource,
+            requestFactory=body_limited_request_factory(self.config.socket.max_request_size_bytes),
+        )
         site.log = lambda request: None
         return site
 

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from autobahn.twisted.websocket import WebSocketServerFactory, WebSocketServerProtocol
+from autobahn.util import encode_truncate
 from autobahn.websocket.protocol import PreparedMessage, WebSocketProtocol
 from autobahn.websocket.types import ConnectionDeny
 from twisted.internet.interfaces import IPushProducer
@@ -199,7 +200,10 @@ class NakamaServerProtocol(WebSocketServerProtocol):
 
     def send_close(self, code: int, reason: str) -> None:
         if self.state == WebSocketProtocol.STATE_OPEN:
-            self.sendClose(code, reason[:120] if reason else None)
+            # sendClose() only lets applications use 1000 and 3000-4999; the server
+            # also needs 1001 (going away), so it writes the close frame itself.
+            reason_bytes = encode_truncate(reason, 123) if reason else None
+            self.sendCloseFrame(code=code, reasonUtf8=reason_bytes, isReply=False)
         elif self.state != WebSocketProtocol.STATE_CLOSED:
             self.dropConnection(abort=True)
 

@@ -117,7 +117,11 @@ class RealtimeServer:
             older.close(SINGLE_SOCKET_REASON)
 
     def shutdown(self) -> None:
-        """Close every socket with 1001 (their leave events go out first); refuse new ones."""
+        """Refuse new sockets, send every session the leave events of all the others
+        while they can still receive them, then close each with 1001."""
         self.shutting_down = True
-        for session in list(self.sessions):
+        sessions = list(self.sessions)
+        for session in sessions:
+            self.tracker.untrack_all(session.id, PresenceReason.DISCONNECT)
+        for session in sessions:
             session.close(SHUTDOWN_REASON, CLOSE_GOING_AWAY)

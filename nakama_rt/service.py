@@ -30,8 +30,8 @@ class NakamaService(Service):
         super().startService()
         self.app = NakamaRT(self.config, reactor)
         site = self.app.site()
-        started = self.app.start()
-        started.addErrback(self._start_failed, reactor)
+        # Bind every port before anything starts threads, so that a busy port fails
+        # startup cleanly; requests arriving meanwhile wait for the database.
         for description in self.config.listen:
             listener = StreamServerEndpointService(serverFromString(reactor, description), site)
             # A port that cannot be bound fails startup instead of being logged later.
@@ -39,6 +39,8 @@ class NakamaService(Service):
             listener.startService()
             self.listeners.append(listener)
             self.log.info("listening on {description}", description=_redact_tls(description))
+        started = self.app.start()
+        started.addErrback(self._start_failed, reactor)
 
     def _start_failed(self, failure, reactor) -> None:
         self.log.failure("nakama-rt could not start", failure)

@@ -208,9 +208,8 @@ class Options(usage.Options):
         }
         if self["data-dir"] is not None:
             changes["data_dir"] = self["data-dir"]
-        config = dataclasses.replace(config, **changes)
+        config = dataclasses.replace(config, **changes).validate()
         config = dataclasses.replace(config, listen=tuple(listeners(config, self["listen"])))
-        config.validate()
         check_listeners(config.listen)
         return config
 

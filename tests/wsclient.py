@@ -11,7 +11,7 @@ from autobahn.twisted.websocket import WebSocketClientFactory, WebSocketClientPr
 from google.protobuf import json_format
 from twisted.internet import reactor
 from twisted.internet.defer import Deferred, DeferredQueue, inlineCallbacks
-from twisted.internet.endpoints import TCP4ClientEndpoint
+from twisted.internet.endpoints import TCP4ClientEndpoint, wrapClientTLS
 from twisted.web.client import Agent, readBody
 from twisted.web.http_headers import Headers
 
@@ -94,7 +94,9 @@ def http(
 
 
 @inlineCallbacks
-def authenticate(port: int, custom_id: str, username: str | None = None, vars=None):
+def authenticate(
+    port: int, custom_id: str, username: str | None = None, vars=None, server_key: str = SERVER_KEY
+):
     """Authenticate (creating the account) by custom id; return the session JSON."""
     query = {"create": "true"}
     if username:
@@ -107,7 +109,7 @@ def authenticate(port: int, custom_id: str, username: str | None = None, vars=No
         "POST",
         f"/v2/account/authenticate/custom?{urlencode(query)}",
         body=body,
-        basic=(SERVER_KEY, ""),
+        basic=(server_key, ""),
     )
     assert answer.status == 200, answer
     return answer.json()
@@ -174,6 +176,7 @@ def connect(
     lang: str | None = None,
     bearer: str | None = None,
     max_size: int = 1 << 20,
+    tls=None,
 ):
     """Open a socket to ``/ws``; fails with ConnectionError when the upgrade is refused."""
     query = {}
@@ -185,7 +188,8 @@ def connect(
         query["status"] = "true" if status else "false"
     if lang:
         query["lang"] = lang
-    url = f"ws://127.0.0.1:{port}/ws?{urlencode(query)}"
+    scheme = "wss" if tls is not None else "ws"
+    url = f"{scheme}://127.0.0.1:{port}/ws?{urlencode(query)}"
     headers = {"Authorization": f"Bearer {bearer}"} if bearer else None
     factory = WebSocketClientFactory(url, headers=headers)
     factory.setProtocolOptions(maxMessagePayloadSize=max_size, maxFramePayloadSize=max_size)
@@ -193,6 +197,8 @@ def connect(
     factory.fmt = fmt or "json"
     factory.opened = Deferred()
     endpoint = TCP4ClientEndpoint(reactor, "127.0.0.1", port)
+    if tls is not None:
+        endpoint = wrapClientTLS(tls, endpoint)
     yield endpoint.connect(factory)
     client = yield factory.opened
     return client

@@ -1,0 +1,52 @@
+"""Nakama's REST API (the part this server implements) as twisted.web resources.
+
+Mount :func:`build_api` as the ``v2`` child of the root resource and
+:class:`HealthcheckResource` as ``healthcheck``. For the request size limit to
+stop buffering early, build the Site with
+``requestFactory=body_limited_request_factory(config.socket.max_request_size_bytes)``;
+the resources enforce the limit either way.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from twisted.web.resource import IResource
+
+from . import account, authenticate, session
+from .context import BCRYPT_COST, ApiContext
+from .http import (
+    ApiError,
+    Call,
+    Code,
+    JsonResource,
+    Route,
+    body_limited_request_factory,
+)
+
+__all__ = [
+    "BCRYPT_COST",
+    "ApiContext",
+    "ApiError",
+    "Code",
+    "HealthcheckResource",
+    "body_limited_request_factory",
+    "build_api",
+]
+
+
+def build_api(context: ApiContext) -> IResource:
+    """The resource answering everything under ``/v2/``."""
+    routes = [*authenticate.ROUTES, *session.ROUTES, *account.ROUTES]
+    return JsonResource(context, routes, context.config.socket.max_request_size_bytes)
+
+
+async def _healthcheck(context: Any, call: Call) -> dict[str, Any]:
+    return {}
+
+
+class HealthcheckResource(JsonResource):
+    """``GET /healthcheck``: ``{}`` with 200 while the server runs; no authentication."""
+
+    def __init__(self) -> None:
+        super().__init__(None, [Route(b"GET", (), _healthcheck, auth="none")], None)

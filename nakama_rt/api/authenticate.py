@@ -1,0 +1,266 @@
+"""``/v2/account/authenticate/{custom,device,email}``: find or create an account, open a session.
+
+Validation order, rules and messages are Nakama's (api_authenticate.go and
+core_authenticate.go), so clients see the same errors they would from Nakama.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+from collections.abc import Mapping
+from typing import Any
+
+import bcrypt
+from twisted.logger import Logger
+
+from ..storage import DuplicateError, User, UsernameTaken
+from ..tokens import issue_session
+from .context import ApiContext
+from .http import ApiError, Call, Code, Route
+
+log = Logger()
+
+# Go's POSIX classes are ASCII: [[:cntrl:]] and [[:space:]].
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_CONTROL_OR_SPACE = re.compile(r"[\x00-\x20\x7f]")
+_EMAIL = re.compile(r".+@.+\..+")
+
+_USERNAME_ALPHABET = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+
+_ERROR_FINDING = "Error finding user account."
+_ERROR_CREATING = "Error finding or creating user account."
+
+
+def generate_username() -> str:
+    """Nakama's rule for accounts created without a username: 10 random letters."""
+    return "".join(random.choices(_USERNAME_ALPHABET, k=10))
+
+
+def _size(text: str) -> int:
+    """Length in bytes, as Go's ``len`` counts a string."""
+    return len(text.encode("utf-8", "surrogatepass"))
+
+
+def validate_username(username: str) -> None:
+    """Nakama's username rule: no control characters, at most 128 bytes.
+
+    (Despite the message, Nakama's pattern lets plain spaces through.)
+    """
+    if _CONTROL.search(username):
+        raise ApiError(
+            Code.INVALID_ARGUMENT, "Username invalid, no spaces or control characters allowed."
+        )
+    if _size(username) > 128:
+        raise ApiError(Code.INVALID_ARGUMENT, "Username invalid, must be 1-128 bytes.")
+
+
+def _username_or_generated(call: Call) -> str:
+    username = call.query.get("username", "")
+    if not username:
+        return generate_username()
+    validate_username(username)
+    return username
+
+
+def _validate_id(value: str, label: str, low: int) -> None:
+    if not value:
+        raise ApiError(Code.INVALID_ARGUMENT, f"{label} is required.")
+    if _CONTROL_OR_SPACE.search(value):
+        raise ApiError(
+            Code.INVALID_ARGUMENT, f"{label} invalid, no spaces or control characters allowed."
+        )
+    if not low <= _size(value) <= 128:
+        raise ApiError(Code.INVALID_ARGUMENT, f"{label} invalid, must be {low}-128 bytes.")
+
+
+def hash_password(password: str, cost: int) -> bytes:
+    """bcrypt hash; runs in a worker thread. Over 72 bytes is refused, as Go's bcrypt does."""
+    return bcrypt.hashpw(password.encode("utf-8"), bcrypt.gensalt(cost))
+
+
+def check_password(password: str, hashed: bytes | None) -> bool:
+    """Whether ``password`` matches; bcrypt reads at most 72 bytes, as Go's compare does."""
+    if not hashed:
+        return False
+    try:
+        return bcrypt.checkpw(password.encode("utf-8")[:72], hashed)
+    except ValueError:
+        return False
+
+
+async def _lookup(ctx: ApiContext, method: str, value: str) -> User | None:
+    try:
+        return await getattr(ctx.storage, method)(value)
+    except Exception:
+        log.failure("Error looking up user ({method})", method=method)
+        raise ApiError(Code.INTERNAL, _ERROR_FINDING) from None
+
+
+async def _create(ctx: ApiContext, username: str, **unique: Any) -> User:
+    try:
+        return await ctx.storage.create_user(username, **unique)
+    except UsernameTaken:
+        raise ApiError(Code.ALREADY_EXISTS, "Username is already in use.") from None
+    except DuplicateError:
+        # A concurrent request created the same account first; Nakama answers this way too.
+        log.info("Did not insert new user: {fields} already exists", fields=sorted(unique))
+        raise ApiError(Code.INTERNAL, _ERROR_CREATING) from None
+    except Exception:
+        log.failure("Cannot create user")
+        raise ApiError(Code.INTERNAL, _ERROR_CREATING) from None
+
+
+def _check_enabled(user: User) -> None:
+    if user.disabled:
+        raise ApiError(Code.PERMISSION_DENIED, "User account banned.")
+
+
+def open_session(
+    ctx: ApiContext,
+    user_id: str,
+    username: str,
+    vars: Mapping[str, str] | None,
+    created: bool,
+) -> dict[str, Any]:
+    """Issue a token pair for a user who just authenticated; the ``Session`` message."""
+    cache = ctx.session_cache
+    if ctx.config.session.single_session:
+        cache.remove_all(user_id)
+    issued = issue_session(ctx.config.session, user_id, username, vars, ctx.reactor.seconds())
+    cache.add(
+        user_id, issued.expires_at, issued.token_id, issued.refresh_expires_at, issued.token_id
+    )
+    # protojson leaves out false booleans, so "created" appears only when true.
+    session: dict[str, Any] = {"created": True} if created else {}
+    session["token"] = issued.token
+    session["refresh_token"] = issued.refresh_token
+    return session
+
+
+async def authenticate_custom(ctx: ApiContext, call: Call) -> dict[str, Any]:
+    account = call.body or {}
+    custom_id = account.get("id", "")
+    _validate_id(custom_id, "Custom ID", 6)
+    username = _username_or_generated(call)
+    create = call.query.get("create", True)
+
+    user = await _lookup(ctx, "get_user_by_custom_id", custom_id)
+    created = user is None
+    if user is not None:
+        _check_enabled(user)
+    elif not create:
+        raise ApiError(Code.NOT_FOUND, "User account not found.")
+    else:
+        user = await _create(ctx, username, custom_id=custom_id)
+    return open_session(ctx, user.id, user.username, account.get("vars"), created)
+
+
+async def authenticate_device(ctx: ApiContext, call: Call) -> dict[str, Any]:
+    account = call.body or {}
+    device_id = account.get("id", "")
+    _validate_id(device_id, "Device ID", 10)
+    username = _username_or_generated(call)
+    create = call.query.get("create", True)
+
+    user = await _lookup(ctx, "get_user_by_device_id", device_id)
+    created = user is None
+    if user is not None:
+        _check_enabled(user)
+    elif not create:
+        raise ApiError(Code.NOT_FOUND, "User account not found.")
+    else:
+        user = await _create(ctx, username, device_id=device_id)
+    return open_session(ctx, user.id, user.username, account.get("vars"), created)
+
+
+async def authenticate_email(ctx: ApiContext, call: Call) -> dict[str, Any]:
+    if call.body is None:
+        raise ApiError(Code.INVALID_ARGUMENT, "Email address and password is required.")
+    account = call.body
+    email = account.get("email", "")
+    password = account.get("password", "")
+
+    # Without an email, the client may be logging in with username and password.
+    by_username = not email
+    if not by_username:
+        if _CONTROL_OR_SPACE.search(email):
+            raise ApiError(
+                Code.INVALID_ARGUMENT,
+                "Invalid email address, no spaces or control characters allowed.",
+            )
+        if not _EMAIL.fullmatch(email):
+            raise ApiError(Code.INVALID_ARGUMENT, "Invalid email address format.")
+        if not 10 <= _size(email) <= 255:
+            raise ApiError(Code.INVALID_ARGUMENT, "Invalid email address, must be 10-255 bytes.")
+    if _size(password) < 8:
+        raise ApiError(Code.INVALID_ARGUMENT, "Password must be at least 8 characters long.")
+
+    username = call.query.get("username", "")
+    if not username:
+        if by_username:
+            raise ApiError(
+                Code.INVALID_ARGUMENT, "Username is required when email address is not supplied."
+            )
+        username = generate_username()
+    else:
+        validate_username(username)
+
+    vars = account.get("vars")
+    if by_username:
+        # Creation is never possible this way; the create flag is ignored.
+        user = await _lookup(ctx, "get_user_by_username", username)
+        if user is None:
+            raise ApiError(Code.NOT_FOUND, "User account not found.")
+        _check_enabled(user)
+        if not await ctx.in_thread(check_password, password, user.password_hash):
+            raise ApiError(Code.UNAUTHENTICATED, "Invalid credentials.")
+        return open_session(ctx, user.id, username, vars, False)
+
+    create = call.query.get("create", True)
+    user = await _lookup(ctx, "get_user_by_email", email.lower())
+    if user is not None:
+        _check_enabled(user)
+        if not await ctx.in_thread(check_password, password, user.password_hash):
+            raise ApiError(Code.UNAUTHENTICATED, "Invalid credentials.")
+        return open_session(ctx, user.id, user.username, vars, False)
+    if not create:
+        raise ApiError(Code.NOT_FOUND, "User account not found.")
+    try:
+        hashed = await ctx.in_thread(hash_password, password, ctx.bcrypt_cost)
+    except ValueError:
+        log.info("Error hashing password: longer than bcrypt accepts")
+        raise ApiError(Code.INTERNAL, _ERROR_CREATING) from None
+    user = await _create(ctx, username, email=email.lower(), password_hash=hashed)
+    return open_session(ctx, user.id, user.username, vars, True)
+
+
+_ACCOUNT_BODY: dict[str, Any] = {"id": "string", "vars": "map"}
+_AUTH_QUERY: dict[str, Any] = {"create": "bool", "username": "string"}
+
+ROUTES = [
+    Route(
+        b"POST",
+        (b"account", b"authenticate", b"custom"),
+        authenticate_custom,
+        auth="server_key",
+        body=_ACCOUNT_BODY,
+        query=_AUTH_QUERY,
+    ),
+    Route(
+        b"POST",
+        (b"account", b"authenticate", b"device"),
+        authenticate_device,
+        auth="server_key",
+        body=_ACCOUNT_BODY,
+        query=_AUTH_QUERY,
+    ),
+    Route(
+        b"POST",
+        (b"account", b"authenticate", b"email"),
+        authenticate_email,
+        auth="server_key",
+        body={"email": "string", "password": "string", "vars": "map"},
+        query=_AUTH_QUERY,
+    ),
+]

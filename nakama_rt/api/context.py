@@ -1,0 +1,57 @@
+"""What the HTTP API needs from the rest of the server, in one object."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from twisted.internet.defer import Deferred
+from twisted.internet.threads import deferToThreadPool
+from twisted.python.threadpool import ThreadPool
+
+from ..config import Config
+from ..session_cache import SessionCache
+from ..storage import IStorage
+
+#: Nakama hashes passwords with ``max(bcrypt.DefaultCost, 13)`` = 13.
+BCRYPT_COST = 13
+
+
+@dataclass(frozen=True)
+class ApiContext:
+    """Everything the ``/v2`` resources use; built once by the server, shared by all requests.
+
+    ``reactor``
+        The running reactor: its ``seconds()`` stamps tokens and its thread pool
+        runs bcrypt when ``threadpool`` is None. Must be the reactor serving the API.
+    ``config``
+        The server :class:`~nakama_rt.config.Config` (server key, session keys and
+        expiries, ``single_session``, ``max_request_size_bytes``).
+    ``storage``
+        A started :class:`~nakama_rt.storage.IStorage`.
+    ``session_cache``
+        The server's :class:`~nakama_rt.session_cache.SessionCache` (the socket
+        acceptor must check tokens against the same instance).
+    ``threadpool``
+        Where bcrypt runs, never the reactor thread; None means
+        ``reactor.getThreadPool()``.
+    ``bcrypt_cost``
+        Work factor for new password hashes; tests lower it to stay fast.
+    ``is_online``
+        ``user_id -> bool`` for the account's ``online`` flag (the status
+        registry); None means always offline.
+    """
+
+    reactor: Any
+    config: Config
+    storage: IStorage
+    session_cache: SessionCache
+    threadpool: ThreadPool | None = None
+    bcrypt_cost: int = BCRYPT_COST
+    is_online: Callable[[str], bool] | None = None
+
+    def in_thread(self, fn: Callable[..., Any], *args: Any) -> Deferred[Any]:
+        """Run CPU-heavy ``fn`` (bcrypt) off the reactor thread."""
+        pool = self.threadpool if self.threadpool is not None else self.reactor.getThreadPool()
+        return deferToThreadPool(self.reactor, pool, fn, *args)

@@ -1,0 +1,465 @@
+"""JSON over twisted.web the way Nakama's grpc-gateway speaks it.
+
+Nakama serves REST through grpc-gateway with protojson (proto field names,
+unpopulated fields left out) and maps gRPC status codes to HTTP statuses. This
+module holds that mapping, the error body, request-body decoding, the
+server-key and bearer checks, CORS, and :class:`JsonResource`, which routes a
+request to an ``async`` handler and turns every outcome into a JSON answer.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import enum
+import io
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import orjson
+from twisted.internet.defer import Deferred
+from twisted.logger import Logger
+from twisted.python.failure import Failure
+from twisted.web import server
+from twisted.web.resource import Resource
+
+from ..tokens import InvalidToken, SessionClaims, parse_session_token
+
+log = Logger()
+
+
+class Code(enum.IntEnum):
+    """gRPC status codes, which Nakama puts in every error body."""
+
+    OK = 0
+    CANCELLED = 1
+    UNKNOWN = 2
+    INVALID_ARGUMENT = 3
+    DEADLINE_EXCEEDED = 4
+    NOT_FOUND = 5
+    ALREADY_EXISTS = 6
+    PERMISSION_DENIED = 7
+    RESOURCE_EXHAUSTED = 8
+    FAILED_PRECONDITION = 9
+    ABORTED = 10
+    OUT_OF_RANGE = 11
+    UNIMPLEMENTED = 12
+    INTERNAL = 13
+    UNAVAILABLE = 14
+    DATA_LOSS = 15
+    UNAUTHENTICATED = 16
+
+
+#: grpc-gateway's HTTPStatusFromCode.
+HTTP_STATUS: dict[Code, int] = {
+    Code.OK: 200,
+    Code.CANCELLED: 499,
+    Code.UNKNOWN: 500,
+    Code.INVALID_ARGUMENT: 400,
+    Code.DEADLINE_EXCEEDED: 504,
+    Code.NOT_FOUND: 404,
+    Code.ALREADY_EXISTS: 409,
+    Code.PERMISSION_DENIED: 403,
+    Code.UNAUTHENTICATED: 401,
+    Code.RESOURCE_EXHAUSTED: 429,
+    Code.FAILED_PRECONDITION: 400,
+    Code.ABORTED: 409,
+    Code.OUT_OF_RANGE: 400,
+    Code.UNIMPLEMENTED: 501,
+    Code.INTERNAL: 500,
+    Code.UNAVAILABLE: 503,
+    Code.DATA_LOSS: 500,
+}
+
+
+class ApiError(Exception):
+    """An expected failure, answered with its gRPC code and client-facing message."""
+
+    def __init__(self, code: Code, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+    @property
+    def http_status(self) -> int:
+        return HTTP_STATUS.get(self.code, 500)
+
+
+# Headers grpc-gateway adds to every answer of Nakama's API.
+_CACHE_CONTROL = b"no-store, no-cache, must-revalidate"
+_JSON = b"application/json"
+
+
+def error_body(error: ApiError) -> dict[str, Any]:
+    """The error JSON: grpc-gateway's ``code``/``message`` plus the older ``error`` key."""
+    return {"error": error.message, "code": int(error.code), "message": error.message}
+
+
+def write_json(request: server.Request, status: int, body: Mapping[str, Any]) -> None:
+    """Answer ``request`` with ``body`` as JSON and finish it."""
+    payload = orjson.dumps(body)
+    request.setResponseCode(status)
+    request.setHeader(b"content-type", _JSON)
+    request.setHeader(b"cache-control", _CACHE_CONTROL)
+    request.setHeader(b"content-length", b"%d" % len(payload))
+    request.write(payload)
+    request.finish()
+
+
+def write_error(request: server.Request, error: ApiError) -> None:
+    if error.code == Code.UNAUTHENTICATED:
+        # grpc-gateway names the failure in this header too.
+        request.setHeader(b"www-authenticate", error.message.encode("utf-8"))
+    write_json(request, error.http_status, error_body(error))
+
+
+# Request bodies ----------------------------------------------------------------------------
+
+#: Kind of a body field: a string, or a ``map<string, string>`` such as ``vars``.
+FieldKind = Literal["string", "map"]
+
+
+def _json_name(proto_name: str) -> str:
+    """protojson also accepts the lowerCamelCase name of each field."""
+    head, *rest = proto_name.split("_")
+    return head + "".join(part[:1].upper() + part[1:] for part in rest)
+
+
+def decode_body(raw: bytes, fields: Mapping[str, FieldKind]) -> dict[str, Any] | None:
+    """Parse a JSON message body the way grpc-gateway does.
+
+    Empty (or ``null``) means no message: None. Unknown fields are ignored; ``null``
+    fields are absent; a wrong type is an InvalidArgument error.
+    """
+    if not raw.strip():
+        return None
+    try:
+        data = orjson.loads(raw)
+    except orjson.JSONDecodeError as error:
+        raise ApiError(Code.INVALID_ARGUMENT, f"Invalid JSON request body: {error}.") from None
+    if data is None:
+        return None
+    if not isinstance(data, dict):
+        raise ApiError(Code.INVALID_ARGUMENT, "Invalid JSON request body: expected an object.")
+    message: dict[str, Any] = {}
+    for name, kind in fields.items():
+        value = data.get(name)
+        if value is None:
+            value = data.get(_json_name(name))
+        if value is None:
+            continue
+        if kind == "string" and not isinstance(value, str):
+            raise ApiError(
+                Code.INVALID_ARGUMENT, f'Invalid value for field "{name}": not a string.'
+            )
+        if kind == "map" and not (
+            isinstance(value, dict) and all(isinstance(v, str) for v in value.values())
+        ):
+            raise ApiError(
+                Code.INVALID_ARGUMENT,
+                f'Invalid value for field "{name}": not an object of string values.',
+            )
+        message[name] = value
+    return message
+
+
+#: Kind of a query parameter: text, or a ``google.protobuf.BoolValue``.
+QueryKind = Literal["string", "bool"]
+
+# Go's strconv.ParseBool, which grpc-gateway uses for boolean parameters.
+_BOOLS = {
+    "1": True,
+    "t": True,
+    "T": True,
+    "TRUE": True,
+    "true": True,
+    "True": True,
+    "0": False,
+    "f": False,
+    "F": False,
+    "FALSE": False,
+    "false": False,
+    "False": False,
+}
+
+
+def decode_query(args: Mapping[bytes, list[bytes]], params: Mapping[str, QueryKind]) -> dict:
+    """Typed values of the known query parameters; unknown ones are ignored."""
+    values: dict[str, Any] = {}
+    for name, kind in params.items():
+        raw = args.get(name.encode("ascii"))
+        if raw is None:
+            continue
+        if len(raw) != 1:
+            raise ApiError(Code.INVALID_ARGUMENT, f'Too many values for query parameter "{name}".')
+        try:
+            text = raw[0].decode("utf-8")
+        except UnicodeDecodeError:
+            raise ApiError(
+                Code.INVALID_ARGUMENT, f'Invalid value for query parameter "{name}".'
+            ) from None
+        if kind == "bool":
+            if text not in _BOOLS:
+                raise ApiError(
+                    Code.INVALID_ARGUMENT, f'Invalid value for query parameter "{name}".'
+                )
+            values[name] = _BOOLS[text]
+        else:
+            values[name] = text
+    return values
+
+
+# Authentication ---------------------------------------------------------------------------
+
+
+def _authorization(request: server.Request) -> list[str]:
+    return [v.decode("latin-1") for v in request.requestHeaders.getRawHeaders(b"authorization", [])]
+
+
+def check_server_key(request: server.Request, server_key: str) -> None:
+    """HTTP Basic auth whose username is the server key (the password is ignored)."""
+    values = _authorization(request)
+    if len(values) != 1:
+        raise ApiError(Code.UNAUTHENTICATED, "Server key required")
+    username = parse_basic_auth(values[0])
+    if username is None or username != server_key:
+        raise ApiError(Code.UNAUTHENTICATED, "Server key invalid")
+
+
+def parse_basic_auth(value: str) -> str | None:
+    """The username of a ``Basic`` credential, or None if it is malformed."""
+    prefix = "Basic "
+    if not value.startswith(prefix):
+        return None
+    try:
+        decoded = base64.b64decode(value[len(prefix) :], validate=True).decode("utf-8")
+    except (binascii.Error, ValueError):
+        return None
+    username, colon, _password = decoded.partition(":")
+    return username if colon else None
+
+
+def check_bearer(
+    request: server.Request, key: str, now: float, is_valid: Callable[[str, int, str], bool]
+) -> SessionClaims:
+    """The claims of the ``Bearer`` session token, if it is valid and not revoked."""
+    values = _authorization(request)
+    if not values:
+        raise ApiError(Code.UNAUTHENTICATED, "Auth token required")
+    if len(values) != 1 or not values[0].startswith("Bearer "):
+        raise ApiError(Code.UNAUTHENTICATED, "Auth token invalid")
+    try:
+        claims = parse_session_token(values[0][len("Bearer ") :], key, now)
+    except InvalidToken:
+        raise ApiError(Code.UNAUTHENTICATED, "Auth token invalid") from None
+    if not is_valid(claims.user_id, claims.expires_at, claims.token_id):
+        raise ApiError(Code.UNAUTHENTICATED, "Auth token invalid")
+    return claims
+
+
+# CORS, as Nakama's gorilla/handlers configuration allows it ---------------------------------
+
+_CORS_METHODS = {b"GET", b"HEAD", b"POST", b"PUT", b"DELETE"}
+_CORS_HEADERS = {
+    "authorization",
+    "content-type",
+    "user-agent",
+    # Always allowed by gorilla/handlers.
+    "accept",
+    "accept-language",
+    "content-language",
+    "origin",
+}
+
+
+def apply_cors(request: server.Request) -> bool:
+    """Add CORS headers; return True when this was a preflight, answered here."""
+    if request.getHeader(b"origin") is None:
+        return False
+    wanted_method = request.getHeader(b"access-control-request-method")
+    if request.method != b"OPTIONS" or wanted_method is None:
+        request.setHeader(b"access-control-allow-origin", b"*")
+        return False
+    wanted_headers = [
+        h.strip()
+        for h in (request.getHeader(b"access-control-request-headers") or b"").split(b",")
+        if h.strip()
+    ]
+    if wanted_method.upper() not in _CORS_METHODS:
+        request.setResponseCode(405)
+    elif any(h.decode("latin-1").lower() not in _CORS_HEADERS for h in wanted_headers):
+        request.setResponseCode(403)
+    else:
+        request.setResponseCode(200)
+        request.setHeader(b"access-control-allow-origin", b"*")
+        request.setHeader(b"access-control-allow-methods", wanted_method.upper())
+        if wanted_headers:
+            request.setHeader(b"access-control-allow-headers", b", ".join(wanted_headers))
+    request.setHeader(b"content-length", b"0")
+    request.finish()
+    return True
+
+
+# Body size ---------------------------------------------------------------------------------
+
+
+class BodyLimitedRequest(server.Request):
+    """A Request that stops storing its body past ``max_body_bytes``.
+
+    twisted.web otherwise buffers any body in full before a resource sees it;
+    with this factory an oversized body is read and dropped, and the resource
+    answers it as too large. Use :func:`body_limited_request_factory`.
+    """
+
+    max_body_bytes: int | None = None
+    body_too_large = False
+    _body_bytes = 0
+
+    def gotLength(self, length: int | None) -> None:
+        if self.max_body_bytes is not None and length is not None and length > self.max_body_bytes:
+            self.body_too_large = True
+            self.content = io.BytesIO()
+            return
+        super().gotLength(length)
+
+    def handleContentChunk(self, data: bytes) -> None:
+        if self.body_too_large:
+            return
+        self._body_bytes += len(data)
+        if self.max_body_bytes is not None and self._body_bytes > self.max_body_bytes:
+            self.body_too_large = True
+            self.content.close()
+            self.content = io.BytesIO()
+            return
+        super().handleContentChunk(data)
+
+
+def body_limited_request_factory(max_body_bytes: int) -> type[BodyLimitedRequest]:
+    """A ``Site(requestFactory=...)`` that drops request bodies over ``max_body_bytes``."""
+    return type("BodyLimitedRequest", (BodyLimitedRequest,), {"max_body_bytes": max_body_bytes})
+
+
+BODY_TOO_LARGE = "http: request body too large"
+
+
+def read_body(request: server.Request, max_body_bytes: int | None) -> bytes:
+    """The request body, or InvalidArgument if it is over the limit (as Nakama answers)."""
+    if getattr(request, "body_too_large", False):
+        raise ApiError(Code.INVALID_ARGUMENT, BODY_TOO_LARGE)
+    content = request.content
+    if content is None:
+        return b""
+    content.seek(0, io.SEEK_END)
+    size = content.tell()
+    if max_body_bytes is not None and size > max_body_bytes:
+        raise ApiError(Code.INVALID_ARGUMENT, BODY_TOO_LARGE)
+    content.seek(0)
+    return content.read()
+
+
+# Routing -----------------------------------------------------------------------------------
+
+
+@dataclass
+class Call:
+    """One decoded API request, as a handler sees it."""
+
+    request: server.Request
+    #: The message body's known fields, or None when the body was empty.
+    body: dict[str, Any] | None
+    query: dict[str, Any]
+    #: Claims of the bearer token, for routes with ``auth="bearer"``.
+    session: SessionClaims | None = None
+
+
+Handler = Callable[[Any, Call], Awaitable[Mapping[str, Any]]]
+
+
+@dataclass(frozen=True)
+class Route:
+    """One endpoint: method, path under the resource, auth, and message shape."""
+
+    method: bytes
+    path: tuple[bytes, ...]
+    handler: Handler
+    auth: Literal["server_key", "bearer", "none"]
+    body: Mapping[str, FieldKind] | None = None
+    query: Mapping[str, QueryKind] = field(default_factory=dict)
+
+
+class JsonResource(Resource):
+    """A leaf resource routing on the remaining path to ``async`` JSON handlers.
+
+    Checks run in grpc-gateway's order: route (404, or 501 for a known path with
+    another method), body and query decoding (400), authentication (401), then
+    the handler. An unexpected exception is logged and answered 500, without
+    details.
+    """
+
+    isLeaf = True
+
+    def __init__(self, context: Any, routes: list[Route], max_body_bytes: int | None) -> None:
+        super().__init__()
+        self.context = context
+        self.max_body_bytes = max_body_bytes
+        self._routes: dict[tuple[bytes, ...], dict[bytes, Route]] = {}
+        for route in routes:
+            self._routes.setdefault(route.path, {})[route.method] = route
+
+    def render(self, request: server.Request) -> bytes | int:
+        if apply_cors(request):
+            return server.NOT_DONE_YET
+        methods = self._routes.get(tuple(request.postpath or ()))
+        route = methods.get(request.method) if methods else None
+        if route is None:
+            if methods:
+                error = ApiError(Code.UNIMPLEMENTED, "Method Not Allowed")
+            else:
+                error = ApiError(Code.NOT_FOUND, "Not Found")
+            write_error(request, error)
+            return server.NOT_DONE_YET
+        # Set once the request is finished or its connection lost: write nothing after.
+        over: list[bool] = []
+        request.notifyFinish().addBoth(over.append)
+        done = Deferred.fromCoroutine(self._serve(request, route, over))
+        done.addErrback(self._unexpected, request, over)
+        return server.NOT_DONE_YET
+
+    def _check_auth(self, request: server.Request, route: Route) -> SessionClaims | None:
+        ctx = self.context
+        if route.auth == "server_key":
+            check_server_key(request, ctx.config.socket.server_key)
+        elif route.auth == "bearer":
+            return check_bearer(
+                request,
+                ctx.config.session.encryption_key,
+                ctx.reactor.seconds(),
+                ctx.session_cache.is_valid_session,
+            )
+        return None
+
+    async def _serve(self, request: server.Request, route: Route, over: list[Any]) -> None:
+        try:
+            body = None
+            if route.body is not None:
+                body = decode_body(read_body(request, self.max_body_bytes), route.body)
+            call = Call(request, body, decode_query(request.args or {}, route.query))
+            call.session = self._check_auth(request, route)
+            result = await route.handler(self.context, call)
+        except ApiError as error:
+            if not over:
+                write_error(request, error)
+            return
+        if not over:
+            write_json(request, 200, result)
+
+    def _unexpected(self, failure: Failure, request: server.Request, over: list[Any]) -> None:
+        log.failure(
+            "Unexpected error serving {method} {uri}",
+            failure,
+            method=request.method.decode("latin-1", "replace"),
+            uri=request.uri.decode("latin-1", "replace"),
+        )
+        if not over:
+            write_error(request, ApiError(Code.INTERNAL, "Internal Server Error"))

@@ -1,0 +1,220 @@
+"""Session and refresh tokens: HS256 JWTs with Nakama's claims.
+
+Clients decode the payload themselves (nakama-js reads ``uid``, ``usn``, ``vrs``,
+``exp``), so the claim names and their omission rules are Nakama's: ``tid``,
+``uid``, ``usn``, ``vrs`` (left out when there are no vars), ``exp``, ``iat``.
+Parsing accepts what Nakama accepts: a valid HS256 signature, an unexpired
+``exp`` and a ``uid`` that is a UUID; the other claims may be absent.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+import warnings
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import jwt
+
+from .config import SessionConfig
+
+try:
+    from jwt.warnings import InsecureKeyLengthWarning
+except ImportError:  # pragma: no cover - PyJWT < 2.10 does not warn.
+    InsecureKeyLengthWarning = None  # type: ignore[assignment,misc]
+
+_ALGORITHM = "HS256"
+
+# The forms of UUID text Nakama's parser (gofrs/uuid FromString) accepts.
+_UUID_FORMS = re.compile(
+    r"(?:urn:uuid:)?(?P<a>[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})"
+    r"|\{(?P<b>[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})\}"
+    r"|(?P<c>[0-9a-fA-F]{32})"
+)
+
+# Claims are checked below, against the injected clock, the way Nakama checks them.
+# Nakama's default keys are shorter than PyJWT's recommended HMAC key length; the
+# operator chose the keys, so that warning would only be noise on every request.
+_DECODE_OPTIONS = {
+    "verify_signature": True,
+    "verify_exp": False,
+    "verify_nbf": False,
+    "verify_iat": False,
+    "verify_aud": False,
+    "verify_iss": False,
+    "verify_sub": False,
+    "verify_jti": False,
+    "require": [],
+}
+
+
+class InvalidToken(Exception):
+    """The token is malformed, badly signed, not HS256, expired or lacks a valid uid."""
+
+
+@dataclass(frozen=True)
+class SessionClaims:
+    """What a valid session or refresh token says."""
+
+    user_id: str
+    username: str
+    vars: Mapping[str, str] | None
+    token_id: str
+    expires_at: int
+    issued_at: int
+
+
+@dataclass(frozen=True)
+class IssuedSession:
+    """A session token and its refresh token, sharing one token id and issue time."""
+
+    token: str = field(repr=False)
+    refresh_token: str = field(repr=False)
+    token_id: str
+    issued_at: int
+    expires_at: int
+    refresh_expires_at: int
+
+
+@contextmanager
+def _quiet_key_length() -> Iterator[None]:
+    """Silence PyJWT's short-HMAC-key warning (see ``_DECODE_OPTIONS``) for one call."""
+    with warnings.catch_warnings():
+        if InsecureKeyLengthWarning is not None:
+            warnings.simplefilter("ignore", InsecureKeyLengthWarning)
+        yield
+
+
+def generate_token(
+    key: str,
+    token_id: str,
+    issued_at: int,
+    user_id: str,
+    username: str,
+    vars: Mapping[str, str] | None,
+    expires_at: int,
+) -> str:
+    """Sign one token; empty claims are left out, as Go's ``omitempty`` does."""
+    claims: dict[str, Any] = {}
+    if token_id:
+        claims["tid"] = token_id
+    if user_id:
+        claims["uid"] = user_id
+    if username:
+        claims["usn"] = username
+    if vars:
+        claims["vrs"] = dict(vars)
+    if expires_at:
+        claims["exp"] = int(expires_at)
+    if issued_at:
+        claims["iat"] = int(issued_at)
+    with _quiet_key_length():
+        return jwt.encode(claims, key, algorithm=_ALGORITHM)
+
+
+def issue_session(
+    config: SessionConfig,
+    user_id: str,
+    username: str,
+    vars: Mapping[str, str] | None,
+    now: float,
+    *,
+    token_id: str | None = None,
+    issued_at: int | None = None,
+) -> IssuedSession:
+    """A new session/refresh token pair expiring per ``config``.
+
+    A refresh passes the ``token_id`` and ``issued_at`` of the refresh token, which
+    Nakama carries over to the new pair; otherwise a new id is drawn.
+    """
+    seconds = int(now)
+    tid = token_id if token_id is not None else str(uuid.uuid4())
+    iat = issued_at if issued_at is not None else seconds
+    exp = seconds + config.token_expiry_sec
+    refresh_exp = seconds + config.refresh_token_expiry_sec
+    return IssuedSession(
+        token=generate_token(config.encryption_key, tid, iat, user_id, username, vars, exp),
+        refresh_token=generate_token(
+            config.refresh_encryption_key, tid, iat, user_id, username, vars, refresh_exp
+        ),
+        token_id=tid,
+        issued_at=iat,
+        expires_at=exp,
+        refresh_expires_at=refresh_exp,
+    )
+
+
+def _canonical_user_id(value: object) -> str | None:
+    if not isinstance(value, str):
+        return None
+    match = _UUID_FORMS.fullmatch(value)
+    if match is None:
+        return None
+    return str(uuid.UUID(match.group("a") or match.group("b") or match.group("c")))
+
+
+def _optional_str(claims: Mapping[str, Any], name: str) -> str:
+    value = claims.get(name)
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise InvalidToken(f"claim {name} must be a string")
+    return value
+
+
+def _optional_int(claims: Mapping[str, Any], name: str) -> int:
+    value = claims.get(name)
+    if value is None:
+        return 0
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InvalidToken(f"claim {name} must be an integer")
+    return value
+
+
+def parse_token(token: str, key: str, now: float) -> SessionClaims:
+    """Verify ``token`` with ``key`` at time ``now``; raise :class:`InvalidToken` if unusable."""
+    if not isinstance(token, str) or not token:
+        raise InvalidToken("token is empty")
+    try:
+        with _quiet_key_length():
+            claims = jwt.decode(token, key, algorithms=[_ALGORITHM], options=_DECODE_OPTIONS)
+    except jwt.PyJWTError as error:
+        raise InvalidToken(str(error)) from error
+    if not isinstance(claims, dict):
+        raise InvalidToken("claims must be an object")
+    # A missing exp reads as 0, so it is expired: Nakama requires an expiry.
+    expires_at = _optional_int(claims, "exp")
+    if not now < expires_at:
+        raise InvalidToken("token is expired")
+    issued_at = _optional_int(claims, "iat")
+    token_id = _optional_str(claims, "tid")
+    username = _optional_str(claims, "usn")
+    user_id = _canonical_user_id(claims.get("uid"))
+    if user_id is None:
+        raise InvalidToken("claim uid must be a UUID")
+    raw_vars = claims.get("vrs")
+    if raw_vars is not None and (
+        not isinstance(raw_vars, dict) or not all(isinstance(v, str) for v in raw_vars.values())
+    ):
+        raise InvalidToken("claim vrs must map strings to strings")
+    return SessionClaims(
+        user_id=user_id,
+        username=username,
+        vars=dict(raw_vars) if raw_vars is not None else None,
+        token_id=token_id,
+        expires_at=expires_at,
+        issued_at=issued_at,
+    )
+
+
+def parse_session_token(token: str, key: str, now: float) -> SessionClaims:
+    """Parse a session token; ``key`` is ``session.encryption_key``."""
+    return parse_token(token, key, now)
+
+
+def parse_refresh_token(token: str, key: str, now: float) -> SessionClaims:
+    """Parse a refresh token; ``key`` is ``session.refresh_encryption_key``."""
+    return parse_token(token, key, now)

@@ -1,0 +1,108 @@
+"""Helpers to run tests against both storage backends.
+
+Each PostgreSQL test gets its own schema (created here, dropped afterwards) so
+reruns and parallel sessions never see each other's rows. When PostgreSQL is
+unreachable the tests are skipped, except under CI (``CI`` set), where they fail.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from twisted.internet import reactor as global_reactor
+from twisted.internet import threads
+
+from nakama_rt.storage import IStorage, open_storage
+
+POSTGRES_URL = os.environ.get(
+    "NAKAMA_RT_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test"
+)
+BACKENDS = ["sqlite", "postgresql"]
+
+
+class ShiftedReactor:
+    """The real reactor, but ``seconds()`` is under the test's control.
+
+    Threads, calls from threads and everything else go to the real reactor, so
+    storage and bcrypt behave as in production while the test moves time.
+    """
+
+    def __init__(self, real: Any = global_reactor, now: float | None = None) -> None:
+        self._real = real
+        self.offset = 0.0
+        self.fixed = now
+
+    def seconds(self) -> float:
+        if self.fixed is not None:
+            return self.fixed
+        return self._real.seconds() + self.offset
+
+    def advance(self, amount: float) -> None:
+        if self.fixed is not None:
+            self.fixed += amount
+        else:
+            self.offset += amount
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._real, name)
+
+
+def _admin(sql: str) -> None:
+    import psycopg
+
+    with psycopg.connect(POSTGRES_URL, autocommit=True, connect_timeout=3) as conn:
+        conn.execute(sql)
+
+
+async def _postgres_or_skip() -> None:
+    try:
+        await threads.deferToThread(_admin, "SELECT 1")
+    except Exception as error:  # Any failure means "not reachable".
+        if os.environ.get("CI"):
+            pytest.fail(f"PostgreSQL at {POSTGRES_URL} is required under CI: {error}")
+        pytest.skip(f"PostgreSQL at {POSTGRES_URL} is not reachable: {error}")
+
+
+@dataclass
+class TestStorage:
+    storage: IStorage
+    address: str
+    schema: str | None = None
+
+    async def close(self) -> None:
+        await self.storage.stop()
+        if self.schema is not None:
+            await threads.deferToThread(_admin, f"DROP SCHEMA IF EXISTS {self.schema} CASCADE")
+
+
+TestStorage.__test__ = False  # type: ignore[attr-defined]
+
+
+def postgres_address(schema: str) -> str:
+    separator = "&" if "?" in POSTGRES_URL else "?"
+    return f"{POSTGRES_URL}{separator}options=-csearch_path%3D{schema}"
+
+
+async def start_test_storage(kind: str, tmp_path: Path, reactor: Any) -> TestStorage:
+    """A started storage of ``kind`` ("sqlite" or "postgresql") in a fresh namespace."""
+    if kind == "sqlite":
+        address = f"sqlite:{tmp_path / 'db' / 'nakama-rt.sqlite3'}"
+        storage = open_storage(address, reactor)
+        await storage.start()
+        return TestStorage(storage, address)
+    await _postgres_or_skip()
+    schema = f"nrt_test_{uuid.uuid4().hex}"
+    await threads.deferToThread(_admin, f"CREATE SCHEMA {schema}")
+    address = postgres_address(schema)
+    storage = open_storage(address, reactor)
+    try:
+        await storage.start()
+    except BaseException:
+        await threads.deferToThread(_admin, f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+        raise
+    return TestStorage(storage, address, schema)
