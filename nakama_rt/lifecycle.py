@@ -11,8 +11,8 @@ with time from an injected clock, makes every timer and every ordering testable:
   asynchronous handler runs, later frames wait (and the transport stops reading),
   so a session's replies keep the order of its requests, as in Nakama;
 - closing: the session is cleaned up (presences untracked, leave events sent)
-  before the close frame goes out; the close handshake is bounded by Autobahn's
-  ``closeHandshakeTimeout`` (``socket.close_ack_wait_ms``);
+  before the close frame goes out; a client that does not answer the close frame
+  within ``socket.close_ack_wait_ms`` has its connection dropped;
 - closed: every later event is ignored.
 """
 
@@ -77,6 +77,8 @@ class Wire(Protocol):
 
     def resume_reading(self) -> None: ...
 
+    def abort(self) -> None: ...
+
 
 class SessionHooks(Protocol):
     """What the server does when a session opens, receives and closes."""
@@ -99,6 +101,7 @@ class SocketCore:
     hooks: SessionHooks
     ping_call: IDelayedCall | None = None
     deadline_call: IDelayedCall | None = None
+    close_ack_call: IDelayedCall | None = None
     deadline_at: float = 0.0
     messages_until_reset: int = 0
     backlog: deque[realtime_pb2.Envelope] = field(default_factory=deque)
@@ -197,6 +200,9 @@ def _deadline(inputs: SocketInputs, core: SocketCore) -> None:
 def _close(inputs: SocketInputs, core: SocketCore, reason: str, code: int) -> None:
     _clean_up(core)
     core.wire.send_close(code, reason)
+    core.close_ack_call = core.clock.callLater(
+        _seconds(core.config.close_ack_wait_ms), core.wire.abort
+    )
 
 
 @Open.upon(SocketInputs.connection_lost).to(Closed)
@@ -215,7 +221,15 @@ for _input in (
 ):
     Closing.upon(_input).loop().returns(None)
     Closed.upon(_input).loop().returns(None)
-Closing.upon(SocketInputs.connection_lost).to(Closed).returns(None)
+
+
+@Closing.upon(SocketInputs.connection_lost).to(Closed)
+def _closed(inputs: SocketInputs, core: SocketCore) -> None:
+    if core.close_ack_call is not None and core.close_ack_call.active():
+        core.close_ack_call.cancel()
+    core.close_ack_call = None
+
+
 Closed.upon(SocketInputs.connection_lost).loop().returns(None)
 Closed.upon(SocketInputs.opened).loop().returns(None)
 Closing.upon(SocketInputs.opened).loop().returns(None)

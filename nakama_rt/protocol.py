@@ -187,6 +187,14 @@ class NakamaServerProtocol(WebSocketServerProtocol):
     def onPong(self, payload):  # noqa: N802
         self.machine.pong_received()
 
+    def onCloseFrame(self, code, reasonRaw):  # noqa: N802, N803
+        # Nakama answers a client's close with the client's code and no reason (an
+        # empty close frame when the client sent none); Autobahn would answer 1000.
+        if self.state == WebSocketProtocol.STATE_OPEN:
+            self.echoCloseCodeReason = True
+            reasonRaw = None
+        return super().onCloseFrame(code, reasonRaw)
+
     def onClose(self, wasClean, code, reason):  # noqa: N802, N803
         self.factory.open_protocols.discard(self)
         if self.machine is not None:
@@ -205,6 +213,11 @@ class NakamaServerProtocol(WebSocketServerProtocol):
             reason_bytes = encode_truncate(reason, 123) if reason else None
             self.sendCloseFrame(code=code, reasonUtf8=reason_bytes, isReply=False)
         elif self.state != WebSocketProtocol.STATE_CLOSED:
+            self.dropConnection(abort=True)
+
+    def abort(self) -> None:
+        """The client never answered our close frame: drop the connection."""
+        if self.state != WebSocketProtocol.STATE_CLOSED:
             self.dropConnection(abort=True)
 
     def pause_reading(self) -> None:
@@ -259,7 +272,8 @@ def apply_socket_options(factory: WebSocketServerFactory, server: RealtimeServer
     factory.setProtocolOptions(
         maxFramePayloadSize=sock.max_message_size_bytes,
         maxMessagePayloadSize=sock.max_message_size_bytes,
-        closeHandshakeTimeout=sock.close_ack_wait_ms / 1000.0,
+        # The lifecycle bounds the close handshake with its own (testable) timer.
+        closeHandshakeTimeout=0,
         openHandshakeTimeout=sock.write_wait_ms / 1000.0,
         autoPingInterval=0,
         failByDrop=False,

@@ -12,7 +12,6 @@ from cryptography.x509.oid import NameOID
 from twisted.internet import reactor, ssl
 from twisted.web.resource import Resource
 from twisted.web.server import Site
-from twisted.web.static import Data
 
 from nakama_rt import NakamaRT, tokens
 from nakama_rt.tap import Options, makeService
@@ -20,11 +19,18 @@ from tests.conftest import make_config
 from tests.wsclient import authenticate, connect, http
 
 
+class Hello(Resource):
+    isLeaf = True
+
+    def render_GET(self, request):  # noqa: N802
+        return b"hi from the host app"
+
+
 @pytest_twisted.ensureDeferred
 async def test_an_existing_twisted_web_app_mounts_the_server(tmp_path) -> None:
     nakama = NakamaRT(make_config(tmp_path), reactor)
     root = Resource()
-    root.putChild(b"hello", Data(b"hi from the host app", "text/plain"))
+    root.putChild(b"hello", Hello())
     root.putChild(b"ws", nakama.socket_resource)
     root.putChild(b"v2", nakama.api_resource)
     root.putChild(b"healthcheck", nakama.healthcheck_resource)

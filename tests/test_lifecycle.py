@@ -19,6 +19,7 @@ class FakeWire:
         self.paused = 0
         self.resumed = 0
         self.frames: list[bytes] = []
+        self.aborted = 0
 
     def send_ping(self) -> None:
         self.pings += 1
@@ -31,6 +32,9 @@ class FakeWire:
 
     def resume_reading(self) -> None:
         self.resumed += 1
+
+    def abort(self) -> None:
+        self.aborted += 1
 
     def write_frame(self, envelope, fmt) -> None:
         self.frames.append(envelope.payload(fmt))
@@ -251,3 +255,20 @@ def test_queued_frames_flow_when_the_transport_drains(h: Harness) -> None:
         )
     h.session.resume_writing()
     assert h.wire.frames == [b'{"cid":"%d","pong":{}}' % n for n in range(3)]
+
+
+def test_an_unanswered_close_is_dropped_after_close_ack_wait(h: Harness) -> None:
+    h.session.close("bye")
+    h.clock.advance(1.999)
+    assert h.wire.aborted == 0
+    h.clock.advance(0.001)
+    assert h.wire.aborted == 1
+
+
+def test_an_answered_close_cancels_the_drop(h: Harness) -> None:
+    h.session.close("bye")
+    h.clock.advance(0.5)
+    h.machine.connection_lost()
+    h.clock.advance(10)
+    assert h.wire.aborted == 0
+    assert h.clock.getDelayedCalls() == []
