@@ -19,13 +19,13 @@ from __future__ import annotations
 
 from twisted.internet.defer import Deferred, DeferredList, inlineCallbacks, succeed
 from twisted.internet.interfaces import IReactorTime
-from twisted.logger import Logger
 from twisted.web.resource import Resource
 from twisted.web.server import Site
 
 from nakama_rt.api import BCRYPT_COST, HealthcheckResource, body_limited_request_factory, build_api
 from nakama_rt.api.context import ApiContext
 from nakama_rt.config import Config
+from nakama_rt.logs import Logger, set_level
 from nakama_rt.protocol import NakamaSocketFactory
 from nakama_rt.server import RealtimeServer
 from nakama_rt.session_cache import SessionCache
@@ -46,6 +46,7 @@ class NakamaRT:
 
             reactor = default_reactor
         self.config = config.validate()
+        set_level(config.logger.level)
         self.reactor = reactor
         self.storage = open_storage(config.database_address(), reactor)
         self.session_cache = SessionCache(config.session, reactor)

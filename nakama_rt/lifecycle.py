@@ -26,11 +26,11 @@ from typing import Any, Protocol
 from automat import TypeMachineBuilder
 from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IDelayedCall, IReactorTime
-from twisted.logger import Logger
 from twisted.python.failure import Failure
 
 from nakama_rt import codec
 from nakama_rt.config import SocketConfig
+from nakama_rt.logs import Logger
 from nakama_rt.proto import realtime_pb2
 from nakama_rt.session import CLOSE_NORMAL, Session
 

@@ -12,8 +12,8 @@ from collections.abc import Callable
 from enum import IntEnum
 
 from twisted.internet.defer import Deferred
-from twisted.logger import Logger
 
+from nakama_rt.logs import Logger
 from nakama_rt.proto import realtime_pb2
 from nakama_rt.session import Session
 

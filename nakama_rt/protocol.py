@@ -23,12 +23,12 @@ from autobahn.util import encode_truncate
 from autobahn.websocket.protocol import PreparedMessage, WebSocketProtocol
 from autobahn.websocket.types import ConnectionDeny
 from twisted.internet.interfaces import IPushProducer
-from twisted.logger import Logger
 from zope.interface import implementer
 
 from nakama_rt import tokens
 from nakama_rt.codec import Format, OutgoingEnvelope
 from nakama_rt.lifecycle import SocketCore, SocketMachine
+from nakama_rt.logs import Logger
 from nakama_rt.session import Session
 
 if TYPE_CHECKING:
@@ -157,6 +157,8 @@ class NakamaServerProtocol(WebSocketServerProtocol):
             connection=self,
             outgoing_queue_size=server.config.socket.outgoing_queue_size,
             status_on_open=auth.status,
+            clock=server.clock,
+            write_wait_ms=server.config.socket.write_wait_ms,
         )
         self.machine = SocketMachine(
             SocketCore(

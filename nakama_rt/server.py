@@ -12,9 +12,9 @@ import uuid
 
 from google.protobuf import timestamp_pb2
 from twisted.internet.interfaces import IReactorTime
-from twisted.logger import Logger
 
 from nakama_rt.config import Config
+from nakama_rt.logs import Logger
 from nakama_rt.pipeline import Pipeline
 from nakama_rt.presence import (
     LocalRouter,

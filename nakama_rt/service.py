@@ -6,10 +6,10 @@ from twisted.application.internet import StreamServerEndpointService
 from twisted.application.service import Service
 from twisted.internet.defer import DeferredList, inlineCallbacks
 from twisted.internet.endpoints import serverFromString
-from twisted.logger import Logger
 
 from nakama_rt.app import NakamaRT
 from nakama_rt.config import Config
+from nakama_rt.logs import Logger
 
 
 class NakamaService(Service):

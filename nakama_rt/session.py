@@ -3,7 +3,8 @@
 Outgoing frames go straight to the transport while it accepts them. When the
 transport's buffer fills, Twisted pauses us (we are its push producer) and frames
 wait in a small queue; a client that lets more than ``socket.outgoing_queue_size``
-frames pile up is disconnected, so one slow reader never holds memory or anyone else.
+frames pile up, or whose transport stays full for ``socket.write_wait_ms``, is
+disconnected, so one slow reader never holds memory or anyone else.
 """
 
 from __future__ import annotations
@@ -12,12 +13,14 @@ from collections import deque
 from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
-from twisted.logger import Logger
+from twisted.internet.interfaces import IDelayedCall, IReactorTime
 
 from nakama_rt.codec import Format, OutgoingEnvelope
+from nakama_rt.logs import Logger
 from nakama_rt.proto import realtime_pb2
 
 OUTGOING_QUEUE_FULL = "session outgoing queue full"
+WRITE_TIMEOUT = "session write timeout"
 
 #: WebSocket close codes used by the server.
 CLOSE_NORMAL = 1000
@@ -53,6 +56,9 @@ class Session:
         "_paused",
         "_closed",
         "_on_close",
+        "_clock",
+        "_write_wait",
+        "_write_timer",
     )
 
     log = Logger()
@@ -73,6 +79,8 @@ class Session:
         connection: Connection,
         outgoing_queue_size: int,
         status_on_open: bool = False,
+        clock: IReactorTime | None = None,
+        write_wait_ms: int = 5000,
     ) -> None:
         self.id = session_id
         self.user_id = user_id
@@ -91,6 +99,9 @@ class Session:
         self._paused = False
         self._closed = False
         self._on_close: Callable[[str, int], None] | None = None
+        self._clock = clock
+        self._write_wait = write_wait_ms / 1000.0
+        self._write_timer: IDelayedCall | None = None
 
     def __repr__(self) -> str:
         return f"<Session {self.id} user={self.user_id} format={self.format.value}>"
@@ -150,14 +161,29 @@ class Session:
         """Stop accepting outgoing frames (called by the lifecycle when closing starts)."""
         self._closed = True
         self._queue = None
+        self._cancel_write_timer()
 
     # Flow control, called by the transport through the connection.
 
     def pause_writing(self) -> None:
         self._paused = True
+        if self._clock is not None and self._write_timer is None and not self._closed:
+            self._write_timer = self._clock.callLater(self._write_wait, self._write_timed_out)
+
+    def _write_timed_out(self) -> None:
+        self._write_timer = None
+        self.log.debug("session {sid}: no write progress in time", sid=self.id)
+        self.close(WRITE_TIMEOUT)
+
+    def _cancel_write_timer(self) -> None:
+        if self._write_timer is not None:
+            if self._write_timer.active():
+                self._write_timer.cancel()
+            self._write_timer = None
 
     def resume_writing(self) -> None:
         self._paused = False
+        self._cancel_write_timer()
         queue = self._queue
         if not queue:
             return

@@ -91,7 +91,7 @@ _KEY_OPTIONS = [
         "socket",
         "write_wait_ms",
         int,
-        "Time allowed for the WebSocket handshake (default 5000).",
+        "A client whose socket accepts no data for this long is disconnected (default 5000).",
     ),
     (
         "close-ack-wait-ms",

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from autobahn.twisted.resource import WebSocketResource
-from twisted.logger import Logger
 from twisted.web.resource import Resource
 from twisted.web.server import Request
 
+from nakama_rt.logs import Logger
 from nakama_rt.protocol import NakamaSocketFactory, UpgradeRefused, authenticate_upgrade
 
 

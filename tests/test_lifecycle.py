@@ -76,6 +76,8 @@ class Harness:
             client_port="1",
             connection=self.wire,
             outgoing_queue_size=4,
+            clock=self.clock,
+            write_wait_ms=5000,
         )
         self.config = SocketConfig(**socket_options)
         self.machine = SocketMachine(
@@ -272,3 +274,15 @@ def test_an_answered_close_cancels_the_drop(h: Harness) -> None:
     h.clock.advance(10)
     assert h.wire.aborted == 0
     assert h.clock.getDelayedCalls() == []
+
+
+def test_a_transport_that_stays_full_past_write_wait_is_closed(h: Harness) -> None:
+    h.session.pause_writing()
+    h.clock.advance(4.9)
+    h.session.resume_writing()  # progress: the timer starts over
+    h.session.pause_writing()
+    h.clock.advance(4.9)
+    assert h.wire.closes == []
+    h.clock.advance(0.1)
+    assert h.wire.closes == [(1000, "session write timeout")]
+    assert h.hooks.closed == [h.session]

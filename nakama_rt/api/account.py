@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from twisted.logger import Logger
+from nakama_rt.logs import Logger
 
 from ..storage import User
 from .context import ApiContext

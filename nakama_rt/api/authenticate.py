@@ -12,7 +12,8 @@ from collections.abc import Mapping
 from typing import Any
 
 import bcrypt
-from twisted.logger import Logger
+
+from nakama_rt.logs import Logger
 
 from ..storage import DuplicateError, User, UsernameTaken
 from ..tokens import issue_session

@@ -19,10 +19,11 @@ from typing import Any, Literal
 
 import orjson
 from twisted.internet.defer import Deferred
-from twisted.logger import Logger
 from twisted.python.failure import Failure
 from twisted.web import server
 from twisted.web.resource import Resource
+
+from nakama_rt.logs import Logger
 
 from ..tokens import InvalidToken, SessionClaims, parse_session_token
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from twisted.logger import Logger
+from nakama_rt.logs import Logger
 
 from ..tokens import InvalidToken, SessionClaims, issue_session, parse_token
 from .context import ApiContext

@@ -16,8 +16,9 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from enum import IntEnum
 
-from twisted.logger import Logger
 from zope.interface import Interface, implementer
+
+from nakama_rt.logs import Logger
 
 
 class StreamMode(IntEnum):

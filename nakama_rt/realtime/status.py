@@ -13,9 +13,9 @@ from collections.abc import Iterable
 
 from google.protobuf import wrappers_pb2
 from twisted.internet.defer import Deferred
-from twisted.logger import Logger
 
 from nakama_rt.codec import OutgoingEnvelope
+from nakama_rt.logs import Logger
 from nakama_rt.pipeline import ErrorCode, Pipeline
 from nakama_rt.presence import IRouter, ITracker, Presence, PresenceMeta, PresenceStream, StreamMode
 from nakama_rt.proto import realtime_pb2
