@@ -20,6 +20,7 @@ from ._threaded import (
     normalise_email,
     user_from_row,
 )
+from .chat_postgres import PostgresChat
 from .interface import (
     CustomIdTaken,
     DeviceIdTaken,
@@ -30,6 +31,7 @@ from .interface import (
     UsernameTaken,
     UserNotFound,
 )
+from .social_postgres import PostgresSocial
 
 try:
     import psycopg
@@ -63,7 +65,7 @@ def _duplicate(error: Exception, values: dict[str, Any]) -> Exception:
 
 
 @implementer(IStorage)
-class PostgresStorage(ThreadedStorage):
+class PostgresStorage(PostgresChat, PostgresSocial, ThreadedStorage):
     """:class:`IStorage` on PostgreSQL; ``address`` is a libpq URL.
 
     A ``search_path`` for the connection can be given the libpq way, in the URL:
@@ -114,7 +116,7 @@ class PostgresStorage(ThreadedStorage):
                 f"SELECT coalesce(max(version), 0) FROM {schema.VERSION_TABLE}"
             ).fetchone()
             current = row[0] if row else 0
-            for version, statements in schema.POSTGRES_MIGRATIONS:
+            for version, statements in schema.postgres_migrations():
                 if version <= current:
                     continue
                 for statement in statements:

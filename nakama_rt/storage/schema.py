@@ -101,3 +101,29 @@ CREATE TABLE user_device (
         ),
     ),
 )
+
+
+def sqlite_migrations() -> tuple[Migration, ...]:
+    """Every SQLite migration, in version order: users here, each feature's in its module."""
+    from . import chat_schema, social_schema
+
+    return _ordered(
+        SQLITE_MIGRATIONS, chat_schema.SQLITE_MIGRATIONS, social_schema.SQLITE_MIGRATIONS
+    )
+
+
+def postgres_migrations() -> tuple[Migration, ...]:
+    """Every PostgreSQL migration, in version order."""
+    from . import chat_schema, social_schema
+
+    return _ordered(
+        POSTGRES_MIGRATIONS, chat_schema.POSTGRES_MIGRATIONS, social_schema.POSTGRES_MIGRATIONS
+    )
+
+
+def _ordered(*groups: tuple[Migration, ...]) -> tuple[Migration, ...]:
+    migrations = sorted((m for group in groups for m in group), key=lambda m: m[0])
+    versions = [version for version, _ in migrations]
+    if len(set(versions)) != len(versions):
+        raise RuntimeError(f"duplicate schema versions in {versions}")
+    return tuple(migrations)

@@ -23,6 +23,7 @@ from ._threaded import (
     normalise_email,
     user_from_row,
 )
+from .chat_sqlite import SqliteChat
 from .interface import (
     CustomIdTaken,
     DeviceIdTaken,
@@ -33,6 +34,7 @@ from .interface import (
     UsernameTaken,
     UserNotFound,
 )
+from .social_sqlite import SqliteSocial
 
 _SELECT_USER = "SELECT " + ", ".join(f"u.{name}" for name in USER_FIELDS) + " FROM users u "
 
@@ -54,7 +56,7 @@ def _duplicate(error: sqlite3.IntegrityError, value_by_field: dict[str, Any]) ->
 
 
 @implementer(IStorage)
-class SqliteStorage(ThreadedStorage):
+class SqliteStorage(SqliteChat, SqliteSocial, ThreadedStorage):
     """:class:`IStorage` on a SQLite file (or ``:memory:``)."""
 
     def __init__(self, path: str, reactor: Any) -> None:
@@ -101,7 +103,7 @@ class SqliteStorage(ThreadedStorage):
         (current,) = db.execute(
             f"SELECT coalesce(max(version), 0) FROM {schema.VERSION_TABLE}"
         ).fetchone()
-        for version, statements in schema.SQLITE_MIGRATIONS:
+        for version, statements in schema.sqlite_migrations():
             if version <= current:
                 continue
             db.execute("BEGIN IMMEDIATE")
