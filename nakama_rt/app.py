@@ -60,6 +60,7 @@ class NakamaRT:
             session_cache=self.session_cache,
             bcrypt_cost=bcrypt_cost,
             is_online=self.server.status.is_online,
+            notifier=self.server.notifier,
         )
         self.api_resource = build_api(self.api_context)
         self.healthcheck_resource = HealthcheckResource()

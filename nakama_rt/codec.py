@@ -104,7 +104,7 @@ def encode(fmt: Format, envelope: Message) -> bytes:
     Any message works, which lets the HTTP API share the JSON rules.
     """
     if fmt is Format.PROTOBUF:
-        return envelope.SerializeToString()
+        return envelope.SerializeToString(deterministic=True)  # map entries sorted: stable bytes
     return orjson.dumps(_write_message(envelope))
 
 

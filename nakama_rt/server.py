@@ -15,6 +15,7 @@ from twisted.internet.interfaces import IReactorTime
 
 from nakama_rt.config import Config
 from nakama_rt.logs import Logger
+from nakama_rt.notifications import NotificationCode, Notifier
 from nakama_rt.pipeline import Pipeline
 from nakama_rt.presence import (
     LocalRouter,
@@ -27,11 +28,10 @@ from nakama_rt.presence import (
 )
 from nakama_rt.proto import api_pb2, realtime_pb2
 from nakama_rt.realtime import ping
+from nakama_rt.realtime.channel import ChannelHandlers
 from nakama_rt.realtime.status import StatusHandlers, StatusRegistry, status_stream
 from nakama_rt.session import CLOSE_GOING_AWAY, Session
 
-#: Nakama's notification code telling a client it was replaced by a newer socket.
-NOTIFICATION_CODE_SINGLE_SOCKET = -7
 SINGLE_SOCKET_REASON = "server-side session disconnect"
 SHUTDOWN_REASON = "server shutting down"
 
@@ -53,6 +53,10 @@ class RealtimeServer:
         self.pipeline = Pipeline()
         ping.register(self.pipeline)
         StatusHandlers(self.status, self.tracker, storage).register(self.pipeline)
+        self.notifier = Notifier(storage, self.router, clock)
+        ChannelHandlers(self.tracker, self.router, storage, self.notifier, clock).register(
+            self.pipeline
+        )
         self.shutting_down = False
 
     # SessionHooks
@@ -105,7 +109,7 @@ class RealtimeServer:
                 id=str(uuid.uuid4()),
                 subject="single_socket",
                 content="{}",
-                code=NOTIFICATION_CODE_SINGLE_SOCKET,
+                code=NotificationCode.SINGLE_SOCKET,
                 create_time=timestamp_pb2.Timestamp(seconds=int(time.time())),
                 persistent=False,
             )

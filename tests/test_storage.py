@@ -22,6 +22,7 @@ from nakama_rt.storage import (
     UsernameTaken,
     UserNotFound,
     open_storage,
+    schema,
 )
 
 NOW = 1_700_000_000.25
@@ -207,4 +208,6 @@ async def test_sqlite_file_wal_and_schema_version(tmp_path):
             mode = db.execute("PRAGMA journal_mode").fetchone()[0]
             return mode, db.execute("SELECT version FROM nakama_rt_schema").fetchall()
 
-    assert await threads.deferToThread(inspect) == ("wal", [(1,)])
+    mode, versions = await threads.deferToThread(inspect)
+    assert mode == "wal"
+    assert [v for (v,) in versions] == [v for v, _ in schema.sqlite_migrations()]

@@ -202,3 +202,18 @@ def connect(
     yield endpoint.connect(factory)
     client = yield factory.opened
     return client
+
+
+async def wait_for(client: SocketClient, predicate, timeout: float = 5.0) -> tuple[dict, list[dict]]:
+    """The first message matching ``predicate``, and the ones received before it."""
+    skipped = []
+    while True:
+        message = await client.next(timeout)
+        if predicate(message):
+            return message, skipped
+        skipped.append(message)
+
+
+def has(key: str):
+    """A predicate: the message carries ``key`` (e.g. ``"channel_message"``)."""
+    return lambda message: key in message

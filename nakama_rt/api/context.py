@@ -41,6 +41,9 @@ class ApiContext:
     ``is_online``
         ``user_id -> bool`` for the account's ``online`` flag (the status
         registry); None means always offline.
+    ``notifier``
+        The server's :class:`~nakama_rt.notifications.Notifier` (persist and
+        deliver notifications); None in tests that do not need it.
     """
 
     reactor: Any
@@ -50,6 +53,7 @@ class ApiContext:
     threadpool: ThreadPool | None = None
     bcrypt_cost: int = BCRYPT_COST
     is_online: Callable[[str], bool] | None = None
+    notifier: Any = None
 
     def in_thread(self, fn: Callable[..., Any], *args: Any) -> Deferred[Any]:
         """Run CPU-heavy ``fn`` (bcrypt) off the reactor thread."""

@@ -1,0 +1,502 @@
+"""Chat channels over the socket: rooms, direct messages and group channels.
+
+A channel is a presence stream (mode 2 room, 3 group, 4 DM) and its id is
+Nakama's text form of that stream, ``"<mode>.<subject>.<subcontext>.<label>"``,
+so ids a client got earlier stay valid for the history call. Members hidden from
+presence still receive messages. Replies go out before the presence events they
+cause, as Nakama's asynchronous tracker makes them arrive.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+
+import orjson
+from google.protobuf import timestamp_pb2, wrappers_pb2
+from twisted.internet.defer import Deferred
+
+from nakama_rt.codec import OutgoingEnvelope
+from nakama_rt.logs import Logger
+from nakama_rt.notifications import NewNotification, NotificationCode, Notifier
+from nakama_rt.pipeline import ErrorCode, Pipeline
+from nakama_rt.presence import (
+    IRouter,
+    ITracker,
+    Presence,
+    PresenceMeta,
+    PresenceStream,
+    StreamMode,
+)
+from nakama_rt.proto import api_pb2, realtime_pb2
+from nakama_rt.session import Session
+from nakama_rt.storage.chat import StoredMessage, StreamKey
+
+CHANNEL_MODES = (StreamMode.CHANNEL, StreamMode.GROUP, StreamMode.DM)
+
+# ChannelJoin.type
+ROOM, DIRECT_MESSAGE, GROUP = 1, 2, 3
+# ChannelMessage.code for chat, update and removal
+CHAT, CHAT_UPDATE, CHAT_REMOVE = 0, 1, 2
+
+INVALID_TARGET = "Invalid channel target"
+INVALID_CHANNEL = "Invalid channel identifier"
+INVALID_MESSAGE = "Invalid message identifier"
+NOT_JSON_OBJECT = "Message content must be a valid JSON object"
+_CONTROL_CHARS = re.compile("[\x00-\x1f\x7f]")
+#: Group membership states that may use the group's channel (superadmin, admin, member).
+MEMBER_STATES = (0, 1, 2)
+BLOCKED = 3
+
+
+def channel_id(stream: PresenceStream) -> str:
+    return f"{stream.mode}.{stream.subject}.{stream.subcontext}.{stream.label}"
+
+
+def parse_channel_id(value: str) -> PresenceStream | None:
+    """The stream of a channel id, or None when it is not a valid one (Nakama's rules)."""
+    parts = value.split(".", 3)
+    if len(parts) != 4:
+        return None
+    mode, subject, subcontext, label = parts
+    if mode == "2":
+        if subject or subcontext or not 1 <= len(label.encode()) <= 64:
+            return None
+        return PresenceStream(StreamMode.CHANNEL, label=label)
+    if mode == "3":
+        if subcontext or label or (subject and _uuid(subject) is None):
+            return None
+        return PresenceStream(StreamMode.GROUP, _uuid(subject) or "")
+    if mode == "4":
+        if label:
+            return None
+        one, two = _uuid(subject) if subject else "", _uuid(subcontext) if subcontext else ""
+        if one is None or two is None:
+            return None
+        return PresenceStream(StreamMode.DM, one, two)
+    return None
+
+
+def stream_key(stream: PresenceStream) -> StreamKey:
+    return StreamKey(int(stream.mode), stream.subject, stream.subcontext, stream.label)
+
+
+def _uuid(value: str) -> str | None:
+    try:
+        return str(uuid.UUID(value))
+    except (ValueError, AttributeError, TypeError):
+        return None
+
+
+def is_json_object(content: str) -> bool:
+    try:
+        return isinstance(orjson.loads(content), dict)
+    except orjson.JSONDecodeError:
+        return False
+
+
+def _timestamp(microseconds: int) -> timestamp_pb2.Timestamp:
+    return timestamp_pb2.Timestamp(
+        seconds=microseconds // 1_000_000, nanos=(microseconds % 1_000_000) * 1000
+    )
+
+
+def _place(message, stream: PresenceStream) -> None:
+    """Fill the room name, group id or the two DM user ids of a message/ack/event."""
+    if stream.mode == StreamMode.CHANNEL:
+        message.room_name = stream.label
+    elif stream.mode == StreamMode.GROUP:
+        message.group_id = stream.subject
+    else:
+        message.user_id_one = stream.subject
+        message.user_id_two = stream.subcontext
+
+
+def wire_message(
+    stored: StoredMessage, stream: PresenceStream, persistent: bool
+) -> api_pb2.ChannelMessage:
+    message = api_pb2.ChannelMessage(
+        channel_id=channel_id(stream),
+        message_id=stored.id,
+        code=wrappers_pb2.Int32Value(value=stored.code),
+        sender_id=stored.sender_id,
+        username=stored.username,
+        content=stored.content,
+        create_time=_timestamp(stored.create_time_us),
+        update_time=_timestamp(stored.update_time_us),
+        persistent=wrappers_pb2.BoolValue(value=persistent),
+    )
+    _place(message, stream)
+    return message
+
+
+def _user_presence(presence: Presence) -> realtime_pb2.UserPresence:
+    return realtime_pb2.UserPresence(
+        user_id=presence.user_id,
+        session_id=presence.session_id,
+        username=presence.meta.username,
+        persistence=presence.meta.persistence,
+    )
+
+
+class JoinRefused(Exception):
+    """A join that fails validation: BAD_INPUT (or RUNTIME_EXCEPTION) with this text."""
+
+    def __init__(self, message: str, code: int = ErrorCode.BAD_INPUT) -> None:
+        super().__init__(message)
+        self.message = message
+        self.code = code
+
+
+class ChannelHandlers:
+    """``channel_join``, ``channel_leave`` and ``channel_message_send/update/remove``."""
+
+    log = Logger()
+
+    def __init__(
+        self, tracker: ITracker, router: IRouter, storage, notifier: Notifier, clock
+    ) -> None:
+        self._tracker = tracker
+        self._router = router
+        self._storage = storage
+        self._notifier = notifier
+        self._clock = clock
+        for mode in CHANNEL_MODES:
+            tracker.add_listener(mode, self._presence_changed)
+
+    def register(self, pipeline: Pipeline) -> None:
+        pipeline.register("channel_join", self.join)
+        pipeline.register("channel_leave", self.leave)
+        pipeline.register("channel_message_send", self.send)
+        pipeline.register("channel_message_update", self.update)
+        pipeline.register("channel_message_remove", self.remove)
+
+    # Presence events
+
+    def _presence_changed(
+        self, stream: PresenceStream, joins: list[Presence], leaves: list[Presence]
+    ) -> None:
+        event = realtime_pb2.ChannelPresenceEvent(
+            channel_id=channel_id(stream),
+            joins=[_user_presence(p) for p in joins],
+            leaves=[_user_presence(p) for p in leaves],
+        )
+        _place(event, stream)
+        envelope = OutgoingEnvelope(realtime_pb2.Envelope(channel_presence_event=event))
+        self._router.send_to_stream(stream, envelope)
+
+    # Join and leave
+
+    def join(self, session: Session, envelope: realtime_pb2.Envelope) -> bool | Deferred:
+        request = envelope.channel_join
+        cid = envelope.cid
+        try:
+            target = self._resolve_target(session, request.target, request.type)
+        except JoinRefused as refusal:
+            session.send_error(cid, refusal.code, refusal.message)
+            return False
+        if isinstance(target, PresenceStream):
+            self._join(session, cid, target, request)
+            return True
+
+        def joined(stream: PresenceStream) -> bool:
+            if session.closed:
+                return True
+            self._join(session, cid, stream, request)
+            return True
+
+        def refused(failure) -> bool:
+            failure.trap(JoinRefused)
+            session.send_error(cid, failure.value.code, failure.value.message)
+            return False
+
+        return target.addCallbacks(joined, refused)
+
+    def _resolve_target(
+        self, session: Session, target: str, kind: int
+    ) -> PresenceStream | Deferred:
+        """The stream to join after Nakama's checks: at once for rooms, a Deferred where
+        storage must be asked. Raises :class:`JoinRefused`."""
+        if not target:
+            raise JoinRefused(INVALID_TARGET)
+        if kind in (0, ROOM):
+            if not 1 <= len(target.encode()) <= 64:
+                raise JoinRefused(
+                    f"Channel name is required and must be 1-64 chars: {INVALID_TARGET}"
+                )
+            if _CONTROL_CHARS.search(target):
+                raise JoinRefused(f"Channel name must not contain control chars: {INVALID_TARGET}")
+            return PresenceStream(StreamMode.CHANNEL, label=target)
+        if kind == DIRECT_MESSAGE:
+            other = _uuid(target)
+            if other is None or other == str(uuid.UUID(int=0)):
+                raise JoinRefused(f"Invalid user ID in direct message join: {INVALID_TARGET}")
+            return self._dm_stream(session.user_id, other)
+        if kind == GROUP:
+            group_id = _uuid(target)
+            if group_id is None:
+                raise JoinRefused(f"Invalid group ID in group channel join: {INVALID_TARGET}")
+            return self._group_stream(session.user_id, group_id)
+        raise JoinRefused("Invalid channel type")
+
+    def _dm_stream(self, user_id: str, other: str) -> Deferred:
+        async def check() -> PresenceStream:
+            try:
+                target = await self._storage.get_user(other)
+                blocked = (
+                    target is not None
+                    and (await self._storage.friend_state(other, user_id)) == BLOCKED
+                )
+            except Exception:
+                self.log.failure("channel join: could not look up user {other}", other=other)
+                raise JoinRefused(
+                    "Failed to look up user ID", ErrorCode.RUNTIME_EXCEPTION
+                ) from None
+            if target is None or blocked:
+                raise JoinRefused(f"User ID not found: {INVALID_TARGET}")
+            one, two = sorted((user_id, other))
+            return PresenceStream(StreamMode.DM, one, two)
+
+        return Deferred.fromCoroutine(check())
+
+    def _group_stream(self, user_id: str, group_id: str) -> Deferred:
+        async def check() -> PresenceStream:
+            try:
+                state = await self._storage.group_member_state(group_id, user_id)
+            except Exception:
+                self.log.failure("channel join: could not look up group {gid}", gid=group_id)
+                raise JoinRefused(
+                    "Failed to look up group membership", ErrorCode.RUNTIME_EXCEPTION
+                ) from None
+            if state not in MEMBER_STATES:
+                raise JoinRefused(f"Group not found: {INVALID_TARGET}")
+            return PresenceStream(StreamMode.GROUP, group_id)
+
+        return Deferred.fromCoroutine(check())
+
+    def _join(
+        self, session: Session, cid: str, stream: PresenceStream, request: realtime_pb2.ChannelJoin
+    ) -> None:
+        meta = PresenceMeta(
+            username=session.username,
+            format=session.format.value,
+            hidden=request.HasField("hidden") and request.hidden.value,
+            persistence=not request.HasField("persistence") or request.persistence.value,
+        )
+        is_new = self._tracker.get_by_stream(session.id, stream) is None
+        members = self._tracker.list_by_stream(stream, False, True)
+        channel = realtime_pb2.Channel(
+            id=channel_id(stream),
+            presences=[_user_presence(p) for p in members],
+            self=realtime_pb2.UserPresence(
+                user_id=session.user_id,
+                session_id=session.id,
+                username=session.username,
+                persistence=meta.persistence,
+            ),
+        )
+        _place(channel, stream)
+        session.send_envelope(realtime_pb2.Envelope(cid=cid, channel=channel))
+        self._tracker.track(session.id, stream, session.user_id, meta)
+        if is_new and stream.mode == StreamMode.DM:
+            other = stream.subcontext if stream.subject == session.user_id else stream.subject
+            if not any(p.user_id == other for p in self._tracker.list_by_stream(stream)):
+                self._invite(session, other)
+
+    def _invite(self, session: Session, other: str) -> None:
+        """Tell the other user, who is not in the DM, that someone wants to chat."""
+        notice = NewNotification(
+            user_id=other,
+            subject=f"{session.username} wants to chat",
+            content={"username": session.username},
+            code=NotificationCode.DM_REQUEST,
+            sender_id=session.user_id,
+        )
+        self._notifier.send([notice]).addErrback(
+            lambda f: self.log.failure("could not send the DM request notification", f)
+        )
+
+    def leave(self, session: Session, envelope: realtime_pb2.Envelope) -> bool:
+        stream = parse_channel_id(envelope.channel_leave.channel_id)
+        if stream is None:
+            session.send_error(envelope.cid, ErrorCode.BAD_INPUT, INVALID_CHANNEL)
+            return False
+        session.send_envelope(realtime_pb2.Envelope(cid=envelope.cid))
+        self._tracker.untrack(session.id, stream, session.user_id)
+        return True
+
+    # Messages
+
+    def _member(self, session: Session, cid: str, raw_id: str, action: str):
+        stream = parse_channel_id(raw_id)
+        if stream is None:
+            session.send_error(cid, ErrorCode.BAD_INPUT, INVALID_CHANNEL)
+            return None
+        presence = self._tracker.get_by_stream(session.id, stream)
+        if presence is None:
+            session.send_error(cid, ErrorCode.BAD_INPUT, f"Must join channel before {action}")
+            return None
+        return stream, presence
+
+    def _now_us(self) -> int:
+        return int(self._clock.seconds() * 1_000_000)
+
+    def send(self, session: Session, envelope: realtime_pb2.Envelope) -> bool | Deferred:
+        request, cid = envelope.channel_message_send, envelope.cid
+        if parse_channel_id(request.channel_id) is None:
+            session.send_error(cid, ErrorCode.BAD_INPUT, INVALID_CHANNEL)
+            return False
+        if not is_json_object(request.content):
+            session.send_error(cid, ErrorCode.BAD_INPUT, NOT_JSON_OBJECT)
+            return False
+        found = self._member(session, cid, request.channel_id, "sending messages")
+        if found is None:
+            return False
+        stream, presence = found
+        now = self._now_us()
+        stored = StoredMessage(
+            id=str(uuid.uuid4()),
+            code=CHAT,
+            sender_id=session.user_id,
+            username=session.username,
+            stream=stream_key(stream),
+            content=request.content,
+            create_time_us=now,
+            update_time_us=now,
+        )
+        persist = presence.meta.persistence
+
+        def deliver(_=None) -> bool:
+            self._broadcast(stream, stored, persist)
+            self._ack(session, cid, stream, stored, persist)
+            return True
+
+        if not persist:
+            return deliver()
+        return self._storage.add_message(stored).addCallbacks(
+            deliver,
+            self._persist_failed(session, cid, "Could not persist message to channel history"),
+        )
+
+    def update(self, session: Session, envelope: realtime_pb2.Envelope) -> bool | Deferred:
+        request, cid = envelope.channel_message_update, envelope.cid
+        if _uuid(request.message_id) is None:
+            session.send_error(cid, ErrorCode.BAD_INPUT, INVALID_MESSAGE)
+            return False
+        if parse_channel_id(request.channel_id) is None:
+            session.send_error(cid, ErrorCode.BAD_INPUT, INVALID_CHANNEL)
+            return False
+        if not is_json_object(request.content):
+            session.send_error(cid, ErrorCode.BAD_INPUT, NOT_JSON_OBJECT)
+            return False
+        found = self._member(session, cid, request.channel_id, "updating messages")
+        if found is None:
+            return False
+        stream, presence = found
+        now = self._now_us()
+
+        def done(create_us: int | None, persist: bool) -> bool:
+            if create_us is None:
+                session.send_error(
+                    cid, ErrorCode.BAD_INPUT, "Could not find message to update in channel history"
+                )
+                return False
+            stored = StoredMessage(
+                id=request.message_id,
+                code=CHAT_UPDATE,
+                sender_id=session.user_id,
+                username=session.username,
+                stream=stream_key(stream),
+                content=request.content,
+                create_time_us=create_us,
+                update_time_us=now,
+            )
+            self._broadcast(stream, stored, persist)
+            self._ack(session, cid, stream, stored, persist)
+            return True
+
+        if not presence.meta.persistence:
+            return done(now, False)
+        d = self._storage.update_message(
+            request.message_id, session.user_id, request.content, session.username, now
+        )
+        return d.addCallbacks(
+            done,
+            self._persist_failed(
+                session, cid, "Could not persist message update to channel history"
+            ),
+            callbackArgs=(True,),
+        )
+
+    def remove(self, session: Session, envelope: realtime_pb2.Envelope) -> bool | Deferred:
+        request, cid = envelope.channel_message_remove, envelope.cid
+        if _uuid(request.message_id) is None:
+            session.send_error(cid, ErrorCode.BAD_INPUT, INVALID_MESSAGE)
+            return False
+        if parse_channel_id(request.channel_id) is None:
+            session.send_error(cid, ErrorCode.BAD_INPUT, INVALID_CHANNEL)
+            return False
+        found = self._member(session, cid, request.channel_id, "removing messages")
+        if found is None:
+            return False
+        stream, presence = found
+        now = self._now_us()
+
+        def done(times: tuple[int, int] | None, persist: bool) -> bool:
+            if times is None:
+                session.send_error(
+                    cid, ErrorCode.BAD_INPUT, "Could not find message to remove in channel history"
+                )
+                return False
+            stored = StoredMessage(
+                id=request.message_id,
+                code=CHAT_REMOVE,
+                sender_id=session.user_id,
+                username=session.username,
+                stream=stream_key(stream),
+                content="{}",
+                create_time_us=times[0],
+                update_time_us=times[1],
+            )
+            self._broadcast(stream, stored, persist)
+            self._ack(session, cid, stream, stored, persist)
+            return True
+
+        if not presence.meta.persistence:
+            return done((now, now), False)
+        d = self._storage.remove_message(request.message_id, session.user_id)
+        return d.addCallbacks(
+            done,
+            self._persist_failed(
+                session, cid, "Could not persist message remove to channel history"
+            ),
+            callbackArgs=(True,),
+        )
+
+    def _persist_failed(self, session: Session, cid: str, message: str):
+        def failed(failure) -> bool:
+            self.log.failure("channel message: {message}", failure, message=message)
+            session.send_error(cid, ErrorCode.RUNTIME_EXCEPTION, message)
+            return False
+
+        return failed
+
+    def _broadcast(self, stream: PresenceStream, stored: StoredMessage, persist: bool) -> None:
+        envelope = realtime_pb2.Envelope(channel_message=wire_message(stored, stream, persist))
+        self._router.send_to_stream(stream, OutgoingEnvelope(envelope))
+
+    @staticmethod
+    def _ack(
+        session: Session, cid: str, stream: PresenceStream, stored: StoredMessage, persist: bool
+    ) -> None:
+        ack = realtime_pb2.ChannelMessageAck(
+            channel_id=channel_id(stream),
+            message_id=stored.id,
+            code=wrappers_pb2.Int32Value(value=stored.code),
+            username=stored.username,
+            create_time=_timestamp(stored.create_time_us),
+            update_time=_timestamp(stored.update_time_us),
+            persistent=wrappers_pb2.BoolValue(value=persist),
+        )
+        _place(ack, stream)
+        session.send_envelope(realtime_pb2.Envelope(cid=cid, channel_message_ack=ack))
