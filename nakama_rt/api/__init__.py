@@ -13,7 +13,7 @@ from typing import Any
 
 from twisted.web.resource import IResource
 
-from . import account, authenticate, session
+from . import account, authenticate, chat, friends, groups, session
 from .context import BCRYPT_COST, ApiContext
 from .http import (
     ApiError,
@@ -23,6 +23,7 @@ from .http import (
     Route,
     body_limited_request_factory,
 )
+from .social_http import PathJsonResource
 
 __all__ = [
     "BCRYPT_COST",
@@ -38,7 +39,8 @@ __all__ = [
 def build_api(context: ApiContext) -> IResource:
     """The resource answering everything under ``/v2/``."""
     routes = [*authenticate.ROUTES, *session.ROUTES, *account.ROUTES]
-    return JsonResource(context, routes, context.config.socket.max_request_size_bytes)
+    routes += [*friends.ROUTES, *groups.ROUTES, *chat.ROUTES]
+    return PathJsonResource(context, routes, context.config.socket.max_request_size_bytes)
 
 
 async def _healthcheck(context: Any, call: Call) -> dict[str, Any]:

@@ -1,0 +1,197 @@
+"""``/v2/friend``: list, add, delete and block friends (Nakama's api_friend.go).
+
+Ids and usernames come as repeated query parameters (``?ids=a&ids=b``), as
+grpc-gateway takes them. Validation order, messages and codes are Nakama's, and
+so are the notifications: a friend request (-2), an accepted request (-3), a
+removal (-9), each sent by the caller with content ``{"username": ...}``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from typing import Any
+
+import orjson
+
+from nakama_rt.logs import Logger
+from nakama_rt.notifications import NewNotification, NotificationCode
+
+from ..storage import SYSTEM_USER_ID
+from ..storage._threaded import canonical_uuid
+from ..storage.social import Friend, InvalidCursor
+from .account import timestamp, user_json
+from .context import ApiContext
+from .http import ApiError, Call, Code, Route
+from .social_http import populated, query_int32, query_list
+
+log = Logger()
+
+
+def online(ctx: ApiContext, user_id: str) -> bool:
+    return bool(ctx.is_online(user_id)) if ctx.is_online is not None else False
+
+
+async def notify(ctx: ApiContext, notifications: Sequence[NewNotification]) -> None:
+    """Send through the server's notifier; a failure is logged, never the caller's error."""
+    if ctx.notifier is None or not notifications:
+        return
+    try:
+        await ctx.notifier.send(list(notifications))
+    except Exception:
+        log.failure("Could not send notifications")
+
+
+def friend_json(ctx: ApiContext, friend: Friend) -> dict[str, Any]:
+    # Nakama's friend listing does not read the friend's edge count.
+    user = dataclasses.replace(friend.user, edge_count=0)
+    return populated(
+        [
+            ("user", user_json(user, online(ctx, user.id))),
+            ("state", friend.state),
+            ("update_time", timestamp(friend.update_time)),
+            ("metadata", friend.metadata),
+        ],
+        always=("state",),
+    )
+
+
+async def list_friends(ctx: ApiContext, call: Call) -> dict[str, Any]:
+    assert call.session is not None
+    limit = query_int32(call, "limit")
+    if limit is not None and not 1 <= limit <= 1000:
+        raise ApiError(Code.INVALID_ARGUMENT, "Invalid limit - limit must be between 1 and 1000.")
+    state = query_int32(call, "state")
+    if state is not None and not 0 <= state <= 3:
+        raise ApiError(Code.INVALID_ARGUMENT, "Invalid state - state must be between 0 and 3.")
+    try:
+        listed = await ctx.storage.list_friends(
+            call.session.user_id, limit or 1000, state, call.query.get("cursor", "")
+        )
+    except InvalidCursor:
+        raise ApiError(Code.INVALID_ARGUMENT, "Cursor is invalid.") from None
+    except Exception:
+        log.failure("Error while trying to list friends")
+        raise ApiError(Code.INTERNAL, "Error while trying to list friends.") from None
+    return populated(
+        [("friends", [friend_json(ctx, f) for f in listed.friends]), ("cursor", listed.cursor)]
+    )
+
+
+async def _targets(ctx: ApiContext, call: Call, self_error: str, action: str) -> list[str] | None:
+    """The user ids a request names (ids, then those of known usernames), checked as
+    Nakama checks them; None when it names nobody at all."""
+    assert call.session is not None
+    ids, usernames = query_list(call, "ids"), query_list(call, "usernames")
+    if not ids and not usernames:
+        return None
+    for user_id in ids:
+        if user_id == call.session.user_id:
+            raise ApiError(Code.INVALID_ARGUMENT, self_error)
+        if canonical_uuid(user_id) in (None, SYSTEM_USER_ID):
+            raise ApiError(Code.INVALID_ARGUMENT, f"Invalid user ID '{user_id}'.")
+    for username in usernames:
+        if not username:
+            raise ApiError(Code.INVALID_ARGUMENT, "Username must not be empty.")
+        if username == call.session.username:
+            raise ApiError(Code.INVALID_ARGUMENT, self_error)
+    found: list[str] = []
+    if usernames:
+        try:
+            found = [user.id for user in await ctx.storage.get_users(usernames=usernames)]
+        except Exception:
+            log.failure("Could not fetch user IDs")
+            raise ApiError(Code.INTERNAL, f"Error while trying to {action} friends.") from None
+    return [*ids, *found]
+
+
+async def add_friends(ctx: ApiContext, call: Call) -> dict[str, Any]:
+    assert call.session is not None
+    targets = await _targets(ctx, call, "Cannot add self as friend.", "add")
+    if targets is None:
+        return {}
+    if not targets:
+        raise ApiError(Code.INVALID_ARGUMENT, "No valid ID or username was provided.")
+    user_id, username = call.session.user_id, call.session.username
+    metadata = call.query.get("metadata", "")
+    if metadata:
+        try:
+            orjson.loads(metadata)
+        except orjson.JSONDecodeError:
+            # Nakama's database refuses it: an internal error there too.
+            raise ApiError(Code.INTERNAL, "Error while trying to add friends.") from None
+    try:
+        made = await ctx.storage.add_friends(user_id, targets, metadata)
+    except Exception:
+        log.failure("Error adding friends")
+        raise ApiError(Code.INTERNAL, "Error while trying to add friends.") from None
+    await notify(
+        ctx,
+        [
+            NewNotification(
+                user_id=friend_id,
+                subject=f"{username} accepted your friend request"
+                if accepted
+                else f"{username} wants to add you as a friend",
+                content={"username": username},
+                code=NotificationCode.FRIEND_ACCEPT
+                if accepted
+                else NotificationCode.FRIEND_REQUEST,
+                sender_id=user_id,
+            )
+            for friend_id, accepted in made.items()
+        ],
+    )
+    return {}
+
+
+async def delete_friends(ctx: ApiContext, call: Call) -> dict[str, Any]:
+    assert call.session is not None
+    targets = await _targets(ctx, call, "Cannot delete self.", "delete")
+    if not targets:
+        return {}
+    user_id, username = call.session.user_id, call.session.username
+    try:
+        removed = await ctx.storage.delete_friends(user_id, targets)
+    except Exception:
+        log.failure("Error deleting friends")
+        raise ApiError(Code.INTERNAL, "Error while trying to delete friends.") from None
+    await notify(
+        ctx,
+        [
+            NewNotification(
+                user_id=friend_id,
+                subject=f"{username} removed you as a friend",
+                content={"username": username},
+                code=NotificationCode.FRIEND_REMOVE,
+                sender_id=user_id,
+            )
+            for friend_id in removed
+        ],
+    )
+    return {}
+
+
+async def block_friends(ctx: ApiContext, call: Call) -> dict[str, Any]:
+    assert call.session is not None
+    targets = await _targets(ctx, call, "Cannot block self.", "block")
+    if targets is None:
+        return {}
+    if not targets:
+        raise ApiError(Code.INVALID_ARGUMENT, "No valid ID or username was provided.")
+    try:
+        await ctx.storage.block_friends(call.session.user_id, targets)
+    except Exception:
+        log.failure("Error blocking friends")
+        raise ApiError(Code.INTERNAL, "Error while trying to block friends.") from None
+    return {}
+
+
+_LIST_QUERY: dict[str, Any] = {"cursor": "string"}
+
+ROUTES = [
+    Route(b"GET", (b"friend",), list_friends, auth="bearer", query=_LIST_QUERY),
+    Route(b"POST", (b"friend",), add_friends, auth="bearer", query={"metadata": "string"}),
+    Route(b"DELETE", (b"friend",), delete_friends, auth="bearer"),
+    Route(b"POST", (b"friend", b"block"), block_friends, auth="bearer"),
+]

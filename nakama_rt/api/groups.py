@@ -1,0 +1,402 @@
+"""``/v2/group`` and ``/v2/user/{user_id}/group`` (Nakama's api_group.go).
+
+Validation order, messages and codes are Nakama's, including its quirks (a
+malformed user id in ``/v2/user/{user_id}/group`` is "Group ID must be a valid
+ID."). Notifications as Nakama: a join request tells the group's superadmins and
+admins (-5); being added tells the user (-4).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from nakama_rt.logs import Logger
+from nakama_rt.notifications import NewNotification, NotificationCode
+
+from ..storage import SYSTEM_USER_ID
+from ..storage._threaded import canonical_uuid
+from ..storage.social import (
+    JOIN_REQUEST,
+    GroupFull,
+    GroupLastSuperadmin,
+    GroupNameTaken,
+    GroupNotFound,
+    GroupNotUpdated,
+    GroupNoUpdate,
+    GroupPermissionDenied,
+    GroupUserNotFound,
+    InvalidCursor,
+)
+from .account import user_json
+from .context import ApiContext
+from .friends import notify, online
+from .http import ApiError, Call, Code, Route
+from .social_http import decode_typed_body, group_json, populated, query_int32, query_list
+
+log = Logger()
+
+_FULL = ApiError(Code.INVALID_ARGUMENT, "Group is full.")
+_NOT_FOUND_OR_DENIED = ApiError(Code.NOT_FOUND, "Group not found or permission denied.")
+
+
+def _internal(message: str) -> ApiError:
+    log.failure(message)
+    return ApiError(Code.INTERNAL, message)
+
+
+def _group_id(raw: str) -> str:
+    if not raw:
+        raise ApiError(Code.INVALID_ARGUMENT, "Group ID must be set.")
+    canonical = canonical_uuid(raw)
+    if canonical is None:
+        raise ApiError(Code.INVALID_ARGUMENT, "Group ID must be a valid ID.")
+    return canonical
+
+
+def _list_paging(call: Call) -> tuple[int, int | None]:
+    limit = query_int32(call, "limit")
+    if limit is not None and not 1 <= limit <= 100:
+        raise ApiError(Code.INVALID_ARGUMENT, "Invalid limit - limit must be between 1 and 100.")
+    state = query_int32(call, "state")
+    if state is not None and not 0 <= state <= 4:
+        raise ApiError(Code.INVALID_ARGUMENT, "Invalid state - state must be between 0 and 4.")
+    return limit or 100, state
+
+
+def _max_body(ctx: ApiContext) -> int:
+    return ctx.config.socket.max_request_size_bytes
+
+
+# Create, update, delete --------------------------------------------------------------------
+
+
+async def create_group(ctx: ApiContext, call: Call) -> dict[str, Any]:
+    assert call.session is not None
+    body = decode_typed_body(
+        call,
+        _max_body(ctx),
+        {
+            "name": "string",
+            "description": "string",
+            "lang_tag": "string",
+            "avatar_url": "string",
+            "open": "bool",
+            "max_count": "int32",
+        },
+    )
+    if not body.get("name"):
+        raise ApiError(Code.INVALID_ARGUMENT, "Group name must be set.")
+    max_count = body.get("max_count", 0) or 100
+    if max_count < 1:
+        raise ApiError(Code.INVALID_ARGUMENT, "Group max count must be >= 1 when set.")
+    try:
+        group = await ctx.storage.create_group(
+            call.session.user_id,
+            body["name"],
+            description=body.get("description", ""),
+            lang_tag=body.get("lang_tag", ""),
+            avatar_url=body.get("avatar_url", ""),
+            open=body.get("open", False),
+            max_count=max_count,
+        )
+    except GroupNameTaken:
+        raise ApiError(Code.ALREADY_EXISTS, "Group name is in use.") from None
+    except Exception:
+        raise _internal("Error while trying to create group.") from None
+    return group_json(group)
+
+
+async def update_group(ctx: ApiContext, call: Call, raw_group_id: str) -> dict[str, Any]:
+    assert call.session is not None
+    body = decode_typed_body(
+        call,
+        _max_body(ctx),
+        {
+            "name": "string",
+            "description": "string",
+            "lang_tag": "string",
+            "avatar_url": "string",
+            "open": "bool",
+        },
+    )
+    group_id = _group_id(raw_group_id)
+    if body.get("name") == "":
+        raise ApiError(Code.INVALID_ARGUMENT, "Group name cannot be empty.")
+    if body.get("lang_tag") == "":
+        raise ApiError(Code.INVALID_ARGUMENT, "Group language cannot be empty.")
+    try:
+        await ctx.storage.update_group(group_id, call.session.user_id, **body)
+    except GroupPermissionDenied:
+        raise ApiError(Code.NOT_FOUND, "Group not found or you're not allowed to update.") from None
+    except GroupNoUpdate:
+        raise ApiError(Code.INVALID_ARGUMENT, "Specify at least one field to update.") from None
+    except GroupNotUpdated:
+        raise ApiError(Code.INVALID_ARGUMENT, "No new fields in group update.") from None
+    except GroupNameTaken:
+        raise ApiError(Code.INVALID_ARGUMENT, "Group name is in use.") from None
+    except Exception:
+        raise _internal("Error while trying to update group.") from None
+    return {}
+
+
+async def delete_group(ctx: ApiContext, call: Call, raw_group_id: str) -> dict[str, Any]:
+    assert call.session is not None
+    group_id = _group_id(raw_group_id)
+    try:
+        await ctx.storage.delete_group(group_id, call.session.user_id)
+    except GroupPermissionDenied:
+        raise ApiError(
+            Code.INVALID_ARGUMENT, "Group not found or you're not allowed to delete."
+        ) from None
+    except Exception:
+        raise _internal("Error while trying to delete group.") from None
+    return {}
+
+
+# Join and leave ----------------------------------------------------------------------------
+
+
+async def join_group(ctx: ApiContext, call: Call, raw_group_id: str) -> dict[str, Any]:
+    assert call.session is not None
+    group_id = _group_id(raw_group_id)
+    user_id, username = call.session.user_id, call.session.username
+    try:
+        joined = await ctx.storage.join_group(group_id, user_id)
+    except GroupNotFound:
+        raise ApiError(Code.NOT_FOUND, "Group not found.") from None
+    except GroupFull:
+        raise _FULL from None
+    except Exception:
+        raise _internal("Error while trying to join group.") from None
+    if joined.state == JOIN_REQUEST:
+        await notify(
+            ctx,
+            [
+                NewNotification(
+                    user_id=admin_id,
+                    subject=f"User {username} wants to join your group",
+                    content={"group_id": group_id, "username": username},
+                    code=NotificationCode.GROUP_JOIN_REQUEST,
+                    sender_id=user_id,
+                )
+                for admin_id in joined.admin_ids
+            ],
+        )
+    return {}
+
+
+async def leave_group(ctx: ApiContext, call: Call, raw_group_id: str) -> dict[str, Any]:
+    assert call.session is not None
+    group_id = _group_id(raw_group_id)
+    try:
+        await ctx.storage.leave_group(group_id, call.session.user_id)
+    except GroupLastSuperadmin:
+        raise ApiError(
+            Code.INVALID_ARGUMENT, "Cannot leave group when you are the last superadmin."
+        ) from None
+    except Exception:
+        raise _internal("Error while trying to leave group.") from None
+    return {}
+
+
+# Acting on members -------------------------------------------------------------------------
+
+
+def _user_ids(call: Call, required: bool) -> list[str] | None:
+    raw = query_list(call, "user_ids")
+    if not raw:
+        if required:
+            raise ApiError(Code.INVALID_ARGUMENT, "User IDs must be set.")
+        return None
+    user_ids = []
+    for value in raw:
+        canonical = canonical_uuid(value)
+        if canonical in (None, SYSTEM_USER_ID):
+            raise ApiError(Code.INVALID_ARGUMENT, "User ID must be a valid ID.")
+        user_ids.append(canonical)
+    return user_ids
+
+
+MemberAction = Callable[[str, str, list[str]], Awaitable[Any]]
+
+
+async def _act_on_members(
+    call: Call, raw_group_id: str, action: MemberAction, failure: str, required: bool = False
+) -> Any:
+    """Validate, run ``action(group_id, caller_id, user_ids)``, map its errors."""
+    assert call.session is not None
+    group_id = _group_id(raw_group_id)
+    user_ids = _user_ids(call, required)
+    if user_ids is None:
+        return None
+    try:
+        return await action(group_id, call.session.user_id, user_ids)
+    except (GroupPermissionDenied, GroupNotFound):
+        raise _NOT_FOUND_OR_DENIED from None
+    except GroupFull:
+        raise _FULL from None
+    except GroupUserNotFound:
+        raise ApiError(Code.INVALID_ARGUMENT, "One or more users not found.") from None
+    except Exception:
+        raise _internal(failure) from None
+
+
+async def add_group_users(ctx: ApiContext, call: Call, raw_group_id: str) -> dict[str, Any]:
+    result = await _act_on_members(
+        call,
+        raw_group_id,
+        ctx.storage.add_group_users,
+        "Error while trying to add users to a group.",
+    )
+    if result is not None:
+        assert call.session is not None
+        group_id = _group_id(raw_group_id)
+        await notify(
+            ctx,
+            [
+                NewNotification(
+                    user_id=added.user_id,
+                    subject=f"You've been added to group {result.group_name}",
+                    content={"group_id": group_id, "name": result.group_name},
+                    code=NotificationCode.GROUP_ADD,
+                    sender_id=call.session.user_id,
+                )
+                for added in result.added
+            ],
+        )
+    return {}
+
+
+async def kick_group_users(ctx: ApiContext, call: Call, raw_group_id: str) -> dict[str, Any]:
+    await _act_on_members(
+        call,
+        raw_group_id,
+        ctx.storage.kick_group_users,
+        "Error while trying to kick users from a group.",
+    )
+    return {}
+
+
+async def ban_group_users(ctx: ApiContext, call: Call, raw_group_id: str) -> dict[str, Any]:
+    await _act_on_members(
+        call,
+        raw_group_id,
+        ctx.storage.ban_group_users,
+        "Error while trying to ban users from a group.",
+    )
+    return {}
+
+
+async def promote_group_users(ctx: ApiContext, call: Call, raw_group_id: str) -> dict[str, Any]:
+    await _act_on_members(
+        call,
+        raw_group_id,
+        ctx.storage.promote_group_users,
+        "Error while trying to promote users in a group.",
+    )
+    return {}
+
+
+async def demote_group_users(ctx: ApiContext, call: Call, raw_group_id: str) -> dict[str, Any]:
+    await _act_on_members(
+        call,
+        raw_group_id,
+        ctx.storage.demote_group_users,
+        "Error while trying to demote users in a group.",
+        required=True,
+    )
+    return {}
+
+
+# Listings ----------------------------------------------------------------------------------
+
+
+async def list_group_users(ctx: ApiContext, call: Call, raw_group_id: str) -> dict[str, Any]:
+    group_id = _group_id(raw_group_id)
+    limit, state = _list_paging(call)
+    try:
+        listed = await ctx.storage.list_group_users(
+            group_id, limit, state, call.query.get("cursor", "")
+        )
+    except InvalidCursor:
+        raise ApiError(Code.INVALID_ARGUMENT, "Cursor is invalid.") from None
+    except Exception:
+        raise _internal("Error while trying to list users in a group.") from None
+    members = [
+        populated(
+            [("user", user_json(m.user, online(ctx, m.user.id))), ("state", m.state)],
+            always=("state",),
+        )
+        for m in listed.members
+    ]
+    return populated([("group_users", members), ("cursor", listed.cursor)])
+
+
+async def list_user_groups(ctx: ApiContext, call: Call, raw_user_id: str) -> dict[str, Any]:
+    user_id = canonical_uuid(raw_user_id)
+    if user_id is None:
+        raise ApiError(Code.INVALID_ARGUMENT, "Group ID must be a valid ID.")
+    limit, state = _list_paging(call)
+    try:
+        listed = await ctx.storage.list_user_groups(
+            user_id, limit, state, call.query.get("cursor", "")
+        )
+    except InvalidCursor:
+        raise ApiError(Code.INVALID_ARGUMENT, "Cursor is invalid.") from None
+    except Exception:
+        raise _internal("Error while trying to list groups for a user.") from None
+    groups = [
+        populated([("group", group_json(g.group)), ("state", g.state)], always=("state",))
+        for g in listed.groups
+    ]
+    return populated([("user_groups", groups), ("cursor", listed.cursor)])
+
+
+async def list_groups(ctx: ApiContext, call: Call) -> dict[str, Any]:
+    limit = query_int32(call, "limit")
+    if limit is not None and not 1 <= limit <= 100:
+        raise ApiError(Code.INVALID_ARGUMENT, "Invalid limit - limit must be between 1 and 100.")
+    name, lang_tag = call.query.get("name", ""), call.query.get("lang_tag", "")
+    open_, members = call.query.get("open"), query_int32(call, "members")
+    if name and (lang_tag or open_ is not None or members is not None):
+        raise ApiError(
+            Code.INVALID_ARGUMENT, "name filter cannot be combined with any other filter"
+        )
+    try:
+        listed = await ctx.storage.list_groups(
+            limit or 1, name, lang_tag, open_, members, call.query.get("cursor", "")
+        )
+    except InvalidCursor:
+        raise ApiError(Code.INVALID_ARGUMENT, "Malformed cursor was used.") from None
+    except Exception:
+        raise _internal("Error while trying to list groups.") from None
+    return populated(
+        [("groups", [group_json(g) for g in listed.groups]), ("cursor", listed.cursor)]
+    )
+
+
+_GROUP = (b"group", b"{group_id}")
+_PAGE: dict[str, Any] = {"cursor": "string"}
+
+ROUTES = [
+    Route(
+        b"GET",
+        (b"group",),
+        list_groups,
+        auth="bearer",
+        query={"name": "string", "lang_tag": "string", "open": "bool", "cursor": "string"},
+    ),
+    Route(b"POST", (b"group",), create_group, auth="bearer"),
+    Route(b"PUT", _GROUP, update_group, auth="bearer"),
+    Route(b"DELETE", _GROUP, delete_group, auth="bearer"),
+    Route(b"POST", (*_GROUP, b"join"), join_group, auth="bearer"),
+    Route(b"POST", (*_GROUP, b"leave"), leave_group, auth="bearer"),
+    Route(b"POST", (*_GROUP, b"add"), add_group_users, auth="bearer"),
+    Route(b"POST", (*_GROUP, b"kick"), kick_group_users, auth="bearer"),
+    Route(b"POST", (*_GROUP, b"ban"), ban_group_users, auth="bearer"),
+    Route(b"POST", (*_GROUP, b"promote"), promote_group_users, auth="bearer"),
+    Route(b"POST", (*_GROUP, b"demote"), demote_group_users, auth="bearer"),
+    Route(b"GET", (*_GROUP, b"user"), list_group_users, auth="bearer", query=_PAGE),
+    Route(b"GET", (b"user", b"{user_id}", b"group"), list_user_groups, auth="bearer", query=_PAGE),
+]

@@ -1,0 +1,204 @@
+"""What the friend and group endpoints need beyond :mod:`.http`.
+
+* :class:`PathJsonResource`: routes whose paths hold ``{name}`` segments
+  (``/v2/group/{group_id}/join``); the matched segments are handed to the
+  handler as positional arguments after ``(context, call)``.
+* Query parameters the way grpc-gateway reads them: repeated ones
+  (``?ids=a&ids=b``) and ``google.protobuf.Int32Value`` ones.
+* Message bodies with boolean and integer fields (``CreateGroupRequest``).
+* The JSON of Nakama's ``Group`` message.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Mapping
+from dataclasses import replace
+from typing import Any, Literal
+from urllib.parse import unquote
+
+import orjson
+from twisted.internet.defer import Deferred
+from twisted.web import server
+
+from ..storage.social import Group
+from .account import timestamp
+from .http import ApiError, Call, Code, JsonResource, Route, apply_cors, read_body, write_error
+
+# Routing -----------------------------------------------------------------------------------
+
+
+def _is_param(segment: bytes) -> bool:
+    return segment.startswith(b"{") and segment.endswith(b"}")
+
+
+def _match(pattern: tuple[bytes, ...], path: tuple[bytes, ...]) -> list[str] | None:
+    if len(pattern) != len(path):
+        return None
+    values: list[str] = []
+    for expected, actual in zip(pattern, path, strict=True):
+        if _is_param(expected):
+            if not actual:
+                return None
+            values.append(unquote(actual.decode("latin-1"), errors="replace"))
+        elif expected != actual:
+            return None
+    return values
+
+
+class PathJsonResource(JsonResource):
+    """A :class:`~.http.JsonResource` whose route paths may hold ``{name}`` segments.
+
+    A literal path wins over a pattern; a pattern segment matches one non-empty
+    path segment, percent-decoded.
+    """
+
+    def __init__(self, context: Any, routes: list[Route], max_body_bytes: int | None) -> None:
+        super().__init__(context, routes, max_body_bytes)
+        self._patterns = [
+            (path, methods)
+            for path, methods in self._routes.items()
+            if any(_is_param(segment) for segment in path)
+        ]
+
+    def render(self, request: server.Request) -> bytes | int:
+        path = tuple(request.postpath or ())
+        if path in self._routes:
+            return super().render(request)
+        for pattern, methods in self._patterns:
+            values = _match(pattern, path)
+            if values is None:
+                continue
+            if apply_cors(request):
+                return server.NOT_DONE_YET
+            route = methods.get(request.method)
+            if route is None:
+                write_error(request, ApiError(Code.UNIMPLEMENTED, "Method Not Allowed"))
+                return server.NOT_DONE_YET
+            bound = replace(route, handler=functools.partial(_with_path, route.handler, values))
+            over: list[bool] = []
+            request.notifyFinish().addBoth(over.append)
+            done = Deferred.fromCoroutine(self._serve(request, bound, over))
+            done.addErrback(self._unexpected, request, over)
+            return server.NOT_DONE_YET
+        return super().render(request)
+
+
+async def _with_path(handler: Any, values: list[str], context: Any, call: Call) -> Any:
+    return await handler(context, call, *values)
+
+
+# Query parameters --------------------------------------------------------------------------
+
+
+def _invalid_query(name: str) -> ApiError:
+    return ApiError(Code.INVALID_ARGUMENT, f'Invalid value for query parameter "{name}".')
+
+
+def query_list(call: Call, name: str) -> list[str]:
+    """Every value of a repeated query parameter, in order."""
+    try:
+        return [raw.decode("utf-8") for raw in (call.request.args or {}).get(name.encode(), [])]
+    except UnicodeDecodeError:
+        raise _invalid_query(name) from None
+
+
+def query_int32(call: Call, name: str) -> int | None:
+    """An ``Int32Value`` query parameter, or None when absent."""
+    values = query_list(call, name)
+    if not values:
+        return None
+    if len(values) != 1:
+        raise ApiError(Code.INVALID_ARGUMENT, f'Too many values for query parameter "{name}".')
+    try:
+        value = int(values[0], 10)
+    except ValueError:
+        raise _invalid_query(name) from None
+    if not -(2**31) <= value < 2**31:
+        raise _invalid_query(name)
+    return value
+
+
+# Bodies ------------------------------------------------------------------------------------
+
+BodyKind = Literal["string", "bool", "int32"]
+
+
+def _typed(name: str, kind: BodyKind, value: Any) -> Any:
+    if kind == "string" and isinstance(value, str):
+        return value
+    if kind == "bool" and isinstance(value, bool):
+        return value
+    if kind == "int32" and not isinstance(value, bool):
+        # protojson takes a JSON number with an integral value, or one as a string.
+        number: Any = value
+        if isinstance(value, str):
+            try:
+                number = int(value, 10)
+            except ValueError:
+                number = None
+        elif isinstance(value, float) and value.is_integer():
+            number = int(value)
+        if isinstance(number, int) and -(2**31) <= number < 2**31:
+            return number
+    noun = {"string": "a string", "bool": "a boolean", "int32": "a 32-bit integer"}[kind]
+    raise ApiError(Code.INVALID_ARGUMENT, f'Invalid value for field "{name}": not {noun}.')
+
+
+def decode_typed_body(
+    call: Call, max_body_bytes: int | None, fields: Mapping[str, BodyKind]
+) -> dict[str, Any]:
+    """The known fields of a JSON message body (``{}`` when empty); ``null`` is absent,
+    unknown fields are ignored, lowerCamelCase names are accepted."""
+    raw = read_body(call.request, max_body_bytes)
+    if not raw.strip():
+        return {}
+    try:
+        data = orjson.loads(raw)
+    except orjson.JSONDecodeError as error:
+        raise ApiError(Code.INVALID_ARGUMENT, f"Invalid JSON request body: {error}.") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ApiError(Code.INVALID_ARGUMENT, "Invalid JSON request body: expected an object.")
+    message: dict[str, Any] = {}
+    for name, kind in fields.items():
+        head, *rest = name.split("_")
+        camel = head + "".join(part.capitalize() for part in rest)
+        value = data.get(name, data.get(camel))
+        if value is not None:
+            message[name] = _typed(name, kind, value)
+    return message
+
+
+# Rendering ---------------------------------------------------------------------------------
+
+
+def populated(fields: list[tuple[str, Any]], always: tuple[str, ...] = ()) -> dict[str, Any]:
+    """Fields protojson would emit: set wrapper values (``always``) and non-defaults."""
+    return {
+        name: value
+        for name, value in fields
+        if name in always or value not in (None, "", 0, False, [])
+    }
+
+
+def group_json(group: Group) -> dict[str, Any]:
+    """Nakama's ``Group`` message, fields in proto order; ``open`` is a BoolValue."""
+    return populated(
+        [
+            ("id", group.id),
+            ("creator_id", group.creator_id),
+            ("name", group.name),
+            ("description", group.description),
+            ("lang_tag", group.lang_tag),
+            ("metadata", group.metadata),
+            ("avatar_url", group.avatar_url),
+            ("open", group.open),
+            ("edge_count", group.edge_count),
+            ("max_count", group.max_count),
+            ("create_time", timestamp(group.create_time)),
+            ("update_time", timestamp(group.update_time)),
+        ],
+        always=("open",),
+    )
