@@ -204,7 +204,9 @@ def connect(
     return client
 
 
-async def wait_for(client: SocketClient, predicate, timeout: float = 5.0) -> tuple[dict, list[dict]]:
+async def wait_for(
+    client: SocketClient, predicate, timeout: float = 5.0
+) -> tuple[dict, list[dict]]:
     """The first message matching ``predicate``, and the ones received before it."""
     skipped = []
     while True:
