@@ -61,6 +61,7 @@ class NakamaRT:
             bcrypt_cost=bcrypt_cost,
             is_online=self.server.status.is_online,
             notifier=self.server.notifier,
+            chat=self.server.chat_events,
         )
         self.api_resource = build_api(self.api_context)
         self.healthcheck_resource = HealthcheckResource()

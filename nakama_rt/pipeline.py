@@ -2,8 +2,10 @@
 for what cannot be handled.
 
 A handler takes ``(session, envelope)`` and answers the session itself. It returns
-True to keep the socket, False to close it (Nakama closes a socket whose request
-failed validation, after sending the ``Error``), or a Deferred of either.
+whether the request succeeded (True/False, or a Deferred of it); as in Nakama, a
+request that fails keeps the socket open (its ``Error`` is the answer), and only
+a missing or unrecognized message closes it. The result will decide whether
+after-hooks run once the runtime exists.
 """
 
 from __future__ import annotations
@@ -63,4 +65,11 @@ class Pipeline:
                 envelope.cid, ErrorCode.UNRECOGNIZED_PAYLOAD, "Unrecognized message."
             )
             return False
-        return handler(session, envelope)
+        outcome = handler(session, envelope)
+        if isinstance(outcome, Deferred):
+            return outcome.addCallback(_keep_open)
+        return True
+
+
+def _keep_open(succeeded: object) -> bool:
+    return True

@@ -197,6 +197,17 @@ class NakamaServerProtocol(WebSocketServerProtocol):
             reasonRaw = None
         return super().onCloseFrame(code, reasonRaw)
 
+    def _fail_connection(self, code: int = 1001, reason: str = "going away") -> None:
+        # Autobahn fails a connection on protocol errors and oversize messages; route
+        # that through the lifecycle so the session is cleaned up and the close is
+        # bounded by close_ack_wait_ms. An oversize message closes with 1009 and no
+        # reason, as Nakama's WebSocket library does.
+        if self.machine is not None and self.state == WebSocketProtocol.STATE_OPEN:
+            self.failedByMe = True
+            self.machine.close("" if code == 1009 else reason, code)
+        else:
+            super()._fail_connection(code, reason)
+
     def onClose(self, wasClean, code, reason):  # noqa: N802, N803
         self.factory.open_protocols.discard(self)
         if self.machine is not None:

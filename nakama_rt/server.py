@@ -29,6 +29,7 @@ from nakama_rt.presence import (
 from nakama_rt.proto import api_pb2, realtime_pb2
 from nakama_rt.realtime import ping
 from nakama_rt.realtime.channel import ChannelHandlers
+from nakama_rt.realtime.group_chat import ChatEvents
 from nakama_rt.realtime.status import StatusHandlers, StatusRegistry, status_stream
 from nakama_rt.session import CLOSE_GOING_AWAY, Session
 
@@ -57,6 +58,7 @@ class RealtimeServer:
         ChannelHandlers(self.tracker, self.router, storage, self.notifier, clock).register(
             self.pipeline
         )
+        self.chat_events = ChatEvents(self.tracker, self.router, storage, clock)
         self.shutting_down = False
 
     # SessionHooks

@@ -51,7 +51,7 @@ def claims(token: str) -> dict[str, Any]:
 
 
 def error(code: Code, message: str) -> dict[str, Any]:
-    return {"error": message, "code": int(code), "message": message}
+    return {"code": int(code), "message": message}
 
 
 class _Collect(Protocol):
@@ -592,7 +592,7 @@ async def test_malformed_bodies(server):
         reply = await server.authenticate("custom", body)
         assert reply.status == 400, body
         assert reply.body["code"] == Code.INVALID_ARGUMENT and reply.body["message"]
-        assert reply.body["error"] == reply.body["message"]
+        assert set(reply.body) == {"code", "message"}
 
 
 @pytest_twisted.ensureDeferred

@@ -8,6 +8,7 @@ from urllib.parse import quote
 import pytest_twisted
 
 from nakama_rt.notifications import NewNotification
+from nakama_rt.realtime.group_chat import group_stream
 from tests.wsclient import authenticate, connect, has, http, wait_for
 
 
@@ -135,7 +136,6 @@ async def test_direct_messages_invite_notify_and_respect_blocks(server) -> None:
     assert refused["error"] == {"code": 3, "message": "User ID not found: Invalid channel target"}
     alice2 = await player(server.port, "alice2")
     assert "channel" in await join(alice2, bob.id, 2)
-    alice.socket = await connect(server.port, alice.token)
     refused = await join(alice, bob.id, 2)
     assert refused["error"]["message"] == "User ID not found: Invalid channel target"
 
@@ -152,7 +152,6 @@ async def test_group_channels_need_membership(server) -> None:
     assert "channel" in await join(alice, group_id, 3)
     refused = await join(bob, group_id, 3)
     assert refused["error"] == {"code": 3, "message": "Group not found: Invalid channel target"}
-    bob.socket = await connect(server.port, bob.token)
     joined = await http(server.port, "POST", f"/v2/group/{group_id}/join", bearer=bob.token)
     assert joined.status == 200, joined
     channel = (await join(bob, group_id, 3))["channel"]
@@ -160,7 +159,8 @@ async def test_group_channels_need_membership(server) -> None:
     assert channel["group_id"] == group_id
     await send(bob, channel["id"], '{"gg":1}')
     status, page = await history(server.port, alice, channel["id"], limit=5)
-    assert [m["group_id"] for m in page["messages"]] == [group_id]
+    assert [m["group_id"] for m in page["messages"]] == [group_id, group_id]
+    assert [m.get("code", 0) for m in page["messages"]] == [3, 0]  # bob's join, then his chat
 
 
 @pytest_twisted.ensureDeferred
@@ -200,3 +200,45 @@ async def test_notifications_live_listed_paged_and_deleted(server) -> None:
         400,
         "Invalid limit - limit must be between 1 and 100.",
     )
+
+
+@pytest_twisted.ensureDeferred
+async def test_membership_changes_write_group_messages_and_end_channel_places(server) -> None:
+    alice = await player(server.port, "alice")
+    bob = await player(server.port, "bob")
+    created = await http(
+        server.port, "POST", "/v2/group", bearer=alice.token, body={"name": "crew", "open": True}
+    )
+    group_id = created.json()["id"]
+    channel = (await join(alice, group_id, 3))["channel"]["id"]
+    await http(server.port, "POST", f"/v2/group/{group_id}/join", bearer=bob.token)
+    joined, _ = await wait_for(alice.socket, has("channel_message"))
+    assert (joined["channel_message"]["code"], joined["channel_message"]["username"]) == (3, "bob")
+    await join(bob, group_id, 3)
+    await http(
+        server.port, "POST", f"/v2/group/{group_id}/promote?user_ids={bob.id}", bearer=alice.token
+    )
+    promoted, _ = await wait_for(alice.socket, has("channel_message"))
+    assert promoted["channel_message"]["code"] == 7
+    await http(
+        server.port, "POST", f"/v2/group/{group_id}/demote?user_ids={bob.id}", bearer=alice.token
+    )
+    assert (await wait_for(alice.socket, has("channel_message")))[0]["channel_message"]["code"] == 9
+    kicked = await http(
+        server.port, "POST", f"/v2/group/{group_id}/kick?user_ids={bob.id}", bearer=alice.token
+    )
+    assert kicked.status == 200, kicked
+    message, _ = await wait_for(alice.socket, has("channel_message"))
+    assert (message["channel_message"]["code"], message["channel_message"]["username"]) == (
+        6,
+        "bob",
+    )
+    left, _ = await wait_for(alice.socket, has("channel_presence_event"))
+    assert left["channel_presence_event"]["leaves"][0]["username"] == "bob"
+    bob.socket.send({"cid": "x", "channel_message_send": {"channel_id": channel, "content": "{}"}})
+    refused, _ = await wait_for(bob.socket, has("error"))
+    assert refused["error"]["message"] == "Must join channel before sending messages"
+    status, page = await history(server.port, alice, channel, limit=10)
+    assert [m["code"] for m in page["messages"]] == [3, 7, 9, 6]
+    await http(server.port, "DELETE", f"/v2/group/{group_id}", bearer=alice.token)
+    assert server.server.tracker.count_by_stream(group_stream(group_id)) == 0

@@ -8,7 +8,7 @@ import pytest
 import pytest_twisted
 from twisted.internet import reactor
 
-from tests.wsclient import authenticate, connect, http
+from tests.wsclient import authenticate, connect, http, wait_for
 
 FORMATS = ["json", "protobuf"]
 
@@ -206,8 +206,8 @@ async def test_status_events_reach_followers_in_their_own_format(
 
     busy = {**online, "status": "busy"}
     changed = {"status_presence_event": {"joins": [busy], "leaves": [online]}}
-    assert await target.request({"cid": "u", "status_update": {"status": "busy"}}) == changed
-    assert await target.next() == {"cid": "u"}
+    assert await target.request({"cid": "u", "status_update": {"status": "busy"}}) == {"cid": "u"}
+    assert await target.next() == changed
     assert await watcher.next() == changed
 
     target.sendClose(1000)
@@ -218,16 +218,18 @@ async def test_status_events_reach_followers_in_their_own_format(
 
 
 @pytest_twisted.ensureDeferred
-async def test_a_bad_status_request_closes_only_that_socket(server) -> None:
+async def test_a_bad_status_request_answers_an_error_and_keeps_the_socket(server) -> None:
     session = await new_session(server.port)
     client = await connect(server.port, session["token"])
     answer = await client.request({"cid": "9", "status_follow": {"user_ids": ["nope"]}})
     assert answer == {"cid": "9", "error": {"code": 3, "message": "Invalid user identifier"}}
-    assert await client.closed() == (1000, "error processing message")
-    session = await new_session(server.port)
-    client = await connect(server.port, session["token"])
-    answer = await client.request({"cid": "9", "status_update": {"status": "x" * 2049}})
+    answer = await client.request({"cid": "8", "status_unfollow": {"user_ids": ["nope"]}})
+    assert answer["error"] == {"code": 3, "message": "Invalid user identifier"}
+    answer = await client.request({"cid": "7", "status_follow": {"usernames": [""]}})
+    assert answer["error"] == {"code": 3, "message": "Invalid username"}
+    answer = await client.request({"cid": "6", "status_update": {"status": "\u00e9" * 1025}})
     assert answer["error"] == {"code": 3, "message": "Status must be 2048 characters or less"}
+    assert await client.request({"cid": "p", "ping": {}}) == {"cid": "p", "pong": {}}
     await still_serving(server.port)
 
 
@@ -265,7 +267,9 @@ async def test_a_client_that_stops_reading_is_disconnected_alone(server) -> None
             break
     reader_ids = [s for s in server.server.sessions if s.username == "reader"]
     assert reader_ids == [], "the reader was disconnected for its full queue"
-    assert await writer.request({"cid": "p", "ping": {}}) == {"cid": "p", "pong": {}}
+    writer.send({"cid": "p", "ping": {}})
+    answer, _ = await wait_for(writer, lambda m: m.get("cid") == "p")
+    assert answer == {"cid": "p", "pong": {}}
 
 
 @pytest_twisted.ensureDeferred

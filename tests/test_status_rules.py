@@ -144,13 +144,14 @@ def test_follow_with_nothing_answers_an_empty_status() -> None:
 
 
 def test_follow_refuses_a_malformed_id_or_empty_username() -> None:
+    # Answered with an Error; as in Nakama the socket stays open (the request returns True).
     w = World(["alice"])
     alice, wire = w.connect("alice")
-    assert not w.request(alice, status_follow=realtime_pb2.StatusFollow(user_ids=["not-a-uuid"]))
+    assert w.request(alice, status_follow=realtime_pb2.StatusFollow(user_ids=["not-a-uuid"]))
     assert wire.sent[-1] == {"cid": "7", "error": {"code": 3, "message": "Invalid user identifier"}}
-    assert not w.request(alice, status_follow=realtime_pb2.StatusFollow(usernames=[""]))
+    assert w.request(alice, status_follow=realtime_pb2.StatusFollow(usernames=[""]))
     assert wire.sent[-1]["error"] == {"code": 3, "message": "Invalid username"}
-    assert not w.request(alice, status_unfollow=realtime_pb2.StatusUnfollow(user_ids=["x"]))
+    assert w.request(alice, status_unfollow=realtime_pb2.StatusUnfollow(user_ids=["x"]))
     assert wire.sent[-1]["error"]["message"] == "Invalid user identifier"
 
 
@@ -166,7 +167,7 @@ def test_followers_see_joins_updates_and_leaves() -> None:
     assert events(alice_wire)[1:] == [{"joins": [joined]}]
 
     assert w.request(bob, status_update=realtime_pb2.StatusUpdate(status={"value": "playing"}))
-    assert bob_wire.sent[-1] == {"cid": "7"}
+    assert bob_wire.sent[-2] == {"cid": "7"}, "the reply goes before the events it causes"
     assert events(alice_wire)[-1] == {
         "joins": [{**joined, "status": "playing"}],
         "leaves": [joined],
@@ -208,10 +209,12 @@ def test_unfollow_stops_events_and_status_length_is_bounded() -> None:
     )
     assert alice_wire.sent[-1] == {"cid": "7"}
     before = len(events(alice_wire))
-    bob, _ = w.connect("bob")
+    bob, bob_wire = w.connect("bob")
     assert len(events(alice_wire)) == before
-    assert not w.request(bob, status_update=realtime_pb2.StatusUpdate(status={"value": "x" * 2049}))
-    assert w.request(bob, status_update=realtime_pb2.StatusUpdate(status={"value": "x" * 2048}))
+    w.request(bob, status_update=realtime_pb2.StatusUpdate(status={"value": "x" * 2049}))
+    assert bob_wire.sent[-1]["error"]["message"] == "Status must be 2048 characters or less"
+    w.request(bob, status_update=realtime_pb2.StatusUpdate(status={"value": "x" * 2048}))
+    assert bob_wire.sent[-2] == {"cid": "7"}
 
 
 def test_hidden_presences_emit_nothing_and_untrack_all_empties_the_tracker() -> None:

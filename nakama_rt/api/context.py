@@ -44,6 +44,9 @@ class ApiContext:
     ``notifier``
         The server's :class:`~nakama_rt.notifications.Notifier` (persist and
         deliver notifications); None in tests that do not need it.
+    ``chat``
+        The server's :class:`~nakama_rt.realtime.group_chat.ChatEvents` (group
+        channel messages and channel clean-up); None in tests that do not need it.
     """
 
     reactor: Any
@@ -54,6 +57,7 @@ class ApiContext:
     bcrypt_cost: int = BCRYPT_COST
     is_online: Callable[[str], bool] | None = None
     notifier: Any = None
+    chat: Any = None
 
     def in_thread(self, fn: Callable[..., Any], *args: Any) -> Deferred[Any]:
         """Run CPU-heavy ``fn`` (bcrypt) off the reactor thread."""

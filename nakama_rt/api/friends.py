@@ -184,6 +184,9 @@ async def block_friends(ctx: ApiContext, call: Call) -> dict[str, Any]:
     except Exception:
         log.failure("Error blocking friends")
         raise ApiError(Code.INTERNAL, "Error while trying to block friends.") from None
+    if ctx.chat is not None:
+        for target in targets:  # a block ends the direct message channel, as in Nakama
+            ctx.chat.close_dm(call.session.user_id, target)
     return {}
 
 

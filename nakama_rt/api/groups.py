@@ -8,16 +8,18 @@ admins (-5); being added tells the user (-4).
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from nakama_rt.logs import Logger
 from nakama_rt.notifications import NewNotification, NotificationCode
+from nakama_rt.realtime.group_chat import GroupMessageCode
 
 from ..storage import SYSTEM_USER_ID
 from ..storage._threaded import canonical_uuid
 from ..storage.social import (
     JOIN_REQUEST,
+    MEMBER,
     GroupFull,
     GroupLastSuperadmin,
     GroupNameTaken,
@@ -151,6 +153,8 @@ async def delete_group(ctx: ApiContext, call: Call, raw_group_id: str) -> dict[s
         ) from None
     except Exception:
         raise _internal("Error while trying to delete group.") from None
+    if ctx.chat is not None:
+        ctx.chat.close_group(group_id)
     return {}
 
 
@@ -169,6 +173,8 @@ async def join_group(ctx: ApiContext, call: Call, raw_group_id: str) -> dict[str
         raise _FULL from None
     except Exception:
         raise _internal("Error while trying to join group.") from None
+    if joined.state == MEMBER:
+        await _group_messages(ctx, group_id, GroupMessageCode.JOIN, [(user_id, username)])
     if joined.state == JOIN_REQUEST:
         await notify(
             ctx,
@@ -190,13 +196,17 @@ async def leave_group(ctx: ApiContext, call: Call, raw_group_id: str) -> dict[st
     assert call.session is not None
     group_id = _group_id(raw_group_id)
     try:
-        await ctx.storage.leave_group(group_id, call.session.user_id)
+        left = await ctx.storage.leave_group(group_id, call.session.user_id)
     except GroupLastSuperadmin:
         raise ApiError(
             Code.INVALID_ARGUMENT, "Cannot leave group when you are the last superadmin."
         ) from None
     except Exception:
         raise _internal("Error while trying to leave group.") from None
+    if left.previous_state is not None:
+        user = (call.session.user_id, call.session.username)
+        await _group_messages(ctx, group_id, GroupMessageCode.LEAVE, [user])
+        _leave_channel(ctx, group_id, [call.session.user_id])
     return {}
 
 
@@ -219,6 +229,25 @@ def _user_ids(call: Call, required: bool) -> list[str] | None:
 
 
 MemberAction = Callable[[str, str, list[str]], Awaitable[Any]]
+
+
+async def _group_messages(
+    ctx: ApiContext, group_id: str, code: int, changed: Sequence[tuple[str, str]]
+) -> None:
+    """Write Nakama's membership messages into the group channel; never fails the call."""
+    if ctx.chat is None:
+        return
+    for user_id, username in changed:
+        try:
+            await ctx.chat.group_message(group_id, code, user_id, username)
+        except Exception:
+            log.failure("Could not write a group channel message")
+
+
+def _leave_channel(ctx: ApiContext, group_id: str, user_ids: Sequence[str]) -> None:
+    if ctx.chat is not None:
+        for user_id in user_ids:
+            ctx.chat.remove_from_group(group_id, user_id)
 
 
 async def _act_on_members(
@@ -252,6 +281,8 @@ async def add_group_users(ctx: ApiContext, call: Call, raw_group_id: str) -> dic
     if result is not None:
         assert call.session is not None
         group_id = _group_id(raw_group_id)
+        added = [(user.user_id, user.username) for user in result.added]
+        await _group_messages(ctx, group_id, GroupMessageCode.ADD, added)
         await notify(
             ctx,
             [
@@ -269,43 +300,61 @@ async def add_group_users(ctx: ApiContext, call: Call, raw_group_id: str) -> dic
 
 
 async def kick_group_users(ctx: ApiContext, call: Call, raw_group_id: str) -> dict[str, Any]:
-    await _act_on_members(
+    changed = await _act_on_members(
         call,
         raw_group_id,
         ctx.storage.kick_group_users,
         "Error while trying to kick users from a group.",
     )
+    if changed:
+        group_id = _group_id(raw_group_id)
+        users = [(user.user_id, user.username) for user in changed]
+        await _group_messages(ctx, group_id, GroupMessageCode.KICK, users)
+        _leave_channel(ctx, group_id, [user_id for user_id, _ in users])
     return {}
 
 
 async def ban_group_users(ctx: ApiContext, call: Call, raw_group_id: str) -> dict[str, Any]:
-    await _act_on_members(
+    changed = await _act_on_members(
         call,
         raw_group_id,
         ctx.storage.ban_group_users,
         "Error while trying to ban users from a group.",
     )
+    if changed:
+        group_id = _group_id(raw_group_id)
+        users = [(user.user_id, user.username) for user in changed]
+        await _group_messages(ctx, group_id, GroupMessageCode.BAN, users)
+        _leave_channel(ctx, group_id, [user_id for user_id, _ in users])
     return {}
 
 
 async def promote_group_users(ctx: ApiContext, call: Call, raw_group_id: str) -> dict[str, Any]:
-    await _act_on_members(
+    changed = await _act_on_members(
         call,
         raw_group_id,
         ctx.storage.promote_group_users,
         "Error while trying to promote users in a group.",
     )
+    if changed:
+        group_id = _group_id(raw_group_id)
+        users = [(user.user_id, user.username) for user in changed]
+        await _group_messages(ctx, group_id, GroupMessageCode.PROMOTE, users)
     return {}
 
 
 async def demote_group_users(ctx: ApiContext, call: Call, raw_group_id: str) -> dict[str, Any]:
-    await _act_on_members(
+    changed = await _act_on_members(
         call,
         raw_group_id,
         ctx.storage.demote_group_users,
         "Error while trying to demote users in a group.",
         required=True,
     )
+    if changed:
+        group_id = _group_id(raw_group_id)
+        users = [(user.user_id, user.username) for user in changed]
+        await _group_messages(ctx, group_id, GroupMessageCode.DEMOTE, users)
     return {}
 
 

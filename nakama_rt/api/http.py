@@ -93,8 +93,9 @@ _JSON = b"application/json"
 
 
 def error_body(error: ApiError) -> dict[str, Any]:
-    """The error JSON: grpc-gateway's ``code``/``message`` plus the older ``error`` key."""
-    return {"error": error.message, "code": int(error.code), "message": error.message}
+    """The error JSON exactly as Nakama 3.x (grpc-gateway v2) writes it: ``code`` and
+    ``message``. (grpc-gateway v1, in early 3.x releases, also wrote ``error``.)"""
+    return {"code": int(error.code), "message": error.message}
 
 
 def write_json(request: server.Request, status: int, body: Mapping[str, Any]) -> None:

@@ -178,8 +178,8 @@ class StatusHandlers:
         request = envelope.status_update
         stream = status_stream(session.user_id)
         if not request.HasField("status"):
-            self._tracker.untrack(session.id, stream, session.user_id)
             session.send_envelope(realtime_pb2.Envelope(cid=envelope.cid))
+            self._tracker.untrack(session.id, stream, session.user_id)
             return True
         status = request.status.value
         if len(status.encode()) > MAX_STATUS_LENGTH:  # bytes, as Go counts
@@ -188,8 +188,10 @@ class StatusHandlers:
             )
             return False
         meta = PresenceMeta(username=session.username, format=session.format.value, status=status)
-        self._tracker.update(session.id, stream, session.user_id, meta)
+        # The reply goes before the presence events, as Nakama's asynchronous tracker
+        # makes them arrive.
         session.send_envelope(realtime_pb2.Envelope(cid=envelope.cid))
+        self._tracker.update(session.id, stream, session.user_id, meta)
         return True
 
     @staticmethod
