@@ -30,6 +30,7 @@ from nakama_rt.proto import api_pb2, realtime_pb2
 from nakama_rt.realtime import ping
 from nakama_rt.realtime.channel import ChannelHandlers
 from nakama_rt.realtime.group_chat import ChatEvents
+from nakama_rt.realtime.match import MatchHandlers
 from nakama_rt.realtime.status import StatusHandlers, StatusRegistry, status_stream
 from nakama_rt.session import CLOSE_GOING_AWAY, Session
 
@@ -59,6 +60,10 @@ class RealtimeServer:
             self.pipeline
         )
         self.chat_events = ChatEvents(self.tracker, self.router, storage, clock)
+        self.matches = MatchHandlers(
+            self.tracker, self.router, config.session.encryption_key, clock
+        )
+        self.matches.register(self.pipeline)
         self.shutting_down = False
 
     # SessionHooks

@@ -174,6 +174,21 @@ def _optional_int(claims: Mapping[str, Any], name: str) -> int:
     return value
 
 
+def decode_claims(token: str, key: str, now: float) -> dict[str, Any]:
+    """The verified claims of any HS256 token signed with ``key`` (e.g. a matchmaker
+    token); raise :class:`InvalidToken`. An ``exp`` claim, when present, must be ahead."""
+    try:
+        with _quiet_key_length():
+            claims = jwt.decode(token, key, algorithms=[_ALGORITHM], options=_DECODE_OPTIONS)
+    except jwt.PyJWTError as error:
+        raise InvalidToken(str(error)) from error
+    if not isinstance(claims, dict):
+        raise InvalidToken("claims must be an object")
+    if "exp" in claims and not now < _optional_int(claims, "exp"):
+        raise InvalidToken("token is expired")
+    return claims
+
+
 def parse_token(token: str, key: str, now: float) -> SessionClaims:
     """Verify ``token`` with ``key`` at time ``now``; raise :class:`InvalidToken` if unusable."""
     if not isinstance(token, str) or not token:
