@@ -32,6 +32,7 @@ from nakama_rt.realtime.channel import ChannelHandlers
 from nakama_rt.realtime.group_chat import ChatEvents
 from nakama_rt.realtime.match import MatchHandlers
 from nakama_rt.realtime.status import StatusHandlers, StatusRegistry, status_stream
+from nakama_rt.realtime.stream import StreamManager
 from nakama_rt.session import CLOSE_GOING_AWAY, Session
 
 SINGLE_SOCKET_REASON = "server-side session disconnect"
@@ -64,6 +65,7 @@ class RealtimeServer:
             self.tracker, self.router, config.session.encryption_key, clock
         )
         self.matches.register(self.pipeline)
+        self.streams = StreamManager(self.tracker, self.router, self.sessions)
         self.shutting_down = False
 
     # SessionHooks

@@ -114,6 +114,9 @@ class ITracker(Interface):
     def add_listener(mode: int, listener: PresenceListener) -> None:
         """Receive the join/leave events of every stream of ``mode``."""
 
+    def add_default_listener(listener: PresenceListener) -> None:
+        """Receive the events of streams whose mode has no listener of its own."""
+
 
 @implementer(ITracker)
 class LocalTracker:
@@ -125,9 +128,13 @@ class LocalTracker:
         self._by_stream: dict[PresenceStream, dict[str, Presence]] = {}
         self._by_session: dict[str, dict[PresenceStream, Presence]] = {}
         self._listeners: dict[int, list[PresenceListener]] = {}
+        self._default_listeners: list[PresenceListener] = []
 
     def add_listener(self, mode: int, listener: PresenceListener) -> None:
         self._listeners.setdefault(mode, []).append(listener)
+
+    def add_default_listener(self, listener: PresenceListener) -> None:
+        self._default_listeners.append(listener)
 
     def __len__(self) -> int:
         return sum(len(members) for members in self._by_stream.values())
@@ -231,7 +238,7 @@ class LocalTracker:
         return presence
 
     def _emit(self, stream: PresenceStream, joins: list[Presence], leaves: list[Presence]) -> None:
-        for listener in self._listeners.get(stream.mode, ()):
+        for listener in self._listeners.get(stream.mode, self._default_listeners):
             try:
                 listener(stream, joins, leaves)
             except Exception:
