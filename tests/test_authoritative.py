@@ -1,0 +1,248 @@
+"""Authoritative matches driven tick by tick with a Clock (no sockets, fake connections)."""
+
+from __future__ import annotations
+
+import uuid
+
+import orjson
+import pytest
+from twisted.internet.task import Clock
+
+from nakama_rt.codec import Format
+from nakama_rt.presence import (
+    LocalRouter,
+    LocalTracker,
+    PresenceStream,
+    SessionRegistry,
+    StreamMode,
+)
+from nakama_rt.proto import realtime_pb2
+from nakama_rt.realtime.authoritative import MatchError, MatchRegistry
+from nakama_rt.realtime.match import MatchHandlers
+from nakama_rt.session import Session
+
+
+class Wire:
+    def __init__(self) -> None:
+        self.sent: list[dict] = []
+
+    def write_frame(self, envelope, fmt) -> None:
+        self.sent.append(orjson.loads(envelope.payload(Format.JSON)))
+
+    def send_close(self, code: int, reason: str) -> None:
+        pass
+
+    def of(self, key: str) -> list[dict]:
+        return [m[key] for m in self.sent if key in m]
+
+
+class Game:
+    """A small handler recording what it was asked."""
+
+    def __init__(self, tick_rate: int = 10, label: str = '{"mode":"duel"}') -> None:
+        self.calls: list[tuple] = []
+        self.tick_rate = tick_rate
+        self.label = label
+        self.loop_result = "keep"
+
+    def match_init(self, ctx, logger, nk, params):
+        self.calls.append(("init", dict(params), ctx))
+        return {"players": []}, self.tick_rate, self.label
+
+    def match_join_attempt(self, ctx, logger, nk, dispatcher, tick, state, presence, metadata):
+        self.calls.append(("attempt", presence.username, metadata))
+        if metadata.get("password") != "open sesame":
+            return state, False, "wrong password"
+        return state, True
+
+    def match_join(self, ctx, logger, nk, dispatcher, tick, state, presences):
+        self.calls.append(("join", [p.username for p in presences]))
+        state["players"] += [p.username for p in presences]
+        return state
+
+    def match_leave(self, ctx, logger, nk, dispatcher, tick, state, presences):
+        self.calls.append(("leave", [p.username for p in presences]))
+        return state
+
+    def match_loop(self, ctx, logger, nk, dispatcher, tick, state, messages):
+        self.calls.append(("loop", tick, [(m.username, m.op_code, m.data) for m in messages]))
+        for m in messages:
+            dispatcher.broadcast_message_deferred(m.op_code + 100, m.data, sender=m)
+            dispatcher.broadcast_message(1, b"tick")
+        if self.loop_result == "end":
+            return None
+        if self.loop_result == "raise":
+            raise RuntimeError("bug in game code")
+        return state
+
+    def match_terminate(self, ctx, logger, nk, dispatcher, tick, state, grace_seconds):
+        self.calls.append(("terminate", grace_seconds))
+        dispatcher.broadcast_message(9, b"bye")
+        return state
+
+    def match_signal(self, ctx, logger, nk, dispatcher, tick, state, data):
+        self.calls.append(("signal", data))
+        return state, f"got {data}"
+
+
+class World:
+    def __init__(self, game: Game) -> None:
+        self.clock = Clock()
+        self.tracker = LocalTracker()
+        self.sessions = SessionRegistry()
+        self.router = LocalRouter(self.sessions, self.tracker)
+        self.game = game
+        self.relay = MatchHandlers(self.tracker, self.router, "key", self.clock)
+        self.registry = MatchRegistry(
+            self.tracker,
+            self.router,
+            self.clock,
+            "nakama",
+            {"game": lambda: game},
+            context_factory=lambda mid, node, label, rate: {"match_id": mid, "tick_rate": rate},
+        )
+        self.relay.authoritative = self.registry
+
+    def connect(self, name: str) -> tuple[Session, Wire]:
+        wire = Wire()
+        session = Session(
+            session_id=str(uuid.uuid4()),
+            user_id=str(uuid.uuid4()),
+            username=name,
+            vars={},
+            expiry=0,
+            token_id="",
+            fmt=Format.JSON,
+            lang="en",
+            client_ip="",
+            client_port="",
+            connection=wire,
+            outgoing_queue_size=1000,
+        )
+        self.sessions.add(session)
+        return session, wire
+
+    def join(self, session: Session, match_id: str, password: str = "open sesame") -> None:
+        envelope = realtime_pb2.Envelope(
+            cid="j",
+            match_join=realtime_pb2.MatchJoin(match_id=match_id, metadata={"password": password}),
+        )
+        self.relay.join(session, envelope)
+
+    def send(self, session: Session, match_id: str, op: int, data: bytes) -> None:
+        envelope = realtime_pb2.Envelope(
+            match_data_send=realtime_pb2.MatchDataSend(match_id=match_id, op_code=op, data=data)
+        )
+        self.relay.send_data(session, envelope)
+
+
+@pytest.fixture
+def world() -> World:
+    return World(Game())
+
+
+def test_init_ticks_and_messages(world: World) -> None:
+    match_id = world.registry.create("game", {"level": 3})
+    assert match_id.endswith(".nakama")
+    assert world.game.calls[0] == ("init", {"level": 3}, {"match_id": match_id, "tick_rate": 1})
+    alice, wire = world.connect("alice")
+    world.join(alice, match_id)
+    reply = wire.sent[0]
+    assert reply["cid"] == "j"
+    assert reply["match"]["authoritative"] is True
+    assert reply["match"]["label"] == '{"mode":"duel"}'
+    assert ("join", ["alice"]) in world.game.calls
+    world.send(alice, match_id, 5, b"move")
+    world.clock.advance(0.1)
+    assert world.game.calls[-1] == ("loop", 1, [("alice", 5, b"move")])
+    data = wire.of("match_data")
+    assert [d["op_code"] for d in data] == ["1", "105"], "deferred broadcast after the loop"
+    assert data[1]["presence"]["username"] == "alice"
+    world.clock.advance(0.1)
+    assert world.game.calls[-1] == ("loop", 2, [])
+
+
+def test_join_attempts_see_metadata_and_can_be_rejected(world: World) -> None:
+    match_id = world.registry.create("game")
+    bob, wire = world.connect("bob")
+    world.join(bob, match_id, password="guess")
+    assert wire.sent[-1] == {"cid": "j", "error": {"code": 5, "message": "wrong password"}}
+    assert ("attempt", "bob", {"password": "guess"}) in world.game.calls
+    assert world.registry.get(match_id).members() == []
+
+
+def test_leaves_kicks_and_disconnects_reach_the_handler(world: World) -> None:
+    match_id = world.registry.create("game")
+    match = world.registry.get(match_id)
+    alice, alice_wire = world.connect("alice")
+    bob, _ = world.connect("bob")
+    world.join(alice, match_id)
+    world.join(bob, match_id)
+    match.dispatcher.match_kick(
+        [p for p in map(match._as_match_presence, match.members()) if p.username == "bob"]
+    )
+    assert ("leave", ["bob"]) in world.game.calls
+    events = alice_wire.of("match_presence_event")
+    assert events[-1]["leaves"][0]["username"] == "bob"
+    world.tracker.untrack_all(alice.id)
+    assert world.game.calls[-1] == ("leave", ["alice"])
+
+
+def test_a_loop_returning_none_ends_the_match_with_leave_events(world: World) -> None:
+    match_id = world.registry.create("game")
+    alice, wire = world.connect("alice")
+    world.join(alice, match_id)
+    world.game.loop_result = "end"
+    world.clock.advance(0.1)
+    assert world.registry.get(match_id) is None
+    stream = PresenceStream(StreamMode.MATCH_AUTHORITATIVE, match_id.split(".")[0], label="nakama")
+    assert world.tracker.count_by_stream(stream) == 0
+    assert wire.of("match_presence_event")[-1]["leaves"][0]["username"] == "alice"
+    assert world.clock.getDelayedCalls() == []
+
+
+def test_an_exception_ends_only_that_match(world: World) -> None:
+    broken = world.registry.create("game")
+    other_game = Game()
+    world.registry.handlers = {"game": lambda: world.game, "other": lambda: other_game}
+    healthy = world.registry.create("other")
+    world.game.loop_result = "raise"
+    world.clock.advance(0.1)
+    assert world.registry.get(broken) is None
+    assert world.registry.get(healthy) is not None
+    world.clock.advance(0.1)
+    assert other_game.calls[-1][:2] == ("loop", 2)
+
+
+def test_a_slow_loop_is_counted_and_the_match_keeps_its_rate(world: World) -> None:
+    match_id = world.registry.create("game")
+    match = world.registry.get(match_id)
+    world.clock.advance(5)  # the reactor was busy for 5 s: one late tick, then back on rate
+    assert match.overruns == 1
+    ticks = match.tick
+    world.clock.advance(0.1)
+    assert match.tick == ticks + 1
+
+
+@pytest.mark.parametrize(
+    "tick_rate, label, message",
+    [(0, "", "invalid tick rate"), (61, "", "invalid tick rate"), (10, "x" * 2049, "too long")],
+)
+def test_bad_init_results_refuse_the_match(tick_rate, label, message) -> None:
+    world = World(Game(tick_rate=tick_rate, label=label))
+    with pytest.raises(MatchError, match=message):
+        world.registry.create("game")
+    assert len(world.registry) == 0
+    with pytest.raises(MatchError, match="not found"):
+        world.registry.create("nope")
+
+
+def test_signal_and_terminate(world: World) -> None:
+    match_id = world.registry.create("game")
+    alice, wire = world.connect("alice")
+    world.join(alice, match_id)
+    assert world.registry.signal(match_id, "ping") == "got ping"
+    world.registry.shutdown(grace_seconds=5)
+    assert ("terminate", 5) in world.game.calls
+    assert [d["data"] for d in wire.of("match_data")][-1] == "Ynll"  # b"bye"
+    assert len(world.registry) == 0
