@@ -8,6 +8,7 @@ channel between the two users.
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from enum import IntEnum
 
@@ -66,11 +67,15 @@ class ChatEvents:
             update_time_us=now,
         )
 
+        # Nakama keeps these messages with whole-second times; the live copy is exact.
+        whole = now - now % 1_000_000
+        kept = dataclasses.replace(stored, create_time_us=whole, update_time_us=whole)
+
         def deliver(_: object) -> None:
             envelope = realtime_pb2.Envelope(channel_message=wire_message(stored, stream, True))
             self._router.send_to_stream(stream, OutgoingEnvelope(envelope))
 
-        return self._storage.add_message(stored).addCallback(deliver)
+        return self._storage.add_message(kept).addCallback(deliver)
 
     def remove_from_group(self, group_id: str, user_id: str) -> None:
         """Take every socket of ``user_id`` out of the group's channel."""

@@ -2,12 +2,16 @@
 // End-to-end scenarios: the official nakama-js client against a running nakama_rt server.
 //
 //   node scenarios.mjs --host 127.0.0.1 --port 7350 --server-key defaultkey \
-//        --adapter json|protobuf --scenario session|ping|status
+//        --adapter json|protobuf --scenario session|ping|status|chat_room|chat_dm_group
+//        [--room lobby]
 //
 // Each scenario asserts what it observes and, on success, prints exactly one JSON line of
 // facts on stdout (for tests/test_e2e_nakama_js.py to check against the server) and exits
 // with 0. On failure it prints "e2e FAIL ..." and the facts gathered so far on stderr and
 // exits with 1. Every wait is bounded, and a watchdog ends the run after --timeout-ms.
+//
+// The chat and notification scenarios live in chat_scenarios.mjs, which imports the
+// helpers exported here (an import cycle: they are only used once main() runs).
 
 import { randomUUID } from "node:crypto";
 import { parseArgs } from "node:util";
@@ -16,12 +20,14 @@ import { Client, Session, WebSocketAdapterText } from "@heroiclabs/nakama-js";
 import { WebSocketAdapterPb } from "@heroiclabs/nakama-js-protobuf";
 import WebSocket from "ws";
 
-const STEP_MS = 4000; // bound of any single request or event wait
-const QUIET_MS = 600; // how long "nothing arrives" is watched for
+import { scenarioChatDmGroup, scenarioChatRoom } from "./chat_scenarios.mjs";
+
+export const STEP_MS = 4000; // bound of any single request or event wait
+export const QUIET_MS = 600; // how long "nothing arrives" is watched for
 
 // --- command line -----------------------------------------------------------------------
 
-const { values: opts } = parseArgs({
+export const { values: opts } = parseArgs({
   options: {
     host: { type: "string", default: "127.0.0.1" },
     port: { type: "string" },
@@ -29,11 +35,13 @@ const { values: opts } = parseArgs({
     adapter: { type: "string", default: "json" },
     scenario: { type: "string" },
     "timeout-ms": { type: "string", default: "9000" },
+    // the chat room of chat_room: a unique one when the server's history is not fresh
+    room: { type: "string", default: "lobby" },
   },
   strict: true,
 });
 
-const facts = { scenario: opts.scenario, adapter: opts.adapter };
+export const facts = { scenario: opts.scenario, adapter: opts.adapter };
 
 function die(message) {
   const text = `e2e FAIL [${opts.scenario}/${opts.adapter}]: ${message}\nfacts so far: ${safeJson(facts)}\n`;
@@ -47,7 +55,7 @@ process.on("uncaughtException", (error) => die(`uncaught exception: ${describe(e
 // Node 20 has no global WebSocket (node 22 has); nakama-js and its protobuf adapter use
 // the global one, so the `ws` package stands in. The subclass counts frames per socket.
 
-const taps = [];
+export const taps = [];
 
 class TapWebSocket extends WebSocket {
   constructor(url, ...rest) {
@@ -75,9 +83,9 @@ globalThis.WebSocket = TapWebSocket;
 
 // --- helpers ------------------------------------------------------------------------------
 
-class Failure extends Error {}
+export class Failure extends Error {}
 
-function safeJson(value) {
+export function safeJson(value) {
   try {
     return JSON.stringify(value);
   } catch {
@@ -85,7 +93,7 @@ function safeJson(value) {
   }
 }
 
-function describe(value) {
+export function describe(value) {
   if (value instanceof Response) return `HTTP ${value.status} ${value.statusText}`;
   if (value instanceof Failure) return value.message;
   if (value instanceof Error) return value.stack || String(value);
@@ -95,23 +103,23 @@ function describe(value) {
   return safeJson(value);
 }
 
-function check(condition, message, detail) {
+export function check(condition, message, detail) {
   if (!condition) {
     throw new Failure(detail === undefined ? message : `${message}: ${safeJson(detail)}`);
   }
 }
 
-function checkEqual(actual, expected, message) {
+export function checkEqual(actual, expected, message) {
   const a = safeJson(actual);
   const e = safeJson(expected);
   if (a !== e) throw new Failure(`${message}: expected ${e}, got ${a}`);
 }
 
-function sleep(ms) {
+export function sleep(ms) {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
-function within(promise, what, ms = STEP_MS) {
+export function within(promise, what, ms = STEP_MS) {
   let timer;
   const timeout = new Promise((_, reject) => {
     timer = setTimeout(() => reject(new Failure(`timed out after ${ms} ms: ${what}`)), ms);
@@ -120,7 +128,7 @@ function within(promise, what, ms = STEP_MS) {
 }
 
 /** The rejection reason of a promise that must fail (within the step bound). */
-async function rejection(promise, what, ms = STEP_MS) {
+export async function rejection(promise, what, ms = STEP_MS) {
   let value;
   try {
     value = await within(promise, what, ms);
@@ -131,10 +139,10 @@ async function rejection(promise, what, ms = STEP_MS) {
   throw new Failure(`${what}: expected a failure, got ${safeJson(value)}`);
 }
 
-const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+export const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 /** A queue of pushed items (socket events) with bounded waits. */
-class Inbox {
+export class Inbox {
   constructor(name) {
     this.name = name;
     this.items = [];
@@ -168,14 +176,14 @@ class Inbox {
   }
 }
 
-function newAdapter() {
+export function newAdapter() {
   if (opts.adapter === "protobuf") return new WebSocketAdapterPb();
   if (opts.adapter === "json") return new WebSocketAdapterText();
   throw new Failure(`unknown adapter ${opts.adapter}`);
 }
 
 /** A nakama-js socket whose status events and disconnects go to inboxes. */
-function openSocket(client, label) {
+export function openSocket(client, label) {
   const socket = client.createSocket(false, false, newAdapter(), STEP_MS);
   const presences = new Inbox(`${label}'s status events`);
   const disconnects = new Inbox(`${label}'s disconnect`);
@@ -191,7 +199,7 @@ function openSocket(client, label) {
 }
 
 /** A presence as the tests compare it; status null means the field was absent. */
-function presence(p) {
+export function presence(p) {
   return {
     user_id: p.user_id,
     session_id: p.session_id,
@@ -202,29 +210,29 @@ function presence(p) {
 }
 
 /** A status_presence_event (empty lists are omitted in JSON and [] in protobuf). */
-function statusEvent(e) {
+export function statusEvent(e) {
   return { joins: (e.joins ?? []).map(presence), leaves: (e.leaves ?? []).map(presence) };
 }
 
 /** The keys of an envelope that are set (protobuf decoding leaves the rest undefined). */
-function setKeys(envelope) {
+export function setKeys(envelope) {
   return Object.keys(envelope)
     .filter((k) => envelope[k] !== undefined)
     .sort();
 }
 
-function socketError(error) {
+export function socketError(error) {
   check(error && typeof error === "object" && "code" in error, "not a socket error", error);
   return { code: error.code, message: error.message };
 }
 
-function newClient() {
+export function newClient() {
   // autoRefreshSession off: with the default 60 s tokens nakama-js would refresh before
   // every call (it refreshes within 5 minutes of expiry), hiding what is tested here.
   return new Client(opts["server-key"], opts.host, opts.port, false, STEP_MS, false);
 }
 
-async function newUser(client, prefix) {
+export async function newUser(client, prefix) {
   const customId = `e2e-${randomUUID()}`;
   const username = `${prefix}${randomUUID().replace(/-/g, "").slice(0, 12)}`;
   const session = await within(
@@ -458,7 +466,13 @@ async function scenarioStatus() {
   facts.frames = taps;
 }
 
-const SCENARIOS = { session: scenarioSession, ping: scenarioPing, status: scenarioStatus };
+const SCENARIOS = {
+  session: scenarioSession,
+  ping: scenarioPing,
+  status: scenarioStatus,
+  chat_room: scenarioChatRoom,
+  chat_dm_group: scenarioChatDmGroup,
+};
 
 // --- main ---------------------------------------------------------------------------------
 
