@@ -27,6 +27,7 @@ from nakama_rt.api.context import ApiContext
 from nakama_rt.config import Config
 from nakama_rt.logs import Logger, set_level
 from nakama_rt.protocol import NakamaSocketFactory
+from nakama_rt.realtime.match_list import list_matches
 from nakama_rt.server import RealtimeServer
 from nakama_rt.session_cache import SessionCache
 from nakama_rt.storage import open_storage
@@ -62,6 +63,9 @@ class NakamaRT:
             is_online=self.server.status.is_online,
             notifier=self.server.notifier,
             chat=self.server.chat_events,
+            list_matches=lambda match_filter: list_matches(
+                self.server.match_registry, self.server.tracker, match_filter
+            ),
         )
         self.api_resource = build_api(self.api_context)
         self.healthcheck_resource = HealthcheckResource()

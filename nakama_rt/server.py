@@ -28,6 +28,7 @@ from nakama_rt.presence import (
 )
 from nakama_rt.proto import api_pb2, realtime_pb2
 from nakama_rt.realtime import ping
+from nakama_rt.realtime.authoritative import MatchRegistry
 from nakama_rt.realtime.channel import ChannelHandlers
 from nakama_rt.realtime.group_chat import ChatEvents
 from nakama_rt.realtime.match import MatchHandlers
@@ -35,6 +36,8 @@ from nakama_rt.realtime.status import StatusHandlers, StatusRegistry, status_str
 from nakama_rt.realtime.stream import StreamManager
 from nakama_rt.session import CLOSE_GOING_AWAY, Session
 
+#: This node's name in authoritative match ids ("<uuid>.<node>"), Nakama's default.
+NODE_NAME = "nakama"
 SINGLE_SOCKET_REASON = "server-side session disconnect"
 SHUTDOWN_REASON = "server shutting down"
 
@@ -66,6 +69,21 @@ class RealtimeServer:
         )
         self.matches.register(self.pipeline)
         self.streams = StreamManager(self.tracker, self.router, self.sessions)
+        # Authoritative matches; the runtime fills in the handlers, ctx and nk it loads.
+        self.match_registry = MatchRegistry(
+            self.tracker,
+            self.router,
+            clock,
+            node=NODE_NAME,
+            handlers={},
+            context_factory=lambda match_id, node, label, tick_rate: {
+                "match_id": match_id,
+                "match_node": node,
+                "match_label": label,
+                "match_tick_rate": tick_rate,
+            },
+        )
+        self.matches.authoritative = self.match_registry
         self.shutting_down = False
 
     # SessionHooks
@@ -133,6 +151,7 @@ class RealtimeServer:
         """Refuse new sockets, send every session the leave events of all the others
         while they can still receive them, then close each with 1001."""
         self.shutting_down = True
+        self.match_registry.shutdown(grace_seconds=0)
         sessions = list(self.sessions)
         for session in sessions:
             self.tracker.untrack_all(session.id, PresenceReason.DISCONNECT)

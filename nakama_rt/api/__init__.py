@@ -13,7 +13,7 @@ from typing import Any
 
 from twisted.web.resource import IResource
 
-from . import account, authenticate, chat, friends, groups, session
+from . import account, authenticate, chat, friends, groups, match, session
 from .context import BCRYPT_COST, ApiContext
 from .http import (
     ApiError,
@@ -39,7 +39,7 @@ __all__ = [
 def build_api(context: ApiContext) -> IResource:
     """The resource answering everything under ``/v2/``."""
     routes = [*authenticate.ROUTES, *session.ROUTES, *account.ROUTES]
-    routes += [*friends.ROUTES, *groups.ROUTES, *chat.ROUTES]
+    routes += [*friends.ROUTES, *groups.ROUTES, *chat.ROUTES, *match.ROUTES]
     return PathJsonResource(context, routes, context.config.socket.max_request_size_bytes)
 
 

@@ -47,6 +47,8 @@ class ApiContext:
     ``chat``
         The server's :class:`~nakama_rt.realtime.group_chat.ChatEvents` (group
         channel messages and channel clean-up); None in tests that do not need it.
+    ``list_matches``
+        ``MatchFilter -> [api.Match]`` (:mod:`nakama_rt.realtime.match_list`).
     """
 
     reactor: Any
@@ -58,6 +60,7 @@ class ApiContext:
     is_online: Callable[[str], bool] | None = None
     notifier: Any = None
     chat: Any = None
+    list_matches: Callable[[Any], list[Any]] | None = None
 
     def in_thread(self, fn: Callable[..., Any], *args: Any) -> Deferred[Any]:
         """Run CPU-heavy ``fn`` (bcrypt) off the reactor thread."""

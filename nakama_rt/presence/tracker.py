@@ -111,6 +111,9 @@ class ITracker(Interface):
     def streams_by_session(session_id: str) -> list[PresenceStream]:
         """The streams a session is on."""
 
+    def streams_by_mode(mode: int) -> list[tuple[PresenceStream, int]]:
+        """Every stream of a mode with its number of presences (e.g. relayed matches)."""
+
     def add_listener(mode: int, listener: PresenceListener) -> None:
         """Receive the join/leave events of every stream of ``mode``."""
 
@@ -218,6 +221,9 @@ class LocalTracker:
 
     def streams_by_session(self, session_id: str) -> list[PresenceStream]:
         return list(self._by_session.get(session_id, ()))
+
+    def streams_by_mode(self, mode: int) -> list[tuple[PresenceStream, int]]:
+        return [(s, len(members)) for s, members in self._by_stream.items() if s.mode == mode]
 
     def _store(self, presence: Presence) -> None:
         self._by_stream.setdefault(presence.stream, {})[presence.session_id] = presence

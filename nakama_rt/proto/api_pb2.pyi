@@ -170,6 +170,28 @@ class ChannelMessageList(_message.Message):
     cacheable_cursor: str
     def __init__(self, messages: _Optional[_Iterable[_Union[ChannelMessage, _Mapping]]] = ..., next_cursor: _Optional[str] = ..., prev_cursor: _Optional[str] = ..., cacheable_cursor: _Optional[str] = ...) -> None: ...
 
+class Match(_message.Message):
+    __slots__ = ("match_id", "authoritative", "label", "size", "tick_rate", "handler_name")
+    MATCH_ID_FIELD_NUMBER: _ClassVar[int]
+    AUTHORITATIVE_FIELD_NUMBER: _ClassVar[int]
+    LABEL_FIELD_NUMBER: _ClassVar[int]
+    SIZE_FIELD_NUMBER: _ClassVar[int]
+    TICK_RATE_FIELD_NUMBER: _ClassVar[int]
+    HANDLER_NAME_FIELD_NUMBER: _ClassVar[int]
+    match_id: str
+    authoritative: bool
+    label: _wrappers_pb2.StringValue
+    size: int
+    tick_rate: int
+    handler_name: str
+    def __init__(self, match_id: _Optional[str] = ..., authoritative: _Optional[bool] = ..., label: _Optional[_Union[_wrappers_pb2.StringValue, _Mapping]] = ..., size: _Optional[int] = ..., tick_rate: _Optional[int] = ..., handler_name: _Optional[str] = ...) -> None: ...
+
+class MatchList(_message.Message):
+    __slots__ = ("matches",)
+    MATCHES_FIELD_NUMBER: _ClassVar[int]
+    matches: _containers.RepeatedCompositeFieldContainer[Match]
+    def __init__(self, matches: _Optional[_Iterable[_Union[Match, _Mapping]]] = ...) -> None: ...
+
 class Notification(_message.Message):
     __slots__ = ("id", "subject", "content", "code", "sender_id", "create_time", "persistent")
     ID_FIELD_NUMBER: _ClassVar[int]

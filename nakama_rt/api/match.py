@@ -1,0 +1,51 @@
+"""``GET /v2/match``: list matches as Nakama does (limit, authoritative, label, sizes, query)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from nakama_rt.logs import Logger
+from nakama_rt.proto import api_pb2
+from nakama_rt.query import QueryError
+from nakama_rt.realtime.match_list import ListError, MatchFilter
+
+from .chat import as_json
+from .context import ApiContext
+from .http import ApiError, Call, Code, Route
+from .social_http import query_int32
+
+log = Logger()
+
+
+async def list_matches(ctx: ApiContext, call: Call) -> dict[str, Any]:
+    limit = query_int32(call, "limit")
+    label = call.query.get("label")
+    query = call.query.get("query")
+    match_filter = MatchFilter(
+        limit=10 if limit is None else limit,
+        authoritative=call.query.get("authoritative"),
+        label=label,
+        min_size=query_int32(call, "min_size"),
+        max_size=query_int32(call, "max_size"),
+        query=query,
+    )
+    try:
+        matches = ctx.list_matches(match_filter)
+    except ListError as refused:
+        raise ApiError(Code.INVALID_ARGUMENT, str(refused)) from None
+    except QueryError as bad:
+        # Nakama answers a query it cannot parse as an internal error.
+        log.info("match listing query refused: {reason}", reason=str(bad))
+        raise ApiError(Code.INTERNAL, "Error listing matches.") from None
+    return as_json(api_pb2.MatchList(matches=matches))
+
+
+ROUTES = [
+    Route(
+        b"GET",
+        (b"match",),
+        list_matches,
+        auth="bearer",
+        query={"authoritative": "bool", "label": "string", "query": "string"},
+    ),
+]

@@ -1,0 +1,107 @@
+"""Match listing (``GET /v2/match``, ``nk.match_list``) with Nakama's filters.
+
+Authoritative matches are found by exact label, by a query over their JSON label
+(fields under ``label.``; the query engine is :mod:`nakama_rt.query`), or all of them
+newest first; relayed matches (which have no label) follow when the caller did not
+ask for authoritative matches only.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from nakama_rt.presence import ITracker, StreamMode
+from nakama_rt.proto import api_pb2
+from nakama_rt.query import Query, compile_query, index_document
+from nakama_rt.realtime.authoritative import AuthoritativeMatch, MatchRegistry
+
+
+class ListError(ValueError):
+    """A listing request Nakama refuses; the message is Nakama's."""
+
+
+@dataclass(frozen=True)
+class MatchFilter:
+    limit: int = 10
+    authoritative: bool | None = None
+    label: str | None = None
+    min_size: int | None = None
+    max_size: int | None = None
+    query: str | None = None
+
+    def check(self) -> MatchFilter:
+        if not 1 <= self.limit <= 100:
+            raise ListError("Invalid limit - limit must be between 1 and 100.")
+        if self.label is not None and self.authoritative is False:
+            raise ListError("Label filtering is not supported for non-authoritative matches.")
+        if self.query is not None and self.authoritative is False:
+            raise ListError("Query filtering is not supported for non-authoritative matches.")
+        if self.min_size is not None and self.min_size < 0:
+            raise ListError("Minimum size must be 0 or above.")
+        if self.max_size is not None and self.max_size < 0:
+            raise ListError("Maximum size must be 0 or above.")
+        if (
+            self.min_size is not None
+            and self.max_size is not None
+            and self.min_size > self.max_size
+        ):
+            raise ListError(
+                "Maximum size must be greater than or equal to minimum size when both are "
+                "specified."
+            )
+        return self
+
+
+def _document(match: AuthoritativeMatch):
+    return index_document(
+        match.label_document(),
+        "label",
+        keywords={
+            "label_string": match.label,
+            "node": match.node,
+            "handler_name": match.handler_name,
+        },
+        numbers={"tick_rate": match.tick_rate, "create_time": match.create_time},
+    )
+
+
+def list_matches(registry: MatchRegistry, tracker: ITracker, f: MatchFilter) -> list[api_pb2.Match]:
+    """Matches as Nakama lists them. A bad query raises :class:`~nakama_rt.query.QueryError`."""
+    f.check()
+
+    def size_ok(size: int) -> bool:
+        return (f.min_size is None or size >= f.min_size) and (
+            f.max_size is None or size <= f.max_size
+        )
+
+    results: list[api_pb2.Match] = []
+    if f.authoritative is not False:
+        candidates = list(registry)
+        if f.query is not None:
+            query: Query = compile_query(f.query)
+            scored = []
+            for match in candidates:
+                score = query.evaluate(_document(match))
+                if score is not None:
+                    scored.append((score, match.create_time, match))
+            scored.sort(key=lambda item: (-item[0], -item[1]))
+            candidates = [match for _, _, match in scored]
+        else:
+            if f.label is not None:
+                candidates = [m for m in candidates if m.label == f.label]
+            candidates.sort(key=lambda m: -m.create_time)
+        for match in candidates:
+            wire = match.wire()
+            if size_ok(wire.size):
+                results.append(wire)
+                if len(results) >= f.limit:
+                    return results
+    if f.authoritative is not True and f.label is None and f.query is None:
+        for stream, size in tracker.streams_by_mode(StreamMode.MATCH_RELAYED):
+            if size_ok(size):
+                results.append(
+                    api_pb2.Match(match_id=f"{stream.subject}.", authoritative=False, size=size)
+                )
+                if len(results) >= f.limit:
+                    break
+    return results
