@@ -52,6 +52,9 @@ class NakamaRT:
         self.storage = open_storage(config.database_address(), reactor)
         self.session_cache = SessionCache(config.session, reactor)
         self.server = RealtimeServer(config, reactor, self.storage, self.session_cache)
+        if config.runtime.path:
+            # Game logic loads now, so that a broken module fails construction (startup).
+            self.server.runtime.load(config.runtime.path)
         self.socket_factory = NakamaSocketFactory(self.server)
         self.socket_resource = SocketResource(self.socket_factory)
         self.api_context = ApiContext(
@@ -67,7 +70,7 @@ class NakamaRT:
                 self.server.match_registry, self.server.tracker, match_filter
             ),
         )
-        self.api_resource = build_api(self.api_context)
+        self.api_resource = build_api(self.api_context, self.server.runtime)
         self.healthcheck_resource = HealthcheckResource()
         self.resource: Resource = build_root(
             self.socket_resource, self.api_resource, self.healthcheck_resource

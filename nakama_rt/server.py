@@ -32,8 +32,10 @@ from nakama_rt.realtime.authoritative import MatchRegistry
 from nakama_rt.realtime.channel import ChannelHandlers
 from nakama_rt.realtime.group_chat import ChatEvents
 from nakama_rt.realtime.match import MatchHandlers
+from nakama_rt.realtime.rpc import RpcHandler
 from nakama_rt.realtime.status import StatusHandlers, StatusRegistry, status_stream
 from nakama_rt.realtime.stream import StreamManager
+from nakama_rt.runtime import NakamaModule, Runtime, RuntimeLogger
 from nakama_rt.session import CLOSE_GOING_AWAY, Session
 
 #: This node's name in authoritative match ids ("<uuid>.<node>"), Nakama's default.
@@ -60,6 +62,17 @@ class RealtimeServer:
         ping.register(self.pipeline)
         StatusHandlers(self.status, self.tracker, storage).register(self.pipeline)
         self.notifier = Notifier(storage, self.router, clock)
+        # Game logic: empty until NakamaRT loads runtime.path into it.
+        runtime_logger = RuntimeLogger()
+        self.runtime = Runtime(
+            env=config.runtime.env,
+            node=NODE_NAME,
+            nk=NakamaModule(storage, self.notifier, self.status.is_online, runtime_logger),
+            logger=runtime_logger,
+            clock=clock,
+        )
+        self.pipeline.hooks = self.runtime
+        RpcHandler(self.runtime).register(self.pipeline)
         ChannelHandlers(self.tracker, self.router, storage, self.notifier, clock).register(
             self.pipeline
         )
@@ -110,6 +123,7 @@ class RealtimeServer:
             )
         if self.config.session.single_socket:
             self._close_older_sockets(session)
+        self.runtime.session_start(session)
         self.log.debug("session {sid} opened for {uid}", sid=session.id, uid=user_id)
 
     def process(self, session: Session, envelope: realtime_pb2.Envelope):
@@ -120,6 +134,7 @@ class RealtimeServer:
         self.tracker.untrack_all(session.id, PresenceReason.DISCONNECT)
         self.status.unfollow_all(session.id)
         self.sessions.remove(session.id)
+        self.runtime.session_end(session)
         self.log.debug("session {sid} closed", sid=session.id)
 
     # Server-wide operations

@@ -114,6 +114,13 @@ _KEY_OPTIONS = [
         str,
         "Key for server-to-server HTTP calls (runtime.http_key).",
     ),
+    (
+        "runtime-path",
+        "runtime",
+        "path",
+        str,
+        "Directory of Python modules with game logic: RPCs, hooks, matches (runtime.path).",
+    ),
     ("log-level", "logger", "level", str, "debug, info, warn or error (logger.level)."),
 ]
 

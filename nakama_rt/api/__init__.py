@@ -13,6 +13,7 @@ from typing import Any
 
 from twisted.web.resource import IResource
 
+from ..runtime import Runtime
 from . import account, authenticate, chat, friends, groups, match, session
 from .context import BCRYPT_COST, ApiContext
 from .http import (
@@ -23,6 +24,7 @@ from .http import (
     Route,
     body_limited_request_factory,
 )
+from .rpc import ApiRoot, RpcResource
 from .social_http import PathJsonResource
 
 __all__ = [
@@ -36,11 +38,13 @@ __all__ = [
 ]
 
 
-def build_api(context: ApiContext) -> IResource:
-    """The resource answering everything under ``/v2/``."""
+def build_api(context: ApiContext, runtime: Runtime | None = None) -> IResource:
+    """The resource answering everything under ``/v2/``; ``/v2/rpc/{id}`` calls the
+    functions of ``runtime`` (none when it is None)."""
     routes = [*authenticate.ROUTES, *session.ROUTES, *account.ROUTES]
     routes += [*friends.ROUTES, *groups.ROUTES, *chat.ROUTES, *match.ROUTES]
-    return PathJsonResource(context, routes, context.config.socket.max_request_size_bytes)
+    api = PathJsonResource(context, routes, context.config.socket.max_request_size_bytes)
+    return ApiRoot(api, RpcResource(context, runtime or Runtime()))
 
 
 async def _healthcheck(context: Any, call: Call) -> dict[str, Any]:

@@ -1,0 +1,74 @@
+"""What runtime code knows about the call it serves: the ``ctx`` of every function.
+
+Nakama hands each runtime function a ``context.Context`` holding values under keys
+such as ``RUNTIME_CTX_USER_ID``. Python code gets one frozen :class:`RuntimeContext`
+with the same facts as attributes, ``None`` where a fact does not apply (no user for
+a server-to-server RPC, no match outside match handlers), so a function can neither
+mistake a missing value for an empty one nor change what other callbacks see.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+
+
+class ExecutionMode(enum.StrEnum):
+    """Why runtime code runs (``RUNTIME_CTX_MODE``), with Nakama's names."""
+
+    EVENT = "event"
+    RUN_ONCE = "run_once"
+    RPC = "rpc"
+    BEFORE = "before"
+    AFTER = "after"
+    MATCH = "match"
+    MATCHMAKER = "matchmaker"
+    MATCH_CREATE = "match_create"
+    SHUTDOWN = "shutdown"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RuntimeContext:
+    """The ``ctx`` argument. Immutable; mappings are read-only views.
+
+    ``env`` is ``runtime.env`` of the config; ``headers`` and ``query_params`` are set
+    for RPCs over HTTP only (lists of values, the ``http_key`` parameter removed);
+    ``expiry`` is the session token's expiry (UNIX seconds).
+    """
+
+    env: Mapping[str, str] = field(default_factory=dict)
+    execution_mode: ExecutionMode = ExecutionMode.RUN_ONCE
+    node: str = ""
+    headers: Mapping[str, list[str]] = field(default_factory=dict)
+    query_params: Mapping[str, list[str]] = field(default_factory=dict)
+    user_id: str | None = None
+    username: str | None = None
+    vars: Mapping[str, str] = field(default_factory=dict)
+    expiry: int | None = None
+    session_id: str | None = None
+    lang: str | None = None
+    client_ip: str | None = None
+    client_port: str | None = None
+    match_id: str | None = None
+    match_node: str | None = None
+    match_label: str | None = None
+    match_tick_rate: int | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("env", "headers", "query_params", "vars"):
+            value = getattr(self, name)
+            if not isinstance(value, MappingProxyType):
+                object.__setattr__(self, name, MappingProxyType(dict(value or {})))
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """An event given to session and custom event functions (Nakama's ``api.Event``)."""
+
+    name: str
+    properties: Mapping[str, str] = field(default_factory=dict)
+    #: UNIX seconds.
+    timestamp: float = 0.0
+    external: bool = False

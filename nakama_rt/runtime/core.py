@@ -1,0 +1,194 @@
+"""The loaded game logic as the server uses it: RPCs, message hooks, session events.
+
+One :class:`Runtime` per server, created empty with the server's ``nk`` and filled
+once by :meth:`Runtime.load`. Everything that calls runtime code goes through here,
+so the ``ctx`` each function gets, the logger fields and the failure handling are
+the same whether the call came from a socket, HTTP or a session event.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from twisted.internet.defer import Deferred
+from twisted.python.failure import Failure
+
+from nakama_rt.logs import Logger
+from nakama_rt.proto import realtime_pb2
+
+from .context import Event, ExecutionMode, RuntimeContext
+from .initializer import Initializer
+from .invoke import NakamaError, invoke
+from .loader import load_modules
+from .logger import RuntimeLogger
+
+INVALID_RPC_RESULT = (
+    "Runtime function returned invalid data - only allowed one return value of type string."
+)
+
+
+class Runtime:
+    """Registered runtime functions plus what calling them needs (env, node, nk, logger)."""
+
+    log = Logger()
+
+    def __init__(
+        self,
+        *,
+        env: Mapping[str, str] | None = None,
+        node: str = "nakama",
+        nk: Any = None,
+        logger: RuntimeLogger | None = None,
+        initializer: Initializer | None = None,
+        clock: Any = None,
+    ) -> None:
+        self.env = dict(env or {})
+        self.node = node
+        self.logger = logger or RuntimeLogger()
+        self.nk = nk
+        self.initializer = initializer or Initializer()
+        self.modules: list[str] = []
+        self._clock = clock
+
+    def load(self, path: str) -> list[str]:
+        """Load the modules in ``path`` (see :mod:`.loader`); RuntimeLoadError on failure."""
+        ctx = self.context(ExecutionMode.RUN_ONCE)
+        self.modules += load_modules(path, ctx, self.logger, self.nk, self.initializer)
+        return self.modules
+
+    # Contexts
+
+    def context(self, mode: ExecutionMode, **facts: Any) -> RuntimeContext:
+        return RuntimeContext(env=self.env, execution_mode=mode, node=self.node, **facts)
+
+    def session_context(self, session: Any, mode: ExecutionMode) -> RuntimeContext:
+        """The ``ctx`` of a call made for a socket session."""
+        return self.context(
+            mode,
+            user_id=session.user_id,
+            username=session.username,
+            vars=session.vars or {},
+            expiry=session.expiry,
+            session_id=session.id,
+            lang=session.lang,
+            client_ip=session.client_ip,
+            client_port=session.client_port,
+        )
+
+    def match_context(self, match_id: str, node: str, label: str, tick_rate: int) -> RuntimeContext:
+        """The ``ctx`` of a match handler callback."""
+        return self.context(
+            ExecutionMode.MATCH,
+            match_id=match_id,
+            match_node=node,
+            match_label=label,
+            match_tick_rate=tick_rate,
+        )
+
+    # Registries, for the features that use them
+
+    @property
+    def matches(self) -> Mapping[str, Any]:
+        """Match handler factories by name."""
+        return self.initializer.matches
+
+    @property
+    def matchmaker_matched(self) -> Any:
+        return self.initializer.matchmaker_matched
+
+    # RPC
+
+    def has_rpc(self, id: str) -> bool:
+        return id.lower() in self.initializer.rpcs
+
+    def call_rpc(self, id: str, ctx: RuntimeContext, payload: str) -> Deferred[str]:
+        """Run RPC ``id`` (which must exist); its payload, or a failure that was logged."""
+        key = id.lower()
+        fn = self.initializer.rpcs[key]
+        called = invoke(fn, ctx, self.logger.with_field("rpc_id", key), self.nk, payload)
+        called.addCallback(_rpc_result)
+        called.addErrback(self._logged, "RPC {id} failed", id=key)
+        return called
+
+    # Message hooks (the pipeline's Hooks)
+
+    def has_before(self, message: str) -> bool:
+        return message in self.initializer.before_rt
+
+    def has_after(self, message: str) -> bool:
+        return message in self.initializer.after_rt
+
+    def run_before(
+        self, message: str, session: Any, envelope: realtime_pb2.Envelope
+    ) -> Deferred[realtime_pb2.Envelope | None]:
+        """The envelope to process, None to reject it, or a (logged) failure."""
+        fn = self.initializer.before_rt[message]
+        ctx = self.session_context(session, ExecutionMode.BEFORE)
+        logger = self.logger.with_fields({"api_id": message, "mode": "before"})
+        called = invoke(fn, ctx, logger, self.nk, envelope)
+        called.addCallback(_before_result, message)
+        called.addErrback(self._logged, "before hook of {id} failed", id=message)
+        return called
+
+    def run_after(
+        self,
+        message: str,
+        session: Any,
+        out: realtime_pb2.Envelope | None,
+        envelope: realtime_pb2.Envelope,
+    ) -> Deferred[None]:
+        """Run the after hook; it never fails (errors are logged, as Nakama ignores them)."""
+        fn = self.initializer.after_rt[message]
+        ctx = self.session_context(session, ExecutionMode.AFTER)
+        logger = self.logger.with_fields({"api_id": message, "mode": "after"})
+        called = invoke(fn, ctx, logger, self.nk, out, envelope)
+        called.addCallback(lambda _: None)
+        called.addErrback(self._logged, "after hook of {id} failed", id=message)
+        called.addErrback(lambda _: None)
+        return called
+
+    # Session events
+
+    def session_start(self, session: Any) -> None:
+        """Tell the session start functions, without waiting for them."""
+        self._event(self.initializer.session_start, session, Event("session_start"))
+
+    def session_end(self, session: Any, reason: str = "") -> None:
+        """Tell the session end functions, without waiting for them."""
+        event = Event("session_end", {"reason": reason})
+        self._event(self.initializer.session_end, session, event)
+
+    def _event(self, functions: list[Any], session: Any, event: Event) -> None:
+        if not functions:
+            return
+        seconds = self._clock.seconds() if self._clock is not None else 0.0
+        event = Event(event.name, event.properties, float(int(seconds)), event.external)
+        ctx = self.session_context(session, ExecutionMode.EVENT)
+        for fn in functions:
+            called = invoke(fn, ctx, self.logger, self.nk, event)
+            called.addErrback(self._logged, "{id} function failed", id=event.name)
+            called.addErrback(lambda _: None)
+
+    def _logged(self, failure: Failure, message: str, **fields: Any) -> Failure:
+        if failure.check(NakamaError):
+            self.log.debug(message + ": {error}", error=failure.getErrorMessage(), **fields)
+        else:
+            self.log.failure(message, failure, **fields)
+        return failure
+
+
+def _rpc_result(result: Any) -> str:
+    if result is None:
+        return ""
+    if not isinstance(result, str):
+        raise TypeError(INVALID_RPC_RESULT)
+    return result
+
+
+def _before_result(result: Any, message: str) -> realtime_pb2.Envelope | None:
+    if result is None:
+        return None
+    if not isinstance(result, realtime_pb2.Envelope) or result.WhichOneof("message") != message:
+        raise TypeError(f"the before hook of {message} must return a {message} Envelope or None")
+    return result

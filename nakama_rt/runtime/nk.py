@@ -1,0 +1,211 @@
+"""``nk``: the server API runtime code calls, named as Nakama's ``nk`` functions.
+
+Arguments are checked at once, with Nakama's messages, and bad ones raise
+``ValueError`` before anything happens; work that touches the database returns a
+Deferred (``await`` it in an ``async def``). Functions of features that are not
+here yet raise ``NotImplementedError`` saying so, rather than being absent, so a
+module written against Nakama's API fails where it uses them, clearly.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+from google.protobuf import timestamp_pb2
+from twisted.internet.defer import Deferred, succeed
+
+from nakama_rt.notifications import NewNotification
+from nakama_rt.proto import api_pb2
+from nakama_rt.storage import SYSTEM_USER_ID, User
+
+from .logger import RuntimeLogger
+
+#: The public functions of :class:`NakamaModule`.
+NK_FUNCTIONS = (
+    "notification_send",
+    "notifications_send",
+    "users_get_id",
+    "users_get_username",
+    "stream_user_join",
+    "stream_user_leave",
+    "stream_user_list",
+    "stream_send",
+    "stream_close",
+    "match_create",
+    "match_get",
+    "match_list",
+    "match_signal",
+)
+
+
+def _valid_uuid(value: Any) -> bool:
+    try:
+        uuid.UUID(value)
+    except (TypeError, ValueError, AttributeError):
+        return False
+    return True
+
+
+def _notification(
+    user_id: str,
+    subject: str,
+    content: Mapping[str, Any] | None,
+    code: int,
+    sender_id: str,
+    persistent: bool,
+) -> NewNotification:
+    """Nakama's checks for one notification, then the notification."""
+    if not _valid_uuid(user_id):
+        raise ValueError("expects userID to be a valid UUID")
+    if not isinstance(subject, str) or not subject:
+        raise ValueError("expects subject to be a non-empty string")
+    if content is not None and not isinstance(content, Mapping):
+        raise ValueError("expects content to be a mapping")
+    if not isinstance(code, int) or (code <= 0 and not -2000 <= code <= -1000):
+        raise ValueError("expects code to number above 0")
+    if sender_id and not _valid_uuid(sender_id):
+        raise ValueError("expects sender to either be an empty string or a valid UUID")
+    return NewNotification(
+        user_id=str(uuid.UUID(user_id)),
+        subject=subject,
+        content=dict(content or {}),
+        code=code,
+        sender_id=str(uuid.UUID(sender_id)) if sender_id else SYSTEM_USER_ID,
+        persistent=bool(persistent),
+    )
+
+
+class NakamaModule:
+    """The ``nk`` object. Collaborators are the server's own: ``storage`` (an
+    ``IStorage``), ``notifier`` (a :class:`~nakama_rt.notifications.Notifier`) and
+    ``is_online`` (user id -> bool) for the users' ``online`` flag."""
+
+    def __init__(
+        self,
+        storage: Any,
+        notifier: Any,
+        is_online: Callable[[str], bool] | None = None,
+        logger: RuntimeLogger | None = None,
+    ) -> None:
+        self._storage = storage
+        self._notifier = notifier
+        self._is_online = is_online or (lambda user_id: False)
+        self.logger = logger or RuntimeLogger()
+
+    # Notifications
+
+    def notification_send(
+        self,
+        user_id: str,
+        subject: str,
+        content: Mapping[str, Any] | None,
+        code: int,
+        sender_id: str = "",
+        persistent: bool = False,
+    ) -> Deferred[None]:
+        """Send one notification, live to the user's sockets and, if ``persistent``,
+        kept for ``GET /v2/notification``. ``code`` is above 0 (-2000..-1000 reserved)."""
+        return self._notifier.send(
+            [_notification(user_id, subject, content, code, sender_id, persistent)]
+        )
+
+    def notifications_send(self, notifications: Iterable[Mapping[str, Any]]) -> Deferred[None]:
+        """Send several; each a mapping with ``user_id``, ``subject``, ``content``,
+        ``code`` and optionally ``sender_id`` and ``persistent``."""
+        batch = []
+        for item in notifications:
+            if not isinstance(item, Mapping):
+                raise ValueError("expects each notification to be a mapping")
+            batch.append(
+                _notification(
+                    item.get("user_id", ""),
+                    item.get("subject", ""),
+                    item.get("content"),
+                    item.get("code", 0),
+                    item.get("sender_id", ""),
+                    item.get("persistent", False),
+                )
+            )
+        return self._notifier.send(batch) if batch else succeed(None)
+
+    # Users
+
+    def users_get_id(self, user_ids: Iterable[str]) -> Deferred[list[api_pb2.User]]:
+        """The users with these ids (unknown ones are left out), as Nakama's ``User``."""
+        ids = list(user_ids)
+        if not all(_valid_uuid(user_id) for user_id in ids):
+            raise ValueError("each user id must be a valid id string")
+        if not ids:
+            return succeed([])
+        return self._storage.get_users(ids=ids).addCallback(self._wire_users)
+
+    def users_get_username(self, usernames: Iterable[str]) -> Deferred[list[api_pb2.User]]:
+        """The users with these usernames (unknown ones are left out)."""
+        names = list(usernames)
+        if not all(isinstance(name, str) and name for name in names):
+            raise ValueError("each username must be a string")
+        if not names:
+            return succeed([])
+        return self._storage.get_users(usernames=names).addCallback(self._wire_users)
+
+    def _wire_users(self, users: list[User]) -> list[api_pb2.User]:
+        return [
+            api_pb2.User(
+                id=user.id,
+                username=user.username,
+                display_name=user.display_name or "",
+                avatar_url=user.avatar_url or "",
+                lang_tag=user.lang_tag or "",
+                location=user.location or "",
+                timezone=user.timezone or "",
+                metadata=user.metadata or "{}",
+                online=self._is_online(user.id),
+                edge_count=user.edge_count,
+                create_time=timestamp_pb2.Timestamp(seconds=int(user.create_time)),
+                update_time=timestamp_pb2.Timestamp(seconds=int(user.update_time)),
+            )
+            for user in users
+        ]
+
+    # Not here yet: streams and matches.
+
+    def _later(self, name: str) -> Any:
+        raise NotImplementedError(f"nk.{name} arrives with matches/streams")
+
+    def stream_user_join(self, *args: Any, **kwargs: Any) -> Any:
+        """Not available yet: arrives with matches/streams."""
+        return self._later("stream_user_join")
+
+    def stream_user_leave(self, *args: Any, **kwargs: Any) -> Any:
+        """Not available yet: arrives with matches/streams."""
+        return self._later("stream_user_leave")
+
+    def stream_user_list(self, *args: Any, **kwargs: Any) -> Any:
+        """Not available yet: arrives with matches/streams."""
+        return self._later("stream_user_list")
+
+    def stream_send(self, *args: Any, **kwargs: Any) -> Any:
+        """Not available yet: arrives with matches/streams."""
+        return self._later("stream_send")
+
+    def stream_close(self, *args: Any, **kwargs: Any) -> Any:
+        """Not available yet: arrives with matches/streams."""
+        return self._later("stream_close")
+
+    def match_create(self, *args: Any, **kwargs: Any) -> Any:
+        """Not available yet: arrives with matches/streams."""
+        return self._later("match_create")
+
+    def match_get(self, *args: Any, **kwargs: Any) -> Any:
+        """Not available yet: arrives with matches/streams."""
+        return self._later("match_get")
+
+    def match_list(self, *args: Any, **kwargs: Any) -> Any:
+        """Not available yet: arrives with matches/streams."""
+        return self._later("match_list")
+
+    def match_signal(self, *args: Any, **kwargs: Any) -> Any:
+        """Not available yet: arrives with matches/streams."""
+        return self._later("match_signal")

@@ -1,0 +1,370 @@
+"""The runtime without sockets: loading modules, registering, invoking, nakama_rt.testing."""
+
+from __future__ import annotations
+
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+from twisted.internet.defer import Deferred, succeed
+from twisted.internet.task import Clock, deferLater
+
+from nakama_rt.proto import realtime_pb2
+from nakama_rt.runtime import (
+    HOOKABLE_MESSAGES,
+    ExecutionMode,
+    Initializer,
+    NakamaError,
+    Runtime,
+    RuntimeContext,
+    RuntimeLoadError,
+    invoke,
+)
+from nakama_rt.runtime.invoke import error_code, error_message
+from nakama_rt.testing import DEFAULT_USER_ID, FakeNakama, load_runtime, result_of
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples" / "runtime"
+
+
+def write(directory: Path, name: str, source: str) -> Path:
+    path = directory / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(textwrap.dedent(source))
+    return path
+
+
+GOOD = """
+    SEEN = []
+
+    def hello(ctx, logger, nk, payload):
+        return f"{ctx.env.get('WHO', '?')}:{payload}"
+
+    def init_module(ctx, logger, nk, initializer):
+        SEEN.append(ctx)
+        initializer.register_rpc("Hello", hello)
+"""
+
+
+# Loading
+
+
+def test_loads_modules_with_init_module_and_passes_env(tmp_path) -> None:
+    write(tmp_path, "game.py", GOOD)
+    write(tmp_path, "helpers.py", "VALUE = 1\n")  # no init_module: imported, ignored
+    write(tmp_path, "test_game.py", "raise AssertionError('tests are not loaded')\n")
+    write(tmp_path, "_private.py", "raise AssertionError('private modules are not loaded')\n")
+    write(tmp_path, "notes.txt", "not python")
+    runtime = Runtime(env={"WHO": "me"}, node="node1")
+    assert runtime.load(str(tmp_path)) == ["game"]
+    (ctx,) = sys.modules["game"].SEEN
+    assert ctx.execution_mode == ExecutionMode.RUN_ONCE == "run_once"
+    assert dict(ctx.env) == {"WHO": "me"} and ctx.node == "node1"
+    assert ctx.user_id is None and ctx.match_id is None
+    assert runtime.has_rpc("HELLO") and runtime.has_rpc("hello")
+    ctx = runtime.context(ExecutionMode.RPC)
+    assert result_of(runtime.call_rpc("hello", ctx, "x")) == "me:x"
+
+
+def test_modules_import_each_other_and_packages_load(tmp_path) -> None:
+    write(tmp_path, "shared_rules.py", "LIMIT = 3\n")
+    write(
+        tmp_path,
+        "arena/__init__.py",
+        """
+        from shared_rules import LIMIT
+
+        def init_module(ctx, logger, nk, initializer):
+            initializer.register_rpc("limit", lambda ctx, logger, nk, payload: str(LIMIT))
+        """,
+    )
+    game = load_runtime(tmp_path)
+    assert game.rpc("limit") == "3"
+
+
+def test_a_second_directory_with_the_same_module_names_gets_its_own(tmp_path) -> None:
+    first, second = tmp_path / "one", tmp_path / "two"
+    for directory, word in ((first, "one"), (second, "two")):
+        write(
+            directory,
+            "samename.py",
+            f"""
+            def init_module(ctx, logger, nk, initializer):
+                initializer.register_rpc("word", lambda *args: {word!r})
+            """,
+        )
+    assert load_runtime(first).rpc("word") == "one"
+    assert load_runtime(second).rpc("word") == "two"
+    assert load_runtime(first).rpc("word") == "one"
+
+
+@pytest.mark.parametrize(
+    "source, expected",
+    [
+        ("def init_module(ctx, logger, nk, initializer)\n    pass\n", "SyntaxError"),
+        ("raise RuntimeError('boom at import')\n", "boom at import"),
+        (
+            "def init_module(ctx, logger, nk, initializer):\n    raise ValueError('bad init')\n",
+            "bad init",
+        ),
+        (
+            "def init_module(ctx, logger, nk, initializer):\n"
+            "    initializer.register_before_rt('no_such_message', print)\n",
+            "'no_such_message' is not a client message",
+        ),
+        (
+            "async def init_module(ctx, logger, nk, initializer):\n    pass\n",
+            "init_module must be a plain function",
+        ),
+    ],
+)
+def test_a_broken_module_fails_the_load_with_its_name_and_traceback(
+    tmp_path, source, expected
+) -> None:
+    write(tmp_path, "fine.py", GOOD)
+    write(tmp_path, "broken.py", source)
+    with pytest.raises(RuntimeLoadError) as raised:
+        Runtime().load(str(tmp_path))
+    message = str(raised.value)
+    assert "runtime module 'broken'" in message
+    assert expected in message
+    assert "Traceback" in message and "broken.py" in message
+
+
+def test_bad_paths_and_names_fail(tmp_path) -> None:
+    with pytest.raises(RuntimeLoadError, match="is not a directory"):
+        Runtime().load(str(tmp_path / "missing"))
+    write(tmp_path, "my-module.py", "")
+    with pytest.raises(RuntimeLoadError, match="not a valid module name"):
+        Runtime().load(str(tmp_path))
+
+
+def test_a_module_named_like_an_imported_one_is_refused(tmp_path) -> None:
+    write(tmp_path, "textwrap.py", "def init_module(*args):\n    pass\n")
+    with pytest.raises(RuntimeLoadError, match="already imported module 'textwrap'"):
+        Runtime().load(str(tmp_path))
+
+
+# Registering
+
+
+def test_initializer_checks_what_is_registered() -> None:
+    init = Initializer()
+
+    def fn(*args):
+        return None
+
+    init.register_rpc("Echo", fn)
+    assert list(init.rpcs) == ["echo"]
+    with pytest.raises(ValueError, match="already registered"):
+        init.register_rpc("ECHO", fn)
+    for bad in ("", "  ", None, 3):
+        with pytest.raises(ValueError, match="non-empty string"):
+            init.register_rpc(bad, fn)
+    with pytest.raises(TypeError, match="must be callable"):
+        init.register_rpc("other", "not a function")
+    # Envelope names, Nakama's CamelCase names and squashed lowercase all name a message.
+    init.register_before_rt("channel_join", fn)
+    init.register_after_rt("ChannelMessageSend", fn)
+    init.register_before_rt("statusupdate", fn)
+    assert sorted(init.before_rt) == ["channel_join", "status_update"]
+    assert list(init.after_rt) == ["channel_message_send"]
+    with pytest.raises(ValueError, match="already registered"):
+        init.register_before_rt("ChannelJoin", fn)
+    for bad in ("rpc", "channel_message", "error", "nope", ""):
+        with pytest.raises(ValueError):
+            init.register_before_rt(bad, fn)
+    init.register_match("duel", object)
+    with pytest.raises(ValueError, match="already registered"):
+        init.register_match("duel", object)
+    init.register_matchmaker_matched(fn)
+    with pytest.raises(ValueError, match="already registered"):
+        init.register_matchmaker_matched(fn)
+    init.register_event_session_start(fn)
+    init.register_event_session_start(fn)
+    init.register_event_session_end(fn)
+    assert len(init.session_start) == 2 and len(init.session_end) == 1
+    assert HOOKABLE_MESSAGES <= set(realtime_pb2.Envelope.DESCRIPTOR.fields_by_name)
+
+
+def test_context_is_frozen_and_read_only() -> None:
+    env = {"a": "1"}
+    ctx = RuntimeContext(env=env, user_id="u")
+    env["a"] = "changed"
+    assert ctx.env["a"] == "1"
+    with pytest.raises(TypeError):
+        ctx.env["b"] = "2"  # type: ignore[index]
+    with pytest.raises(AttributeError):
+        ctx.user_id = "other"  # type: ignore[misc]
+
+
+# Invoking
+
+
+def test_invoke_gives_a_deferred_for_every_kind_of_function() -> None:
+    clock = Clock()
+
+    def plain(x):
+        return x + 1
+
+    def deferred(x):
+        return deferLater(clock, 1, lambda: x + 2)
+
+    async def coroutine(x):
+        await deferLater(clock, 1, lambda: None)
+        return x + 3
+
+    def raises(x):
+        raise NakamaError("not allowed", 7)
+
+    async def raises_later(x):
+        await deferLater(clock, 1, lambda: None)
+        raise KeyError("missing")
+
+    assert result_of(invoke(plain, 1)) == 2
+    later = [invoke(deferred, 1), invoke(coroutine, 1)]
+    assert all(isinstance(d, Deferred) and not d.called for d in later)
+    clock.advance(1)
+    assert [result_of(d) for d in later] == [3, 4]
+
+    failed = []
+    invoke(raises, 1).addErrback(failed.append)
+    (failure,) = failed
+    assert (error_message(failure), error_code(failure)) == ("not allowed", 7)
+    assert failure.getTracebackObject() is not None
+
+    pending = invoke(raises_later, 1)
+    pending.addErrback(failed.append)
+    clock.advance(1)
+    assert error_message(failed[1]) == "'missing'" and error_code(failed[1]) == 13
+    invalid = []
+    invoke(lambda: (_ for _ in ()).throw(NakamaError("x", 99))).addErrback(invalid.append)
+    assert error_code(invalid[0]) == 13
+
+
+def test_rpc_results_must_be_strings() -> None:
+    init = Initializer()
+    init.register_rpc("none", lambda *a: None)
+    init.register_rpc("number", lambda *a: 42)
+    init.register_rpc("deferred", lambda *a: succeed("ok"))
+    runtime = Runtime(initializer=init)
+    ctx = runtime.context(ExecutionMode.RPC)
+    assert result_of(runtime.call_rpc("none", ctx, "")) == ""
+    assert result_of(runtime.call_rpc("deferred", ctx, "")) == "ok"
+    with pytest.raises(TypeError, match="only allowed one return value of type string"):
+        result_of(runtime.call_rpc("number", ctx, ""))
+
+
+# nakama_rt.testing
+
+
+def test_testing_harness_drives_the_example_module() -> None:
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("example_echo", EXAMPLES / "echo.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+
+    nk = FakeNakama()
+    alice = nk.add_user("alice", user_id=DEFAULT_USER_ID)
+    nk.online.add(alice.id)
+    game = load_runtime(module, nk=nk, env={"GREETING": "ahoy"})
+    assert sorted(game.initializer.rpcs) == ["echo", "whoami"]
+    assert game.rpc("echo", "hi there") == "hi there"
+    assert game.rpc("whoami") == '{"user": "alice", "online": true, "greeting": "ahoy"}'
+    assert game.rpc("whoami", user_id=None) == '{"user": null, "greeting": "ahoy"}'
+    assert [call.args for call in nk.called("users_get_id")] == [([alice.id],)]
+    assert ("info", "echo module loaded (node nakama)") in nk.logger.records
+    with pytest.raises(LookupError):
+        game.rpc("nope")
+
+
+def test_fake_nakama_checks_arguments_like_the_real_one() -> None:
+    nk = FakeNakama()
+    bob = nk.add_user("bob")
+    result_of(nk.notification_send(bob.id, "gift", {"coins": 5}, 1, persistent=True))
+    result_of(
+        nk.notifications_send(
+            [{"user_id": bob.id, "subject": "a", "content": {}, "code": 2, "sender_id": bob.id}]
+        )
+    )
+    first, second = nk.notifications
+    assert (first.subject, first.content, first.code, first.persistent) == (
+        "gift",
+        {"coins": 5},
+        1,
+        True,
+    )
+    assert first.sender_id == "00000000-0000-0000-0000-000000000000"
+    assert second.sender_id == bob.id and second.persistent is False
+    bad_calls = [
+        (("nope", "s", {}, 1), "expects userID to be a valid UUID"),
+        ((bob.id, "", {}, 1), "expects subject to be a non-empty string"),
+        ((bob.id, "s", {}, 0), "expects code to number above 0"),
+        ((bob.id, "s", {}, 1, "bad"), "expects sender to either be an empty string"),
+    ]
+    for args, message in bad_calls:
+        with pytest.raises(ValueError, match=message):
+            nk.notification_send(*args)
+    assert result_of(nk.notification_send(bob.id, "system", {}, -1500)) is None
+    assert [u.username for u in result_of(nk.users_get_username(["bob", "ghost"]))] == ["bob"]
+    with pytest.raises(ValueError, match="each user id must be a valid id string"):
+        nk.users_get_id(["x"])
+    with pytest.raises(NotImplementedError, match="arrives with matches/streams"):
+        nk.stream_send(None, "data")
+    assert [c.name for c in nk.calls][-2:] == ["users_get_id", "stream_send"]
+
+
+def test_hooks_through_the_harness(tmp_path) -> None:
+    write(
+        tmp_path,
+        "hooks.py",
+        """
+        from nakama_rt.runtime import NakamaError
+
+        SEEN = []
+
+        def before_status(ctx, logger, nk, envelope):
+            if envelope.status_update.status.value == "forbidden":
+                return None
+            if envelope.status_update.status.value == "error":
+                raise NakamaError("bad status", 3)
+            envelope.status_update.status.value = envelope.status_update.status.value.upper()
+            return envelope
+
+        def after_status(ctx, logger, nk, out, in_):
+            SEEN.append((ctx.execution_mode, ctx.user_id, out, in_.status_update.status.value))
+
+        def init_module(ctx, logger, nk, initializer):
+            initializer.register_before_rt("StatusUpdate", before_status)
+            initializer.register_after_rt("status_update", after_status)
+        """,
+    )
+    game = load_runtime(tmp_path)
+    envelope = realtime_pb2.Envelope(cid="1")
+    envelope.status_update.status.value = "away"
+    changed = realtime_pb2.Envelope()
+    changed.CopyFrom(game.before_rt("status_update", envelope))
+    assert changed.status_update.status.value == "AWAY"
+    envelope.status_update.status.value = "forbidden"
+    assert game.before_rt("status_update", envelope) is None
+    envelope.status_update.status.value = "error"
+    with pytest.raises(NakamaError, match="bad status"):
+        game.before_rt("status_update", envelope)
+    game.after_rt("status_update", None, changed, user_id="u1")
+    assert sys.modules["hooks"].SEEN == [("after", "u1", None, "AWAY")]
+
+
+# twistd
+
+
+def test_twistd_documents_runtime_path_and_fails_on_a_broken_module(tmp_path) -> None:
+    from tests.test_launch import twistd
+
+    result = twistd("--help", cwd=tmp_path)
+    assert "--runtime-path" in result.stdout
+    write(tmp_path / "modules", "broken.py", GOOD.replace("SEEN = []", "SEEN = undefined_name"))
+    result = twistd("--runtime-path", "modules", "--listen", "tcp:0", cwd=tmp_path)
+    output = result.stdout + result.stderr
+    assert result.returncode != 0
+    assert "runtime module 'broken'" in output and "NameError" in output
