@@ -32,6 +32,7 @@ from nakama_rt.realtime.authoritative import MatchRegistry
 from nakama_rt.realtime.channel import ChannelHandlers
 from nakama_rt.realtime.group_chat import ChatEvents
 from nakama_rt.realtime.match import MatchHandlers
+from nakama_rt.realtime.match_list import list_matches
 from nakama_rt.realtime.rpc import RpcHandler
 from nakama_rt.realtime.status import StatusHandlers, StatusRegistry, status_stream
 from nakama_rt.realtime.stream import StreamManager
@@ -88,15 +89,17 @@ class RealtimeServer:
             self.router,
             clock,
             node=NODE_NAME,
-            handlers={},
-            context_factory=lambda match_id, node, label, tick_rate: {
-                "match_id": match_id,
-                "match_node": node,
-                "match_label": label,
-                "match_tick_rate": tick_rate,
-            },
+            handlers=self.runtime.matches,  # filled in place when modules load
+            context_factory=self.runtime.match_context,
+            nk=self.runtime.nk,
+            logger=self.runtime.logger,
         )
         self.matches.authoritative = self.match_registry
+        self.runtime.nk.bind_realtime(
+            self.streams,
+            self.match_registry,
+            lambda match_filter: list_matches(self.match_registry, self.tracker, match_filter),
+        )
         self.shutting_down = False
 
     # SessionHooks

@@ -310,8 +310,8 @@ def test_fake_nakama_checks_arguments_like_the_real_one() -> None:
     assert [u.username for u in result_of(nk.users_get_username(["bob", "ghost"]))] == ["bob"]
     with pytest.raises(ValueError, match="each user id must be a valid id string"):
         nk.users_get_id(["x"])
-    with pytest.raises(NotImplementedError, match="arrives with matches/streams"):
-        nk.stream_send(None, "data")
+    with pytest.raises(RuntimeError, match="needs the server's streams and matches"):
+        nk.stream_send(100, "", "", "news", "data")
     assert [c.name for c in nk.calls][-2:] == ["users_get_id", "stream_send"]
 
 

@@ -2,9 +2,8 @@
 
 Arguments are checked at once, with Nakama's messages, and bad ones raise
 ``ValueError`` before anything happens; work that touches the database returns a
-Deferred (``await`` it in an ``async def``). Functions of features that are not
-here yet raise ``NotImplementedError`` saying so, rather than being absent, so a
-module written against Nakama's API fails where it uses them, clearly.
+Deferred (``await`` it in an ``async def``). Stream and match functions use the
+server's stream manager and match registry, bound by the server when it starts.
 """
 
 from __future__ import annotations
@@ -169,43 +168,144 @@ class NakamaModule:
             for user in users
         ]
 
-    # Not here yet: streams and matches.
+    # Streams and matches: bound by the server once they exist (see bind_realtime).
 
-    def _later(self, name: str) -> Any:
-        raise NotImplementedError(f"nk.{name} arrives with matches/streams")
+    _streams: Any = None
+    _matches: Any = None
+    _list_matches: Any = None
 
-    def stream_user_join(self, *args: Any, **kwargs: Any) -> Any:
-        """Not available yet: arrives with matches/streams."""
-        return self._later("stream_user_join")
+    def _realtime(self, name: str) -> None:
+        if self._streams is None:
+            raise RuntimeError(f"nk.{name} needs the server's streams and matches (not bound)")
 
-    def stream_user_leave(self, *args: Any, **kwargs: Any) -> Any:
-        """Not available yet: arrives with matches/streams."""
-        return self._later("stream_user_leave")
+    def bind_realtime(self, streams: Any, matches: Any, list_matches: Callable) -> None:
+        """Give ``nk`` the server's stream manager, match registry and match listing."""
+        self._streams = streams
+        self._matches = matches
+        self._list_matches = list_matches
 
-    def stream_user_list(self, *args: Any, **kwargs: Any) -> Any:
-        """Not available yet: arrives with matches/streams."""
-        return self._later("stream_user_list")
+    def _stream(self, mode: int, subject: str, subcontext: str, label: str) -> Any:
+        from nakama_rt.realtime.stream import StreamRef
 
-    def stream_send(self, *args: Any, **kwargs: Any) -> Any:
-        """Not available yet: arrives with matches/streams."""
-        return self._later("stream_send")
+        return StreamRef(int(mode), subject or "", subcontext or "", label or "")
 
-    def stream_close(self, *args: Any, **kwargs: Any) -> Any:
-        """Not available yet: arrives with matches/streams."""
-        return self._later("stream_close")
+    def stream_user_join(
+        self,
+        mode: int,
+        subject: str,
+        subcontext: str,
+        label: str,
+        user_id: str,
+        session_id: str,
+        hidden: bool = False,
+        persistence: bool = True,
+        status: str = "",
+    ) -> bool:
+        """Put a session into a stream; True when it was not there already."""
+        self._realtime("stream_user_join")
+        ref = self._stream(mode, subject, subcontext, label)
+        return self._streams.user_join(ref, user_id, session_id, hidden, persistence, status)
 
-    def match_create(self, *args: Any, **kwargs: Any) -> Any:
-        """Not available yet: arrives with matches/streams."""
-        return self._later("match_create")
+    def stream_user_update(
+        self,
+        mode: int,
+        subject: str,
+        subcontext: str,
+        label: str,
+        user_id: str,
+        session_id: str,
+        hidden: bool = False,
+        persistence: bool = True,
+        status: str = "",
+    ) -> None:
+        self._realtime("stream_user_update")
+        ref = self._stream(mode, subject, subcontext, label)
+        self._streams.user_update(ref, user_id, session_id, hidden, persistence, status)
 
-    def match_get(self, *args: Any, **kwargs: Any) -> Any:
-        """Not available yet: arrives with matches/streams."""
-        return self._later("match_get")
+    def stream_user_leave(
+        self, mode: int, subject: str, subcontext: str, label: str, user_id: str, session_id: str
+    ) -> None:
+        self._realtime("stream_user_leave")
+        self._streams.user_leave(
+            self._stream(mode, subject, subcontext, label), user_id, session_id
+        )
 
-    def match_list(self, *args: Any, **kwargs: Any) -> Any:
-        """Not available yet: arrives with matches/streams."""
-        return self._later("match_list")
+    def stream_user_get(
+        self, mode: int, subject: str, subcontext: str, label: str, user_id: str, session_id: str
+    ) -> Any:
+        """The presence meta (hidden, persistence, status, username) or None."""
+        self._realtime("stream_user_get")
+        ref = self._stream(mode, subject, subcontext, label)
+        return self._streams.user_get(ref, user_id, session_id)
 
-    def match_signal(self, *args: Any, **kwargs: Any) -> Any:
-        """Not available yet: arrives with matches/streams."""
-        return self._later("match_signal")
+    def stream_user_list(
+        self,
+        mode: int,
+        subject: str = "",
+        subcontext: str = "",
+        label: str = "",
+        include_hidden: bool = True,
+        include_not_hidden: bool = True,
+    ) -> list[Any]:
+        """The presences on a stream (each has user_id, session_id and meta)."""
+        self._realtime("stream_user_list")
+        ref = self._stream(mode, subject, subcontext, label)
+        return self._streams.user_list(ref, include_hidden, include_not_hidden)
+
+    def stream_count(
+        self, mode: int, subject: str = "", subcontext: str = "", label: str = ""
+    ) -> int:
+        self._realtime("stream_count")
+        return self._streams.count(self._stream(mode, subject, subcontext, label))
+
+    def stream_close(
+        self, mode: int, subject: str = "", subcontext: str = "", label: str = ""
+    ) -> None:
+        self._realtime("stream_close")
+        self._streams.close(self._stream(mode, subject, subcontext, label))
+
+    def stream_send(
+        self,
+        mode: int,
+        subject: str,
+        subcontext: str,
+        label: str,
+        data: str,
+        presences: Iterable[Any] | None = None,
+        reliable: bool = True,
+    ) -> None:
+        """``stream_data`` to the stream's members, or only to ``presences``."""
+        self._realtime("stream_send")
+        ref = self._stream(mode, subject, subcontext, label)
+        self._streams.send(ref, data, presences, reliable)
+
+    def match_create(self, module: str, params: Mapping[str, Any] | None = None) -> str:
+        """Start an authoritative match with the handler registered as ``module``."""
+        self._realtime("match_create")
+        return self._matches.create(module, params or {})
+
+    def match_get(self, match_id: str) -> api_pb2.Match | None:
+        self._realtime("match_get")
+        match = self._matches.get(match_id)
+        return match.wire() if match is not None else None
+
+    def match_list(
+        self,
+        limit: int = 1,
+        authoritative: bool | None = True,
+        label: str | None = None,
+        min_size: int | None = None,
+        max_size: int | None = None,
+        query: str | None = None,
+    ) -> list[api_pb2.Match]:
+        """Matches as ``GET /v2/match`` lists them."""
+        self._realtime("match_list")
+        from nakama_rt.realtime.match_list import MatchFilter
+
+        return self._list_matches(
+            MatchFilter(limit, authoritative, label, min_size, max_size, query)
+        )
+
+    def match_signal(self, match_id: str, data: str) -> str:
+        self._realtime("match_signal")
+        return self._matches.signal(match_id, data)

@@ -2,7 +2,7 @@
 // End-to-end scenarios: the official nakama-js client against a running nakama_rt server.
 //
 //   node scenarios.mjs --host 127.0.0.1 --port 7350 --server-key defaultkey \
-//        --adapter json|protobuf --scenario session|ping|status|chat_room|chat_dm_group
+//        --adapter json|protobuf --scenario session|ping|status|chat_room|chat_dm_group|match_relayed
 //        [--room lobby]
 //
 // Each scenario asserts what it observes and, on success, prints exactly one JSON line of
@@ -10,8 +10,9 @@
 // with 0. On failure it prints "e2e FAIL ..." and the facts gathered so far on stderr and
 // exits with 1. Every wait is bounded, and a watchdog ends the run after --timeout-ms.
 //
-// The chat and notification scenarios live in chat_scenarios.mjs, which imports the
-// helpers exported here (an import cycle: they are only used once main() runs).
+// The chat and notification scenarios live in chat_scenarios.mjs, the relayed match ones
+// in match_scenarios.mjs; both import the helpers exported here (an import cycle: they
+// are only used once main() runs).
 
 import { randomUUID } from "node:crypto";
 import { parseArgs } from "node:util";
@@ -21,6 +22,7 @@ import { WebSocketAdapterPb } from "@heroiclabs/nakama-js-protobuf";
 import WebSocket from "ws";
 
 import { scenarioChatDmGroup, scenarioChatRoom } from "./chat_scenarios.mjs";
+import { scenarioMatchRelayed } from "./match_scenarios.mjs";
 
 export const STEP_MS = 4000; // bound of any single request or event wait
 export const QUIET_MS = 600; // how long "nothing arrives" is watched for
@@ -472,6 +474,7 @@ const SCENARIOS = {
   status: scenarioStatus,
   chat_room: scenarioChatRoom,
   chat_dm_group: scenarioChatDmGroup,
+  match_relayed: scenarioMatchRelayed,
 };
 
 // --- main ---------------------------------------------------------------------------------
