@@ -368,3 +368,36 @@ def test_twistd_documents_runtime_path_and_fails_on_a_broken_module(tmp_path) ->
     output = result.stdout + result.stderr
     assert result.returncode != 0
     assert "runtime module 'broken'" in output and "NameError" in output
+
+
+def test_match_harness_drives_the_arena_example_tick_by_tick() -> None:
+    import importlib.util
+    import json
+    from pathlib import Path
+
+    from nakama_rt.testing import MatchHarness, MatchRejected
+
+    path = Path(__file__).resolve().parent.parent / "examples" / "runtime" / "arena.py"
+    spec = importlib.util.spec_from_file_location("arena_example", path)
+    arena = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(arena)
+
+    game = MatchHarness(load_runtime(arena), "arena", {"name": "test"})
+    with pytest.raises(MatchRejected, match="pick a team"):
+        game.join("nobody")
+    red = game.join("red", {"team": "red"})
+    blue = game.join("blue", {"team": "blue"})
+    assert json.loads(game.label) == {"mode": "arena", "open": True}
+    game.send(red, 1, b"north")
+    game.tick()
+    (move,) = blue.data(1)
+    assert (move["bytes"], move["presence"]["username"]) == (b"north", "red")
+    game.tick(4)  # a second at 5 ticks/s: the score line
+    (score,) = blue.data(2)
+    assert json.loads(score["bytes"]) == {"moves": 1, "players": 2}
+    assert game.signal("") == '{"moves": 1}'
+    game.leave(blue)
+    assert game.state["players"] == {red.session.id: "red"}
+    game.terminate()
+    assert game.ended
+    assert json.loads(red.data(2)[-1]["bytes"]) == {"final": 1}
