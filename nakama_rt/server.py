@@ -74,9 +74,8 @@ class RealtimeServer:
         )
         self.pipeline.hooks = self.runtime
         RpcHandler(self.runtime).register(self.pipeline)
-        ChannelHandlers(self.tracker, self.router, storage, self.notifier, clock).register(
-            self.pipeline
-        )
+        self.channels = ChannelHandlers(self.tracker, self.router, storage, self.notifier, clock)
+        self.channels.register(self.pipeline)
         self.chat_events = ChatEvents(self.tracker, self.router, storage, clock)
         self.matches = MatchHandlers(
             self.tracker, self.router, config.session.encryption_key, clock
@@ -99,6 +98,7 @@ class RealtimeServer:
             self.streams,
             self.match_registry,
             lambda match_filter: list_matches(self.match_registry, self.tracker, match_filter),
+            self.channels,
         )
         self.shutting_down = False
 

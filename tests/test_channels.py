@@ -280,3 +280,21 @@ async def test_many_members_sending_at_once_lose_and_duplicate_nothing(server) -
                 seen.append(message["channel_message"]["content"])
         assert len(seen) == len(set(seen)) == len(expected)
         assert set(seen) == expected
+
+
+@pytest_twisted.ensureDeferred
+async def test_game_code_posts_to_a_channel_with_nk(server) -> None:
+    alice = await user(server.port, "alice")
+    await alice.request({"cid": "j", "channel_join": {"target": "lobby", "type": 1}})
+    nk = server.server.runtime.nk
+    ack = await nk.channel_message_send(room_id("lobby"), {"event": "boss"}, "", "server", True)
+    assert (ack.channel_id, ack.username, ack.persistent.value) == (
+        room_id("lobby"),
+        "server",
+        True,
+    )
+    heard, _ = await wait_for(alice, has("channel_message"))
+    assert heard["channel_message"]["content"] == '{"event":"boss"}'
+    assert heard["channel_message"]["message_id"] == ack.message_id
+    with pytest.raises(ValueError):
+        nk.channel_message_send("nope", {}, "", "server")

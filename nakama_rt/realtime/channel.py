@@ -14,7 +14,7 @@ import uuid
 
 import orjson
 from google.protobuf import timestamp_pb2, wrappers_pb2
-from twisted.internet.defer import Deferred
+from twisted.internet.defer import Deferred, succeed
 
 from nakama_rt.codec import OutgoingEnvelope
 from nakama_rt.logs import Logger
@@ -473,6 +473,34 @@ class ChannelHandlers:
             callbackArgs=(True,),
         )
 
+    def post(
+        self, channel: str, content: str, sender_id: str, username: str, persist: bool
+    ) -> Deferred:
+        """A message from game code (``nk.channel_message_send``): persisted if asked,
+        delivered to the channel's members; fires with its ``ChannelMessageAck``."""
+        stream = parse_channel_id(channel)
+        if stream is None:
+            raise ValueError("invalid channel id")
+        now = self._now_us()
+        stored = StoredMessage(
+            id=str(uuid.uuid4()),
+            code=CHAT,
+            sender_id=sender_id,
+            username=username,
+            stream=stream_key(stream),
+            content=content,
+            create_time_us=now,
+            update_time_us=now,
+        )
+
+        def deliver(_=None) -> realtime_pb2.ChannelMessageAck:
+            self._broadcast(stream, stored, persist)
+            return _ack_of(stream, stored, persist)
+
+        if not persist:
+            return succeed(deliver())
+        return self._storage.add_message(stored).addCallback(deliver)
+
     def _persist_failed(self, session: Session, cid: str, message: str):
         def failed(failure) -> bool:
             self.log.failure("channel message: {message}", failure, message=message)
@@ -489,14 +517,21 @@ class ChannelHandlers:
     def _ack(
         session: Session, cid: str, stream: PresenceStream, stored: StoredMessage, persist: bool
     ) -> None:
-        ack = realtime_pb2.ChannelMessageAck(
-            channel_id=channel_id(stream),
-            message_id=stored.id,
-            code=wrappers_pb2.Int32Value(value=stored.code),
-            username=stored.username,
-            create_time=_timestamp(stored.create_time_us),
-            update_time=_timestamp(stored.update_time_us),
-            persistent=wrappers_pb2.BoolValue(value=persist),
-        )
-        _place(ack, stream)
+        ack = _ack_of(stream, stored, persist)
         session.send_envelope(realtime_pb2.Envelope(cid=cid, channel_message_ack=ack))
+
+
+def _ack_of(
+    stream: PresenceStream, stored: StoredMessage, persist: bool
+) -> realtime_pb2.ChannelMessageAck:
+    ack = realtime_pb2.ChannelMessageAck(
+        channel_id=channel_id(stream),
+        message_id=stored.id,
+        code=wrappers_pb2.Int32Value(value=stored.code),
+        username=stored.username,
+        create_time=_timestamp(stored.create_time_us),
+        update_time=_timestamp(stored.update_time_us),
+        persistent=wrappers_pb2.BoolValue(value=persist),
+    )
+    _place(ack, stream)
+    return ack

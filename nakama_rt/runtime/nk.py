@@ -8,6 +8,7 @@ server's stream manager and match registry, bound by the server when it starts.
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
@@ -178,11 +179,28 @@ class NakamaModule:
         if self._streams is None:
             raise RuntimeError(f"nk.{name} needs the server's streams and matches (not bound)")
 
-    def bind_realtime(self, streams: Any, matches: Any, list_matches: Callable) -> None:
-        """Give ``nk`` the server's stream manager, match registry and match listing."""
+    def bind_realtime(
+        self, streams: Any, matches: Any, list_matches: Callable, channels: Any = None
+    ) -> None:
+        """Give ``nk`` the server's stream manager, match registry, match listing and
+        channels."""
         self._streams = streams
         self._matches = matches
         self._list_matches = list_matches
+        self._channels = channels
+
+    def channel_message_send(
+        self,
+        channel_id: str,
+        content: Mapping[str, Any] | None,
+        sender_id: str = "",
+        sender_username: str = "",
+        persist: bool = True,
+    ) -> Deferred:
+        """Post to a chat channel as game code; a Deferred of the ``ChannelMessageAck``."""
+        self._realtime("channel_message_send")
+        text = "{}" if content is None else json.dumps(content, separators=(",", ":"))
+        return self._channels.post(channel_id, text, sender_id, sender_username, persist)
 
     def _stream(self, mode: int, subject: str, subcontext: str, label: str) -> Any:
         from nakama_rt.realtime.stream import StreamRef
