@@ -93,7 +93,10 @@ class NakamaRT:
 
     @inlineCallbacks
     def stop(self):
-        """Close every socket with 1001 and wait (bounded) for them, then the database."""
+        """End the matches (within ``shutdown_grace_sec``), close every socket with 1001
+        and wait (bounded) for them, then the database."""
+        self.server.shutting_down = True
+        yield self.server.end_matches()
         self.server.shutdown()
         yield self._wait_for_sockets()
         self.session_cache.stop()

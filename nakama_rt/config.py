@@ -70,6 +70,8 @@ _LOG_LEVELS = ("debug", "info", "warn", "error")
 class Config:
     name: str = "nakama-rt"
     data_dir: str = "./data"
+    #: Seconds authoritative matches get to finish (match_terminate) on shutdown.
+    shutdown_grace_sec: int = 0
     listen: tuple[str, ...] = ("tcp:7350",)
     socket: SocketConfig = field(default_factory=SocketConfig)
     session: SessionConfig = field(default_factory=SessionConfig)
@@ -116,6 +118,8 @@ class Config:
             raise ConfigError(f"logger.level must be one of {', '.join(_LOG_LEVELS)}")
         if not self.listen:
             raise ConfigError("at least one listener is required")
+        if self.shutdown_grace_sec < 0:
+            raise ConfigError("shutdown_grace_sec must be 0 or more")
         db = self.database_address()
         if not (db.startswith("sqlite:") or db.startswith(("postgresql://", "postgres://"))):
             raise ConfigError(f"database {db!r} must be sqlite:PATH or a postgresql:// URL")
@@ -198,6 +202,10 @@ def config_from_mapping(data: Mapping[str, Any], base: Config | None = None) -> 
             top["name"] = str(value)
         elif key == "data_dir":
             top["data_dir"] = str(value)
+        elif key == "shutdown_grace_sec":
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise ConfigError(f"shutdown_grace_sec must be an integer, not {value!r}")
+            top["shutdown_grace_sec"] = value
         else:
             raise ConfigError(f"unknown configuration key {key}")
     return dataclasses.replace(config, **top)

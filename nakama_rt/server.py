@@ -11,6 +11,7 @@ import time
 import uuid
 
 from google.protobuf import timestamp_pb2
+from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IReactorTime
 
 from nakama_rt.config import Config
@@ -165,11 +166,15 @@ class RealtimeServer:
             )
             older.close(SINGLE_SOCKET_REASON)
 
+    def end_matches(self) -> Deferred:
+        """Give authoritative matches ``shutdown_grace_sec`` to finish, then end them."""
+        return self.match_registry.shutdown(self.config.shutdown_grace_sec)
+
     def shutdown(self) -> None:
         """Refuse new sockets, send every session the leave events of all the others
         while they can still receive them, then close each with 1001."""
         self.shutting_down = True
-        self.match_registry.shutdown(grace_seconds=0)
+        self.match_registry.shutdown(0)
         sessions = list(self.sessions)
         for session in sessions:
             self.tracker.untrack_all(session.id, PresenceReason.DISCONNECT)

@@ -150,6 +150,13 @@ class Options(usage.Options):
             "postgresql://user@host:port/db URL (database.address).",
         ],
         ["data-dir", None, None, "Directory for the embedded database (default ./data)."],
+        [
+            "shutdown-grace-sec",
+            None,
+            None,
+            "Seconds authoritative matches get to finish "
+            "on shutdown (shutdown_grace_sec, default 0).",
+        ],
         ["tls-cert", None, None, "PEM certificate: listen with TLS (socket.ssl_certificate)."],
         ["tls-key", None, None, "PEM private key for --tls-cert (socket.ssl_private_key)."],
         [
@@ -215,6 +222,11 @@ class Options(usage.Options):
         }
         if self["data-dir"] is not None:
             changes["data_dir"] = self["data-dir"]
+        if self["shutdown-grace-sec"] is not None:
+            try:
+                changes["shutdown_grace_sec"] = int(self["shutdown-grace-sec"])
+            except ValueError:
+                raise ConfigError("shutdown_grace_sec must be an integer") from None
         config = dataclasses.replace(config, **changes).validate()
         config = dataclasses.replace(config, listen=tuple(listeners(config, self["listen"])))
         check_listeners(config.listen)

@@ -244,5 +244,28 @@ def test_signal_and_terminate(world: World) -> None:
     assert world.registry.signal(match_id, "ping") == "got ping"
     world.registry.shutdown(grace_seconds=5)
     assert ("terminate", 5) in world.game.calls
+    world.clock.advance(5)
     assert [d["data"] for d in wire.of("match_data")][-1] == "Ynll"  # b"bye"
     assert len(world.registry) == 0
+
+
+def test_shutdown_grace_lets_matches_finish(world: World) -> None:
+    match_id = world.registry.create("game")
+    done = world.registry.shutdown(grace_seconds=3)
+    assert ("terminate", 3) in world.game.calls
+    assert not done.called
+    world.clock.advance(1)
+    assert world.registry.get(match_id) is not None, "still ticking within the grace period"
+    world.game.loop_result = "end"
+    world.clock.advance(0.2)
+    assert world.registry.get(match_id) is None
+    world.clock.advance(0.2)
+    assert done.called
+
+
+def test_shutdown_grace_ends_matches_that_do_not_finish(world: World) -> None:
+    match_id = world.registry.create("game")
+    done = world.registry.shutdown(grace_seconds=2)
+    world.clock.advance(2.05)
+    assert world.registry.get(match_id) is None
+    assert done.called

@@ -23,6 +23,7 @@ from typing import Any
 
 import orjson
 from google.protobuf import wrappers_pb2
+from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IDelayedCall, IReactorTime
 
 from nakama_rt.codec import OutgoingEnvelope
@@ -413,12 +414,35 @@ class MatchRegistry:
     def __len__(self) -> int:
         return len(self._matches)
 
-    def shutdown(self, grace_seconds: int) -> None:
-        """Tell every match the server is stopping, then end them."""
+    def shutdown(self, grace_seconds: int) -> Deferred:
+        """Tell every match the server is stopping (``match_terminate`` with the grace
+        period); they keep ticking until they end by themselves or the grace period is
+        over, then the rest are ended. Fires when no match is left."""
         for match in list(self._matches.values()):
             match.terminate(grace_seconds)
-        for match in list(self._matches.values()):
-            match.stop("server shutdown")
+        done: Deferred = Deferred()
+
+        def finish() -> None:
+            for match in list(self._matches.values()):
+                match.stop("server shutdown")
+            if not done.called:
+                done.callback(None)
+
+        if grace_seconds <= 0 or not self._matches:
+            finish()
+            return done
+        deadline = self.clock.callLater(grace_seconds, finish)
+
+        def poll() -> None:
+            if not self._matches:
+                if deadline.active():
+                    deadline.cancel()
+                finish()
+            elif deadline.active():
+                self.clock.callLater(0.1, poll)
+
+        self.clock.callLater(0.1, poll)
+        return done
 
     def _forget(self, match: AuthoritativeMatch) -> None:
         self._matches.pop(match.subject, None)
