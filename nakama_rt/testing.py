@@ -351,6 +351,15 @@ class MatchHarness:
             logger=runtime.runtime.logger,
         )
         self.relay.authoritative = self.registry
+        from nakama_rt.realtime.match_list import list_matches
+        from nakama_rt.realtime.stream import StreamManager
+
+        # nk.stream_* and nk.match_* inside the handler use this harness's world.
+        runtime.nk.bind_realtime(
+            StreamManager(self.tracker, router, self.sessions),
+            self.registry,
+            lambda match_filter: list_matches(self.registry, self.tracker, match_filter),
+        )
         self.match_id = self.registry.create(name, params or {})
         self._match = self.registry.get(self.match_id)
 
