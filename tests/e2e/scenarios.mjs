@@ -23,6 +23,7 @@ import WebSocket from "ws";
 
 import { scenarioChatDmGroup, scenarioChatRoom } from "./chat_scenarios.mjs";
 import { scenarioMatchRelayed } from "./match_scenarios.mjs";
+import { scenarioRuntimeArena, scenarioRuntimeRpc } from "./runtime_scenarios.mjs";
 
 export const STEP_MS = 4000; // bound of any single request or event wait
 export const QUIET_MS = 600; // how long "nothing arrives" is watched for
@@ -475,6 +476,8 @@ const SCENARIOS = {
   chat_room: scenarioChatRoom,
   chat_dm_group: scenarioChatDmGroup,
   match_relayed: scenarioMatchRelayed,
+  runtime_rpc: scenarioRuntimeRpc,
+  runtime_arena: scenarioRuntimeArena,
 };
 
 // --- main ---------------------------------------------------------------------------------
