@@ -17,6 +17,7 @@ from twisted.internet.interfaces import IReactorTime
 from nakama_rt.config import Config
 from nakama_rt.logs import Logger
 from nakama_rt.notifications import NotificationCode, Notifier
+from nakama_rt.party import PartyRegistry
 from nakama_rt.pipeline import Pipeline
 from nakama_rt.presence import (
     LocalRouter,
@@ -34,6 +35,7 @@ from nakama_rt.realtime.channel import ChannelHandlers
 from nakama_rt.realtime.group_chat import ChatEvents
 from nakama_rt.realtime.match import MatchHandlers
 from nakama_rt.realtime.match_list import list_matches
+from nakama_rt.realtime.party import PartyHandlers
 from nakama_rt.realtime.rpc import RpcHandler
 from nakama_rt.realtime.status import StatusHandlers, StatusRegistry, status_stream
 from nakama_rt.realtime.stream import StreamManager
@@ -83,6 +85,9 @@ class RealtimeServer:
         )
         self.matches.register(self.pipeline)
         self.streams = StreamManager(self.tracker, self.router, self.sessions)
+        # Parties; party matchmaking needs ``self.parties.matchmaker`` set.
+        self.parties = PartyRegistry(self.tracker, self.router, self.sessions, clock, NODE_NAME)
+        PartyHandlers(self.parties).register(self.pipeline)
         # Authoritative matches; the runtime fills in the handlers, ctx and nk it loads.
         self.match_registry = MatchRegistry(
             self.tracker,
