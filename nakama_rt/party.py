@@ -174,8 +174,6 @@ class Party:
         self.members: dict[str, PartyPresence] = {leader.session_id: leader}
         self.join_requests: list[PartyPresence] = []
         self.stopped = False
-        # The creator already has its ``party`` (the create reply): its join is silent.
-        self._creator: str | None = leader.session_id
 
     def __repr__(self) -> str:
         return f"<Party {self.id} members={len(self.members)}>"
@@ -368,18 +366,18 @@ class Party:
     # Stream membership (from the tracker)
 
     def members_joined(self, joins: list[Presence]) -> None:
-        """New presences on the stream become members; each but the creator gets
-        ``party`` with the leader and every member."""
+        """New presences on the stream become members; each gets ``party`` with the
+        leader and every member (the creator too, after its create reply, as Nakama)."""
         if self.stopped:
             return
-        creator, self._creator = self._creator, None
+        # Only a change of an existing party voids its matchmaking (not its creation).
+        changed = bool(set(self.members) - {p.session_id for p in joins})
         newcomers = []
         for presence in joins:
             member = PartyPresence(presence.user_id, presence.session_id, presence.meta.username)
             if member.session_id not in self.members:
                 self.members[member.session_id] = member
-            if member.session_id != creator:
-                newcomers.append(member)
+            newcomers.append(member)
         if not newcomers:
             return
         leader = self.leader.wire() if self.leader is not None else None
@@ -396,7 +394,8 @@ class Party:
             self.registry.router.send_to_session_ids(
                 [member.session_id], OutgoingEnvelope(realtime_pb2.Envelope(party=party))
             )
-        self._cancel_matchmaking()
+        if changed:
+            self._cancel_matchmaking()
 
     def members_left(self, session_ids: list[str]) -> None:
         """Members leave; a leaving leader hands over to the oldest member (all get

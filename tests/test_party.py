@@ -156,9 +156,11 @@ def test_create_answers_the_party_and_tracks_the_leader(world) -> None:
         "presences": [host.presence],
         "label": '{"mode":"duo"}',
     }
-    # Then the leader's own join event; no second "party".
+    # Then, as Nakama, a second "party" (no cid) and the leader's own join event.
+    again = {k: v for k, v in party.items() if k != "label"}
     assert host.wire.sent[1:] == [
-        {"party_presence_event": {"party_id": party["party_id"], "joins": [host.presence]}}
+        {"party": again},
+        {"party_presence_event": {"party_id": party["party_id"], "joins": [host.presence]}},
     ]
     assert len(world.parties) == 1
     assert world.parties.get(party["party_id"]).create_time == world.clock.seconds()
