@@ -59,6 +59,15 @@ class RuntimeConfig:
 
 
 @dataclass(frozen=True)
+class MatchmakerConfig:
+    max_tickets: int = 3
+    interval_sec: int = 15
+    max_intervals: int = 2
+    rev_precision: bool = False
+    rev_threshold: int = 1
+
+
+@dataclass(frozen=True)
 class LoggerConfig:
     level: str = "info"
 
@@ -77,6 +86,7 @@ class Config:
     session: SessionConfig = field(default_factory=SessionConfig)
     database: DatabaseConfig = field(default_factory=DatabaseConfig)
     runtime: RuntimeConfig = field(default_factory=RuntimeConfig)
+    matchmaker: MatchmakerConfig = field(default_factory=MatchmakerConfig)
     logger: LoggerConfig = field(default_factory=LoggerConfig)
 
     def database_address(self) -> str:
@@ -114,6 +124,12 @@ class Config:
             raise ConfigError("session encryption keys must be set")
         if sess.token_expiry_sec < 1 or sess.refresh_token_expiry_sec < 1:
             raise ConfigError("session token expiries must be greater than 0")
+        mm = self.matchmaker
+        for name in ("max_tickets", "interval_sec", "max_intervals"):
+            if getattr(mm, name) < 1:
+                raise ConfigError(f"matchmaker.{name} must be >= 1")
+        if mm.rev_threshold < 0:
+            raise ConfigError("matchmaker.rev_threshold must be >= 0")
         if self.logger.level not in _LOG_LEVELS:
             raise ConfigError(f"logger.level must be one of {', '.join(_LOG_LEVELS)}")
         if not self.listen:
@@ -131,6 +147,7 @@ _SECTIONS = {
     "session": SessionConfig,
     "database": DatabaseConfig,
     "runtime": RuntimeConfig,
+    "matchmaker": MatchmakerConfig,
     "logger": LoggerConfig,
 }
 

@@ -16,6 +16,7 @@ from twisted.internet.interfaces import IReactorTime
 
 from nakama_rt.config import Config
 from nakama_rt.logs import Logger
+from nakama_rt.matchmaker import Matchmaker
 from nakama_rt.notifications import NotificationCode, Notifier
 from nakama_rt.party import PartyRegistry
 from nakama_rt.pipeline import Pipeline
@@ -35,6 +36,7 @@ from nakama_rt.realtime.channel import ChannelHandlers
 from nakama_rt.realtime.group_chat import ChatEvents
 from nakama_rt.realtime.match import MatchHandlers
 from nakama_rt.realtime.match_list import list_matches
+from nakama_rt.realtime.matchmaker import MatchmakerHandlers
 from nakama_rt.realtime.party import PartyHandlers
 from nakama_rt.realtime.rpc import RpcHandler
 from nakama_rt.realtime.status import StatusHandlers, StatusRegistry, status_stream
@@ -106,6 +108,17 @@ class RealtimeServer:
             lambda match_filter: list_matches(self.match_registry, self.tracker, match_filter),
             self.channels,
         )
+        # The matchmaker: a pass every matchmaker.interval_sec; parties queue through it.
+        self.matchmaker = Matchmaker(
+            config.matchmaker,
+            clock,
+            self.router,
+            config.session.encryption_key,
+            node=NODE_NAME,
+            runtime=self.runtime,
+        )
+        MatchmakerHandlers(self.matchmaker, NODE_NAME).register(self.pipeline)
+        self.parties.matchmaker = self.matchmaker
         self.shutting_down = False
 
     # SessionHooks
@@ -140,6 +153,7 @@ class RealtimeServer:
 
     def session_closed(self, session: Session) -> None:
         """Clean up in Nakama's order: tickets, presences (leave events), follows, registry."""
+        self.matchmaker.remove_session_all(session.id)
         self.tracker.untrack_all(session.id, PresenceReason.DISCONNECT)
         self.status.unfollow_all(session.id)
         self.sessions.remove(session.id)
@@ -179,6 +193,7 @@ class RealtimeServer:
         """Refuse new sockets, send every session the leave events of all the others
         while they can still receive them, then close each with 1001."""
         self.shutting_down = True
+        self.matchmaker.stop()
         self.match_registry.shutdown(0)
         sessions = list(self.sessions)
         for session in sessions:

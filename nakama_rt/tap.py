@@ -121,6 +121,28 @@ _KEY_OPTIONS = [
         str,
         "Directory of Python modules with game logic: RPCs, hooks, matches (runtime.path).",
     ),
+    (
+        "matchmaker-interval-sec",
+        "matchmaker",
+        "interval_sec",
+        int,
+        "Seconds between matchmaker passes (matchmaker.interval_sec, default 15).",
+    ),
+    (
+        "matchmaker-max-tickets",
+        "matchmaker",
+        "max_tickets",
+        int,
+        "Matchmaker tickets a session or party may hold (matchmaker.max_tickets, default 3).",
+    ),
+    (
+        "matchmaker-max-intervals",
+        "matchmaker",
+        "max_intervals",
+        int,
+        "Passes a ticket waits for a full match before accepting its minimum count "
+        "(matchmaker.max_intervals, default 2).",
+    ),
     ("log-level", "logger", "level", str, "debug, info, warn or error (logger.level)."),
 ]
 
@@ -140,7 +162,7 @@ class Options(usage.Options):
             "c",
             None,
             "A YAML config file with Nakama's sections and keys "
-            "(socket.*, session.*, database.*, runtime.*, logger.*).",
+            "(socket.*, session.*, database.*, runtime.*, matchmaker.*, logger.*).",
         ],
         [
             "database",
