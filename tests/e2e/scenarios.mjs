@@ -2,7 +2,7 @@
 // End-to-end scenarios: the official nakama-js client against a running nakama_rt server.
 //
 //   node scenarios.mjs --host 127.0.0.1 --port 7350 --server-key defaultkey \
-//        --adapter json|protobuf --scenario session|ping|status|chat_room|chat_dm_group|match_relayed|party
+//        --adapter json|protobuf --scenario session|ping|status|chat_room|chat_dm_group|match_relayed|party|matchmaker|matchmaker_hook
 //        [--room lobby]
 //
 // Each scenario asserts what it observes and, on success, prints exactly one JSON line of
@@ -11,8 +11,9 @@
 // exits with 1. Every wait is bounded, and a watchdog ends the run after --timeout-ms.
 //
 // The chat and notification scenarios live in chat_scenarios.mjs, the relayed match ones
-// in match_scenarios.mjs, the party one in party_scenarios.mjs; they import the helpers
-// exported here (an import cycle: they are only used once main() runs).
+// in match_scenarios.mjs, the party one in party_scenarios.mjs, the matchmaker ones in
+// matchmaker_scenarios.mjs; they import the helpers exported here (an import cycle: they
+// are only used once main() runs).
 
 import { randomUUID } from "node:crypto";
 import { parseArgs } from "node:util";
@@ -23,6 +24,7 @@ import WebSocket from "ws";
 
 import { scenarioChatDmGroup, scenarioChatRoom } from "./chat_scenarios.mjs";
 import { scenarioMatchRelayed } from "./match_scenarios.mjs";
+import { scenarioMatchmaker, scenarioMatchmakerHook } from "./matchmaker_scenarios.mjs";
 import { scenarioParty } from "./party_scenarios.mjs";
 import { scenarioRuntimeArena, scenarioRuntimeRpc } from "./runtime_scenarios.mjs";
 
@@ -478,6 +480,8 @@ const SCENARIOS = {
   chat_dm_group: scenarioChatDmGroup,
   match_relayed: scenarioMatchRelayed,
   party: scenarioParty,
+  matchmaker: scenarioMatchmaker,
+  matchmaker_hook: scenarioMatchmakerHook,
   runtime_rpc: scenarioRuntimeRpc,
   runtime_arena: scenarioRuntimeArena,
 };
