@@ -17,8 +17,8 @@ import orjson
 from nakama_rt.logs import Logger
 from nakama_rt.notifications import NewNotification, NotificationCode
 
+from ..ids import canonical_uuid
 from ..storage import SYSTEM_USER_ID
-from ..storage._threaded import canonical_uuid
 from ..storage.social import Friend, InvalidCursor
 from .account import timestamp, user_json
 from .context import ApiContext

@@ -15,8 +15,8 @@ from nakama_rt.logs import Logger
 from nakama_rt.notifications import NewNotification, NotificationCode
 from nakama_rt.realtime.group_chat import GroupMessageCode
 
+from ..ids import canonical_uuid
 from ..storage import SYSTEM_USER_ID
-from ..storage._threaded import canonical_uuid
 from ..storage.social import (
     JOIN_REQUEST,
     MEMBER,

@@ -17,6 +17,7 @@ from google.protobuf import timestamp_pb2, wrappers_pb2
 from twisted.internet.defer import Deferred, succeed
 
 from nakama_rt.codec import OutgoingEnvelope
+from nakama_rt.ids import canonical_uuid
 from nakama_rt.logs import Logger
 from nakama_rt.notifications import NewNotification, NotificationCode, Notifier
 from nakama_rt.pipeline import ErrorCode, Pipeline
@@ -64,13 +65,16 @@ def parse_channel_id(value: str) -> PresenceStream | None:
             return None
         return PresenceStream(StreamMode.CHANNEL, label=label)
     if mode == "3":
-        if subcontext or label or (subject and _uuid(subject) is None):
+        if subcontext or label or (subject and canonical_uuid(subject) is None):
             return None
-        return PresenceStream(StreamMode.GROUP, _uuid(subject) or "")
+        return PresenceStream(StreamMode.GROUP, canonical_uuid(subject) or "")
     if mode == "4":
         if label:
             return None
-        one, two = _uuid(subject) if subject else "", _uuid(subcontext) if subcontext else ""
+        one, two = (
+            canonical_uuid(subject) if subject else "",
+            canonical_uuid(subcontext) if subcontext else "",
+        )
         if one is None or two is None:
             return None
         return PresenceStream(StreamMode.DM, one, two)
@@ -79,13 +83,6 @@ def parse_channel_id(value: str) -> PresenceStream | None:
 
 def stream_key(stream: PresenceStream) -> StreamKey:
     return StreamKey(int(stream.mode), stream.subject, stream.subcontext, stream.label)
-
-
-def _uuid(value: str) -> str | None:
-    try:
-        return str(uuid.UUID(value))
-    except (ValueError, AttributeError, TypeError):
-        return None
 
 
 def is_json_object(content: str) -> bool:
@@ -228,12 +225,12 @@ class ChannelHandlers:
                 raise JoinRefused(f"Channel name must not contain control chars: {INVALID_TARGET}")
             return PresenceStream(StreamMode.CHANNEL, label=target)
         if kind == DIRECT_MESSAGE:
-            other = _uuid(target)
+            other = canonical_uuid(target)
             if other is None or other == str(uuid.UUID(int=0)):
                 raise JoinRefused(f"Invalid user ID in direct message join: {INVALID_TARGET}")
             return self._dm_stream(session.user_id, other)
         if kind == GROUP:
-            group_id = _uuid(target)
+            group_id = canonical_uuid(target)
             if group_id is None:
                 raise JoinRefused(f"Invalid group ID in group channel join: {INVALID_TARGET}")
             return self._group_stream(session.user_id, group_id)
@@ -380,7 +377,7 @@ class ChannelHandlers:
 
     def update(self, session: Session, envelope: realtime_pb2.Envelope) -> bool | Deferred:
         request, cid = envelope.channel_message_update, envelope.cid
-        if _uuid(request.message_id) is None:
+        if canonical_uuid(request.message_id) is None:
             session.send_error(cid, ErrorCode.BAD_INPUT, INVALID_MESSAGE)
             return False
         if parse_channel_id(request.channel_id) is None:
@@ -430,7 +427,7 @@ class ChannelHandlers:
 
     def remove(self, session: Session, envelope: realtime_pb2.Envelope) -> bool | Deferred:
         request, cid = envelope.channel_message_remove, envelope.cid
-        if _uuid(request.message_id) is None:
+        if canonical_uuid(request.message_id) is None:
             session.send_error(cid, ErrorCode.BAD_INPUT, INVALID_MESSAGE)
             return False
         if parse_channel_id(request.channel_id) is None:

@@ -8,13 +8,13 @@ follows its own user, as in Nakama, so it sees its user's other sockets.
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterable
 
 from google.protobuf import wrappers_pb2
 from twisted.internet.defer import Deferred
 
 from nakama_rt.codec import OutgoingEnvelope
+from nakama_rt.ids import canonical_uuid
 from nakama_rt.logs import Logger
 from nakama_rt.pipeline import ErrorCode, Pipeline
 from nakama_rt.presence import IRouter, ITracker, Presence, PresenceMeta, PresenceStream, StreamMode
@@ -121,7 +121,7 @@ class StatusHandlers:
         cid = envelope.cid
         user_ids: set[str] = set()
         for raw in request.user_ids:
-            user_id = _parse_uuid(raw)
+            user_id = canonical_uuid(raw)
             if user_id is None:
                 session.send_error(cid, ErrorCode.BAD_INPUT, "Invalid user identifier")
                 return False
@@ -164,7 +164,7 @@ class StatusHandlers:
     def unfollow(self, session: Session, envelope: realtime_pb2.Envelope) -> bool:
         user_ids = []
         for raw in envelope.status_unfollow.user_ids:
-            user_id = _parse_uuid(raw)
+            user_id = canonical_uuid(raw)
             if user_id is None:
                 session.send_error(envelope.cid, ErrorCode.BAD_INPUT, "Invalid user identifier")
                 return False
@@ -198,11 +198,3 @@ class StatusHandlers:
     def _reply_status(session: Session, cid: str, presences: list[Presence]) -> None:
         status = realtime_pb2.Status(presences=[wire_presence(p) for p in presences])
         session.send_envelope(realtime_pb2.Envelope(cid=cid, status=status))
-
-
-def _parse_uuid(raw: str) -> str | None:
-    """Canonical form of a UUID as Go's uuid.FromString accepts it, else None."""
-    try:
-        return str(uuid.UUID(raw))
-    except (ValueError, AttributeError, TypeError):
-        return None

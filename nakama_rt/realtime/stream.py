@@ -8,11 +8,11 @@ stream it was in (the tracker's clean-up).
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 
 from nakama_rt.codec import OutgoingEnvelope
+from nakama_rt.ids import canonical_uuid
 from nakama_rt.presence import (
     IRouter,
     ITracker,
@@ -41,10 +41,10 @@ class StreamRef:
 def _uuid(value: str, message: str) -> str:
     if not value:
         return ""
-    try:
-        return str(uuid.UUID(value))
-    except (ValueError, AttributeError, TypeError):
-        raise StreamError(message) from None
+    canonical = canonical_uuid(value)
+    if canonical is None:
+        raise StreamError(message)
+    return canonical
 
 
 def to_stream(ref: StreamRef) -> PresenceStream:

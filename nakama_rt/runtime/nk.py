@@ -16,6 +16,7 @@ from typing import Any
 from google.protobuf import timestamp_pb2
 from twisted.internet.defer import Deferred, succeed
 
+from nakama_rt.ids import canonical_uuid
 from nakama_rt.notifications import NewNotification
 from nakama_rt.proto import api_pb2
 from nakama_rt.storage import SYSTEM_USER_ID, User
@@ -41,11 +42,7 @@ NK_FUNCTIONS = (
 
 
 def _valid_uuid(value: Any) -> bool:
-    try:
-        uuid.UUID(value)
-    except (TypeError, ValueError, AttributeError):
-        return False
-    return True
+    return canonical_uuid(value) is not None
 
 
 def _notification(

@@ -43,14 +43,6 @@ USER_FIELDS = (
 )
 
 
-def canonical_uuid(value: str) -> str | None:
-    """The canonical lowercase form of a UUID string, or None if it is not one."""
-    try:
-        return str(uuid.UUID(value))
-    except (ValueError, TypeError, AttributeError):
-        return None
-
-
 def new_user_id() -> str:
     return str(uuid.uuid4())
 

@@ -12,10 +12,10 @@ from typing import Any
 from twisted.internet.defer import Deferred, succeed
 from zope.interface import implementer
 
+from ..ids import canonical_uuid
 from . import schema
 from ._threaded import (
     ThreadedStorage,
-    canonical_uuid,
     new_user_id,
     normalise_email,
     user_from_row,

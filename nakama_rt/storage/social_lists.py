@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ._threaded import canonical_uuid
+from ..ids import canonical_uuid
 from .social import GroupList, GroupMember, GroupMemberList, InvalidCursor, UserGroup, UserGroupList
 from .social_core import (
     GROUP_COLUMNS,

@@ -14,10 +14,10 @@ from typing import Any
 
 from twisted.internet.defer import Deferred, fail, succeed
 
+from ..ids import canonical_uuid
 from . import social_friends as friends
 from . import social_groups as groups
 from . import social_lists as lists
-from ._threaded import canonical_uuid
 from .social import (
     DEFAULT_MAX_COUNT,
     FriendList,

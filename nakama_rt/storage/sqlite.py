@@ -14,11 +14,11 @@ from typing import Any
 from twisted.internet.defer import Deferred, succeed
 from zope.interface import implementer
 
+from ..ids import canonical_uuid
 from . import schema
 from ._threaded import (
     USER_FIELDS,
     ThreadedStorage,
-    canonical_uuid,
     new_user_id,
     normalise_email,
     user_from_row,
