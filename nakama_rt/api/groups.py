@@ -299,6 +299,20 @@ async def add_group_users(ctx: ApiContext, call: Call, raw_group_id: str) -> dic
     return {}
 
 
+async def _announce_changes(
+    ctx: ApiContext, raw_group_id: str, changed: Any, code: int, leave_channel: bool
+) -> None:
+    """After kick/ban/promote/demote: the group channel messages, and for kicks and bans
+    the users' places in the channel."""
+    if not changed:
+        return
+    group_id = _group_id(raw_group_id)
+    users = [(user.user_id, user.username) for user in changed]
+    await _group_messages(ctx, group_id, code, users)
+    if leave_channel:
+        _leave_channel(ctx, group_id, [user_id for user_id, _ in users])
+
+
 async def kick_group_users(ctx: ApiContext, call: Call, raw_group_id: str) -> dict[str, Any]:
     changed = await _act_on_members(
         call,
@@ -306,11 +320,7 @@ async def kick_group_users(ctx: ApiContext, call: Call, raw_group_id: str) -> di
         ctx.storage.kick_group_users,
         "Error while trying to kick users from a group.",
     )
-    if changed:
-        group_id = _group_id(raw_group_id)
-        users = [(user.user_id, user.username) for user in changed]
-        await _group_messages(ctx, group_id, GroupMessageCode.KICK, users)
-        _leave_channel(ctx, group_id, [user_id for user_id, _ in users])
+    await _announce_changes(ctx, raw_group_id, changed, GroupMessageCode.KICK, leave_channel=True)
     return {}
 
 
@@ -321,11 +331,7 @@ async def ban_group_users(ctx: ApiContext, call: Call, raw_group_id: str) -> dic
         ctx.storage.ban_group_users,
         "Error while trying to ban users from a group.",
     )
-    if changed:
-        group_id = _group_id(raw_group_id)
-        users = [(user.user_id, user.username) for user in changed]
-        await _group_messages(ctx, group_id, GroupMessageCode.BAN, users)
-        _leave_channel(ctx, group_id, [user_id for user_id, _ in users])
+    await _announce_changes(ctx, raw_group_id, changed, GroupMessageCode.BAN, leave_channel=True)
     return {}
 
 
@@ -336,10 +342,9 @@ async def promote_group_users(ctx: ApiContext, call: Call, raw_group_id: str) ->
         ctx.storage.promote_group_users,
         "Error while trying to promote users in a group.",
     )
-    if changed:
-        group_id = _group_id(raw_group_id)
-        users = [(user.user_id, user.username) for user in changed]
-        await _group_messages(ctx, group_id, GroupMessageCode.PROMOTE, users)
+    await _announce_changes(
+        ctx, raw_group_id, changed, GroupMessageCode.PROMOTE, leave_channel=False
+    )
     return {}
 
 
@@ -351,10 +356,9 @@ async def demote_group_users(ctx: ApiContext, call: Call, raw_group_id: str) -> 
         "Error while trying to demote users in a group.",
         required=True,
     )
-    if changed:
-        group_id = _group_id(raw_group_id)
-        users = [(user.user_id, user.username) for user in changed]
-        await _group_messages(ctx, group_id, GroupMessageCode.DEMOTE, users)
+    await _announce_changes(
+        ctx, raw_group_id, changed, GroupMessageCode.DEMOTE, leave_channel=False
+    )
     return {}
 
 
