@@ -25,7 +25,6 @@ from .http import (
     body_limited_request_factory,
 )
 from .rpc import ApiRoot, RpcResource
-from .social_http import PathJsonResource
 
 __all__ = [
     "BCRYPT_COST",
@@ -43,7 +42,7 @@ def build_api(context: ApiContext, runtime: Runtime | None = None) -> IResource:
     functions of ``runtime`` (none when it is None)."""
     routes = [*authenticate.ROUTES, *session.ROUTES, *account.ROUTES]
     routes += [*friends.ROUTES, *groups.ROUTES, *chat.ROUTES, *match.ROUTES]
-    api = PathJsonResource(context, routes, context.config.socket.max_request_size_bytes)
+    api = JsonResource(context, routes, context.config.socket.max_request_size_bytes)
     return ApiRoot(api, RpcResource(context, runtime or Runtime()))
 
 

@@ -16,6 +16,7 @@ import io
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
+from urllib.parse import unquote
 
 import orjson
 from twisted.internet.defer import Deferred
@@ -390,8 +391,31 @@ class Route:
     query: Mapping[str, QueryKind] = field(default_factory=dict)
 
 
+def _is_param(segment: bytes) -> bool:
+    return segment.startswith(b"{") and segment.endswith(b"}")
+
+
+def _match(pattern: tuple[bytes, ...], path: tuple[bytes, ...]) -> list[str] | None:
+    """The percent-decoded values of ``pattern``'s ``{name}`` segments in ``path``."""
+    if len(pattern) != len(path):
+        return None
+    values: list[str] = []
+    for expected, actual in zip(pattern, path, strict=True):
+        if _is_param(expected):
+            if not actual:
+                return None
+            values.append(unquote(actual.decode("latin-1"), errors="replace"))
+        elif expected != actual:
+            return None
+    return values
+
+
 class JsonResource(Resource):
     """A leaf resource routing on the remaining path to ``async`` JSON handlers.
+
+    Route paths may hold ``{name}`` segments (``/group/{group_id}/join``): each
+    matches one non-empty, percent-decoded path segment, handed to the handler as
+    a positional argument after ``(context, call)``; a literal path wins.
 
     Checks run in grpc-gateway's order: route (404, or 501 for a known path with
     another method), body and query decoding (400), authentication (401), then
@@ -408,11 +432,27 @@ class JsonResource(Resource):
         self._routes: dict[tuple[bytes, ...], dict[bytes, Route]] = {}
         for route in routes:
             self._routes.setdefault(route.path, {})[route.method] = route
+        self._patterns = [
+            (path, methods)
+            for path, methods in self._routes.items()
+            if any(_is_param(segment) for segment in path)
+        ]
+
+    def _find(self, path: tuple[bytes, ...]) -> tuple[dict[bytes, Route] | None, list[str]]:
+        """The routes of ``path`` by method, and its path values."""
+        methods = self._routes.get(path)
+        if methods is not None:
+            return methods, []
+        for pattern, methods in self._patterns:
+            values = _match(pattern, path)
+            if values is not None:
+                return methods, values
+        return None, []
 
     def render(self, request: server.Request) -> bytes | int:
         if apply_cors(request):
             return server.NOT_DONE_YET
-        methods = self._routes.get(tuple(request.postpath or ()))
+        methods, values = self._find(tuple(request.postpath or ()))
         route = methods.get(request.method) if methods else None
         if route is None:
             if methods:
@@ -424,7 +464,7 @@ class JsonResource(Resource):
         # Set once the request is finished or its connection lost: write nothing after.
         over: list[bool] = []
         request.notifyFinish().addBoth(over.append)
-        done = Deferred.fromCoroutine(self._serve(request, route, over))
+        done = Deferred.fromCoroutine(self._serve(request, route, values, over))
         done.addErrback(self._unexpected, request, over)
         return server.NOT_DONE_YET
 
@@ -441,14 +481,16 @@ class JsonResource(Resource):
             )
         return None
 
-    async def _serve(self, request: server.Request, route: Route, over: list[Any]) -> None:
+    async def _serve(
+        self, request: server.Request, route: Route, values: list[str], over: list[Any]
+    ) -> None:
         try:
             body = None
             if route.body is not None:
                 body = decode_body(read_body(request, self.max_body_bytes), route.body)
             call = Call(request, body, decode_query(request.args or {}, route.query))
             call.session = self._check_auth(request, route)
-            result = await route.handler(self.context, call)
+            result = await route.handler(self.context, call, *values)
         except ApiError as error:
             if not over:
                 write_error(request, error)

@@ -1,8 +1,5 @@
 """What the friend and group endpoints need beyond :mod:`.http`.
 
-* :class:`PathJsonResource`: routes whose paths hold ``{name}`` segments
-  (``/v2/group/{group_id}/join``); the matched segments are handed to the
-  handler as positional arguments after ``(context, call)``.
 * Query parameters the way grpc-gateway reads them: repeated ones
   (``?ids=a&ids=b``) and ``google.protobuf.Int32Value`` ones.
 * Message bodies with boolean and integer fields (``CreateGroupRequest``).
@@ -11,82 +8,14 @@
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Mapping
-from dataclasses import replace
 from typing import Any, Literal
-from urllib.parse import unquote
 
 import orjson
-from twisted.internet.defer import Deferred
-from twisted.web import server
 
 from ..storage.social import Group
 from .account import timestamp
-from .http import ApiError, Call, Code, JsonResource, Route, apply_cors, read_body, write_error
-
-# Routing -----------------------------------------------------------------------------------
-
-
-def _is_param(segment: bytes) -> bool:
-    return segment.startswith(b"{") and segment.endswith(b"}")
-
-
-def _match(pattern: tuple[bytes, ...], path: tuple[bytes, ...]) -> list[str] | None:
-    if len(pattern) != len(path):
-        return None
-    values: list[str] = []
-    for expected, actual in zip(pattern, path, strict=True):
-        if _is_param(expected):
-            if not actual:
-                return None
-            values.append(unquote(actual.decode("latin-1"), errors="replace"))
-        elif expected != actual:
-            return None
-    return values
-
-
-class PathJsonResource(JsonResource):
-    """A :class:`~.http.JsonResource` whose route paths may hold ``{name}`` segments.
-
-    A literal path wins over a pattern; a pattern segment matches one non-empty
-    path segment, percent-decoded.
-    """
-
-    def __init__(self, context: Any, routes: list[Route], max_body_bytes: int | None) -> None:
-        super().__init__(context, routes, max_body_bytes)
-        self._patterns = [
-            (path, methods)
-            for path, methods in self._routes.items()
-            if any(_is_param(segment) for segment in path)
-        ]
-
-    def render(self, request: server.Request) -> bytes | int:
-        path = tuple(request.postpath or ())
-        if path in self._routes:
-            return super().render(request)
-        for pattern, methods in self._patterns:
-            values = _match(pattern, path)
-            if values is None:
-                continue
-            if apply_cors(request):
-                return server.NOT_DONE_YET
-            route = methods.get(request.method)
-            if route is None:
-                write_error(request, ApiError(Code.UNIMPLEMENTED, "Method Not Allowed"))
-                return server.NOT_DONE_YET
-            bound = replace(route, handler=functools.partial(_with_path, route.handler, values))
-            over: list[bool] = []
-            request.notifyFinish().addBoth(over.append)
-            done = Deferred.fromCoroutine(self._serve(request, bound, over))
-            done.addErrback(self._unexpected, request, over)
-            return server.NOT_DONE_YET
-        return super().render(request)
-
-
-async def _with_path(handler: Any, values: list[str], context: Any, call: Call) -> Any:
-    return await handler(context, call, *values)
-
+from .http import ApiError, Call, Code, read_body
 
 # Query parameters --------------------------------------------------------------------------
 
