@@ -71,7 +71,7 @@ class NakamaRT:
             ),
         )
         self.api_resource = build_api(self.api_context, self.server.runtime)
-        self.healthcheck_resource = HealthcheckResource()
+        self.healthcheck_resource = HealthcheckResource(self.storage)
         self.resource: Resource = build_root(
             self.socket_resource, self.api_resource, self.healthcheck_resource
         )

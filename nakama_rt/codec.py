@@ -290,36 +290,62 @@ def _read_message(msg: Message, value: Any) -> None:
         _read_object(msg, value)
 
 
+_MAP, _LIST, _MESSAGE, _SCALAR = range(4)
+
+#: How to read one JSON key of a message: field number, attribute name, oneof name
+#: (or None), kind, scalar reader (or None), and the field itself.
+_Step = tuple[int, str, "str | None", int, "Callable[[Any], Any] | None", FieldDescriptor]
+
+
+@functools.cache
+def _read_plan(desc: Descriptor) -> dict[str, _Step]:
+    """Everything :func:`_read_object` needs per JSON key, worked out once per type."""
+    plan: dict[str, _Step] = {}
+    for key, fd in _fields_by_name(desc).items():
+        oneof = fd.containing_oneof.name if fd.containing_oneof is not None else None
+        reader = None
+        if _is_map(fd):
+            kind = _MAP
+        elif fd.is_repeated:
+            kind = _LIST
+        elif fd.type == _F.TYPE_MESSAGE:
+            kind = _MESSAGE
+        else:
+            kind, reader = _SCALAR, _scalar_reader(fd)
+        plan[key] = (fd.number, fd.name, oneof, kind, reader, fd)
+    return plan
+
+
 def _read_object(msg: Message, obj: Any) -> None:
     if type(obj) is not dict:
         raise _Invalid(f"{msg.DESCRIPTOR.full_name}: expected a JSON object")
-    fields = _fields_by_name(msg.DESCRIPTOR)
+    plan = _read_plan(msg.DESCRIPTOR)
     seen: set[int] = set()
     oneofs: set[str] = set()
     for key, value in obj.items():
-        fd = fields.get(key)
-        if fd is None:
+        step = plan.get(key)
+        if step is None:
             raise _Invalid(f"{msg.DESCRIPTOR.full_name}: unknown field {key!r}")
-        if fd.number in seen:
+        number, name, oneof, kind, reader, fd = step
+        if number in seen:
             raise _Invalid(f"{msg.DESCRIPTOR.full_name}: duplicate field {key!r}")
-        seen.add(fd.number)
+        seen.add(number)
         if value is None:  # null means "not set", as in Go
             continue
-        if _is_map(fd):
-            _read_map(getattr(msg, fd.name), fd, value)
-        elif fd.is_repeated:
-            _read_list(getattr(msg, fd.name), fd, value)
+        if oneof is not None:
+            if oneof in oneofs:
+                raise _Invalid(f"oneof {oneof!r} set twice")
+            oneofs.add(oneof)
+        if kind == _SCALAR:
+            setattr(msg, name, reader(value))  # type: ignore[misc]
+        elif kind == _MESSAGE:
+            sub = getattr(msg, name)
+            sub.SetInParent()  # present even when empty: {"pong":{}}
+            _read_message(sub, value)
+        elif kind == _MAP:
+            _read_map(getattr(msg, name), fd, value)
         else:
-            if fd.containing_oneof is not None:
-                if fd.containing_oneof.name in oneofs:
-                    raise _Invalid(f"oneof {fd.containing_oneof.name!r} set twice")
-                oneofs.add(fd.containing_oneof.name)
-            if fd.type == _F.TYPE_MESSAGE:
-                sub = getattr(msg, fd.name)
-                sub.SetInParent()  # present even when empty: {"pong":{}}
-                _read_message(sub, value)
-            else:
-                setattr(msg, fd.name, _scalar_reader(fd)(value))
+            _read_list(getattr(msg, name), fd, value)
 
 
 def _read_list(container: Any, fd: FieldDescriptor, value: Any) -> None:

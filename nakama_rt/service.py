@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import signal
+
 from twisted.application.internet import StreamServerEndpointService
 from twisted.application.service import Service
 from twisted.internet.defer import DeferredList, inlineCallbacks
@@ -41,6 +43,7 @@ class NakamaService(Service):
             self.log.info("listening on {description}", description=_redact_tls(description))
         started = self.app.start()
         started.addErrback(self._start_failed, reactor)
+        reactor.callWhenRunning(_stop_on_sigterm, reactor)
 
     def _start_failed(self, failure, reactor) -> None:
         self.log.failure("nakama-rt could not start", failure)
@@ -54,6 +57,23 @@ class NakamaService(Service):
         if self.app is not None:
             yield self.app.stop()
         self.log.info("nakama-rt stopped")
+
+
+def _stop_on_sigterm(reactor) -> None:
+    """SIGTERM stops the reactor (so this service drains) and the process exits 0.
+
+    twistd's own handler records the signal and, once stopped, kills the process
+    with it again, so a clean drain would look like a crash to a supervisor; Nakama
+    exits 0 after its graceful shutdown, and so do we. Installed once the reactor
+    runs, replacing the handler the reactor installed at start.
+    """
+    if not hasattr(signal, "SIGTERM"):
+        return
+
+    def stop(signum, frame) -> None:
+        reactor.callFromThread(reactor.stop)
+
+    signal.signal(signal.SIGTERM, stop)
 
 
 def _redact_tls(description: str) -> str:

@@ -134,7 +134,7 @@ async def _serve(config: Config, storage, clock: ShiftedReactor):
     )
     root = Resource()
     root.putChild(b"v2", build_api(context))
-    root.putChild(b"healthcheck", HealthcheckResource())
+    root.putChild(b"healthcheck", HealthcheckResource(storage))
     site = Site(root, requestFactory=body_limited_request_factory(MAX_BODY))
     port = reactor.listenTCP(0, site, interface="127.0.0.1")
     return Server(f"http://127.0.0.1:{port.getHost().port}", context, clock), port
@@ -166,6 +166,17 @@ async def test_healthcheck(server):
     assert reply.headers.getRawHeaders("content-type") == ["application/json"]
     reply = await server.call("POST", "/healthcheck")
     assert (reply.status, reply.body) == (501, error(Code.UNIMPLEMENTED, "Method Not Allowed"))
+
+
+@pytest_twisted.ensureDeferred
+async def test_healthcheck_fails_while_the_database_is_unreachable(server):
+    storage = server.context.storage
+    # The database goes away under the running server: its connection (SQLite) or
+    # connection pool (PostgreSQL) is closed while the worker threads stay up.
+    close = storage._close if hasattr(storage, "_close") else storage._db.close
+    await storage._run(close)
+    reply = await server.call("GET", "/healthcheck")
+    assert (reply.status, reply.body) == (503, error(Code.UNAVAILABLE, "Database unavailable."))
 
 
 @pytest_twisted.ensureDeferred

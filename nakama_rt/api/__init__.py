@@ -13,7 +13,9 @@ from typing import Any
 
 from twisted.web.resource import IResource
 
+from ..logs import Logger
 from ..runtime import Runtime
+from ..storage.interface import IStorage
 from . import account, authenticate, chat, friends, groups, match, session
 from .context import BCRYPT_COST, ApiContext
 from .http import (
@@ -46,12 +48,24 @@ def build_api(context: ApiContext, runtime: Runtime | None = None) -> IResource:
     return ApiRoot(api, RpcResource(context, runtime or Runtime()))
 
 
-async def _healthcheck(context: Any, call: Call) -> dict[str, Any]:
+DATABASE_DOWN = "Database unavailable."
+_log = Logger()
+
+
+async def _healthcheck(storage: Any, call: Call) -> dict[str, Any]:
+    if storage is not None:
+        try:
+            await storage.ping()
+        except Exception as exc:
+            _log.warn("healthcheck: database unreachable: {error}", error=exc)
+            raise ApiError(Code.UNAVAILABLE, DATABASE_DOWN) from None
     return {}
 
 
 class HealthcheckResource(JsonResource):
-    """``GET /healthcheck``: ``{}`` with 200 while the server runs; no authentication."""
+    """``GET /healthcheck``: ``{}`` with 200 while the server runs and its database
+    answers; 503 when the database does not (a load balancer then stops sending
+    players here). No authentication."""
 
-    def __init__(self) -> None:
-        super().__init__(None, [Route(b"GET", (), _healthcheck, auth="none")], None)
+    def __init__(self, storage: IStorage | None = None) -> None:
+        super().__init__(storage, [Route(b"GET", (), _healthcheck, auth="none")], None)

@@ -94,6 +94,9 @@ class IStorage(Interface):
     def stop() -> Deferred[None]:
         """Close connections and stop worker threads."""
 
+    def ping() -> Deferred[None]:
+        """Fire when the database answers a trivial query; fail when it cannot."""
+
     def create_user(
         username: str,
         custom_id: str | None = None,

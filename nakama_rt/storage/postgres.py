@@ -64,6 +64,10 @@ def _duplicate(error: Exception, values: dict[str, Any]) -> Exception:
     return kind(values.get(kind.field) or "")
 
 
+#: How long a healthcheck waits for a pooled connection before calling the database down.
+PING_TIMEOUT_SEC = 2.0
+
+
 @implementer(IStorage)
 class PostgresStorage(PostgresChat, PostgresSocial, ThreadedStorage):
     """:class:`IStorage` on PostgreSQL; ``address`` is a libpq URL.
@@ -102,6 +106,14 @@ class PostgresStorage(PostgresChat, PostgresSocial, ThreadedStorage):
         if not self._pool.started:
             return succeed(None)
         return self._run(self._db.close).addBoth(stopped)
+
+    def ping(self) -> Deferred[None]:
+        return self._run(self._ping)
+
+    def _ping(self) -> None:
+        # A short wait for a pooled connection: a healthcheck must answer promptly.
+        with self._db.connection(timeout=PING_TIMEOUT_SEC) as conn:
+            conn.execute("SELECT 1")
 
     def _open(self) -> None:
         self._db.open(wait=True, timeout=10)

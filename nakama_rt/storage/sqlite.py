@@ -79,6 +79,12 @@ class SqliteStorage(SqliteChat, SqliteSocial, ThreadedStorage):
             return succeed(None)
         return self._run(self._close).addBoth(stopped)
 
+    def ping(self) -> Deferred[None]:
+        return self._run(self._ping)
+
+    def _ping(self) -> None:
+        self._conn().execute("SELECT 1").fetchone()
+
     def _open(self, now: float) -> None:
         if self.path != ":memory:":
             parent = os.path.dirname(os.path.abspath(self.path))

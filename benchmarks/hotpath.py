@@ -1,0 +1,226 @@
+"""CPU cost of the server's hot paths, in process, without the kernel or a client.
+
+    python benchmarks/hotpath.py [--profile SCENARIO] [--format json|protobuf]
+
+Real sockets' protocols (the server's own factory, lifecycle, pipeline, codec and
+tracker) are fed masked client frames through ``dataReceived`` and write to
+in-memory transports, so the figures are the Python work per message that a load
+test's server CPU-seconds are made of, minus the system calls. Scenarios:
+
+* ``ping``: one ping in, one pong out;
+* ``chat``: one ``channel_message_send`` in a room of 25 (persistence off), 25 out;
+* ``match``: one relayed ``match_data_send`` in a match of 4, 3 out.
+
+``--profile NAME`` prints cProfile's top entries for one scenario.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import cProfile
+import pstats
+import struct
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import orjson
+from twisted.internet.address import IPv4Address
+from twisted.internet.task import Clock
+from twisted.internet.testing import StringTransport
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from nakama_rt.app import NakamaRT  # noqa: E402
+from nakama_rt.codec import Format, decode, encode  # noqa: E402
+from nakama_rt.config import Config  # noqa: E402
+from nakama_rt.proto import realtime_pb2  # noqa: E402
+from nakama_rt.tokens import issue_session  # noqa: E402
+
+
+def client_frame(payload: bytes, binary: bool) -> bytes:
+    """A masked client frame (mask key zero: the payload reads as is)."""
+    head = bytes([0x82 if binary else 0x81])
+    size = len(payload)
+    if size < 126:
+        head += bytes([0x80 | size])
+    elif size < 65536:
+        head += bytes([0x80 | 126]) + struct.pack("!H", size)
+    else:
+        head += bytes([0x80 | 127]) + struct.pack("!Q", size)
+    return head + b"\0\0\0\0" + payload
+
+
+def server_payloads(data: bytes) -> list[bytes]:
+    """Split what the server wrote (unmasked frames) into payloads."""
+    out, at = [], 0
+    while at < len(data):
+        size = data[at + 1] & 0x7F
+        at += 2
+        if size == 126:
+            (size,) = struct.unpack_from("!H", data, at)
+            at += 2
+        elif size == 127:
+            (size,) = struct.unpack_from("!Q", data, at)
+            at += 8
+        out.append(data[at : at + size])
+        at += size
+    return out
+
+
+class Harness:
+    """One server and its in-memory sockets."""
+
+    def __init__(self, fmt: Format) -> None:
+        self.fmt = fmt
+        self.clock = Clock()
+        config = Config(data_dir=tempfile.mkdtemp(prefix="nakama-rt-hotpath-"))
+        self.app = NakamaRT(config, self.clock)
+        self.factory = self.app.socket_factory
+        self.sockets: list[tuple[object, StringTransport]] = []
+
+    def open(self, count: int) -> None:
+        session_config = self.app.config.session
+        for n in range(count):
+            user_id = str(uuid.uuid4())
+            issued = issue_session(session_config, user_id, f"user{n}", None, time.time())
+            protocol = self.factory.buildProtocol(IPv4Address("TCP", "127.0.0.1", 40000 + n))
+            transport = StringTransport(peerAddress=IPv4Address("TCP", "127.0.0.1", 40000 + n))
+            protocol.makeConnection(transport)
+            protocol.dataReceived(
+                f"GET /ws?token={issued.token}&format={self.fmt.value} HTTP/1.1\r\n"
+                "Host: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                "Sec-WebSocket-Version: 13\r\n\r\n".encode()
+            )
+            assert b"101 Switching Protocols" in transport.value(), transport.value()[:200]
+            transport.clear()
+            self.sockets.append((protocol, transport))
+
+    def frame(self, envelope: realtime_pb2.Envelope) -> bytes:
+        return client_frame(encode(self.fmt, envelope), self.fmt is Format.PROTOBUF)
+
+    def request(self, at: int, envelope: realtime_pb2.Envelope) -> realtime_pb2.Envelope:
+        protocol, transport = self.sockets[at]
+        protocol.dataReceived(self.frame(envelope))
+        payloads = server_payloads(transport.value())
+        transport.clear()
+        return decode(self.fmt, payloads[-1], self.fmt is Format.PROTOBUF)
+
+    def clear(self) -> None:
+        for _, transport in self.sockets:
+            transport.clear()
+
+
+def ping_scenario(fmt: Format):
+    harness = Harness(fmt)
+    harness.open(1)
+    protocol, transport = harness.sockets[0]
+    frame = harness.frame(realtime_pb2.Envelope(cid="1", ping=realtime_pb2.Ping()))
+
+    def once() -> int:
+        protocol.dataReceived(frame)
+        transport.clear()
+        return 1
+
+    return once
+
+
+def chat_scenario(fmt: Format, members: int = 25):
+    harness = Harness(fmt)
+    harness.open(members)
+    join = realtime_pb2.Envelope(cid="j")
+    join.channel_join.target = "bench"
+    join.channel_join.type = 1
+    join.channel_join.persistence.value = False
+    channel_id = ""
+    for at in range(members):
+        channel_id = harness.request(at, join).channel.id
+    harness.clear()
+    send = realtime_pb2.Envelope()
+    send.channel_message_send.channel_id = channel_id
+    send.channel_message_send.content = orjson.dumps({"t": time.time(), "seq": 1}).decode()
+    frame = harness.frame(send)
+    protocol = harness.sockets[0][0]
+    transports = [transport for _, transport in harness.sockets]
+
+    def once() -> int:
+        protocol.dataReceived(frame)
+        for transport in transports:
+            transport.clear()
+        return members
+
+    return once
+
+
+def match_scenario(fmt: Format, players: int = 4):
+    harness = Harness(fmt)
+    harness.open(players)
+    created = harness.request(0, realtime_pb2.Envelope(cid="c", match_create={}))
+    match_id = created.match.match_id
+    join = realtime_pb2.Envelope(cid="j")
+    join.match_join.match_id = match_id
+    for at in range(1, players):
+        harness.request(at, join)
+    harness.clear()
+    send = realtime_pb2.Envelope()
+    send.match_data_send.match_id = match_id
+    send.match_data_send.op_code = 1
+    send.match_data_send.data = base64.b64decode(b"AAECAwQFBgcICQ==")
+    frame = harness.frame(send)
+    protocol = harness.sockets[0][0]
+    transports = [transport for _, transport in harness.sockets]
+
+    def once() -> int:
+        protocol.dataReceived(frame)
+        for transport in transports:
+            transport.clear()
+        return players - 1
+
+    return once
+
+
+SCENARIOS = {"ping": ping_scenario, "chat": chat_scenario, "match": match_scenario}
+
+
+def measure(once, seconds: float = 2.0) -> tuple[float, float]:
+    """(microseconds of CPU per incoming message, deliveries per CPU-second)."""
+    for _ in range(200):
+        once()
+    messages = deliveries = 0
+    start = time.process_time()
+    while time.process_time() - start < seconds:
+        for _ in range(100):
+            deliveries += once()
+        messages += 100
+    spent = time.process_time() - start
+    return spent / messages * 1e6, deliveries / spent
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--format", choices=("json", "protobuf"), default="json")
+    parser.add_argument("--profile", choices=tuple(SCENARIOS))
+    parser.add_argument("--seconds", type=float, default=2.0)
+    args = parser.parse_args()
+    fmt = Format(args.format)
+    if args.profile:
+        once = SCENARIOS[args.profile](fmt)
+        profiler = cProfile.Profile()
+        profiler.enable()
+        for _ in range(20_000):
+            once()
+        profiler.disable()
+        pstats.Stats(profiler).sort_stats("tottime").print_stats(25)
+        return
+    print(f"Server CPU per incoming message, in process ({fmt.value})")
+    for name, build in SCENARIOS.items():
+        per_message, per_cpu_second = measure(build(fmt), args.seconds)
+        print(f"{name:>6}: {per_message:6.1f} us per message in, {per_cpu_second:9,.0f} out/CPU-s")
+
+
+if __name__ == "__main__":
+    main()
