@@ -8,7 +8,8 @@ in-memory transports, so the figures are the Python work per message that a load
 test's server CPU-seconds are made of, minus the system calls. Scenarios:
 
 * ``ping``: one ping in, one pong out;
-* ``chat``: one ``channel_message_send`` in a room of 25 (persistence off), 25 out;
+* ``chat``: one ``channel_message_send`` in a room of 25 (persistence off), 25
+  out and the sender's ack;
 * ``match``: one relayed ``match_data_send`` in a match of 4, 3 out.
 
 ``--profile NAME`` prints cProfile's top entries for one scenario.
@@ -108,7 +109,14 @@ class Harness:
         protocol.dataReceived(self.frame(envelope))
         payloads = server_payloads(transport.value())
         transport.clear()
-        return decode(self.fmt, payloads[-1], self.fmt is Format.PROTOBUF)
+        replies = [self.decode(payload) for payload in payloads]
+        reply = next(r for r in replies if r.cid == envelope.cid)
+        if reply.HasField("error"):
+            raise RuntimeError(f"{envelope.WhichOneof('message')} failed: {reply.error}")
+        return reply
+
+    def decode(self, payload: bytes) -> realtime_pb2.Envelope:
+        return decode(self.fmt, payload, self.fmt is Format.PROTOBUF)
 
     def clear(self) -> None:
         for _, transport in self.sockets:
@@ -147,11 +155,19 @@ def chat_scenario(fmt: Format, members: int = 25):
     protocol = harness.sockets[0][0]
     transports = [transport for _, transport in harness.sockets]
 
+    protocol.dataReceived(frame)
+    for transport in transports:  # every member gets it (the sender an ack as well)
+        kinds = [
+            harness.decode(p).WhichOneof("message") for p in server_payloads(transport.value())
+        ]
+        assert "channel_message" in kinds, kinds
+        transport.clear()
+
     def once() -> int:
         protocol.dataReceived(frame)
         for transport in transports:
             transport.clear()
-        return members
+        return members + 1
 
     return once
 
@@ -173,6 +189,12 @@ def match_scenario(fmt: Format, players: int = 4):
     frame = harness.frame(send)
     protocol = harness.sockets[0][0]
     transports = [transport for _, transport in harness.sockets]
+
+    protocol.dataReceived(frame)
+    for at, transport in enumerate(transports):
+        delivered = server_payloads(transport.value())
+        assert len(delivered) == (1 if at else 0), delivered
+        transport.clear()
 
     def once() -> int:
         protocol.dataReceived(frame)

@@ -6,7 +6,7 @@ Each scenario is timed twice: the pass in one go (its total cost), then as the
 server runs it, in slices of ``CHUNK_SECONDS`` with the reactor free in between
 (the longest slice is how long other events may wait). Tickets are added before
 the pass; the time covers the search, the tokens and every ``matchmaker_matched``
-message built, encoded (JSON) and framed for its recipient. Scenarios:
+message built, encoded (JSON) and framed for its recipient (``frame``). Scenarios:
 
 * ``mixed``: fresh tickets, a quarter each of ``*``, two required terms, a region
   plus a +/-10 skill window, and a required mode with a boosted optional region
@@ -33,7 +33,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from nakama_rt.codec import Format  # noqa: E402
 from nakama_rt.config import MatchmakerConfig  # noqa: E402
 from nakama_rt.matchmaker import Matchmaker, MatchmakerPresence  # noqa: E402
-from nakama_rt.protocol import frame_for  # noqa: E402
 
 REGIONS = ("europe", "us-east", "us-west", "asia", "eu-north")
 MODES = ("ranked", "casual", "custom")
@@ -48,7 +47,7 @@ class CountingRouter:
 
     def send_to_session_ids(self, session_ids, envelope) -> None:
         for _ in session_ids:
-            frame_for(envelope, Format.JSON)
+            envelope.frame(Format.JSON)
             self.sent += 1
 
 

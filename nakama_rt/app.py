@@ -26,6 +26,7 @@ from nakama_rt.api import BCRYPT_COST, HealthcheckResource, body_limited_request
 from nakama_rt.api.context import ApiContext
 from nakama_rt.config import Config
 from nakama_rt.logs import Logger, set_level
+from nakama_rt.metrics import MetricsResource, metrics_registry
 from nakama_rt.protocol import NakamaSocketFactory
 from nakama_rt.realtime.match_list import list_matches
 from nakama_rt.server import RealtimeServer
@@ -75,6 +76,9 @@ class NakamaRT:
         self.resource: Resource = build_root(
             self.socket_resource, self.api_resource, self.healthcheck_resource
         )
+        #: This server's Prometheus registry and its ``GET /metrics`` resource.
+        self.metrics_registry = metrics_registry(self.server, self.storage)
+        self.metrics_resource = MetricsResource(self.metrics_registry)
 
     def site(self) -> Site:
         """A ``Site`` serving :attr:`resource`, quiet about each request."""

@@ -108,22 +108,39 @@ def encode(fmt: Format, envelope: Message) -> bytes:
     return orjson.dumps(_write_message(envelope))
 
 
+def websocket_frame(payload: bytes, binary: bool) -> bytes:
+    """The complete server-to-client WebSocket frame carrying ``payload``.
+
+    A server frame is a final-fragment opcode byte, the length and the payload
+    (RFC 6455 5.2; servers never mask), so it is built here directly rather than
+    through Autobahn, whose ``PreparedMessage`` also prepares a masked client frame.
+    """
+    size = len(payload)
+    head = b"\x82" if binary else b"\x81"
+    if size < 126:
+        return head + bytes((size,)) + payload
+    if size < 65536:
+        return head + b"\x7e" + size.to_bytes(2, "big") + payload
+    return head + b"\x7f" + size.to_bytes(8, "big") + payload
+
+
 class OutgoingEnvelope:
-    """One server-to-client envelope, encoded at most once per format.
+    """One server-to-client envelope, encoded and framed at most once per format.
 
     A broadcast wraps its envelope once and hands the same object to every
-    recipient, so encoding costs do not grow with the audience. The envelope
-    must not change after the first :meth:`payload` call. ``frames`` is spare
-    room for the transport to cache complete WebSocket frames per format.
+    recipient, so encoding and framing costs do not grow with the audience: every
+    socket of a format is written the same bytes. The envelope must not change
+    after the first :meth:`payload` or :meth:`frame` call.
     """
 
-    __slots__ = ("envelope", "frames", "_json", "_protobuf")
+    __slots__ = ("envelope", "_json", "_protobuf", "_json_frame", "_protobuf_frame")
 
     def __init__(self, envelope: Envelope) -> None:
         self.envelope = envelope
-        self.frames: dict[Format, bytes] = {}
         self._json: bytes | None = None
         self._protobuf: bytes | None = None
+        self._json_frame: bytes | None = None
+        self._protobuf_frame: bytes | None = None
 
     def payload(self, fmt: Format) -> bytes:
         if fmt is Format.JSON:
@@ -133,6 +150,20 @@ class OutgoingEnvelope:
         if self._protobuf is None:
             self._protobuf = encode(fmt, self.envelope)
         return self._protobuf
+
+    def frame(self, fmt: Format) -> bytes:
+        """The whole WebSocket frame for a socket of format ``fmt``."""
+        # Two slots and identity tests: hashing an Enum member runs Python code,
+        # and this is called once per recipient.
+        if fmt is Format.JSON:
+            frame = self._json_frame
+            if frame is None:
+                frame = self._json_frame = websocket_frame(self.payload(fmt), False)
+            return frame
+        frame = self._protobuf_frame
+        if frame is None:
+            frame = self._protobuf_frame = websocket_frame(self.payload(fmt), True)
+        return frame
 
 
 # ------------------------------------------------------------------ shared

@@ -70,9 +70,22 @@ class MatchmakerConfig:
 @dataclass(frozen=True)
 class LoggerConfig:
     level: str = "info"
+    #: How twistd writes log events: ``text`` lines or one ``json`` object a line.
+    format: str = "text"
 
 
 _LOG_LEVELS = ("debug", "info", "warn", "error")
+_LOG_FORMATS = ("text", "json")
+
+
+@dataclass(frozen=True)
+class MetricsConfig:
+    """Where ``GET /metrics`` (Prometheus) is served; off unless one is set."""
+
+    #: Nakama's key: serve on this port, every interface (0: off).
+    prometheus_port: int = 0
+    #: A Twisted endpoint description (``tcp:9100:interface=127.0.0.1``); wins over the port.
+    listen: str = ""
 
 
 @dataclass(frozen=True)
@@ -88,12 +101,20 @@ class Config:
     runtime: RuntimeConfig = field(default_factory=RuntimeConfig)
     matchmaker: MatchmakerConfig = field(default_factory=MatchmakerConfig)
     logger: LoggerConfig = field(default_factory=LoggerConfig)
+    metrics: MetricsConfig = field(default_factory=MetricsConfig)
 
     def database_address(self) -> str:
         """The database to open: the configured one, else SQLite in the data dir."""
         if self.database.address:
             return self.database.address
         return f"sqlite:{self.data_dir.rstrip('/')}/nakama-rt.sqlite3"
+
+    def metrics_listen(self) -> str:
+        """The endpoint description to serve metrics on, or "" for none."""
+        if self.metrics.listen:
+            return self.metrics.listen
+        port = self.metrics.prometheus_port
+        return f"tcp:{port}" if port else ""
 
     def validate(self) -> Config:
         """Raise :class:`ConfigError` on values Nakama would refuse; return self."""
@@ -132,6 +153,10 @@ class Config:
             raise ConfigError("matchmaker.rev_threshold must be >= 0")
         if self.logger.level not in _LOG_LEVELS:
             raise ConfigError(f"logger.level must be one of {', '.join(_LOG_LEVELS)}")
+        if self.logger.format not in _LOG_FORMATS:
+            raise ConfigError(f"logger.format must be one of {', '.join(_LOG_FORMATS)}")
+        if not 0 <= self.metrics.prometheus_port <= 65535:
+            raise ConfigError("metrics.prometheus_port must be between 0 and 65535")
         if not self.listen:
             raise ConfigError("at least one listener is required")
         if self.shutdown_grace_sec < 0:
@@ -149,6 +174,7 @@ _SECTIONS = {
     "runtime": RuntimeConfig,
     "matchmaker": MatchmakerConfig,
     "logger": LoggerConfig,
+    "metrics": MetricsConfig,
 }
 
 

@@ -10,17 +10,22 @@ With :attr:`Pipeline.hooks` set (the runtime), a message with a before hook is
 handled as the hook returns it, or rejected when it returns None (and, as in
 Nakama, the socket closes); a failing hook answers ``RUNTIME_FUNCTION_EXCEPTION``.
 An after hook runs once the request succeeded, with the reply the handler sent.
+
+Every envelope is counted by type and every handler timed (until its Deferred
+fires, for asynchronous ones) in the server's :class:`RealtimeCounts`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from enum import IntEnum
+from time import perf_counter
 from typing import Any, Protocol
 
 from twisted.internet.defer import Deferred, succeed
 from twisted.python.failure import Failure
 
+from nakama_rt.counters import RealtimeCounts
 from nakama_rt.logs import Logger
 from nakama_rt.proto import realtime_pb2
 from nakama_rt.session import Session
@@ -28,6 +33,8 @@ from nakama_rt.session import Session
 Handler = Callable[[Session, realtime_pb2.Envelope], "bool | Deferred[bool]"]
 
 DISABLED_MESSAGE = "Requested resource was not found."
+#: The ``type`` counted for an envelope that carries no message.
+MISSING = "missing"
 
 
 class ErrorCode(IntEnum):
@@ -68,9 +75,12 @@ class Pipeline:
 
     log = Logger()
 
-    def __init__(self) -> None:
+    def __init__(self, counts: RealtimeCounts | None = None) -> None:
         self._handlers: dict[str, Handler] = {}
         self.hooks: Hooks | None = None
+        self.counts = counts if counts is not None else RealtimeCounts()
+        self._received = self.counts.messages_in
+        self._latency = self.counts.handler_latency
 
     def register(self, message: str, handler: Handler) -> None:
         if message not in realtime_pb2.Envelope.DESCRIPTOR.fields_by_name:
@@ -83,8 +93,10 @@ class Pipeline:
     def process(self, session: Session, envelope: realtime_pb2.Envelope) -> bool | Deferred:
         message = envelope.WhichOneof("message")
         if message is None:
+            self._received[MISSING] += 1
             session.send_error(envelope.cid, ErrorCode.MISSING_PAYLOAD, "Missing message.")
             return False
+        self._received[message] += 1
         handler = self._handlers.get(message)
         if handler is None:
             self.log.debug(
@@ -126,13 +138,17 @@ class Pipeline:
     ) -> bool | Deferred:
         hooks = self.hooks
         if hooks is None or not hooks.has_after(message):
+            started = perf_counter()
             outcome = handler(session, envelope)
             if isinstance(outcome, Deferred):
-                return outcome.addCallback(_keep_open)
+                return outcome.addBoth(self._timed, message, started).addCallback(_keep_open)
+            self._latency.observe(message, perf_counter() - started)
             return True
         capture = _ReplyCapture(session, envelope.cid)
+        started = perf_counter()
         outcome = handler(capture, envelope)  # type: ignore[arg-type]
         handled = outcome if isinstance(outcome, Deferred) else succeed(outcome)
+        handled.addBoth(self._timed, message, started)
 
         def after(succeeded: object) -> Deferred | None:
             if not succeeded:
@@ -140,6 +156,11 @@ class Pipeline:
             return hooks.run_after(message, session, capture.reply, envelope)
 
         return handled.addCallback(after).addCallback(_keep_open)
+
+    def _timed(self, result: object, message: str, started: float) -> object:
+        """Time an asynchronous handler once it is done; its result passes through."""
+        self._latency.observe(message, perf_counter() - started)
+        return result
 
 
 def _keep_open(succeeded: object) -> bool:

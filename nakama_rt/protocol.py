@@ -20,14 +20,14 @@ from typing import TYPE_CHECKING
 
 from autobahn.twisted.websocket import WebSocketServerFactory, WebSocketServerProtocol
 from autobahn.util import encode_truncate
-from autobahn.websocket.protocol import PreparedMessage, WebSocketProtocol
+from autobahn.websocket.protocol import WebSocketProtocol
 from autobahn.websocket.types import ConnectionDeny
 from twisted.internet.interfaces import IPushProducer
 from zope.interface import implementer
 
 from nakama_rt import tokens
 from nakama_rt.codec import Format, OutgoingEnvelope
-from nakama_rt.lifecycle import SocketCore, SocketMachine
+from nakama_rt.lifecycle import SocketCore, SocketMachine, receive_frame
 from nakama_rt.logs import Logger
 from nakama_rt.session import Session
 
@@ -105,17 +105,6 @@ def authenticate_upgrade(
     )
 
 
-def frame_for(envelope: OutgoingEnvelope, fmt: Format) -> bytes:
-    """The complete unmasked WebSocket frame for ``envelope``, built once per format."""
-    frames = envelope.frames
-    frame = frames.get(fmt)
-    if frame is None:
-        binary = fmt is Format.PROTOBUF
-        prepared = PreparedMessage(envelope.payload(fmt), binary, False, True)
-        frame = frames[fmt] = prepared.payloadHybi
-    return frame
-
-
 @implementer(IPushProducer)
 class NakamaServerProtocol(WebSocketServerProtocol):
     """One socket. Forwards events to the lifecycle machine and writes frames."""
@@ -124,6 +113,7 @@ class NakamaServerProtocol(WebSocketServerProtocol):
 
     auth: SocketAuth | None = None
     session: Session | None = None
+    core: SocketCore | None = None
     machine = None
 
     # Autobahn callbacks
@@ -159,16 +149,16 @@ class NakamaServerProtocol(WebSocketServerProtocol):
             status_on_open=auth.status,
             clock=server.clock,
             write_wait_ms=server.config.socket.write_wait_ms,
+            counts=server.counts,
         )
-        self.machine = SocketMachine(
-            SocketCore(
-                clock=server.clock,
-                config=server.config.socket,
-                session=self.session,
-                wire=self,
-                hooks=server,
-            )
+        self.core = SocketCore(
+            clock=server.clock,
+            config=server.config.socket,
+            session=self.session,
+            wire=self,
+            hooks=server,
         )
+        self.machine = SocketMachine(self.core)
         return None
 
     def onOpen(self):  # noqa: N802
@@ -182,6 +172,23 @@ class NakamaServerProtocol(WebSocketServerProtocol):
         transport.registerProducer(self, True)
         self.factory.open_protocols.add(self)
         self.machine.opened()
+
+    def dataReceived(self, data: bytes) -> None:  # noqa: N802
+        # Autobahn's own dataReceived formats a debug line (colours and all) for
+        # every read, logged or not: a seventh of a ping's cost.
+        self._dataReceived(data)
+
+    def onMessageEnd(self) -> None:  # noqa: N802
+        # Autobahn's version also fires its "message" observer event (a txaio
+        # future per message); nothing here listens to it.
+        if not self.failedByMe:
+            payload = b"".join(self.message_data)
+            core = self.core
+            if core is not None and core.receiving:
+                receive_frame(self.machine, core, payload, self.message_is_binary)
+            else:
+                self.machine.frame_received(payload, self.message_is_binary)
+        self.message_data = None
 
     def onMessage(self, payload, isBinary):  # noqa: N802, N803
         self.machine.frame_received(payload, isBinary)
@@ -209,6 +216,9 @@ class NakamaServerProtocol(WebSocketServerProtocol):
             super()._fail_connection(code, reason)
 
     def onClose(self, wasClean, code, reason):  # noqa: N802, N803
+        if self in self.factory.open_protocols and not self.session.closed:
+            # The server did not close it (send_close counts those): the client did.
+            self.factory.server.counts.closed_by_client(code)
         self.factory.open_protocols.discard(self)
         if self.machine is not None:
             self.machine.connection_lost()
@@ -220,6 +230,7 @@ class NakamaServerProtocol(WebSocketServerProtocol):
             self.sendPing()
 
     def send_close(self, code: int, reason: str) -> None:
+        self.factory.server.counts.closed_by_server(code, reason)
         if self.state == WebSocketProtocol.STATE_OPEN:
             # sendClose() only lets applications use 1000 and 3000-4999; the server
             # also needs 1001 (going away), so it writes the close frame itself.
@@ -245,7 +256,7 @@ class NakamaServerProtocol(WebSocketServerProtocol):
 
     def write_frame(self, envelope: OutgoingEnvelope, fmt: Format) -> None:
         if self.state == WebSocketProtocol.STATE_OPEN:
-            self.transport.write(frame_for(envelope, fmt))
+            self.transport.write(envelope.frame(fmt))
 
     # IPushProducer: the transport tells us when its write buffer fills and drains
 

@@ -15,6 +15,7 @@ from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IReactorTime
 
 from nakama_rt.config import Config
+from nakama_rt.counters import MATCHMAKER_BUCKETS, Histograms, RealtimeCounts
 from nakama_rt.logs import Logger
 from nakama_rt.matchmaker import Matchmaker
 from nakama_rt.notifications import NotificationCode, Notifier
@@ -60,11 +61,13 @@ class RealtimeServer:
         self.clock = clock
         self.storage = storage
         self.session_cache = session_cache
+        #: Socket traffic counts, read by :mod:`nakama_rt.metrics` when scraped.
+        self.counts = RealtimeCounts()
         self.sessions = SessionRegistry()
         self.tracker = LocalTracker()
-        self.router = LocalRouter(self.sessions, self.tracker)
+        self.router = LocalRouter(self.sessions, self.tracker, self.counts)
         self.status = StatusRegistry(self.tracker, self.router)
-        self.pipeline = Pipeline()
+        self.pipeline = Pipeline(self.counts)
         ping.register(self.pipeline)
         StatusHandlers(self.status, self.tracker, storage).register(self.pipeline)
         self.notifier = Notifier(storage, self.router, clock)
@@ -117,6 +120,9 @@ class RealtimeServer:
             node=NODE_NAME,
             runtime=self.runtime,
         )
+        #: How long each matchmaker pass took (its slices and the gaps between them).
+        self.matchmaker_passes = Histograms(MATCHMAKER_BUCKETS)
+        self.matchmaker.pass_observer = lambda seconds: self.matchmaker_passes.observe("", seconds)
         MatchmakerHandlers(self.matchmaker, NODE_NAME).register(self.pipeline)
         self.parties.matchmaker = self.matchmaker
         self.shutting_down = False

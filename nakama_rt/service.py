@@ -1,4 +1,5 @@
-"""The twistd service: the server's parts plus one listener per endpoint description."""
+"""The twistd service: the server's parts plus one listener per endpoint description
+(and one for ``/metrics`` when configured)."""
 
 from __future__ import annotations
 
@@ -8,10 +9,14 @@ from twisted.application.internet import StreamServerEndpointService
 from twisted.application.service import Service
 from twisted.internet.defer import DeferredList, inlineCallbacks
 from twisted.internet.endpoints import serverFromString
+from twisted.internet.interfaces import IProtocolFactory
+from twisted.logger import ILogObserver
+from twisted.python.components import Componentized
 
 from nakama_rt.app import NakamaRT
 from nakama_rt.config import Config
 from nakama_rt.logs import Logger
+from nakama_rt.metrics import metrics_site
 
 
 class NakamaService(Service):
@@ -19,9 +24,12 @@ class NakamaService(Service):
 
     log = Logger()
 
-    def __init__(self, config: Config, reactor=None) -> None:
+    def __init__(
+        self, config: Config, reactor=None, log_observer: ILogObserver | None = None
+    ) -> None:
         self.config = config
         self._reactor = reactor
+        self.log_observer = log_observer
         self.app: NakamaRT | None = None
         self.listeners: list[StreamServerEndpointService] = []
 
@@ -35,15 +43,29 @@ class NakamaService(Service):
         # Bind every port before anything starts threads, so that a busy port fails
         # startup cleanly; requests arriving meanwhile wait for the database.
         for description in self.config.listen:
-            listener = StreamServerEndpointService(serverFromString(reactor, description), site)
-            # A port that cannot be bound fails startup instead of being logged later.
-            listener._raiseSynchronously = True
-            listener.startService()
-            self.listeners.append(listener)
-            self.log.info("listening on {description}", description=_redact_tls(description))
+            self._listen(reactor, description, site)
+        metrics = self.config.metrics_listen()
+        if metrics:
+            self._listen(reactor, metrics, metrics_site(self.app.metrics_resource))
         started = self.app.start()
         started.addErrback(self._start_failed, reactor)
         reactor.callWhenRunning(_stop_on_sigterm, reactor)
+
+    def _listen(self, reactor, description: str, factory: IProtocolFactory) -> None:
+        listener = StreamServerEndpointService(serverFromString(reactor, description), factory)
+        # A port that cannot be bound fails startup instead of being logged later.
+        listener._raiseSynchronously = True
+        listener.startService()
+        self.listeners.append(listener)
+        self.log.info("listening on {description}", description=_redact_tls(description))
+
+    def setServiceParent(self, parent):  # noqa: N802 (Twisted's name)
+        """Under twistd ``parent`` is the Application, whose log observer twistd uses
+        (unless --logger names one) once the service is made: the JSON one, when
+        ``logger.format`` asks for it."""
+        if self.log_observer is not None and isinstance(parent, Componentized):
+            parent.setComponent(ILogObserver, self.log_observer)
+        return super().setServiceParent(parent)
 
     def _start_failed(self, failure, reactor) -> None:
         self.log.failure("nakama-rt could not start", failure)

@@ -16,6 +16,7 @@ from typing import Any, Protocol
 from twisted.internet.interfaces import IDelayedCall, IReactorTime
 
 from nakama_rt.codec import Format, OutgoingEnvelope
+from nakama_rt.counters import RealtimeCounts
 from nakama_rt.logs import Logger
 from nakama_rt.proto import realtime_pb2
 
@@ -59,6 +60,7 @@ class Session:
         "_clock",
         "_write_wait",
         "_write_timer",
+        "_counts",
     )
 
     log = Logger()
@@ -81,6 +83,7 @@ class Session:
         status_on_open: bool = False,
         clock: IReactorTime | None = None,
         write_wait_ms: int = 5000,
+        counts: RealtimeCounts | None = None,
     ) -> None:
         self.id = session_id
         self.user_id = user_id
@@ -102,6 +105,7 @@ class Session:
         self._clock = clock
         self._write_wait = write_wait_ms / 1000.0
         self._write_timer: IDelayedCall | None = None
+        self._counts = counts if counts is not None else RealtimeCounts()
 
     def __repr__(self) -> str:
         return f"<Session {self.id} user={self.user_id} format={self.format.value}>"
@@ -133,12 +137,14 @@ class Session:
 
     def send_envelope(self, envelope: realtime_pb2.Envelope) -> bool:
         """Send an envelope built for this session alone."""
+        self._counts.messages_out[envelope.WhichOneof("message")] += 1
         return self.send(OutgoingEnvelope(envelope))
 
     def send_error(
         self, cid: str, code: int, message: str, context: Mapping[str, Any] | None = None
     ) -> bool:
         """Answer a request with Nakama's ``Error`` envelope."""
+        self._counts.errors[code] += 1
         error = realtime_pb2.Error(code=code, message=message)
         if context:
             error.context.update({str(k): str(v) for k, v in context.items()})

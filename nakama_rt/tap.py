@@ -8,11 +8,17 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import signal
+import sys
+from collections.abc import Mapping
+from typing import IO, Any
 
 from twisted.internet.endpoints import quoteStringArgument, serverFromString
 from twisted.python import usage
+from twisted.python.logfile import LogFile
 
 from nakama_rt.config import Config, ConfigError, load_config_file, parse_env_pairs, update_section
+from nakama_rt.logs import json_file_observer
 
 #: (option, section, key, type, help) for options that set one config key.
 _KEY_OPTIONS = [
@@ -144,6 +150,23 @@ _KEY_OPTIONS = [
         "(matchmaker.max_intervals, default 2).",
     ),
     ("log-level", "logger", "level", str, "debug, info, warn or error (logger.level)."),
+    (
+        "log-format",
+        "logger",
+        "format",
+        str,
+        "text (default) or json: one JSON object a line, to twistd's log file or stdout "
+        "(logger.format).",
+    ),
+    (
+        "metrics-listen",
+        "metrics",
+        "listen",
+        str,
+        "Serve Prometheus metrics (GET /metrics) on this endpoint, e.g. "
+        "tcp:9100:interface=127.0.0.1; off by default (metrics.listen, or Nakama's "
+        "metrics.prometheus_port).",
+    ),
 ]
 
 
@@ -162,7 +185,7 @@ class Options(usage.Options):
             "c",
             None,
             "A YAML config file with Nakama's sections and keys "
-            "(socket.*, session.*, database.*, runtime.*, matchmaker.*, logger.*).",
+            "(socket.*, session.*, database.*, runtime.*, matchmaker.*, logger.*, metrics.*).",
         ],
         [
             "database",
@@ -216,6 +239,15 @@ class Options(usage.Options):
             self["nakama_config"] = self.build_config()
         except ConfigError as exc:
             raise usage.UsageError(str(exc)) from None
+        if self["nakama_config"].logger.format == "json" and self.parent is not None:
+            for option in ("syslog", "logger"):
+                if self.parent.get(option):
+                    raise usage.UsageError(
+                        f"--log-format json writes to --logfile or stdout; "
+                        f"it cannot be combined with --{option}"
+                    )
+            if self.parent.get("logfile") == "-" and not self.parent.get("nodaemon"):
+                raise usage.UsageError("Daemons cannot log to stdout: give --logfile or -n")
 
     def build_config(self) -> Config:
         config = Config()
@@ -252,6 +284,8 @@ class Options(usage.Options):
         config = dataclasses.replace(config, **changes).validate()
         config = dataclasses.replace(config, listen=tuple(listeners(config, self["listen"])))
         check_listeners(config.listen)
+        if config.metrics_listen():
+            check_listeners((config.metrics_listen(),))
         return config
 
 
@@ -283,4 +317,27 @@ def check_listeners(descriptions: tuple[str, ...]) -> None:
 def makeService(options: Options):  # noqa: N802 (twistd's name)
     from nakama_rt.service import NakamaService
 
-    return NakamaService(options["nakama_config"])
+    config: Config = options["nakama_config"]
+    observer = None
+    if config.logger.format == "json" and options.parent is not None:
+        observer = json_file_observer(twistd_log_file(options.parent))
+    return NakamaService(config, log_observer=observer)
+
+
+def twistd_log_file(twistd_options: Mapping[str, Any]) -> IO[Any]:
+    """The file twistd would write its text log to, for the JSON log to go to instead:
+    stdout with ``-n`` (and no ``--logfile``) or ``--logfile=-``, else ``--logfile``
+    (default ``twistd.log``), rotated on SIGUSR1 as twistd does."""
+    name = twistd_options.get("logfile") or ""
+    if name == "-" or (not name and twistd_options.get("nodaemon")):
+        return sys.stdout
+    log_file = LogFile.fromFullPath(name or "twistd.log")
+    if hasattr(signal, "SIGUSR1") and not signal.getsignal(signal.SIGUSR1):
+
+        def rotate(signum: int, frame: Any) -> None:
+            from twisted.internet import reactor
+
+            reactor.callFromThread(log_file.rotate)
+
+        signal.signal(signal.SIGUSR1, rotate)
+    return log_file

@@ -522,6 +522,6 @@ def test_outgoing_envelope_encodes_once_per_format(monkeypatch):
 
 def test_outgoing_envelope_is_slotted():
     out = OutgoingEnvelope(Envelope())
-    assert out.frames == {}
+    assert not hasattr(out, "__dict__")
     with pytest.raises(AttributeError):
         out.extra = 1

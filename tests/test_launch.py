@@ -68,6 +68,8 @@ def test_help_documents_every_option(tmp_path) -> None:
         "--close-ack-wait-ms",
         "--outgoing-queue-size",
         "--single-socket",
+        "--log-format",
+        "--metrics-listen",
         "--http-key",
         "--log-level",
     ]:

@@ -117,6 +117,8 @@ class Matchmaker:
         self._stopped = False
         #: Matches formed since the start.
         self.matched_count = 0
+        #: Called with each finished pass's duration in seconds (for metrics).
+        self.pass_observer: Callable[[float], None] | None = None
 
     # Adding and removing tickets
 
@@ -325,6 +327,8 @@ class Matchmaker:
             if ticket.live:
                 self.pool.active.pop(ticket.id, None)
         self._pass = None
+        if self.pass_observer is not None:
+            self.pass_observer(self.clock.seconds() - run.started)
         if self.pool.active:
             self._arm()
         for waiter in run.waiters:

@@ -70,7 +70,7 @@ class MatchedEnvelope(OutgoingEnvelope):
 
     def __init__(self, shared: _Shared, ticket: str, at: int) -> None:
         # OutgoingEnvelope.__init__ would need the envelope now; see ``envelope``.
-        self.frames = {}
+        self._json_frame = self._protobuf_frame = None
         self._shared = shared
         self._ticket = ticket
         self._at = at

@@ -3,6 +3,7 @@
 Database drivers block, so every call is shipped to a worker thread and comes
 back as a Deferred; the guard in :meth:`ThreadedStorage._in_worker` makes a
 call that somehow lands on the reactor thread fail loudly instead of stalling it.
+Every call is timed, by operation, for the metrics.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import threading
 import uuid
 from collections.abc import Callable, Iterable, Sequence
+from time import perf_counter
 from typing import Any, TypeVar
 
 from twisted.internet.defer import Deferred
@@ -17,6 +19,7 @@ from twisted.internet.threads import deferToThreadPool
 from twisted.python.threadable import isInIOThread
 from twisted.python.threadpool import ThreadPool
 
+from ..counters import DATABASE_BUCKETS, Histograms
 from .interface import User
 
 T = TypeVar("T")
@@ -98,6 +101,15 @@ def user_from_row(row: Sequence[Any], device_ids: Iterable[str] = ()) -> User:
     )
 
 
+def _operation(fn: Callable[..., Any], args: tuple[Any, ...]) -> str:
+    """The name a call is timed under: the function the worker runs or, for the chat
+    and social transaction wrappers (``_chat_tx``, ``_social_tx``), the one they wrap."""
+    name = getattr(fn, "__name__", "call")
+    if name.endswith("_tx") and args:
+        name = getattr(args[0], "__name__", name)
+    return name.lstrip("_")
+
+
 class ThreadedStorage:
     """Runs blocking callables on a private thread pool; records which threads ran them."""
 
@@ -108,6 +120,8 @@ class ThreadedStorage:
         self._shutdown_trigger: Any = None
         #: Ident of every thread that ran a storage call (tests check the reactor's is absent).
         self.worker_thread_ids: set[int] = set()
+        #: How long calls take, queueing for a thread included, by operation.
+        self.latency = Histograms(DATABASE_BUCKETS)
 
     def _now(self) -> float:
         """Wall time from the injected reactor, read on the reactor thread."""
@@ -120,7 +134,13 @@ class ThreadedStorage:
         return fn(*args)
 
     def _run(self, fn: Callable[..., T], *args: Any) -> Deferred[T]:
-        return deferToThreadPool(self._reactor, self._pool, self._in_worker, fn, *args)
+        started = perf_counter()
+        called = deferToThreadPool(self._reactor, self._pool, self._in_worker, fn, *args)
+        return called.addBoth(self._timed, _operation(fn, args), started)
+
+    def _timed(self, result: Any, operation: str, started: float) -> Any:
+        self.latency.observe(operation, perf_counter() - started)
+        return result
 
     def _start_pool(self) -> None:
         self._pool.start()
