@@ -293,3 +293,32 @@ async def test_shutdown_sends_leaves_then_going_away(tmp_path) -> None:
     assert "bravo" in leaves
     assert (await a.closed())[0] == 1001
     assert (await b.closed())[0] == 1001
+
+
+@pytest_twisted.ensureDeferred
+async def test_frames_written_straight_to_the_socket_keep_their_order(server) -> None:
+    """Frames go out on the socket at once while the transport's buffer is empty and
+    through Twisted's buffer otherwise; a reader that pauses (so both happen) still
+    gets every frame, in order."""
+    reader_session = await new_session(server.port, "orderly")
+    writer_session = await new_session(server.port, "scribe")
+    reader = await connect(server.port, reader_session["token"], max_size=1 << 24)
+    writer = await connect(server.port, writer_session["token"])
+    await reader.request({"cid": "f", "status_follow": {"usernames": ["scribe"]}})
+    (protocol,) = [
+        p for p in server.app.socket_factory.open_protocols if p.session.username == "orderly"
+    ]
+    assert protocol.write_through
+    reader.transport.pauseProducing()
+    filler = "x" * 2000  # statuses are at most 2048 bytes
+    count = 300
+    for n in range(count):
+        writer.send({"cid": str(n), "status_update": {"status": f"{n}:{filler}"}})
+    await wait_for(writer, lambda m: m.get("cid") == str(count - 1))
+    reader.transport.resumeProducing()
+    seen = []
+    while len(seen) < count:
+        message = await reader.next(10)
+        for join in message.get("status_presence_event", {}).get("joins", []):
+            seen.append(int(join["status"].split(":")[0]))
+    assert seen == list(range(count))

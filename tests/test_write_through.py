@@ -1,0 +1,72 @@
+"""protocol._send_now: straight to the socket only when nothing is buffered."""
+
+from __future__ import annotations
+
+import errno
+
+from twisted.internet.testing import StringTransport
+
+from nakama_rt.protocol import _can_send_now, _send_now
+
+
+class FakeSocket:
+    def __init__(self, accept: int | None = None, error: int | None = None) -> None:
+        self.accept = accept
+        self.error = error
+        self.sent: list[bytes] = []
+
+    def send(self, data: bytes) -> int:
+        if self.error is not None:
+            raise OSError(self.error, "fake")
+        taken = data if self.accept is None else data[: self.accept]
+        self.sent.append(bytes(taken))
+        return len(taken)
+
+
+class FakeConnection:
+    """The write state of a Twisted TCP connection that _send_now reads."""
+
+    def __init__(self, sock: FakeSocket) -> None:
+        self.socket = sock
+        self.dataBuffer = b""
+        self.offset = 0
+        self._tempDataLen = 0
+        self.connected = True
+        self.disconnecting = False
+        self._writeDisconnected = False
+
+
+def test_an_idle_connection_sends_the_whole_frame_at_once() -> None:
+    connection = FakeConnection(FakeSocket())
+    assert _send_now(connection, b"frame") == b""
+    assert connection.socket.sent == [b"frame"]
+
+
+def test_what_the_kernel_does_not_take_is_left_for_the_buffer() -> None:
+    connection = FakeConnection(FakeSocket(accept=2))
+    assert _send_now(connection, b"frame") == b"ame"
+
+
+def test_nothing_is_sent_ahead_of_buffered_data() -> None:
+    for change in (
+        {"_tempDataLen": 3},
+        {"dataBuffer": b"abc"},
+        {"connected": False},
+        {"disconnecting": True},
+        {"_writeDisconnected": True},
+    ):
+        connection = FakeConnection(FakeSocket())
+        vars(connection).update(change)
+        assert _send_now(connection, b"frame") == b"frame"
+        assert connection.socket.sent == []
+
+
+def test_a_socket_error_leaves_the_frame_to_twisted() -> None:
+    for code in (errno.EAGAIN, errno.EPIPE, errno.ECONNRESET):
+        connection = FakeConnection(FakeSocket(error=code))
+        assert _send_now(connection, b"frame") == b"frame"
+
+
+def test_only_plain_tcp_connections_are_written_directly() -> None:
+    assert not _can_send_now(StringTransport())
+    assert not _can_send_now(FakeConnection(FakeSocket()))
