@@ -37,16 +37,32 @@ LEVELS = {
 
 _predicate = LogLevelFilterPredicate(defaultLogLevel=LogLevel.info)
 _observer = FilteringLogObserver(globalLogPublisher, [_predicate])
+_ORDER = (LogLevel.debug, LogLevel.info, LogLevel.warn, LogLevel.error, LogLevel.critical)
+#: The levels ``logger.level`` lets through.
+_enabled = set(_ORDER[1:])
+
+
+class _ServerLogger(_TwistedLogger):
+    """A twisted.logger ``Logger`` that drops events below ``logger.level`` before
+    building them: a filtered debug line otherwise still costs a whole event (a
+    dict, the time, the observer chain), which showed on every socket's open."""
+
+    def emit(self, level: LogLevel, format: str | None = None, **kwargs: Any) -> None:  # noqa: A002
+        if level in _enabled:
+            super().emit(level, format, **kwargs)
 
 
 def Logger(namespace: str | None = None) -> _TwistedLogger:  # noqa: N802 (reads as a class)
     """A twisted.logger ``Logger`` whose events pass the ``logger.level`` filter."""
-    return _TwistedLogger(namespace=namespace, observer=_observer)
+    return _ServerLogger(namespace=namespace, observer=_observer)
 
 
 def set_level(name: str) -> None:
     """Log the server's events at ``name`` (debug, info, warn, error) and above."""
-    _predicate.setLogLevelForNamespace("", LEVELS[name])
+    level = LEVELS[name]
+    _predicate.setLogLevelForNamespace("", level)
+    _enabled.clear()
+    _enabled.update(_ORDER[_ORDER.index(level) :])
 
 
 #: Keys of events from twisted.python.log (the legacy API) that restate what the

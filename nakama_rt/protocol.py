@@ -13,6 +13,7 @@ recipient's transport.
 
 from __future__ import annotations
 
+import types
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -332,6 +333,27 @@ class NakamaSocketFactory(WebSocketServerFactory):
         self.pending_auth: SocketAuth | None = None
         self.open_protocols: set[NakamaServerProtocol] = set()
         apply_socket_options(self, server)
+
+    def setProtocolOptions(self, *args, **kwargs) -> None:  # noqa: N802 (Autobahn's name)
+        super().setProtocolOptions(*args, **kwargs)
+        self._bind_protocol_options()
+
+    def _bind_protocol_options(self) -> None:
+        """Put this factory's protocol options on a protocol class of its own.
+
+        On every connection Autobahn copies some forty option attributes from the
+        factory onto the new protocol and logs them through ``pformat`` (formatted
+        whether or not debug logging is on): a fifth of a connect's CPU time, and
+        forty entries in every socket's ``__dict__``. The options are the factory's
+        alone, so they are class attributes of a subclass made for it, and the
+        per-connection copy has nothing left to do.
+        """
+        options = {name: getattr(self, name) for name in WebSocketServerProtocol.CONFIG_ATTRS}
+        for name, value in options.items():
+            if isinstance(value, types.FunctionType):  # e.g. perMessageCompressionAccept
+                options[name] = staticmethod(value)  # stays a plain callable on the class
+        base = NakamaServerProtocol
+        self.protocol = type(base.__name__, (base,), {**options, "CONFIG_ATTRS": ()})
 
     def buildProtocol(self, addr):  # noqa: N802
         protocol = super().buildProtocol(addr)

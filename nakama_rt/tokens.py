@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import jwt
+import orjson
+from jwt.algorithms import HMACAlgorithm
 
 from .config import SessionConfig
 
@@ -35,20 +37,39 @@ _UUID_FORMS = re.compile(
     r"|(?P<c>[0-9a-fA-F]{32})"
 )
 
-# Claims are checked below, against the injected clock, the way Nakama checks them.
-# Nakama's default keys are shorter than PyJWT's recommended HMAC key length; the
-# operator chose the keys, so that warning would only be noise on every request.
-_DECODE_OPTIONS = {
-    "verify_signature": True,
-    "verify_exp": False,
-    "verify_nbf": False,
-    "verify_iat": False,
-    "verify_aud": False,
-    "verify_iss": False,
-    "verify_sub": False,
-    "verify_jti": False,
-    "require": [],
-}
+
+class _ServerKeyHMAC(HMACAlgorithm):
+    """HS256 with the server's own keys, examined once each.
+
+    PyJWT re-examines an HMAC key on every call (is it PEM, an SSH key, a JWK's
+    JSON?), which costs more than checking the signature; a socket upgrade pays it
+    on every connect. The keys come from the config, so each is examined once.
+    Nakama's default keys are shorter than PyJWT's recommended HMAC key length; the
+    operator chose the keys, so that warning would only be noise on every request.
+    """
+
+    _MAX_KEYS = 16  # a server has a handful (session, refresh, matchmaker tokens)
+
+    def __init__(self) -> None:
+        super().__init__(HMACAlgorithm.SHA256)
+        self._prepared: dict[str | bytes, bytes] = {}
+
+    def prepare_key(self, key: str | bytes) -> bytes:
+        prepared = self._prepared.get(key)
+        if prepared is None:
+            if len(self._prepared) >= self._MAX_KEYS:
+                self._prepared.clear()
+            prepared = self._prepared[key] = super().prepare_key(key)
+        return prepared
+
+    def check_key_length(self, key: bytes) -> None:
+        return None
+
+
+# Signatures are verified by PyJWT; the claims are checked below, against the
+# injected clock, the way Nakama checks them.
+_JWS = jwt.PyJWS(algorithms=[])
+_JWS.register_algorithm(_ALGORITHM, _ServerKeyHMAC())
 
 
 class InvalidToken(Exception):
@@ -81,7 +102,7 @@ class IssuedSession:
 
 @contextmanager
 def _quiet_key_length() -> Iterator[None]:
-    """Silence PyJWT's short-HMAC-key warning (see ``_DECODE_OPTIONS``) for one call."""
+    """Silence PyJWT's short-HMAC-key warning (see :class:`_ServerKeyHMAC`) for one call."""
     with warnings.catch_warnings():
         if InsecureKeyLengthWarning is not None:
             warnings.simplefilter("ignore", InsecureKeyLengthWarning)
@@ -174,16 +195,24 @@ def _optional_int(claims: Mapping[str, Any], name: str) -> int:
     return value
 
 
+def _verified_claims(token: str, key: str) -> dict[str, Any]:
+    """The claims of an HS256 token whose signature ``key`` verifies."""
+    try:
+        payload = _JWS.decode_complete(token, key, algorithms=[_ALGORITHM])["payload"]
+        claims = orjson.loads(payload)
+    except jwt.PyJWTError as error:
+        raise InvalidToken(str(error)) from error
+    except orjson.JSONDecodeError:
+        raise InvalidToken("claims are not JSON") from None
+    if not isinstance(claims, dict):
+        raise InvalidToken("claims must be an object")
+    return claims
+
+
 def decode_claims(token: str, key: str, now: float) -> dict[str, Any]:
     """The verified claims of any HS256 token signed with ``key`` (e.g. a matchmaker
     token); raise :class:`InvalidToken`. An ``exp`` claim, when present, must be ahead."""
-    try:
-        with _quiet_key_length():
-            claims = jwt.decode(token, key, algorithms=[_ALGORITHM], options=_DECODE_OPTIONS)
-    except jwt.PyJWTError as error:
-        raise InvalidToken(str(error)) from error
-    if not isinstance(claims, dict):
-        raise InvalidToken("claims must be an object")
+    claims = _verified_claims(token, key)
     if "exp" in claims and not now < _optional_int(claims, "exp"):
         raise InvalidToken("token is expired")
     return claims
@@ -193,13 +222,7 @@ def parse_token(token: str, key: str, now: float) -> SessionClaims:
     """Verify ``token`` with ``key`` at time ``now``; raise :class:`InvalidToken` if unusable."""
     if not isinstance(token, str) or not token:
         raise InvalidToken("token is empty")
-    try:
-        with _quiet_key_length():
-            claims = jwt.decode(token, key, algorithms=[_ALGORITHM], options=_DECODE_OPTIONS)
-    except jwt.PyJWTError as error:
-        raise InvalidToken(str(error)) from error
-    if not isinstance(claims, dict):
-        raise InvalidToken("claims must be an object")
+    claims = _verified_claims(token, key)
     # A missing exp reads as 0, so it is expired: Nakama requires an expiry.
     expires_at = _optional_int(claims, "exp")
     if not now < expires_at:
