@@ -69,6 +69,11 @@ class RealtimeCollector:
         matches.add_metric(["relayed"], len(relayed))
         matches.add_metric(["authoritative"], len(server.match_registry))
         yield matches
+        yield CounterMetricFamily(
+            PREFIX + "match_tick_overruns",
+            "Authoritative match ticks that ran more than a whole tick late.",
+            value=server.match_registry.tick_overruns,
+        )
         yield GaugeMetricFamily(
             PREFIX + "matchmaker_tickets",
             "Tickets in the matchmaker's pool, searching or waiting.",

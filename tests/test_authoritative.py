@@ -219,6 +219,7 @@ def test_a_slow_loop_is_counted_and_the_match_keeps_its_rate(world: World) -> No
     match = world.registry.get(match_id)
     world.clock.advance(5)  # the reactor was busy for 5 s: one late tick, then back on rate
     assert match.overruns == 1
+    assert world.registry.tick_overruns == 1  # what /metrics reports, all matches together
     ticks = match.tick
     world.clock.advance(0.1)
     assert match.tick == ticks + 1

@@ -69,6 +69,7 @@ async def test_real_traffic_moves_the_counters_a_scrape_reads(metered) -> None:
     before = await scraper.scrape()
     assert value(before, "nakama_rt_sessions") == 0
     assert value(before, "nakama_rt_matches", kind="relayed") == 0
+    assert value(before, "nakama_rt_match_tick_overruns_total") == 0
 
     alice = await authenticate(running.port, "metrics-alice", username="alice")
     client = await connect(running.port, alice["token"])
@@ -145,13 +146,17 @@ class FakeTracker:
         return []
 
 
+class FakeMatchRegistry(list):
+    tick_overruns = 0
+
+
 class FakeServer:
     """What the collector reads of a RealtimeServer, empty."""
 
     def __init__(self, counts: RealtimeCounts | None = None) -> None:
         self.counts = counts or RealtimeCounts()
         self.sessions: list = []
-        self.match_registry: list = []
+        self.match_registry = FakeMatchRegistry()
         self.matchmaker: list = []
         self.tracker = FakeTracker()
         self.matchmaker_passes = Histograms([1.0])

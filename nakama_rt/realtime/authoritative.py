@@ -166,6 +166,7 @@ class AuthoritativeMatch:
         if delay < -1.0 / self.tick_rate:
             # More than a whole tick behind: note it and start counting from now.
             self.overruns += 1
+            self.registry.tick_overruns += 1
             self.log.warn(
                 "match {mid} loop overran its tick rate {rate} ({behind:.3f}s behind)",
                 mid=self.id,
@@ -378,6 +379,8 @@ class MatchRegistry:
         self.nk = nk
         self.logger = logger
         self._matches: dict[str, AuthoritativeMatch] = {}
+        #: Ticks that ran more than a whole tick late, over every match ever run.
+        self.tick_overruns = 0
         tracker.add_listener(StreamMode.MATCH_AUTHORITATIVE, self._members_changed)
 
     # Runtime API (nk.match_*)
