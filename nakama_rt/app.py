@@ -17,6 +17,7 @@ or serve ``nakama.resource`` (all three under one root) in your own ``Site``.
 
 from __future__ import annotations
 
+from autobahn.websocket import USES_NVX
 from twisted.internet.defer import Deferred, DeferredList, inlineCallbacks, succeed
 from twisted.internet.interfaces import IReactorTime
 from twisted.web.resource import Resource
@@ -94,6 +95,11 @@ class NakamaRT:
         yield self.storage.start()
         self.session_cache.start()
         self.log.info("nakama-rt ready (database {db})", db=_redact(self.config.database_address()))
+        if not USES_NVX:
+            self.log.warn(
+                "Autobahn's NVX accelerators are off (no compiler when it was installed?): "
+                "unmasking and UTF-8 checks of incoming frames run in pure Python"
+            )
 
     @inlineCallbacks
     def stop(self):

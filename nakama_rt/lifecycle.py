@@ -90,7 +90,7 @@ class SessionHooks(Protocol):
     def session_closed(self, session: Session) -> None: ...
 
 
-@dataclass
+@dataclass(slots=True)
 class SocketCore:
     """The machine's data: collaborators, timers and the incoming backlog."""
 

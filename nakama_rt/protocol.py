@@ -24,7 +24,7 @@ from autobahn.util import encode_truncate
 from autobahn.websocket.protocol import WebSocketProtocol
 from autobahn.websocket.types import ConnectionDeny
 from twisted.internet import tcp
-from twisted.internet.interfaces import IPushProducer
+from twisted.internet.interfaces import IPushProducer, IReactorTime
 from zope.interface import implementer
 
 from nakama_rt import tokens
@@ -127,11 +127,11 @@ def _send_now(transport: tcp.Connection, frame: bytes) -> bytes:
 
     Twisted only buffers a write and sends it on the next reactor turn, after
     registering the socket for writability and unregistering it once sent: two
-    ``epoll_ctl`` calls and a pass through its write machinery for every frame, about
+    ``epoll_ctl`` calls and a pass through its write machinery for every write, about
     a tenth of the server's CPU time under fan-out. When the buffer is empty the
-    frame can go straight out (servers do not mask, so it is ready as it is), and
-    whatever the kernel does not take is buffered as usual, which keeps the order
-    and Twisted's flow control. An error is left for Twisted's next write to find.
+    bytes can go straight out, and whatever the kernel does not take is buffered as
+    usual, which keeps the order and Twisted's flow control. An error is left for
+    Twisted's next write to find.
     """
     if (
         transport._tempDataLen
@@ -148,6 +148,39 @@ def _send_now(transport: tcp.Connection, frame: bytes) -> bytes:
     return frame[sent:]
 
 
+class TurnWriter:
+    """Sends what each socket was written during one reactor turn, together, at the
+    end of the turn: one ``send`` per socket however many frames it got.
+
+    Sending every frame the moment it is written costs a system call and a TCP
+    segment per frame; a busy chat room would send each member several small
+    segments per turn, and their receivers would wake up for each one (at 3,000
+    messages a second into 25-member rooms that cost the clients enough to push
+    delivery p99 from about 20 ms to 500 ms in the load benchmark). Collecting a
+    turn's frames keeps Twisted's batching without its per-write ``epoll_ctl`` calls.
+    """
+
+    __slots__ = ("_clock", "_scheduled", "_waiting")
+
+    def __init__(self, clock: IReactorTime) -> None:
+        self._clock = clock
+        self._waiting: list[NakamaServerProtocol] = []
+        self._scheduled = False
+
+    def waiting(self, protocol: NakamaServerProtocol) -> None:
+        """``protocol`` has frames to send at the end of this turn."""
+        self._waiting.append(protocol)
+        if not self._scheduled:
+            self._scheduled = True
+            self._clock.callLater(0, self._flush)
+
+    def _flush(self) -> None:
+        self._scheduled = False
+        waiting, self._waiting = self._waiting, []
+        for protocol in waiting:
+            protocol.flush_frames()
+
+
 @implementer(IPushProducer)
 class NakamaServerProtocol(WebSocketServerProtocol):
     """One socket. Forwards events to the lifecycle machine and writes frames."""
@@ -159,6 +192,8 @@ class NakamaServerProtocol(WebSocketServerProtocol):
     core: SocketCore | None = None
     machine = None
     write_through = False
+    #: Frames written this turn, for :class:`TurnWriter` to send (write-through only).
+    pending: list[bytes] | None = None
 
     # Autobahn callbacks
 
@@ -302,11 +337,32 @@ class NakamaServerProtocol(WebSocketServerProtocol):
     def write_frame(self, envelope: OutgoingEnvelope, fmt: Format) -> None:
         if self.state == WebSocketProtocol.STATE_OPEN:
             frame = envelope.frame(fmt)
-            if self.write_through:
-                frame = _send_now(self.transport, frame)
-                if not frame:
-                    return
-            self.transport.write(frame)
+            if not self.write_through:
+                self.transport.write(frame)
+                return
+            pending = self.pending
+            if pending is None:
+                self.pending = [frame]
+                self.factory.turn_writer.waiting(self)
+            else:
+                pending.append(frame)
+
+    def flush_frames(self) -> None:
+        """Send the frames written this turn, in one go."""
+        pending = self.pending
+        if pending is None:
+            return
+        self.pending = None
+        data = pending[0] if len(pending) == 1 else b"".join(pending)
+        rest = _send_now(self.transport, data)
+        if rest:
+            self.transport.write(rest)  # dropped by Twisted if the connection is gone
+
+    def sendData(self, data, sync=False, chopsize=None):  # noqa: N802 (Autobahn's name)
+        # Autobahn's own frames (close, ping, pong) must not overtake ours.
+        if self.pending is not None:
+            self.flush_frames()
+        super().sendData(data, sync, chopsize)
 
     # IPushProducer: the transport tells us when its write buffer fills and drains
 
@@ -332,6 +388,7 @@ class NakamaSocketFactory(WebSocketServerFactory):
         self.server = server
         self.pending_auth: SocketAuth | None = None
         self.open_protocols: set[NakamaServerProtocol] = set()
+        self.turn_writer = TurnWriter(server.clock)
         apply_socket_options(self, server)
 
     def setProtocolOptions(self, *args, **kwargs) -> None:  # noqa: N802 (Autobahn's name)

@@ -297,9 +297,9 @@ async def test_shutdown_sends_leaves_then_going_away(tmp_path) -> None:
 
 @pytest_twisted.ensureDeferred
 async def test_frames_written_straight_to_the_socket_keep_their_order(server) -> None:
-    """Frames go out on the socket at once while the transport's buffer is empty and
-    through Twisted's buffer otherwise; a reader that pauses (so both happen) still
-    gets every frame, in order."""
+    """A turn's frames go out on the socket together while the transport's buffer is
+    empty and through Twisted's buffer otherwise; a reader that pauses (so both
+    happen) still gets every frame, in order."""
     reader_session = await new_session(server.port, "orderly")
     writer_session = await new_session(server.port, "scribe")
     reader = await connect(server.port, reader_session["token"], max_size=1 << 24)

@@ -1,12 +1,14 @@
-"""protocol._send_now: straight to the socket only when nothing is buffered."""
+"""Writing to sockets: a turn's frames go out together at its end (TurnWriter),
+straight to the socket when nothing is buffered (_send_now)."""
 
 from __future__ import annotations
 
 import errno
 
+from twisted.internet.task import Clock
 from twisted.internet.testing import StringTransport
 
-from nakama_rt.protocol import _can_send_now, _send_now
+from nakama_rt.protocol import TurnWriter, _can_send_now, _send_now
 
 
 class FakeSocket:
@@ -70,3 +72,27 @@ def test_a_socket_error_leaves_the_frame_to_twisted() -> None:
 def test_only_plain_tcp_connections_are_written_directly() -> None:
     assert not _can_send_now(StringTransport())
     assert not _can_send_now(FakeConnection(FakeSocket()))
+
+
+class FakeProtocol:
+    def __init__(self, name: str, log: list[str]) -> None:
+        self.name = name
+        self.log = log
+
+    def flush_frames(self) -> None:
+        self.log.append(self.name)
+
+
+def test_a_turns_frames_are_flushed_once_at_its_end() -> None:
+    clock = Clock()
+    writer = TurnWriter(clock)
+    flushed: list[str] = []
+    first, second = FakeProtocol("a", flushed), FakeProtocol("b", flushed)
+    writer.waiting(first)
+    writer.waiting(second)
+    assert flushed == [] and len(clock.getDelayedCalls()) == 1  # one flush per turn
+    clock.advance(0)
+    assert flushed == ["a", "b"]
+    writer.waiting(first)  # the next turn schedules again
+    clock.advance(0)
+    assert flushed == ["a", "b", "a"]
