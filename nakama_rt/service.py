@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import gc
 import signal
 
 from twisted.application.internet import StreamServerEndpointService
@@ -48,7 +49,7 @@ class NakamaService(Service):
         if metrics:
             self._listen(reactor, metrics, metrics_site(self.app.metrics_resource))
         started = self.app.start()
-        started.addErrback(self._start_failed, reactor)
+        started.addCallbacks(_tune_garbage_collection, self._start_failed, errbackArgs=(reactor,))
         reactor.callWhenRunning(_stop_on_sigterm, reactor)
 
     def _listen(self, reactor, description: str, factory: IProtocolFactory) -> None:
@@ -79,6 +80,26 @@ class NakamaService(Service):
         if self.app is not None:
             yield self.app.stop()
         self.log.info("nakama-rt stopped")
+
+
+#: Allocations between young-generation collections (CPython's default is 700).
+GC_YOUNG_THRESHOLD = 50_000
+
+
+def _tune_garbage_collection(result: object = None) -> None:
+    """Collect garbage less often, and never re-scan what startup built.
+
+    Every socket adds a few dozen long-lived objects, and CPython's collector,
+    triggered every 700 allocations, rescans the growing older generations: with
+    10,000 sockets open that was a quarter of the CPU time of each new connect.
+    Startup's objects (modules, the schema, the runtime) are frozen out of
+    collection, and young collections run every 50,000 allocations: the live set
+    is what the server holds, not garbage, so this costs little memory. Only the
+    twistd service does this; an embedding app owns its process's collector.
+    """
+    gc.freeze()
+    gen0, gen1, gen2 = gc.get_threshold()
+    gc.set_threshold(max(gen0, GC_YOUNG_THRESHOLD), gen1, gen2)
 
 
 def _stop_on_sigterm(reactor) -> None:
