@@ -431,4 +431,9 @@ def apply_socket_options(factory: WebSocketServerFactory, server: RealtimeServer
         failByDrop=False,
         tcpNoDelay=True,
         serveFlashSocketPolicy=False,
+        # As Nakama's WebSocket library, text frames' UTF-8 is not checked here: a JSON
+        # socket's decoder refuses invalid UTF-8 ("received malformed payload", as
+        # Nakama answers it), and any text frame on a protobuf socket is refused by
+        # its type. Autobahn would close with 1007 instead, after a second pass.
+        utf8validateIncoming=False,
     )

@@ -311,6 +311,9 @@ BROKEN_FRAMES = [
     ("binary on json", "json", b'{"cid":"1","ping":{}}', True, WRONG_TYPE),
     ("text on protobuf", "protobuf", b'{"cid":"1","ping":{}}', False, WRONG_TYPE),
     ("protobuf garbage", "protobuf", b"\xff\xff\xff", True, MALFORMED),
+    # Nakama's WebSocket library does not check text frames' UTF-8; protojson refuses it.
+    ("json invalid utf-8", "json", b'{"cid":"\xff","ping":{}}', False, MALFORMED),
+    ("invalid utf-8 text on protobuf", "protobuf", b"\xff", False, WRONG_TYPE),
 ]
 
 
