@@ -42,9 +42,18 @@ from nakama_rt.proto import realtime_pb2  # noqa: E402
 from nakama_rt.tokens import issue_session  # noqa: E402
 
 
-def client_frame(payload: bytes, binary: bool) -> bytes:
-    """A masked client frame (mask key zero: the payload reads as is)."""
-    head = bytes([0x82 if binary else 0x81])
+def client_frame(
+    payload: bytes,
+    binary: bool = False,
+    *,
+    opcode: int | None = None,
+    fin: bool = True,
+    mask: bytes = b"\0\0\0\0",
+) -> bytes:
+    """A masked client frame (by default a whole text or binary message, with the
+    mask key zero, so the payload reads as is)."""
+    code = opcode if opcode is not None else (0x2 if binary else 0x1)
+    head = bytes([(0x80 if fin else 0) | code])
     size = len(payload)
     if size < 126:
         head += bytes([0x80 | size])
@@ -52,14 +61,16 @@ def client_frame(payload: bytes, binary: bool) -> bytes:
         head += bytes([0x80 | 126]) + struct.pack("!H", size)
     else:
         head += bytes([0x80 | 127]) + struct.pack("!Q", size)
-    return head + b"\0\0\0\0" + payload
+    if mask != b"\0\0\0\0":
+        payload = bytes(byte ^ mask[i % 4] for i, byte in enumerate(payload))
+    return head + mask + payload
 
 
-def server_payloads(data: bytes) -> list[bytes]:
-    """Split what the server wrote (unmasked frames) into payloads."""
+def server_frames(data: bytes) -> list[tuple[int, bytes]]:
+    """Split what the server wrote (unmasked frames) into (opcode, payload)."""
     out, at = [], 0
     while at < len(data):
-        size = data[at + 1] & 0x7F
+        opcode, size = data[at] & 0x0F, data[at + 1] & 0x7F
         at += 2
         if size == 126:
             (size,) = struct.unpack_from("!H", data, at)
@@ -67,9 +78,13 @@ def server_payloads(data: bytes) -> list[bytes]:
         elif size == 127:
             (size,) = struct.unpack_from("!Q", data, at)
             at += 8
-        out.append(data[at : at + size])
+        out.append((opcode, data[at : at + size]))
         at += size
     return out
+
+
+def server_payloads(data: bytes) -> list[bytes]:
+    return [payload for _, payload in server_frames(data)]
 
 
 class Harness:

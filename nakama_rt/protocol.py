@@ -107,6 +107,16 @@ def authenticate_upgrade(
     )
 
 
+def _unmask(payload: bytes, mask: bytes) -> bytes:
+    """RFC 6455 5.3: XOR with the 4-byte key, as one big-integer operation."""
+    size = len(payload)
+    if not size:
+        return payload
+    key = (mask * ((size >> 2) + 1))[:size]
+    unmasked = int.from_bytes(payload, "little") ^ int.from_bytes(key, "little")
+    return unmasked.to_bytes(size, "little")
+
+
 def _can_send_now(transport: object) -> bool:
     """Whether :func:`_send_now` may write to ``transport``'s socket itself: a plain
     TCP connection of Twisted's (not TLS, not a test's fake transport)."""
@@ -256,7 +266,60 @@ class NakamaServerProtocol(WebSocketServerProtocol):
     def dataReceived(self, data: bytes) -> None:  # noqa: N802
         # Autobahn's own dataReceived formats a debug line (colours and all) for
         # every read, logged or not: a seventh of a ping's cost.
+        core = self.core
+        if (
+            core is not None
+            and core.receiving
+            and not self.data
+            and self.current_frame is None
+            and not self.inside_message
+            and self.state == WebSocketProtocol.STATE_OPEN
+        ):
+            data = self._receive_whole_frames(data, core)
+            if not data:
+                return
         self._dataReceived(data)
+
+    def _receive_whole_frames(self, data: bytes, core: SocketCore) -> bytes:
+        """Hand complete, unfragmented, masked data frames at the head of ``data``
+        straight to the lifecycle; return the rest for Autobahn.
+
+        This is the whole of Autobahn's work for the frames clients send all the
+        time (a message of at most 64 KiB in one frame), done in a few lines instead
+        of its general frame machine (a third of the CPU a small message costs). Any
+        other frame (control, fragmented, unmasked, oversize, reserved bits, 64-bit
+        length) and anything after it goes to Autobahn, which checks it as before.
+        """
+        at, end = 0, len(data)
+        limit = self.maxFramePayloadSize
+        while end - at >= 6:
+            opcode = data[at]
+            if opcode != 0x81 and opcode != 0x82:  # FIN, no RSV bits, text or binary
+                break
+            size = data[at + 1]
+            if not size & 0x80:  # clients must mask; Autobahn fails the connection
+                break
+            size &= 0x7F
+            head = at + 2
+            if size == 126:
+                size = int.from_bytes(data[head : head + 2], "big")
+                head += 2
+                if size < 126:  # not minimal: Autobahn's violation to report
+                    break
+            elif size == 127:
+                break
+            if 0 < limit < size:
+                break  # Autobahn closes with 1009
+            start = head + 4
+            stop = start + size
+            if stop > end:
+                break
+            payload = _unmask(data[start:stop], data[head:start])
+            at = stop
+            receive_frame(self.machine, core, payload, opcode == 0x82)
+            if not core.receiving or self.state != WebSocketProtocol.STATE_OPEN:
+                break
+        return data[at:] if at else data
 
     def onMessageEnd(self) -> None:  # noqa: N802
         # Autobahn's version also fires its "message" observer event (a txaio
