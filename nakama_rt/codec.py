@@ -219,6 +219,8 @@ def _to_int(value: Any, lo: int, hi: int) -> int:
     kind = type(value)
     if kind is int:
         number = value
+    elif kind is str and value.isdigit() and value.isascii() and (value[0] != "0" or value == "0"):
+        number = int(value)  # the common quoted form ("1"); the rules below say the same
     elif kind is float and value.is_integer():
         number = int(value)
     elif kind is str and _NUMBER.fullmatch(value):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import orjson
 import pytest
 
 from nakama_rt import codec
@@ -525,3 +526,19 @@ def test_outgoing_envelope_is_slotted():
     assert not hasattr(out, "__dict__")
     with pytest.raises(AttributeError):
         out.extra = 1
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [("0", 0), ("7", 7), ("9223372036854775807", 2**63 - 1), ("-3", -3), ("1e2", 100)],
+)
+def test_quoted_int64_values_read_as_go_reads_them(text, expected):
+    payload = orjson.dumps({"match_data_send": {"match_id": "m.", "op_code": text}})
+    assert decode(Format.JSON, payload, False).match_data_send.op_code == expected
+
+
+@pytest.mark.parametrize("text", ["01", "\uff12", "9223372036854775808", " 1", "1 ", "+1", ""])
+def test_quoted_int64_values_go_refuses(text):
+    payload = orjson.dumps({"match_data_send": {"match_id": "m.", "op_code": text}})
+    with pytest.raises(MalformedPayload):
+        decode(Format.JSON, payload, False)
