@@ -8,7 +8,8 @@ and refuses with ``ConnectionDeny``.
 
 Outgoing frames: the server never masks, so a frame is built once per format
 from an :class:`OutgoingEnvelope` and the same bytes are written to every
-recipient's transport.
+recipient's transport, once per reactor turn (:mod:`nakama_rt.framing`); whole
+incoming data frames are read there too, and everything else by Autobahn.
 """
 
 from __future__ import annotations
@@ -23,12 +24,12 @@ from autobahn.twisted.websocket import WebSocketServerFactory, WebSocketServerPr
 from autobahn.util import encode_truncate
 from autobahn.websocket.protocol import WebSocketProtocol
 from autobahn.websocket.types import ConnectionDeny
-from twisted.internet import tcp
-from twisted.internet.interfaces import IPushProducer, IReactorTime
+from twisted.internet.interfaces import IPushProducer
 from zope.interface import implementer
 
 from nakama_rt import tokens
 from nakama_rt.codec import Format, OutgoingEnvelope
+from nakama_rt.framing import TurnWriter, can_send_now, send_now, whole_frames
 from nakama_rt.lifecycle import SocketCore, SocketMachine, receive_frame
 from nakama_rt.logs import Logger
 from nakama_rt.session import Session
@@ -107,90 +108,6 @@ def authenticate_upgrade(
     )
 
 
-def _unmask(payload: bytes, mask: bytes) -> bytes:
-    """RFC 6455 5.3: XOR with the 4-byte key, as one big-integer operation."""
-    size = len(payload)
-    if not size:
-        return payload
-    key = (mask * ((size >> 2) + 1))[:size]
-    unmasked = int.from_bytes(payload, "little") ^ int.from_bytes(key, "little")
-    return unmasked.to_bytes(size, "little")
-
-
-def _can_send_now(transport: object) -> bool:
-    """Whether :func:`_send_now` may write to ``transport``'s socket itself: a plain
-    TCP connection of Twisted's (not TLS, not a test's fake transport)."""
-    return (
-        isinstance(transport, tcp.Connection)
-        and not transport.TLS
-        and all(hasattr(transport, name) for name in _TCP_BUFFER_STATE)
-    )
-
-
-#: The parts of a Twisted TCP connection's write state :func:`_send_now` reads.
-_TCP_BUFFER_STATE = ("socket", "dataBuffer", "offset", "_tempDataLen", "_writeDisconnected")
-
-
-def _send_now(transport: tcp.Connection, frame: bytes) -> bytes:
-    """Send ``frame`` on the socket at once when nothing is waiting in the transport's
-    buffer; return what is left for ``transport.write`` (usually nothing).
-
-    Twisted only buffers a write and sends it on the next reactor turn, after
-    registering the socket for writability and unregistering it once sent: two
-    ``epoll_ctl`` calls and a pass through its write machinery for every write, about
-    a tenth of the server's CPU time under fan-out. When the buffer is empty the
-    bytes can go straight out, and whatever the kernel does not take is buffered as
-    usual, which keeps the order and Twisted's flow control. An error is left for
-    Twisted's next write to find.
-    """
-    if (
-        transport._tempDataLen
-        or transport.offset != len(transport.dataBuffer)
-        or not transport.connected
-        or transport.disconnecting
-        or transport._writeDisconnected
-    ):
-        return frame
-    try:
-        sent = transport.socket.send(frame)
-    except OSError:  # EAGAIN, or a broken connection that Twisted's write reports
-        return frame
-    return frame[sent:]
-
-
-class TurnWriter:
-    """Sends what each socket was written during one reactor turn, together, at the
-    end of the turn: one ``send`` per socket however many frames it got.
-
-    Sending every frame the moment it is written costs a system call and a TCP
-    segment per frame; a busy chat room would send each member several small
-    segments per turn, and their receivers would wake up for each one (at 3,000
-    messages a second into 25-member rooms that cost the clients enough to push
-    delivery p99 from about 20 ms to 500 ms in the load benchmark). Collecting a
-    turn's frames keeps Twisted's batching without its per-write ``epoll_ctl`` calls.
-    """
-
-    __slots__ = ("_clock", "_scheduled", "_waiting")
-
-    def __init__(self, clock: IReactorTime) -> None:
-        self._clock = clock
-        self._waiting: list[NakamaServerProtocol] = []
-        self._scheduled = False
-
-    def waiting(self, protocol: NakamaServerProtocol) -> None:
-        """``protocol`` has frames to send at the end of this turn."""
-        self._waiting.append(protocol)
-        if not self._scheduled:
-            self._scheduled = True
-            self._clock.callLater(0, self._flush)
-
-    def _flush(self) -> None:
-        self._scheduled = False
-        waiting, self._waiting = self._waiting, []
-        for protocol in waiting:
-            protocol.flush_frames()
-
-
 @implementer(IPushProducer)
 class NakamaServerProtocol(WebSocketServerProtocol):
     """One socket. Forwards events to the lifecycle machine and writes frames."""
@@ -259,7 +176,7 @@ class NakamaServerProtocol(WebSocketServerProtocol):
         except Exception:
             pass
         transport.registerProducer(self, True)
-        self.write_through = _can_send_now(transport)
+        self.write_through = can_send_now(transport)
         self.factory.open_protocols.add(self)
         self.machine.opened()
 
@@ -281,45 +198,17 @@ class NakamaServerProtocol(WebSocketServerProtocol):
         self._dataReceived(data)
 
     def _receive_whole_frames(self, data: bytes, core: SocketCore) -> bytes:
-        """Hand complete, unfragmented, masked data frames at the head of ``data``
-        straight to the lifecycle; return the rest for Autobahn.
-
-        This is the whole of Autobahn's work for the frames clients send all the
-        time (a message of at most 64 KiB in one frame), done in a few lines instead
-        of its general frame machine (a third of the CPU a small message costs). Any
-        other frame (control, fragmented, unmasked, oversize, reserved bits, 64-bit
-        length) and anything after it goes to Autobahn, which checks it as before.
-        """
-        at, end = 0, len(data)
-        limit = self.maxFramePayloadSize
-        while end - at >= 6:
-            opcode = data[at]
-            if opcode != 0x81 and opcode != 0x82:  # FIN, no RSV bits, text or binary
-                break
-            size = data[at + 1]
-            if not size & 0x80:  # clients must mask; Autobahn fails the connection
-                break
-            size &= 0x7F
-            head = at + 2
-            if size == 126:
-                size = int.from_bytes(data[head : head + 2], "big")
-                head += 2
-                if size < 126:  # not minimal: Autobahn's violation to report
-                    break
-            elif size == 127:
-                break
-            if 0 < limit < size:
-                break  # Autobahn closes with 1009
-            start = head + 4
-            stop = start + size
-            if stop > end:
-                break
-            payload = _unmask(data[start:stop], data[head:start])
-            at = stop
-            receive_frame(self.machine, core, payload, opcode == 0x82)
+        """Hand the whole data frames at the head of ``data`` straight to the
+        lifecycle (see :func:`~nakama_rt.framing.whole_frames`); return the rest,
+        for Autobahn. Frames after one that closed the socket are dropped, as the
+        closing lifecycle would drop them."""
+        frames, taken = whole_frames(data, self.maxFramePayloadSize)
+        machine = self.machine
+        for payload, binary in frames:
             if not core.receiving or self.state != WebSocketProtocol.STATE_OPEN:
                 break
-        return data[at:] if at else data
+            receive_frame(machine, core, payload, binary)
+        return data[taken:] if taken else data
 
     def onMessageEnd(self) -> None:  # noqa: N802
         # Autobahn's version also fires its "message" observer event (a txaio
@@ -417,7 +306,7 @@ class NakamaServerProtocol(WebSocketServerProtocol):
             return
         self.pending = None
         data = pending[0] if len(pending) == 1 else b"".join(pending)
-        rest = _send_now(self.transport, data)
+        rest = send_now(self.transport, data)
         if rest:
             self.transport.write(rest)  # dropped by Twisted if the connection is gone
 

@@ -1,5 +1,5 @@
 """Writing to sockets: a turn's frames go out together at its end (TurnWriter),
-straight to the socket when nothing is buffered (_send_now)."""
+straight to the socket when nothing is buffered (send_now)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import errno
 from twisted.internet.task import Clock
 from twisted.internet.testing import StringTransport
 
-from nakama_rt.protocol import TurnWriter, _can_send_now, _send_now
+from nakama_rt.framing import TurnWriter, can_send_now, send_now
 
 
 class FakeSocket:
@@ -26,7 +26,7 @@ class FakeSocket:
 
 
 class FakeConnection:
-    """The write state of a Twisted TCP connection that _send_now reads."""
+    """The write state of a Twisted TCP connection that send_now reads."""
 
     def __init__(self, sock: FakeSocket) -> None:
         self.socket = sock
@@ -40,13 +40,13 @@ class FakeConnection:
 
 def test_an_idle_connection_sends_the_whole_frame_at_once() -> None:
     connection = FakeConnection(FakeSocket())
-    assert _send_now(connection, b"frame") == b""
+    assert send_now(connection, b"frame") == b""
     assert connection.socket.sent == [b"frame"]
 
 
 def test_what_the_kernel_does_not_take_is_left_for_the_buffer() -> None:
     connection = FakeConnection(FakeSocket(accept=2))
-    assert _send_now(connection, b"frame") == b"ame"
+    assert send_now(connection, b"frame") == b"ame"
 
 
 def test_nothing_is_sent_ahead_of_buffered_data() -> None:
@@ -59,19 +59,19 @@ def test_nothing_is_sent_ahead_of_buffered_data() -> None:
     ):
         connection = FakeConnection(FakeSocket())
         vars(connection).update(change)
-        assert _send_now(connection, b"frame") == b"frame"
+        assert send_now(connection, b"frame") == b"frame"
         assert connection.socket.sent == []
 
 
 def test_a_socket_error_leaves_the_frame_to_twisted() -> None:
     for code in (errno.EAGAIN, errno.EPIPE, errno.ECONNRESET):
         connection = FakeConnection(FakeSocket(error=code))
-        assert _send_now(connection, b"frame") == b"frame"
+        assert send_now(connection, b"frame") == b"frame"
 
 
 def test_only_plain_tcp_connections_are_written_directly() -> None:
-    assert not _can_send_now(StringTransport())
-    assert not _can_send_now(FakeConnection(FakeSocket()))
+    assert not can_send_now(StringTransport())
+    assert not can_send_now(FakeConnection(FakeSocket()))
 
 
 class FakeProtocol:
