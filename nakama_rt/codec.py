@@ -151,6 +151,10 @@ class OutgoingEnvelope:
             self._protobuf = encode(fmt, self.envelope)
         return self._protobuf
 
+    def message_type(self) -> str | None:
+        """The Envelope's message field name (``pong``, ``channel_message``...)."""
+        return self.envelope.WhichOneof("message")
+
     def frame(self, fmt: Format) -> bytes:
         """The whole WebSocket frame for a socket of format ``fmt``."""
         # Two slots and identity tests: hashing an Enum member runs Python code,

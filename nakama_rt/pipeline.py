@@ -194,6 +194,10 @@ class _ReplyCapture:
         self._keep(envelope)
         return self._session.send_envelope(envelope)
 
+    def send_reply(self, outgoing: Any) -> bool:
+        self._keep(outgoing.envelope)
+        return self._session.send_reply(outgoing)
+
     def _keep(self, envelope: realtime_pb2.Envelope) -> None:
         if self.reply is None and envelope.cid == self._cid and not envelope.HasField("error"):
             self.reply = envelope

@@ -137,8 +137,13 @@ class Session:
 
     def send_envelope(self, envelope: realtime_pb2.Envelope) -> bool:
         """Send an envelope built for this session alone."""
-        self._counts.messages_out[envelope.WhichOneof("message")] += 1
-        return self.send(OutgoingEnvelope(envelope))
+        return self.send_reply(OutgoingEnvelope(envelope))
+
+    def send_reply(self, outgoing: OutgoingEnvelope) -> bool:
+        """Send an envelope meant for this session alone (counted as sent), already
+        wrapped, e.g. one whose bytes are built directly."""
+        self._counts.messages_out[outgoing.message_type()] += 1
+        return self.send(outgoing)
 
     def send_error(
         self, cid: str, code: int, message: str, context: Mapping[str, Any] | None = None

@@ -18,6 +18,7 @@ from nakama_rt.codec import (
 )
 from nakama_rt.proto import api_pb2, realtime_pb2
 from nakama_rt.proto.realtime_pb2 import Envelope, UserPresence
+from nakama_rt.realtime.ping import PongReply
 
 JSON, PROTOBUF = Format.JSON, Format.PROTOBUF
 USER = "4c2ae592-b2a7-445e-98ec-697694478b1c"
@@ -542,3 +543,15 @@ def test_quoted_int64_values_go_refuses(text):
     payload = orjson.dumps({"match_data_send": {"match_id": "m.", "op_code": text}})
     with pytest.raises(MalformedPayload):
         decode(Format.JSON, payload, False)
+
+
+@pytest.mark.parametrize(
+    "cid", ["", "1", "42", 'quo"te\\back', "\x00\x1f\u2028é😀", "<&>", "x" * 127, "y" * 300]
+)
+@pytest.mark.parametrize("fmt", list(Format))
+def test_pong_replies_are_the_codecs_bytes(cid, fmt):
+    reply = PongReply(cid)
+    envelope = Envelope(cid=cid, pong=realtime_pb2.Pong())
+    assert reply.payload(fmt) == encode(fmt, envelope)
+    assert reply.frame(fmt) == OutgoingEnvelope(envelope).frame(fmt)
+    assert reply.envelope == envelope and reply.message_type() == "pong"

@@ -77,6 +77,9 @@ class MatchedEnvelope(OutgoingEnvelope):
         self._built: realtime_pb2.Envelope | None = None
         self._protobuf_payload: bytes | None = None
 
+    def message_type(self) -> str:
+        return "matchmaker_matched"  # without building the proto, as ``envelope`` would
+
     @property
     def envelope(self) -> realtime_pb2.Envelope:  # type: ignore[override]
         if self._built is None:

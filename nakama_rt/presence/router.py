@@ -49,7 +49,7 @@ class LocalRouter:
                 sent += 1
         if sent:
             # One count update per delivery, however large its audience.
-            self._sent[envelope.envelope.WhichOneof("message")] += sent
+            self._sent[envelope.message_type()] += sent
 
     def send_to_presences(self, presences: Iterable[Presence], envelope: OutgoingEnvelope) -> None:
         self.send_to_session_ids((p.session_id for p in presences), envelope)

@@ -1,14 +1,69 @@
-"""Application-level ping: ``ping`` answers ``pong`` with the same ``cid``; ``pong`` is ignored."""
+"""Application-level ping: ``ping`` answers ``pong`` with the same ``cid``; ``pong`` is ignored.
+
+Clients ping every few seconds, so the answer is written as bytes directly
+(:class:`PongReply`) rather than built as a message and encoded.
+"""
 
 from __future__ import annotations
 
+import orjson
+
+from nakama_rt.codec import Format, OutgoingEnvelope
 from nakama_rt.pipeline import Pipeline
 from nakama_rt.proto import realtime_pb2
 from nakama_rt.session import Session
 
 
+class PongReply(OutgoingEnvelope):
+    """``{"cid":...,"pong":{}}`` for one ping, the same bytes the codec writes, made
+    with one string escape (JSON) or three byte strings (protobuf); the message
+    itself is only built if something reads :attr:`envelope` (an after hook)."""
+
+    __slots__ = ("_cid", "_built")
+
+    def __init__(self, cid: str) -> None:
+        self._cid = cid
+        self._built: realtime_pb2.Envelope | None = None
+        self._json = self._protobuf = None
+        self._json_frame = self._protobuf_frame = None
+
+    @property
+    def envelope(self) -> realtime_pb2.Envelope:  # type: ignore[override]
+        if self._built is None:
+            self._built = realtime_pb2.Envelope(cid=self._cid, pong=realtime_pb2.Pong())
+        return self._built
+
+    def message_type(self) -> str:
+        return "pong"
+
+    def payload(self, fmt: Format) -> bytes:
+        cid = self._cid
+        if fmt is Format.JSON:
+            if self._json is None:
+                self._json = (
+                    b'{"cid":' + orjson.dumps(cid) + b',"pong":{}}' if cid else b'{"pong":{}}'
+                )
+            return self._json
+        if self._protobuf is None:
+            self._protobuf = _protobuf_pong(cid)
+        return self._protobuf
+
+
+_PONG = b"\x8a\x02\x00"  # Envelope.pong (field 33, length-delimited), empty
+
+
+def _protobuf_pong(cid: str) -> bytes:
+    if not cid:
+        return _PONG
+    text = cid.encode()
+    size = len(text)
+    if size < 128:
+        return b"\n" + bytes((size,)) + text + _PONG
+    return realtime_pb2.Envelope(cid=cid, pong=realtime_pb2.Pong()).SerializeToString()
+
+
 def ping(session: Session, envelope: realtime_pb2.Envelope) -> bool:
-    session.send_envelope(realtime_pb2.Envelope(cid=envelope.cid, pong=realtime_pb2.Pong()))
+    session.send_reply(PongReply(envelope.cid))
     return True
 
 
