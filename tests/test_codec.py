@@ -18,6 +18,7 @@ from nakama_rt.codec import (
 )
 from nakama_rt.proto import api_pb2, realtime_pb2
 from nakama_rt.proto.realtime_pb2 import Envelope, UserPresence
+from nakama_rt.realtime.match import RelayedData
 from nakama_rt.realtime.ping import PongReply
 
 JSON, PROTOBUF = Format.JSON, Format.PROTOBUF
@@ -555,3 +556,34 @@ def test_pong_replies_are_the_codecs_bytes(cid, fmt):
     assert reply.payload(fmt) == encode(fmt, envelope)
     assert reply.frame(fmt) == OutgoingEnvelope(envelope).frame(fmt)
     assert reply.envelope == envelope and reply.message_type() == "pong"
+
+
+class _Sender:
+    def __init__(self, user_id: str, session_id: str, username: str) -> None:
+        self.user_id, self.id, self.username = user_id, session_id, username
+
+
+@pytest.mark.parametrize(
+    "match_id, sender, op_code, data, reliable",
+    [
+        ("3f2b7f0e-8a4c-4a51-9b55-2f1e9a1b2c3d.", ("u", "s", "alice"), 1, b"hi", True),
+        ("m.", ("u", "s", ""), 0, b"", False),
+        ("m.node", ("", "", 'é\\"<&>\u2028'), -(2**63), bytes(range(256)), False),
+        ("", ("u", "s", "bob"), 2**63 - 1, b"\x00", True),
+    ],
+)
+@pytest.mark.parametrize("fmt", list(Format))
+def test_relayed_match_data_is_the_codecs_bytes(match_id, sender, op_code, data, reliable, fmt):
+    relayed = RelayedData(match_id, _Sender(*sender), op_code, data, reliable)
+    user_id, session_id, username = sender
+    expected = Envelope(
+        match_data=realtime_pb2.MatchData(
+            match_id=match_id,
+            presence=UserPresence(user_id=user_id, session_id=session_id, username=username),
+            op_code=op_code,
+            data=data,
+            reliable=reliable,
+        )
+    )
+    assert relayed.payload(fmt) == encode(fmt, expected)
+    assert relayed.envelope == expected and relayed.message_type() == "match_data"
