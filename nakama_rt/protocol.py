@@ -15,7 +15,6 @@ incoming data frames are read there too, and everything else by Autobahn.
 from __future__ import annotations
 
 import types
-import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -30,6 +29,7 @@ from zope.interface import implementer
 from nakama_rt import tokens
 from nakama_rt.codec import Format, OutgoingEnvelope
 from nakama_rt.framing import TurnWriter, can_send_now, send_now, whole_frames
+from nakama_rt.ids import new_session_id
 from nakama_rt.lifecycle import SocketCore, SocketMachine, receive_frame
 from nakama_rt.logs import Logger
 from nakama_rt.session import Session
@@ -140,7 +140,7 @@ class NakamaServerProtocol(WebSocketServerProtocol):
         peer = request.peer or ""
         host, _, port = peer.rpartition(":")
         self.session = Session(
-            session_id=str(uuid.uuid1()),
+            session_id=new_session_id(),
             user_id=auth.claims.user_id,
             username=auth.claims.username,
             vars=auth.claims.vars,
