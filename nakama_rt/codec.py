@@ -170,6 +170,37 @@ class OutgoingEnvelope:
         return frame
 
 
+class LazyEnvelope(OutgoingEnvelope):
+    """An outgoing envelope whose bytes a subclass writes directly (overriding
+    :meth:`payload` for the formats it can), its message built by :meth:`build` only
+    when something reads :attr:`envelope`: a socket of the other format, an after
+    hook. For the busiest broadcasts, where building the message and walking it
+    costs more than writing the bytes."""
+
+    __slots__ = ("_built",)
+
+    #: The Envelope's message field name, known without building the message.
+    MESSAGE_TYPE = ""
+
+    def __init__(self) -> None:
+        # Not OutgoingEnvelope.__init__, which needs the message now.
+        self._built: Envelope | None = None
+        self._json = self._protobuf = None
+        self._json_frame = self._protobuf_frame = None
+
+    def build(self) -> Envelope:
+        raise NotImplementedError
+
+    @property
+    def envelope(self) -> Envelope:  # type: ignore[override]
+        if self._built is None:
+            self._built = self.build()
+        return self._built
+
+    def message_type(self) -> str:
+        return self.MESSAGE_TYPE
+
+
 # ------------------------------------------------------------------ shared
 
 _F = FieldDescriptor

@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from nakama_rt.codec import Format, OutgoingEnvelope, encode
+from nakama_rt.codec import Format, LazyEnvelope, encode
 from nakama_rt.proto import realtime_pb2
 
 _PREFIX = b'{"matchmaker_matched":{"ticket":"'
@@ -62,36 +62,26 @@ class _Shared:
         return envelope
 
 
-class MatchedEnvelope(OutgoingEnvelope):
+class MatchedEnvelope(LazyEnvelope):
     """One player's ``matchmaker_matched``. Its JSON comes from the match's shared
     parts; its proto (``envelope``) is only built when read, e.g. for protobuf."""
 
-    __slots__ = ("_at", "_built", "_protobuf_payload", "_shared", "_ticket")
+    __slots__ = ("_at", "_shared", "_ticket")
+    MESSAGE_TYPE = "matchmaker_matched"
 
     def __init__(self, shared: _Shared, ticket: str, at: int) -> None:
-        # OutgoingEnvelope.__init__ would need the envelope now; see ``envelope``.
-        self._json_frame = self._protobuf_frame = None
+        super().__init__()
         self._shared = shared
         self._ticket = ticket
         self._at = at
-        self._built: realtime_pb2.Envelope | None = None
-        self._protobuf_payload: bytes | None = None
 
-    def message_type(self) -> str:
-        return "matchmaker_matched"  # without building the proto, as ``envelope`` would
-
-    @property
-    def envelope(self) -> realtime_pb2.Envelope:  # type: ignore[override]
-        if self._built is None:
-            self._built = self._shared.envelope(self._ticket, self._at)
-        return self._built
+    def build(self) -> realtime_pb2.Envelope:
+        return self._shared.envelope(self._ticket, self._at)
 
     def payload(self, fmt: Format) -> bytes:
         if fmt is Format.JSON:
             return self._shared.json(self._ticket, self._at)
-        if self._protobuf_payload is None:
-            self._protobuf_payload = encode(fmt, self.envelope)
-        return self._protobuf_payload
+        return super().payload(fmt)
 
 
 def matched_envelopes(

@@ -16,7 +16,7 @@ import orjson
 from twisted.internet.interfaces import IReactorTime
 
 from nakama_rt import tokens
-from nakama_rt.codec import Format, OutgoingEnvelope
+from nakama_rt.codec import Format, LazyEnvelope, OutgoingEnvelope
 from nakama_rt.logs import Logger
 from nakama_rt.pipeline import ErrorCode, Pipeline
 from nakama_rt.presence import IRouter, ITracker, Presence, PresenceMeta, PresenceStream, StreamMode
@@ -56,7 +56,7 @@ def _self(session: Session) -> realtime_pb2.UserPresence:
     )
 
 
-class RelayedData(OutgoingEnvelope):
+class RelayedData(LazyEnvelope):
     """A relayed ``match_data``: the busiest broadcast of a relayed match.
 
     Its JSON is the protojson shape written as a dict and encoded by orjson (under a
@@ -65,37 +65,25 @@ class RelayedData(OutgoingEnvelope):
     built for a protobuf socket or an after hook.
     """
 
-    __slots__ = ("_built", "_fields")
+    __slots__ = ("_fields",)
+    MESSAGE_TYPE = "match_data"
 
     def __init__(
         self, match_id: str, sender: Session, op_code: int, data: bytes, reliable: bool
     ) -> None:
+        super().__init__()
         sent_by = (sender.user_id, sender.id, sender.username)
         self._fields = (match_id, *sent_by, op_code, data, reliable)
-        self._built: realtime_pb2.Envelope | None = None
-        self._json = self._protobuf = None
-        self._json_frame = self._protobuf_frame = None
 
-    @property
-    def envelope(self) -> realtime_pb2.Envelope:  # type: ignore[override]
-        if self._built is None:
-            match_id, user_id, session_id, username, op_code, data, reliable = self._fields
-            presence = realtime_pb2.UserPresence(
-                user_id=user_id, session_id=session_id, username=username
-            )
-            self._built = realtime_pb2.Envelope(
-                match_data=realtime_pb2.MatchData(
-                    match_id=match_id,
-                    presence=presence,
-                    op_code=op_code,
-                    data=data,
-                    reliable=reliable,
-                )
-            )
-        return self._built
-
-    def message_type(self) -> str:
-        return "match_data"
+    def build(self) -> realtime_pb2.Envelope:
+        match_id, user_id, session_id, username, op_code, data, reliable = self._fields
+        presence = realtime_pb2.UserPresence(
+            user_id=user_id, session_id=session_id, username=username
+        )
+        data_message = realtime_pb2.MatchData(
+            match_id=match_id, presence=presence, op_code=op_code, data=data, reliable=reliable
+        )
+        return realtime_pb2.Envelope(match_data=data_message)
 
     def payload(self, fmt: Format) -> bytes:
         if fmt is not Format.JSON:

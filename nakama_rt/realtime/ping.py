@@ -8,33 +8,26 @@ from __future__ import annotations
 
 import orjson
 
-from nakama_rt.codec import Format, OutgoingEnvelope
+from nakama_rt.codec import Format, LazyEnvelope
 from nakama_rt.pipeline import Pipeline
 from nakama_rt.proto import realtime_pb2
 from nakama_rt.session import Session
 
 
-class PongReply(OutgoingEnvelope):
+class PongReply(LazyEnvelope):
     """``{"cid":...,"pong":{}}`` for one ping, the same bytes the codec writes, made
     with one string escape (JSON) or three byte strings (protobuf); the message
     itself is only built if something reads :attr:`envelope` (an after hook)."""
 
-    __slots__ = ("_cid", "_built")
+    __slots__ = ("_cid",)
+    MESSAGE_TYPE = "pong"
 
     def __init__(self, cid: str) -> None:
+        super().__init__()
         self._cid = cid
-        self._built: realtime_pb2.Envelope | None = None
-        self._json = self._protobuf = None
-        self._json_frame = self._protobuf_frame = None
 
-    @property
-    def envelope(self) -> realtime_pb2.Envelope:  # type: ignore[override]
-        if self._built is None:
-            self._built = realtime_pb2.Envelope(cid=self._cid, pong=realtime_pb2.Pong())
-        return self._built
-
-    def message_type(self) -> str:
-        return "pong"
+    def build(self) -> realtime_pb2.Envelope:
+        return realtime_pb2.Envelope(cid=self._cid, pong=realtime_pb2.Pong())
 
     def payload(self, fmt: Format) -> bytes:
         cid = self._cid
