@@ -9,11 +9,10 @@ Parsing accepts what Nakama accepts: a valid HS256 signature, an unexpired
 
 from __future__ import annotations
 
+import json
 import re
 import uuid
-import warnings
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,11 +21,6 @@ import orjson
 from jwt.algorithms import HMACAlgorithm
 
 from .config import SessionConfig
-
-try:
-    from jwt.warnings import InsecureKeyLengthWarning
-except ImportError:  # pragma: no cover - PyJWT < 2.10 does not warn.
-    InsecureKeyLengthWarning = None  # type: ignore[assignment,misc]
 
 _ALGORITHM = "HS256"
 
@@ -66,8 +60,8 @@ class _ServerKeyHMAC(HMACAlgorithm):
         return None
 
 
-# Signatures are verified by PyJWT; the claims are checked below, against the
-# injected clock, the way Nakama checks them.
+# Tokens are signed and verified by PyJWT; the claims are checked below, against
+# the injected clock, the way Nakama checks them.
 _JWS = jwt.PyJWS(algorithms=[])
 _JWS.register_algorithm(_ALGORITHM, _ServerKeyHMAC())
 
@@ -100,13 +94,11 @@ class IssuedSession:
     refresh_expires_at: int
 
 
-@contextmanager
-def _quiet_key_length() -> Iterator[None]:
-    """Silence PyJWT's short-HMAC-key warning (see :class:`_ServerKeyHMAC`) for one call."""
-    with warnings.catch_warnings():
-        if InsecureKeyLengthWarning is not None:
-            warnings.simplefilter("ignore", InsecureKeyLengthWarning)
-        yield
+def sign(claims: Mapping[str, Any], key: str) -> str:
+    """An HS256 JWT of ``claims`` (in their order) signed with ``key``: the header
+    ``{"alg":"HS256","typ":"JWT"}`` and compact claims, as PyJWT writes them."""
+    payload = json.dumps(claims, separators=(",", ":")).encode()
+    return _JWS.encode(payload, key, algorithm=_ALGORITHM)
 
 
 def generate_token(
@@ -132,8 +124,7 @@ def generate_token(
         claims["exp"] = int(expires_at)
     if issued_at:
         claims["iat"] = int(issued_at)
-    with _quiet_key_length():
-        return jwt.encode(claims, key, algorithm=_ALGORITHM)
+    return sign(claims, key)
 
 
 def issue_session(

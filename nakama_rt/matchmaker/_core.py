@@ -2,19 +2,16 @@
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
 import os
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
-import orjson
 from twisted.internet.defer import Deferred, succeed
 from twisted.internet.interfaces import IDelayedCall, IReactorTime
 from twisted.python.failure import Failure
 
+from nakama_rt import tokens
 from nakama_rt.config import MatchmakerConfig
 from nakama_rt.logs import Logger
 from nakama_rt.query import QueryError, compile_query, index_document
@@ -48,12 +45,6 @@ def _uuid4() -> str:
     h = raw.hex()
     return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
-
-def _b64(data: bytes) -> bytes:
-    return base64.urlsafe_b64encode(data).rstrip(b"=")
-
-
-_JWT_HEADER = _b64(b'{"alg":"HS256","typ":"JWT"}')
 
 #: Reactor time one slice of a pass may take before yielding to other events.
 CHUNK_SECONDS = 0.02
@@ -106,7 +97,7 @@ class Matchmaker:
         self.node = node
         self.runtime = runtime
         self.pool = TicketPool()
-        self._hmac = hmac.new(encryption_key.encode(), digestmod=hashlib.sha256)
+        self._encryption_key = encryption_key
         self._chunk = chunk_seconds
         self._timer = timer
         self._anchor = clock.seconds()
@@ -393,15 +384,10 @@ class Matchmaker:
         return None
 
     def make_token(self) -> str:
-        """A token for a fresh relayed match, as Nakama signs it: an HS256 JWT (the
-        header and sorted claims Go's jwt library writes) with ``mid`` and ``exp``.
-        Signed here rather than with PyJWT, which takes ten times as long."""
+        """A token for a fresh relayed match, as Nakama signs it: an HS256 JWT with
+        ``exp`` and ``mid``, claims in the sorted order Go's jwt library writes."""
         claims = {"exp": int(self.clock.seconds()) + TOKEN_VALIDITY_SEC, "mid": f"{_uuid4()}."}
-        signing = _JWT_HEADER + b"." + _b64(orjson.dumps(claims))
-        mac = self._hmac.copy()
-        mac.update(signing)
-        signature = mac.digest()
-        return (signing + b"." + _b64(signature)).decode()
+        return tokens.sign(claims, self._encryption_key)
 
     def _send(self, slots: list[Slot], match_id: str | None) -> None:
         """One ``matchmaker_matched`` per player: the same users and token (or match
