@@ -222,9 +222,6 @@ class NakamaServerProtocol(WebSocketServerProtocol):
                 self.machine.frame_received(payload, self.message_is_binary)
         self.message_data = None
 
-    def onMessage(self, payload, isBinary):  # noqa: N802, N803
-        self.machine.frame_received(payload, isBinary)
-
     def onPong(self, payload):  # noqa: N802
         self.machine.pong_received()
 
