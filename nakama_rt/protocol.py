@@ -19,8 +19,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+import txaio
+from autobahn.twisted.util import create_transport_details
 from autobahn.twisted.websocket import WebSocketServerFactory, WebSocketServerProtocol
 from autobahn.util import encode_truncate
+from autobahn.wamp.types import TransportDetails
 from autobahn.websocket.protocol import WebSocketProtocol
 from autobahn.websocket.types import ConnectionDeny
 from twisted.internet.interfaces import IPushProducer
@@ -124,21 +127,58 @@ class NakamaServerProtocol(WebSocketServerProtocol):
 
     # Autobahn callbacks
 
+    def connectionMade(self) -> None:  # noqa: N802
+        # Autobahn's own, in the same order, less the two debug lines it formats
+        # (colours and all) on every connection whether or not debug is logged.
+        details = create_transport_details(self.transport, self.is_server)
+        details.channel_framing = TransportDetails.CHANNEL_FRAMING_WEBSOCKET
+        self._transport_details = details
+        self.peer = details.peer
+        try:
+            self.transport.setTcpNoDelay(self.tcpNoDelay)
+        except (AttributeError, OSError):  # not TCP (a UNIX socket)
+            pass
+        WebSocketProtocol._connectionMade(self)
+        self.factory.countConnections += 1
+
     def onConnect(self, request):  # noqa: N802 (Autobahn's name)
+        # Autobahn's handshake: only when the factory is served without twisted.web
+        # (behind it, the /ws resource opens the socket with open_upgraded).
+        try:
+            auth = authenticate_upgrade(
+                self.factory.server, request.params, request.headers.get("authorization")
+            )
+        except UpgradeRefused as refused:
+            raise ConnectionDeny(refused.status, refused.message) from None
+        except Exception:
+            self._log.failure("socket upgrade check failed")
+            raise ConnectionDeny(500, "Internal error") from None
+        host, _, port = (request.peer or "").rpartition(":")
+        self._start(auth, host.removeprefix("tcp4:").removeprefix("tcp6:"), port)
+        return None
+
+    def open_upgraded(
+        self, auth: SocketAuth, response: bytes, client_ip: str, client_port: str
+    ) -> None:
+        """Open the socket the ``/ws`` resource accepted (:mod:`nakama_rt.upgrade`):
+        write its ``101 response`` and go to the state Autobahn's handshake leaves
+        behind when it accepts (no subprotocol, no extension), without parsing the
+        request a second time."""
+        self.websocket_version = 13
+        self.websocket_protocol_in_use = None
+        self.websocket_extensions_in_use = []
+        self.transport.write(response)
+        self.state = WebSocketProtocol.STATE_OPEN
+        self.inside_message = False
+        self.current_frame = None
+        self._start(auth, client_ip, client_port)
+        self._onOpen()
+        txaio.resolve(self.is_open, None)
+
+    def _start(self, auth: SocketAuth, client_ip: str, client_port: str) -> None:
+        """The session and its lifecycle, for an accepted upgrade."""
         server: RealtimeServer = self.factory.server
-        auth = self.auth
-        if auth is None:
-            header = request.headers.get("authorization")
-            try:
-                auth = authenticate_upgrade(server, request.params, header)
-            except UpgradeRefused as refused:
-                raise ConnectionDeny(refused.status, refused.message) from None
-            except Exception:
-                self._log.failure("socket upgrade check failed")
-                raise ConnectionDeny(500, "Internal error") from None
         self.auth = auth
-        peer = request.peer or ""
-        host, _, port = peer.rpartition(":")
         self.session = Session(
             session_id=new_session_id(),
             user_id=auth.claims.user_id,
@@ -148,8 +188,8 @@ class NakamaServerProtocol(WebSocketServerProtocol):
             token_id=auth.claims.token_id,
             fmt=auth.format,
             lang=auth.lang,
-            client_ip=host.removeprefix("tcp4:").removeprefix("tcp6:"),
-            client_port=port,
+            client_ip=client_ip,
+            client_port=client_port,
             connection=self,
             outgoing_queue_size=server.config.socket.outgoing_queue_size,
             status_on_open=auth.status,
@@ -165,7 +205,6 @@ class NakamaServerProtocol(WebSocketServerProtocol):
             hooks=server,
         )
         self.machine = SocketMachine(self.core)
-        return None
 
     def onOpen(self):  # noqa: N802
         transport = self.transport
@@ -335,7 +374,6 @@ class NakamaSocketFactory(WebSocketServerFactory):
     def __init__(self, server: RealtimeServer, url: str | None = None) -> None:
         super().__init__(url)
         self.server = server
-        self.pending_auth: SocketAuth | None = None
         self.open_protocols: set[NakamaServerProtocol] = set()
         self.turn_writer = TurnWriter(server.clock)
         apply_socket_options(self, server)
@@ -360,10 +398,13 @@ class NakamaSocketFactory(WebSocketServerFactory):
                 options[name] = staticmethod(value)  # stays a plain callable on the class
         base = NakamaServerProtocol
         self.protocol = type(base.__name__, (base,), {**options, "CONFIG_ATTRS": ()})
+        self.upgraded_protocol = type(base.__name__, (self.protocol,), {"openHandshakeTimeout": 0})
 
-    def buildProtocol(self, addr):  # noqa: N802
-        protocol = super().buildProtocol(addr)
-        protocol.auth, self.pending_auth = self.pending_auth, None
+    def build_upgraded(self) -> NakamaServerProtocol:
+        """A protocol for a connection whose upgrade was already accepted: no opening
+        handshake to time out."""
+        protocol = self.upgraded_protocol()
+        protocol.factory = self
         return protocol
 
 

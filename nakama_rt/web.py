@@ -3,11 +3,19 @@
 from __future__ import annotations
 
 from autobahn.twisted.resource import WebSocketResource
+from twisted.protocols.policies import ProtocolWrapper
 from twisted.web.resource import Resource
-from twisted.web.server import Request
+from twisted.web.server import NOT_DONE_YET, Request
 
+from nakama_rt import upgrade
+from nakama_rt.api.http import ApiError, Code, client_address, write_error
 from nakama_rt.logs import Logger
-from nakama_rt.protocol import NakamaSocketFactory, UpgradeRefused, authenticate_upgrade
+from nakama_rt.protocol import (
+    NakamaServerProtocol,
+    NakamaSocketFactory,
+    UpgradeRefused,
+    authenticate_upgrade,
+)
 
 
 def _decoded_args(request: Request) -> dict[str, list[str]]:
@@ -18,8 +26,9 @@ def _decoded_args(request: Request) -> dict[str, list[str]]:
 
 
 class SocketResource(WebSocketResource):
-    """``GET /ws``: refuse with plain HTTP before the upgrade, as Nakama does, then
-    hand the connection to Autobahn."""
+    """``GET /ws``: Nakama's checks in Nakama's order, each refused with plain HTTP
+    (the format, the token, then the upgrade itself), then the socket opens on the
+    request's connection."""
 
     log = Logger()
 
@@ -27,6 +36,9 @@ class SocketResource(WebSocketResource):
         super().__init__(factory)
 
     def render(self, request: Request) -> bytes | int:
+        if request.method != b"GET":  # Nakama routes only GET to its socket acceptor
+            write_error(request, ApiError(Code.NOT_FOUND, "Not Found"))
+            return NOT_DONE_YET
         factory: NakamaSocketFactory = self._factory
         header = request.getHeader("authorization")
         try:
@@ -38,13 +50,37 @@ class SocketResource(WebSocketResource):
             return _plain(request, 500, "Internal error")
         if factory.server.shutting_down:
             return _plain(request, 503, "Server shutting down")
-        # The socket outlives the HTTP request: stop the channel's idle timer.
+        key = upgrade.handshake_key(request.requestHeaders)
+        transport = request.channel.transport
+        if key is None or transport is None:  # (no transport to take over under HTTP/2)
+            request.setHeader(b"sec-websocket-version", b"13")
+            return _plain(request, 400, upgrade.BAD_REQUEST)
+        client_ip, client_port = client_address(request)
+        # The socket outlives the HTTP request: stop the channel's idle timer and
+        # take its transport over.
         request.channel.setTimeout(None)
-        factory.pending_auth = auth
-        try:
-            return super().render(request)
-        finally:
-            factory.pending_auth = None
+        request.channel.transport = None
+        protocol = factory.build_upgraded()
+        _hand_over(transport, protocol)
+        protocol.open_upgraded(auth, upgrade.switching_protocols(key), client_ip, client_port)
+        return NOT_DONE_YET
+
+
+def _hand_over(transport, protocol: NakamaServerProtocol) -> None:
+    """Connect ``protocol`` to the transport twisted.web served the request on, the
+    way Autobahn's resource does, TLS included, and let it read again (twisted.web
+    paused reading while it served the request)."""
+    if isinstance(transport, ProtocolWrapper):  # TLS from a TLS listener
+        transport.wrappedProtocol = protocol
+    elif isinstance(transport.protocol, ProtocolWrapper):  # TLS started on the connection
+        transport.protocol.wrappedProtocol = protocol
+    else:
+        transport.protocol = protocol
+    protocol.makeConnection(transport)
+    if hasattr(transport, "_networkProducer"):
+        transport._networkProducer.resumeProducing()
+    elif hasattr(transport, "resumeProducing"):
+        transport.resumeProducing()
 
 
 def _plain(request: Request, status: int, message: str) -> bytes:

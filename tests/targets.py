@@ -22,7 +22,7 @@ from autobahn.twisted.websocket import WebSocketClientFactory, WebSocketClientPr
 from twisted.internet import reactor
 from twisted.internet.defer import Deferred, DeferredQueue
 from twisted.internet.endpoints import TCP4ClientEndpoint
-from twisted.internet.protocol import Protocol
+from twisted.internet.protocol import ClientFactory, Protocol
 from twisted.internet.task import deferLater
 from twisted.web.client import Agent, FileBodyProducer, ResponseDone
 from twisted.web.http_headers import Headers
@@ -113,6 +113,44 @@ class _Collect(Protocol):
             self.done.callback(b"".join(self.chunks))
         else:
             self.done.errback(reason)
+
+
+class _UntilBlankLine(Protocol):
+    """Collects what the server sends up to the end of its response head."""
+
+    def __init__(self, request: bytes) -> None:
+        self.request = request
+        self.received = b""
+        self.head: Deferred[bytes] = Deferred()
+
+    def connectionMade(self) -> None:  # noqa: N802
+        self.transport.write(self.request)
+
+    def dataReceived(self, data: bytes) -> None:  # noqa: N802
+        self.received += data
+        if b"\r\n\r\n" in self.received and not self.head.called:
+            self.head.callback(self.received)
+            self.transport.loseConnection()
+
+    def connectionLost(self, reason) -> None:  # noqa: N802
+        if not self.head.called:
+            self.head.callback(self.received)
+
+
+async def raw_request(target: Target, request: bytes) -> bytes:
+    """Send ``request`` as is on a new connection; return the response head's exact
+    bytes (all that came, if the connection closed first)."""
+    collect = _UntilBlankLine(request)
+    await TCP4ClientEndpoint(reactor, target.host, target.port).connect(_OneProtocol(collect))
+    return await collect.head
+
+
+class _OneProtocol(ClientFactory):
+    def __init__(self, protocol: Protocol) -> None:
+        self.protocol_instance = protocol
+
+    def buildProtocol(self, addr) -> Protocol:  # noqa: N802
+        return self.protocol_instance
 
 
 def basic(key: str = SERVER_KEY, password: str = "") -> str:

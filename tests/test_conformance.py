@@ -29,6 +29,7 @@ from tests.targets import (
     new_user,
     on_targets,
     open_socket,
+    raw_request,
 )
 
 
@@ -250,6 +251,65 @@ async def test_ws_refusals(target, label, query, authorization, status, body):
     assert (answer.status, answer.body.decode()) == (status, body)
     assert answer.header("content-type") == "text/plain; charset=utf-8"
     assert answer.header("x-content-type-options") == "nosniff"
+
+
+# label, request headers (the upgrade's, changed), status, body: gorilla/websocket's
+# checks, which Nakama makes after the format and the token
+WS_HANDSHAKE_REFUSALS = [
+    ("not an upgrade", {name: None for name in UPGRADE}),
+    ("no key", {"Sec-WebSocket-Key": None}),
+    ("a short key", {"Sec-WebSocket-Key": "abc"}),
+    ("version 8", {"Sec-WebSocket-Version": "8"}),
+    ("no version", {"Sec-WebSocket-Version": None}),
+    ("connection keep-alive", {"Connection": "keep-alive"}),
+    ("upgrade to h2c", {"Upgrade": "h2c"}),
+]
+
+
+@cases_on_targets("label, change", WS_HANDSHAKE_REFUSALS)
+@pytest_twisted.ensureDeferred
+async def test_ws_handshake_refusals(target, label, change):
+    user = await new_user(target)
+    headers = {name: value for name, value in {**UPGRADE, **change}.items() if value}
+    answer = await call(target, "GET", f"/ws?token={user.token}", headers=headers)
+    assert (answer.status, answer.body) == (400, b"Bad Request\n")
+    assert answer.header("content-type") == "text/plain; charset=utf-8"
+    assert answer.header("x-content-type-options") == "nosniff"
+    assert answer.header("sec-websocket-version") == "13"
+
+
+@on_targets()
+@pytest_twisted.ensureDeferred
+async def test_ws_answers_only_get(target):
+    user = await new_user(target)
+    answer = await call(target, "POST", f"/ws?token={user.token}", headers=UPGRADE)
+    assert (answer.status, answer.json()) == (404, {"code": 5, "message": "Not Found"})
+
+
+# extra request headers; the answer is the same: no subprotocol, no compression
+WS_ACCEPTED = [
+    ("plain", ""),
+    ("tokens in lists", "Connection: keep-alive, Upgrade\r\nUpgrade: WebSocket\r\n"),
+    ("a subprotocol offered", "Sec-WebSocket-Protocol: chat\r\n"),
+    ("compression offered", "Sec-WebSocket-Extensions: permessage-deflate\r\n"),
+    ("another origin", "Origin: http://elsewhere.example\r\n"),
+]
+
+
+@cases_on_targets("label, extra", WS_ACCEPTED)
+@pytest_twisted.ensureDeferred
+async def test_ws_accepts_with_exactly_nakamas_101(target, label, extra):
+    user = await new_user(target)
+    headers = "".join(
+        f"{name}: {value}\r\n"
+        for name, value in UPGRADE.items()
+        if f"{name}:" not in extra  # the extra ones replace these
+    )
+    request = f"GET /ws?token={user.token} HTTP/1.1\r\nHost: x\r\n{headers}{extra}\r\n"
+    assert await raw_request(target, request.encode()) == (
+        b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        b"Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n"
+    )
 
 
 # Socket: frames ------------------------------------------------------------------------------

@@ -164,3 +164,40 @@ def test_short_keys_do_not_warn():
         warnings.simplefilter("error")
         issued = issue_session(SessionConfig(), USER, "a", None, NOW)
         parse_token(issued.token, SessionConfig().encryption_key, NOW)
+
+
+def _segments() -> list[bytes]:
+    """Segments PyJWT must accept or refuse: every length and padding near a
+    16-byte value, characters from both base64 alphabets and outside them, and
+    non-canonical trailing bits."""
+    import random
+
+    rng = random.Random(7)
+    alphabet = b"AQgw_-+/=.!~ \x00\xff" + bytes(range(48, 58))
+    made = [b"", b"=", b"==", b"===", b"A", b"AA", b"AAA", b"AAAA", b"AB==", b"AAE", b"AAF"]
+    for length in range(0, 26):
+        for _ in range(40):
+            made.append(bytes(rng.choice(alphabet) for _ in range(length)))
+    valid = base64.urlsafe_b64encode(b"\x00\x01\xfe\xff" * 4)
+    made += [valid, valid.rstrip(b"="), valid.rstrip(b"=") + b"=", valid + b"="]
+    return made
+
+
+def test_segments_are_read_with_pyjwts_verdicts():
+    from jwt.api_jws import PyJWS
+
+    from nakama_rt.tokens import _ServerJWS
+
+    decided = 0
+    for segment in _segments():
+        try:
+            expected = PyJWS._decode_base64url_segment(segment, "payload")
+        except jwt.DecodeError:
+            expected = None
+        try:
+            ours = _ServerJWS._decode_base64url_segment(segment, "payload")
+        except jwt.DecodeError:
+            ours = None
+        assert ours == expected, segment
+        decided += expected is not None
+    assert 50 < decided < len(_segments()) - 50  # both verdicts well represented

@@ -410,6 +410,18 @@ def _match(pattern: tuple[bytes, ...], path: tuple[bytes, ...]) -> list[str] | N
     return values
 
 
+def client_address(request: server.Request) -> tuple[str, str]:
+    """The client's (ip, port): the first X-Forwarded-For address when a proxy set
+    one (its port unknown), else the connection's peer."""
+    forwarded = request.getHeader(b"x-forwarded-for")
+    if forwarded:
+        first = forwarded.decode("latin-1").split(",")[0].strip()
+        if first:
+            return first, ""
+    peer = request.getClientAddress()
+    return str(getattr(peer, "host", "")), str(getattr(peer, "port", ""))
+
+
 class JsonResource(Resource):
     """A leaf resource routing on the remaining path to ``async`` JSON handlers.
 

@@ -36,6 +36,7 @@ from .http import (
     ApiError,
     Code,
     apply_cors,
+    client_address,
     parse_basic_auth,
     read_body,
     write_error,
@@ -130,6 +131,7 @@ class RpcResource(Resource):
         payload = ""
         if request.method == b"POST":
             payload = _payload(request, self.context.config.socket.max_request_size_bytes, args)
+        client_ip, client_port = client_address(request)
         ctx = self.runtime.context(
             ExecutionMode.RPC,
             headers={
@@ -139,7 +141,8 @@ class RpcResource(Resource):
             },
             query_params={name: values for name, values in args.items() if name != "http_key"},
             **facts,
-            **_client_address(request),
+            client_ip=client_ip,
+            client_port=client_port,
         )
         return self.runtime.call_rpc(rpc_id, ctx, payload)
 
@@ -224,20 +227,6 @@ def _payload(request: server.Request, limit: int, args: dict) -> str:
     if not isinstance(value, str):
         raise _Refused(400, BAD_JSON)
     return value
-
-
-def _client_address(request: server.Request) -> dict[str, str]:
-    """The client: the first X-Forwarded-For address when a proxy set one, else the peer."""
-    forwarded = request.getHeader(b"x-forwarded-for")
-    if forwarded:
-        first = forwarded.decode("latin-1").split(",")[0].strip()
-        if first:
-            return {"client_ip": first, "client_port": ""}
-    peer = request.getClientAddress()
-    return {
-        "client_ip": str(getattr(peer, "host", "")),
-        "client_port": str(getattr(peer, "port", "")),
-    }
 
 
 def _write(request: server.Request, status: int, body: bytes, content_type: bytes) -> None:
