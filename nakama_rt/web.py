@@ -56,10 +56,14 @@ class SocketResource(WebSocketResource):
             request.setHeader(b"sec-websocket-version", b"13")
             return _plain(request, 400, upgrade.BAD_REQUEST)
         client_ip, client_port = client_address(request)
-        # The socket outlives the HTTP request: stop the channel's idle timer and
-        # take its transport over.
-        request.channel.setTimeout(None)
-        request.channel.transport = None
+        # The socket outlives the HTTP request: stop the channel's idle timer, take
+        # its transport over, and let the channel and this request go as soon as
+        # render returns (they hold each other: left to the garbage collector, they
+        # tripled the time collections took while sockets were connecting).
+        channel = request.channel
+        channel.setTimeout(None)
+        channel.transport = None
+        channel.requests.clear()
         protocol = factory.build_upgraded()
         _hand_over(transport, protocol)
         protocol.open_upgraded(auth, upgrade.switching_protocols(key), client_ip, client_port)

@@ -3,6 +3,9 @@ it in the same state as one opened by Autobahn's own handshake."""
 
 from __future__ import annotations
 
+import gc
+import weakref
+
 import jwt
 import pytest
 import pytest_twisted
@@ -11,6 +14,7 @@ from twisted.internet import reactor
 from twisted.web.http_headers import Headers
 
 from nakama_rt import upgrade
+from nakama_rt.web import SocketResource
 from tests.wsclient import authenticate, connect
 
 RFC_KEY = b"dGhlIHNhbXBsZSBub25jZQ=="  # RFC 6455's example and its answer
@@ -164,3 +168,26 @@ async def test_a_socket_opened_by_the_resource_matches_autobahns_handshake(serve
             assert (await client.next())["cid"] == "1"
     finally:
         await plain.stopListening()
+
+
+@pytest_twisted.ensureDeferred
+async def test_the_upgrade_request_and_its_channel_are_freed_at_once(server, monkeypatch) -> None:
+    """Without waiting for the garbage collector: they would otherwise cost every
+    connect a share of the collections."""
+    seen: list[weakref.ref] = []
+    render = SocketResource.render
+
+    def watching(self, request):
+        seen.extend((weakref.ref(request), weakref.ref(request.channel)))
+        return render(self, request)
+
+    monkeypatch.setattr(SocketResource, "render", watching)
+    user = await authenticate(server.port, "upgrade-freed-user")
+    gc.disable()
+    try:
+        client = await connect(server.port, user["token"])
+        client.send({"cid": "1", "ping": {}})
+        assert (await client.next())["cid"] == "1"
+        assert len(seen) == 2 and all(ref() is None for ref in seen)
+    finally:
+        gc.enable()
