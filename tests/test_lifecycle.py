@@ -148,6 +148,18 @@ def test_a_busy_client_is_not_pinged(h: Harness) -> None:
     assert len(h.hooks.seen) == 200
 
 
+def test_an_open_socket_holds_one_timer(h: Harness) -> None:
+    assert len(h.clock.getDelayedCalls()) == 1
+    h.clock.advance(15)  # the ping went out; the deadline is next
+    assert (h.wire.pings, len(h.clock.getDelayedCalls())) == (1, 1)
+    h.machine.pong_received()
+    for n in range(50):
+        h.message(f"m{n}")
+    assert len(h.clock.getDelayedCalls()) == 1
+    h.machine.close("bye", 1000)
+    assert [call.func for call in h.clock.getDelayedCalls()] == [h.wire.abort]
+
+
 def test_frames_of_the_wrong_type_or_malformed_close_with_nakamas_reason() -> None:
     for payload, binary, reason in [
         (b'{"ping":{}}', True, "received unexpected WebSocket message type"),
