@@ -10,7 +10,9 @@ test's server CPU-seconds are made of, minus the system calls. Scenarios:
 * ``ping``: one ping in, one pong out;
 * ``chat``: one ``channel_message_send`` in a room of 25 (persistence off), 25
   out and the sender's ack;
-* ``match``: one relayed ``match_data_send`` in a match of 4, 3 out.
+* ``match``: one relayed ``match_data_send`` in a match of 4, 3 out;
+* ``connect``: one ``GET /ws`` upgrade through the server's twisted.web site, to an
+  open socket (each stays open).
 
 ``--profile NAME`` prints cProfile's top entries for one scenario.
 """
@@ -29,6 +31,7 @@ import uuid
 from pathlib import Path
 
 import orjson
+from twisted.internet import reactor
 from twisted.internet.address import IPv4Address
 from twisted.internet.task import Clock
 from twisted.internet.testing import StringTransport
@@ -39,6 +42,7 @@ from nakama_rt.app import NakamaRT  # noqa: E402
 from nakama_rt.codec import Format, decode, encode  # noqa: E402
 from nakama_rt.config import Config  # noqa: E402
 from nakama_rt.proto import realtime_pb2  # noqa: E402
+from nakama_rt.service import tune_garbage_collection  # noqa: E402
 from nakama_rt.tokens import issue_session  # noqa: E402
 
 
@@ -90,9 +94,9 @@ def server_payloads(data: bytes) -> list[bytes]:
 class Harness:
     """One server and its in-memory sockets."""
 
-    def __init__(self, fmt: Format) -> None:
+    def __init__(self, fmt: Format, clock=None) -> None:
         self.fmt = fmt
-        self.clock = Clock()
+        self.clock = clock if clock is not None else Clock()
         config = Config(data_dir=tempfile.mkdtemp(prefix="nakama-rt-hotpath-"))
         self.app = NakamaRT(config, self.clock)
         self.factory = self.app.socket_factory
@@ -220,7 +224,39 @@ def match_scenario(fmt: Format, players: int = 4):
     return once
 
 
-SCENARIOS = {"ping": ping_scenario, "chat": chat_scenario, "match": match_scenario}
+def connect_scenario(fmt: Format):
+    # Clock re-sorts every pending call on each callLater, which thousands of open
+    # sockets' timers would make the cost; the reactor (not running here: its
+    # timers never fire) keeps them in a heap, as in production.
+    harness = Harness(fmt, clock=reactor)
+    site = harness.app.site()
+    issued = issue_session(harness.app.config.session, str(uuid.uuid4()), "u", None, time.time())
+    request = (
+        f"GET /ws?lang=en&status=false&token={issued.token}&format={fmt.value} HTTP/1.1\r\n"
+        "Host: 127.0.0.1:7350\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+    ).encode()
+    address = IPv4Address("TCP", "127.0.0.1", 40000)
+
+    def once() -> int:
+        channel = site.buildProtocol(address)
+        transport = StringTransport(peerAddress=address)
+        transport.protocol = channel  # as a TCP transport has it
+        channel.makeConnection(transport)
+        channel.dataReceived(request)
+        return 1
+
+    once()
+    assert len(harness.factory.open_protocols) == 1, "the upgrade did not open a socket"
+    return once
+
+
+SCENARIOS = {
+    "ping": ping_scenario,
+    "chat": chat_scenario,
+    "match": match_scenario,
+    "connect": connect_scenario,
+}
 
 
 def measure(once, seconds: float = 2.0) -> tuple[float, float]:
@@ -244,6 +280,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=2.0)
     args = parser.parse_args()
     fmt = Format(args.format)
+    tune_garbage_collection()  # as ``twistd nakama-rt`` runs
     if args.profile:
         once = SCENARIOS[args.profile](fmt)
         profiler = cProfile.Profile()

@@ -49,7 +49,7 @@ class NakamaService(Service):
         if metrics:
             self._listen(reactor, metrics, metrics_site(self.app.metrics_resource))
         started = self.app.start()
-        started.addCallbacks(_tune_garbage_collection, self._start_failed, errbackArgs=(reactor,))
+        started.addCallbacks(tune_garbage_collection, self._start_failed, errbackArgs=(reactor,))
         reactor.callWhenRunning(_stop_on_sigterm, reactor)
 
     def _listen(self, reactor, description: str, factory: IProtocolFactory) -> None:
@@ -86,7 +86,7 @@ class NakamaService(Service):
 GC_YOUNG_THRESHOLD = 50_000
 
 
-def _tune_garbage_collection(result: object = None) -> None:
+def tune_garbage_collection(result: object = None) -> None:
     """Collect garbage less often, and never re-scan what startup built.
 
     Every socket adds a few dozen long-lived objects, and CPython's collector,

@@ -64,9 +64,14 @@ class SocketResource(WebSocketResource):
         channel.setTimeout(None)
         channel.transport = None
         channel.requests.clear()
-        protocol = factory.build_upgraded()
-        _hand_over(transport, protocol)
-        protocol.open_upgraded(auth, upgrade.switching_protocols(key), client_ip, client_port)
+        try:
+            protocol = factory.build_upgraded()
+            _hand_over(transport, protocol)
+            protocol.open_upgraded(auth, upgrade.switching_protocols(key), client_ip, client_port)
+        except Exception:
+            # The connection is no longer twisted.web's to answer: drop it.
+            self.log.failure("socket open failed")
+            transport.abortConnection()
         return NOT_DONE_YET
 
 

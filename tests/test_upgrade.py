@@ -11,9 +11,11 @@ import pytest
 import pytest_twisted
 from autobahn.websocket.protocol import WebSocketProtocol
 from twisted.internet import reactor
+from twisted.logger import globalLogPublisher
 from twisted.web.http_headers import Headers
 
 from nakama_rt import upgrade
+from nakama_rt.protocol import NakamaServerProtocol
 from nakama_rt.web import SocketResource
 from tests.wsclient import authenticate, connect
 
@@ -191,3 +193,30 @@ async def test_the_upgrade_request_and_its_channel_are_freed_at_once(server, mon
         assert len(seen) == 2 and all(ref() is None for ref in seen)
     finally:
         gc.enable()
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_socket_that_fails_to_open_is_dropped_alone(server, monkeypatch) -> None:
+    user = await authenticate(server.port, "upgrade-fails-user")
+    other = await authenticate(server.port, "upgrade-other-user")
+    survivor = await connect(server.port, other["token"])
+
+    def broken(self, *args):
+        raise RuntimeError("cannot open")
+
+    monkeypatch.setattr(NakamaServerProtocol, "open_upgraded", broken)
+    failures: list[dict] = []
+
+    def observe(event: dict) -> None:
+        if "log_failure" in event:
+            failures.append(event)
+
+    globalLogPublisher.addObserver(observe)
+    try:
+        with pytest.raises(ConnectionError):
+            await connect(server.port, user["token"])
+    finally:
+        globalLogPublisher.removeObserver(observe)
+    assert [event["log_failure"].value.args for event in failures] == [("cannot open",)]
+    survivor.send({"cid": "1", "ping": {}})
+    assert (await survivor.next())["cid"] == "1"
