@@ -167,7 +167,11 @@ class NakamaServerProtocol(WebSocketServerProtocol):
         self.websocket_version = 13
         self.websocket_protocol_in_use = None
         self.websocket_extensions_in_use = []
-        self.transport.write(response)
+        transport = self.transport
+        # Straight to the socket when it can take it (see framing.send_now).
+        rest = send_now(transport, response) if can_send_now(transport) else response
+        if rest:
+            transport.write(rest)
         self.state = WebSocketProtocol.STATE_OPEN
         self.inside_message = False
         self.current_frame = None
