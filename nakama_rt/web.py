@@ -36,9 +36,8 @@ class SocketResource(WebSocketResource):
         super().__init__(factory)
 
     def render(self, request: Request) -> bytes | int:
-        if request.method != b"GET":  # Nakama routes only GET to its socket acceptor
-            write_error(request, ApiError(Code.NOT_FOUND, "Not Found"))
-            return NOT_DONE_YET
+        if request.method != b"GET" or request.postpath:  # Nakama routes only GET /ws
+            return _not_found(request)
         factory: NakamaSocketFactory = self._factory
         header = request.getHeader("authorization")
         try:
@@ -100,9 +99,37 @@ def _plain(request: Request, status: int, message: str) -> bytes:
     return (message + "\n").encode()
 
 
+def _not_found(request: Request) -> int:
+    write_error(request, ApiError(Code.NOT_FOUND, "Not Found"))
+    return NOT_DONE_YET
+
+
+class _NotFound(Resource):
+    """Nakama's answer to a path it does not serve: the API's JSON 404."""
+
+    isLeaf = True
+
+    def render(self, request: Request) -> int:
+        return _not_found(request)
+
+
+class _Root(Resource):
+    """``GET /`` answers 200 with an empty body, as Nakama does (load balancers
+    probe it); other paths are its children's, or the JSON 404."""
+
+    def getChild(self, path: bytes, request: Request) -> Resource:  # noqa: N802 (Twisted's name)
+        return self if path == b"" else _NotFound()
+
+    def render(self, request: Request) -> bytes | int:
+        if request.method != b"GET":
+            return _not_found(request)
+        request.defaultContentType = None
+        return b""
+
+
 def build_root(socket: SocketResource, api: Resource, healthcheck: Resource) -> Resource:
     """The resource tree the server serves; an embedding app may mount the parts itself."""
-    root = Resource()
+    root = _Root()
     root.putChild(b"ws", socket)
     root.putChild(b"v2", api)
     root.putChild(b"healthcheck", healthcheck)

@@ -215,6 +215,31 @@ async def test_healthcheck(target):
     )
 
 
+# label, method, path: each is Nakama's JSON 404
+UNKNOWN_PATHS = [
+    ("an unknown root path", "GET", "/nothing/here"),
+    ("post to an unknown path", "POST", "/x/y"),
+    ("post to the root", "POST", "/"),
+    ("under the socket path", "GET", "/ws/more"),
+    ("under the healthcheck", "GET", "/healthcheck/more"),
+]
+
+
+@cases_on_targets("label, method, path", UNKNOWN_PATHS)
+@pytest_twisted.ensureDeferred
+async def test_unknown_paths_are_a_json_404(target, label, method, path):
+    answer = await call(target, method, path)
+    assert (answer.status, answer.json()) == (404, {"code": 5, "message": "Not Found"})
+    assert answer.header("content-type") == "application/json"
+
+
+@on_targets()
+@pytest_twisted.ensureDeferred
+async def test_the_root_answers_200_and_nothing_else(target):
+    answer = await call(target, "GET", "/")
+    assert (answer.status, answer.body, answer.header("content-type")) == (200, b"", None)
+
+
 # /ws refusals --------------------------------------------------------------------------------
 
 UPGRADE = {
