@@ -146,7 +146,7 @@ class NakamaServerProtocol(WebSocketServerProtocol):
         # (behind it, the /ws resource opens the socket with open_upgraded).
         try:
             auth = authenticate_upgrade(
-                self.factory.server, request.params, request.headers.get("authorization")
+                self.factory.realtime, request.params, request.headers.get("authorization")
             )
         except UpgradeRefused as refused:
             raise ConnectionDeny(refused.status, refused.message) from None
@@ -181,7 +181,7 @@ class NakamaServerProtocol(WebSocketServerProtocol):
 
     def _start(self, auth: SocketAuth, client_ip: str, client_port: str) -> None:
         """The session and its lifecycle, for an accepted upgrade."""
-        server: RealtimeServer = self.factory.server
+        server: RealtimeServer = self.factory.realtime
         self.auth = auth
         self.session = Session(
             session_id=new_session_id(),
@@ -290,7 +290,7 @@ class NakamaServerProtocol(WebSocketServerProtocol):
     def onClose(self, wasClean, code, reason):  # noqa: N802, N803
         if self in self.factory.open_protocols and not self.session.closed:
             # The server did not close it (send_close counts those): the client did.
-            self.factory.server.counts.closed_by_client(code)
+            self.factory.realtime.counts.closed_by_client(code)
         self.factory.open_protocols.discard(self)
         if self.machine is not None:
             self.machine.connection_lost()
@@ -302,7 +302,7 @@ class NakamaServerProtocol(WebSocketServerProtocol):
             self.sendPing()
 
     def send_close(self, code: int, reason: str) -> None:
-        self.factory.server.counts.closed_by_server(code, reason)
+        self.factory.realtime.counts.closed_by_server(code, reason)
         if self.state == WebSocketProtocol.STATE_OPEN:
             # sendClose() only lets applications use 1000 and 3000-4999; the server
             # also needs 1001 (going away), so it writes the close frame itself.
@@ -377,7 +377,10 @@ class NakamaSocketFactory(WebSocketServerFactory):
 
     def __init__(self, server: RealtimeServer, url: str | None = None) -> None:
         super().__init__(url)
-        self.server = server
+        self.realtime = server
+        # Autobahn's name for its Server header, sent only by its own handshake:
+        # Nakama's 101 has none.
+        self.server = None
         self.open_protocols: set[NakamaServerProtocol] = set()
         self.turn_writer = TurnWriter(server.clock)
         apply_socket_options(self, server)

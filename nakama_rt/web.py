@@ -41,13 +41,13 @@ class SocketResource(WebSocketResource):
         factory: NakamaSocketFactory = self._factory
         header = request.getHeader("authorization")
         try:
-            auth = authenticate_upgrade(factory.server, _decoded_args(request), header)
+            auth = authenticate_upgrade(factory.realtime, _decoded_args(request), header)
         except UpgradeRefused as refused:
             return _plain(request, refused.status, refused.message)
         except Exception:
             self.log.failure("socket upgrade check failed")
             return _plain(request, 500, "Internal error")
-        if factory.server.shutting_down:
+        if factory.realtime.shutting_down:
             return _plain(request, 503, "Server shutting down")
         key = upgrade.handshake_key(request.requestHeaders)
         transport = request.channel.transport

@@ -17,6 +17,7 @@ from twisted.web.http_headers import Headers
 from nakama_rt import upgrade
 from nakama_rt.protocol import NakamaServerProtocol
 from nakama_rt.web import SocketResource
+from tests.targets import Target, raw_request
 from tests.wsclient import authenticate, connect
 
 RFC_KEY = b"dGhlIHNhbXBsZSBub25jZQ=="  # RFC 6455's example and its answer
@@ -168,6 +169,16 @@ async def test_a_socket_opened_by_the_resource_matches_autobahns_handshake(serve
         for client in (web_client, own_client):
             client.send({"cid": "1", "ping": {}})
             assert (await client.next())["cid"] == "1"
+        # Neither answers with a Server header (Autobahn's would name an object).
+        token = own_user["token"]
+        for port in (server.port, plain.getHost().port):
+            head = await raw_request(
+                Target("ours", "127.0.0.1", port),
+                f"GET /ws?token={token} HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\n"
+                f"Upgrade: websocket\r\nSec-WebSocket-Version: 13\r\n"
+                f"Sec-WebSocket-Key: {RFC_KEY.decode()}\r\n\r\n".encode(),
+            )
+            assert head.startswith(b"HTTP/1.1 101 ") and b"\r\nServer:" not in head, head
     finally:
         await plain.stopListening()
 
