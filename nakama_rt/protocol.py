@@ -2,9 +2,11 @@
 
 Authentication happens before the upgrade (:func:`authenticate_upgrade`): the
 ``/ws`` resource answers a bad format with 400 and a bad token with 401 as plain
-HTTP, exactly as Nakama does, and only an accepted request reaches Autobahn. When
-the factory is served without twisted.web, ``onConnect`` applies the same checks
-and refuses with ``ConnectionDeny``.
+HTTP, exactly as Nakama does, checks the upgrade itself (:mod:`nakama_rt.upgrade`)
+and opens the socket with :meth:`NakamaServerProtocol.open_upgraded`; Autobahn's
+own handshake is not involved. When the factory is served without twisted.web,
+Autobahn's handshake runs and ``onConnect`` applies the same checks, refusing with
+``ConnectionDeny``.
 
 Outgoing frames: the server never masks, so a frame is built once per format
 from an :class:`OutgoingEnvelope` and the same bytes are written to every

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from autobahn.twisted.resource import WebSocketResource
 from twisted.protocols.policies import ProtocolWrapper
 from twisted.web.resource import Resource
 from twisted.web.server import NOT_DONE_YET, Request
@@ -25,15 +24,17 @@ def _decoded_args(request: Request) -> dict[str, list[str]]:
     }
 
 
-class SocketResource(WebSocketResource):
+class SocketResource(Resource):
     """``GET /ws``: Nakama's checks in Nakama's order, each refused with plain HTTP
     (the format, the token, then the upgrade itself), then the socket opens on the
     request's connection."""
 
+    isLeaf = True
     log = Logger()
 
     def __init__(self, factory: NakamaSocketFactory) -> None:
-        super().__init__(factory)
+        super().__init__()
+        self._factory = factory
 
     def render(self, request: Request) -> bytes | int:
         if request.method != b"GET" or request.postpath:  # Nakama routes only GET /ws
