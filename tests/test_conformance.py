@@ -213,6 +213,9 @@ async def test_healthcheck(target):
         "application/json",
         b"{}",
     )
+    assert answer.header("server") is None  # nor on any other answer
+    refused = await call(target, "GET", "/ws")
+    assert (refused.status, refused.header("server")) == (401, None)
 
 
 # label, method, path: each is Nakama's JSON 404

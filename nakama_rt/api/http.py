@@ -307,7 +307,16 @@ def apply_cors(request: server.Request) -> bool:
 # Body size ---------------------------------------------------------------------------------
 
 
-class BodyLimitedRequest(server.Request):
+class NakamaRequest(server.Request):
+    """A twisted.web Request that answers without a ``Server`` header, as Nakama's
+    Go HTTP server does (twisted.web names itself and its version on every answer)."""
+
+    def setHeader(self, name: bytes | str, value: bytes | str) -> None:  # noqa: N802
+        if name != b"Server":  # only twisted.web's process() sets this one
+            super().setHeader(name, value)
+
+
+class BodyLimitedRequest(NakamaRequest):
     """A Request that stops storing its body past ``max_body_bytes``.
 
     twisted.web otherwise buffers any body in full before a resource sees it;
