@@ -40,10 +40,8 @@ import orjson
 from google.protobuf.descriptor import Descriptor, FieldDescriptor
 from google.protobuf.message import DecodeError, Message
 
+from nakama_rt.close_reasons import REASON_MALFORMED_PAYLOAD, REASON_WRONG_FRAME_TYPE
 from nakama_rt.proto.realtime_pb2 import Envelope
-
-REASON_WRONG_FRAME_TYPE = "received unexpected WebSocket message type"
-REASON_MALFORMED_PAYLOAD = "received malformed payload"
 
 
 class Format(enum.Enum):

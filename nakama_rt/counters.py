@@ -15,6 +15,8 @@ from bisect import bisect_left
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
 
+from nakama_rt import close_reasons
+
 #: Handler latency buckets (seconds): most handlers answer in microseconds, storage
 #: round trips take milliseconds.
 HANDLER_BUCKETS = (
@@ -39,19 +41,6 @@ MATCHMAKER_BUCKETS = (0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 1
 
 #: The ``reason`` label of a close the client started (or a dropped connection).
 CLIENT = "client"
-#: Close reasons the server sends, by prefix, and the label each is counted under;
-#: anything else is "other", so that the label's values stay few.
-_REASON_CLASSES = (
-    ("session outgoing queue full", "outgoing_queue_full"),
-    ("session write timeout", "write_timeout"),
-    ("pong timeout", "pong_timeout"),
-    ("error processing message", "error_processing"),
-    ("error opening session", "error_opening"),
-    ("server shutting down", "shutdown"),
-    ("server-side session disconnect", "single_socket"),
-    ("received unexpected WebSocket message type", "wrong_frame_type"),
-    ("received malformed payload", "malformed_payload"),
-)
 #: The reason class of closes for a full outgoing queue.
 QUEUE_FULL = "outgoing_queue_full"
 #: WebSocket's "no status code" for a close frame without one.
@@ -61,7 +50,7 @@ CLOSE_MESSAGE_TOO_BIG = 1009
 
 def reason_class(reason: str, code: int) -> str:
     """The few-valued label for a close reason the server sent."""
-    for prefix, label in _REASON_CLASSES:
+    for prefix, label in close_reasons.CLASSES:
         if reason.startswith(prefix):
             return label
     if code == CLOSE_MESSAGE_TOO_BIG:

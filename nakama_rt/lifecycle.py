@@ -29,13 +29,11 @@ from twisted.internet.interfaces import IDelayedCall, IReactorTime
 from twisted.python.failure import Failure
 
 from nakama_rt import codec
+from nakama_rt.close_reasons import ERROR_OPENING, ERROR_PROCESSING, PONG_TIMEOUT
 from nakama_rt.config import SocketConfig
 from nakama_rt.logs import Logger
 from nakama_rt.proto import realtime_pb2
 from nakama_rt.session import CLOSE_NORMAL, Session
-
-ERROR_PROCESSING = "error processing message"
-PONG_TIMEOUT = "pong timeout"
 
 #: The pipeline's answer for one envelope: keep going (True), close (False), or later.
 Verdict = bool | Deferred
@@ -131,7 +129,7 @@ def _open(inputs: SocketInputs, core: SocketCore) -> None:
         core.hooks.session_opened(core.session)
     except Exception:
         log.failure("session {sid} could not open", sid=core.session.id)
-        inputs.close("error opening session", CLOSE_NORMAL)
+        inputs.close(ERROR_OPENING, CLOSE_NORMAL)
 
 
 @Connecting.upon(SocketInputs.connection_lost).to(Closed)

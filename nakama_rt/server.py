@@ -14,6 +14,7 @@ from google.protobuf import timestamp_pb2
 from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IReactorTime
 
+from nakama_rt.close_reasons import SHUTDOWN_REASON, SINGLE_SOCKET_REASON
 from nakama_rt.config import Config
 from nakama_rt.counters import MATCHMAKER_BUCKETS, Histograms, RealtimeCounts
 from nakama_rt.logs import Logger
@@ -47,8 +48,6 @@ from nakama_rt.session import CLOSE_GOING_AWAY, Session
 
 #: This node's name in authoritative match ids ("<uuid>.<node>"), Nakama's default.
 NODE_NAME = "nakama"
-SINGLE_SOCKET_REASON = "server-side session disconnect"
-SHUTDOWN_REASON = "server shutting down"
 
 
 class RealtimeServer:

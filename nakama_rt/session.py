@@ -15,13 +15,11 @@ from typing import Any, Protocol
 
 from twisted.internet.interfaces import IDelayedCall, IReactorTime
 
+from nakama_rt.close_reasons import OUTGOING_QUEUE_FULL, WRITE_TIMEOUT
 from nakama_rt.codec import Format, OutgoingEnvelope
 from nakama_rt.counters import RealtimeCounts
 from nakama_rt.logs import Logger
 from nakama_rt.proto import realtime_pb2
-
-OUTGOING_QUEUE_FULL = "session outgoing queue full"
-WRITE_TIMEOUT = "session write timeout"
 
 #: WebSocket close codes used by the server.
 CLOSE_NORMAL = 1000

@@ -11,7 +11,7 @@ from twisted.internet.task import deferLater
 from twisted.python import usage
 from twisted.web.test.requesthelper import DummyRequest
 
-from nakama_rt import codec, lifecycle, server, session
+from nakama_rt import close_reasons, codec, lifecycle, server, session
 from nakama_rt.config import ConfigError, config_from_mapping
 from nakama_rt.counters import Histograms, RealtimeCounts, reason_class
 from nakama_rt.metrics import MetricsResource, RealtimeCollector, metrics_registry, metrics_site
@@ -227,6 +227,7 @@ def test_every_close_reason_the_server_sends_has_its_own_class() -> None:
         session.WRITE_TIMEOUT: "write_timeout",
         lifecycle.PONG_TIMEOUT: "pong_timeout",
         lifecycle.ERROR_PROCESSING: "error_processing",
+        lifecycle.ERROR_OPENING: "error_opening",
         server.SHUTDOWN_REASON: "shutdown",
         server.SINGLE_SOCKET_REASON: "single_socket",
         codec.REASON_WRONG_FRAME_TYPE: "wrong_frame_type",
@@ -236,6 +237,7 @@ def test_every_close_reason_the_server_sends_has_its_own_class() -> None:
         assert reason_class(reason, 1000) == label, reason
     assert reason_class("", 1009) == "message_too_big"
     assert reason_class("a game's own words", 4000) == "other"
+    assert len(reasons) == len({label for _, label in close_reasons.CLASSES})
 
 
 def test_full_queue_closes_are_counted_apart() -> None:
