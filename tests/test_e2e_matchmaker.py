@@ -22,20 +22,20 @@ import base64
 import json
 import shutil
 import uuid
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest_twisted
 from twisted.internet import reactor
 from twisted.internet.task import deferLater
 
-from tests.conftest import make_config, start_server, stop_server
+from tests.conftest import make_config, stop_server
 from tests.test_e2e_nakama_js import (
     ADAPTERS,
+    ScenarioRun,
     all_sockets_gone,
     assert_frames,
     node,  # noqa: F401  (fixture)
-    run_scenario,
+    run_on_own_server,
     user_id_by_http,
 )
 
@@ -55,29 +55,17 @@ MATCHED_KEYS_MATCH_ID = ["match_id", "self", "ticket", "users"]
 ARENA_LABEL = json.dumps({"mode": "arena", "open": True})
 
 
-@dataclass
-class Run:
-    server: object
-    adapter: str
-    facts: dict
-
-
-async def _run(tmp_path_factory, node_path: str, adapter: str, scenario: str, **sections):
+async def _run(tmp_path_factory, node_path: str, adapter: str, scenario: str) -> ScenarioRun:
     tmp = tmp_path_factory.mktemp(f"{scenario}-{adapter}")
+    sections: dict = {}
     if scenario == "matchmaker_hook":
         modules = tmp / "modules"
         modules.mkdir()
         shutil.copy(EXAMPLES / "arena.py", modules / "arena.py")
         (modules / "matchmaking.py").write_text(HOOK_MODULE)
         sections["runtime"] = {"path": str(modules)}
-    running = await start_server(make_config(tmp, matchmaker=MATCHMAKER, **sections))
-    try:
-        facts = await run_scenario(node_path, running.port, adapter, scenario)
-        await all_sockets_gone(running)
-    except BaseException:
-        await stop_server(running)
-        raise
-    return Run(running, adapter, facts)
+    config = make_config(tmp, matchmaker=MATCHMAKER, **sections)
+    return await run_on_own_server(node_path, config, adapter, scenario)
 
 
 @pytest_twisted.async_yield_fixture(scope="module", params=ADAPTERS)

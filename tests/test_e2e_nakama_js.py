@@ -14,6 +14,7 @@ import json
 import os
 import shutil
 import subprocess
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -22,6 +23,8 @@ from twisted.internet import protocol, reactor
 from twisted.internet.defer import Deferred
 from twisted.internet.task import deferLater
 
+from nakama_rt.config import Config
+from tests.conftest import RunningServer, start_server, stop_server
 from tests.wsclient import SERVER_KEY, authenticate, http
 
 E2E_DIR = Path(__file__).parent / "e2e"
@@ -117,6 +120,28 @@ async def run_scenario(node: str, port: int, adapter: str, scenario: str) -> dic
     assert facts["ok"] is True
     assert (facts["scenario"], facts["adapter"]) == (scenario, adapter)
     return facts
+
+
+@dataclass
+class ScenarioRun:
+    """A scenario that ran to its end on a server of its own (still running)."""
+
+    server: RunningServer
+    adapter: str
+    facts: dict
+
+
+async def run_on_own_server(node: str, config: Config, adapter: str, scenario: str) -> ScenarioRun:
+    """Start a server with ``config`` and run ``scenario`` on it until every socket of
+    the run is gone; the caller stops the server (it is stopped here if the run fails)."""
+    running = await start_server(config)
+    try:
+        facts = await run_scenario(node, running.port, adapter, scenario)
+        await all_sockets_gone(running)
+    except BaseException:
+        await stop_server(running)
+        raise
+    return ScenarioRun(running, adapter, facts)
 
 
 async def user_id_by_http(port: int, custom_id: str) -> str:

@@ -13,26 +13,18 @@ Nakama gives for the same run.
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
 
 import pytest_twisted
 
-from tests.conftest import make_config, start_server, stop_server
+from tests.conftest import make_config, stop_server
 from tests.test_e2e_nakama_js import (
     ADAPTERS,
     all_sockets_gone,
     assert_frames,
     node,  # noqa: F401  (fixture)
-    run_scenario,
+    run_on_own_server,
     user_id_by_http,
 )
-
-
-@dataclass
-class Run:
-    server: object
-    adapter: str
-    facts: dict
 
 
 @pytest_twisted.async_yield_fixture(scope="module", params=ADAPTERS)
@@ -40,13 +32,12 @@ async def party_run(request, tmp_path_factory, node):  # noqa: F811
     """One run of the scenario per adapter, on a server of its own; the run is over
     (every socket gone) when the tests see it."""
     adapter = request.param
-    running = await start_server(make_config(tmp_path_factory.mktemp(f"party-{adapter}")))
+    config = make_config(tmp_path_factory.mktemp(f"party-{adapter}"))
+    run = await run_on_own_server(node, config, adapter, "party")
     try:
-        facts = await run_scenario(node, running.port, adapter, "party")
-        await all_sockets_gone(running)
-        yield Run(running, adapter, facts)
+        yield run
     finally:
-        await stop_server(running)
+        await stop_server(run.server)
 
 
 # --- expected values, as the facts normalise them ---------------------------------------------
