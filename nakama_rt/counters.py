@@ -42,7 +42,7 @@ MATCHMAKER_BUCKETS = (0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 1
 #: The ``reason`` label of a close the client started (or a dropped connection).
 CLIENT = "client"
 #: The reason class of closes for a full outgoing queue.
-QUEUE_FULL = "outgoing_queue_full"
+QUEUE_FULL = dict(close_reasons.CLASSES)[close_reasons.OUTGOING_QUEUE_FULL]
 #: WebSocket's "no status code" for a close frame without one.
 CLOSE_NO_STATUS = 1005
 CLOSE_MESSAGE_TOO_BIG = 1009

@@ -193,15 +193,15 @@ def _pong(inputs: SocketInputs, core: SocketCore) -> None:
 @Open.upon(SocketInputs.timer_due).loop()
 def _timer(inputs: SocketInputs, core: SocketCore) -> None:
     core.timer = None
-    now = core.clock.seconds() + _DUE_SLACK
-    if now >= core.deadline_at:
+    now = core.clock.seconds()
+    if now + _DUE_SLACK >= core.deadline_at:
         log.debug("session {sid} missed its pong deadline", sid=core.session.id)
         inputs.close(PONG_TIMEOUT, CLOSE_NORMAL)
         return
-    if now >= core.ping_at:
-        core.ping_at = core.clock.seconds() + _seconds(core.config.ping_period_ms)
+    if now + _DUE_SLACK >= core.ping_at:
+        core.ping_at = now + _seconds(core.config.ping_period_ms)
         core.wire.send_ping()
-    _schedule(inputs, core)
+    _schedule(inputs, core, now)
 
 
 @Open.upon(SocketInputs.close).to(Closing)
@@ -258,14 +258,14 @@ def _reset_ping(inputs: SocketInputs, core: SocketCore) -> None:
     now = core.clock.seconds()
     core.ping_at = now + _seconds(core.config.ping_period_ms)
     core.deadline_at = now + _seconds(core.config.pong_wait_ms)
-    _schedule(inputs, core)
+    _schedule(inputs, core, now)
 
 
-def _schedule(inputs: SocketInputs, core: SocketCore) -> None:
+def _schedule(inputs: SocketInputs, core: SocketCore, now: float) -> None:
     """Set the socket's one timer for the next ping or the deadline, whichever is
     first (one DelayedCall a socket instead of two: less memory, and one reactor
     call fewer at every connect)."""
-    delay = max(0.0, min(core.ping_at, core.deadline_at) - core.clock.seconds())
+    delay = max(0.0, min(core.ping_at, core.deadline_at) - now)
     timer = core.timer
     if timer is not None and timer.active():
         timer.reset(delay)

@@ -155,8 +155,8 @@ class NakamaServerProtocol(WebSocketServerProtocol):
         except Exception:
             self._log.failure("socket upgrade check failed")
             raise ConnectionDeny(500, "Internal error") from None
-        host, _, port = (request.peer or "").rpartition(":")
-        self._start(auth, host.removeprefix("tcp4:").removeprefix("tcp6:"), port)
+        peer = self.transport.getPeer()
+        self._start(auth, str(getattr(peer, "host", "")), str(getattr(peer, "port", "")))
         return None
 
     def open_upgraded(

@@ -114,12 +114,15 @@ class _NotFound(Resource):
         return _not_found(request)
 
 
+_NOT_FOUND = _NotFound()
+
+
 class _Root(Resource):
     """``GET /`` answers 200 with an empty body, as Nakama does (load balancers
     probe it); other paths are its children's, or the JSON 404."""
 
     def getChild(self, path: bytes, request: Request) -> Resource:  # noqa: N802 (Twisted's name)
-        return self if path == b"" else _NotFound()
+        return self if path == b"" else _NOT_FOUND
 
     def render(self, request: Request) -> bytes | int:
         if request.method != b"GET":

@@ -21,8 +21,8 @@ import pytest
 from autobahn.twisted.websocket import WebSocketClientFactory, WebSocketClientProtocol
 from twisted.internet import reactor
 from twisted.internet.defer import Deferred, DeferredQueue
-from twisted.internet.endpoints import TCP4ClientEndpoint
-from twisted.internet.protocol import ClientFactory, Protocol
+from twisted.internet.endpoints import TCP4ClientEndpoint, connectProtocol
+from twisted.internet.protocol import Protocol
 from twisted.internet.task import deferLater
 from twisted.web.client import Agent, FileBodyProducer, ResponseDone
 from twisted.web.http_headers import Headers
@@ -141,16 +141,8 @@ async def raw_request(target: Target, request: bytes) -> bytes:
     """Send ``request`` as is on a new connection; return the response head's exact
     bytes (all that came, if the connection closed first)."""
     collect = _UntilBlankLine(request)
-    await TCP4ClientEndpoint(reactor, target.host, target.port).connect(_OneProtocol(collect))
+    await connectProtocol(TCP4ClientEndpoint(reactor, target.host, target.port), collect)
     return await collect.head
-
-
-class _OneProtocol(ClientFactory):
-    def __init__(self, protocol: Protocol) -> None:
-        self.protocol_instance = protocol
-
-    def buildProtocol(self, addr) -> Protocol:  # noqa: N802
-        return self.protocol_instance
 
 
 def basic(key: str = SERVER_KEY, password: str = "") -> str:
