@@ -299,11 +299,13 @@ WS_HANDSHAKE_REFUSALS = [
 async def test_ws_handshake_refusals(target, label, change):
     user = await new_user(target)
     headers = {name: value for name, value in {**UPGRADE, **change}.items() if value}
-    answer = await call(target, "GET", f"/ws?token={user.token}", headers=headers)
-    assert (answer.status, answer.body) == (400, b"Bad Request\n")
-    assert answer.header("content-type") == "text/plain; charset=utf-8"
-    assert answer.header("x-content-type-options") == "nosniff"
-    assert answer.header("sec-websocket-version") == "13"
+    for fmt in ("json", "protobuf"):
+        path = f"/ws?token={user.token}&format={fmt}"
+        answer = await call(target, "GET", path, headers=headers)
+        assert (answer.status, answer.body) == (400, b"Bad Request\n"), fmt
+        assert answer.header("content-type") == "text/plain; charset=utf-8"
+        assert answer.header("x-content-type-options") == "nosniff"
+        assert answer.header("sec-websocket-version") == "13"
 
 
 @on_targets()
@@ -333,11 +335,14 @@ async def test_ws_accepts_with_exactly_nakamas_101(target, label, extra):
         for name, value in UPGRADE.items()
         if f"{name}:" not in extra  # the extra ones replace these
     )
-    request = f"GET /ws?token={user.token} HTTP/1.1\r\nHost: x\r\n{headers}{extra}\r\n"
-    assert await raw_request(target, request.encode()) == (
-        b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-        b"Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n"
-    )
+    for fmt in ("json", "protobuf"):
+        request = (
+            f"GET /ws?token={user.token}&format={fmt} HTTP/1.1\r\nHost: x\r\n{headers}{extra}\r\n"
+        )
+        assert await raw_request(target, request.encode()) == (
+            b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+            b"Connection: Upgrade\r\nSec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n"
+        ), fmt
 
 
 # Socket: frames ------------------------------------------------------------------------------
