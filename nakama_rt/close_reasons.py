@@ -30,3 +30,46 @@ CLASSES = (
     (REASON_WRONG_FRAME_TYPE, "wrong_frame_type"),
     (REASON_MALFORMED_PAYLOAD, "malformed_payload"),
 )
+
+
+# Why a session ended when the client closed it: the ``reason`` of the session_end
+# event, which Nakama sets to the error its WebSocket library (gorilla/websocket)
+# returned from reading, or to nothing for a normal close.
+
+#: The client closed with 1000 (normal), 1001 (going away) or no code at all (1005).
+NORMAL_CLIENT_CLOSE_CODES = frozenset({1000, 1001, 1005})
+
+#: The names gorilla/websocket's close errors give codes, e.g. "websocket: close 1008
+#: (policy violation): text".
+_CLOSE_CODE_NAMES = {
+    1000: "normal",
+    1001: "going away",
+    1002: "protocol error",
+    1003: "unsupported data",
+    1005: "no status",
+    1006: "abnormal closure",
+    1007: "invalid payload data",
+    1008: "policy violation",
+    1009: "message too big",
+    1010: "mandatory extension missing",
+    1011: "internal server error",
+    1015: "TLS handshake error",
+}
+
+
+def close_error_text(code: int, text: str = "") -> str:
+    """gorilla/websocket's words for a close with ``code`` and ``text``."""
+    name = _CLOSE_CODE_NAMES.get(code)
+    words = f"websocket: close {code}" + (f" ({name})" if name else "")
+    return f"{words}: {text}" if text else words
+
+
+def client_close_reason(code: int | None, text: str = "") -> str:
+    """The session_end reason for a client's close frame (``code`` None: it had none)."""
+    if code is None or code in NORMAL_CLIENT_CLOSE_CODES:
+        return ""
+    return close_error_text(code, text)
+
+
+#: The session_end reason when the connection went away without a close frame.
+CONNECTION_DROPPED = close_error_text(1006, "unexpected EOF")

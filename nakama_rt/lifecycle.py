@@ -57,8 +57,9 @@ class SocketInputs(Protocol):
     def close(self, reason: str, code: int) -> None:
         """The server decided to close this socket."""
 
-    def connection_lost(self) -> None:
-        """The TCP connection is gone."""
+    def connection_lost(self, reason: str = "") -> None:
+        """The TCP connection is gone; ``reason`` says why when the client ended it
+        (:func:`~nakama_rt.close_reasons.client_close_reason`)."""
 
 
 class Wire(Protocol):
@@ -82,7 +83,10 @@ class SessionHooks(Protocol):
 
     def process(self, session: Session, envelope: realtime_pb2.Envelope) -> Verdict: ...
 
-    def session_closed(self, session: Session) -> None: ...
+    def session_closed(self, session: Session, reason: str = "") -> None:
+        """The session is over: ``reason`` is the one the server closed it with, or
+        why the client's side ended it ("" for a normal close), as Nakama's
+        session_end event gives it."""
 
 
 @dataclass(slots=True)
@@ -133,7 +137,7 @@ def _open(inputs: SocketInputs, core: SocketCore) -> None:
 
 
 @Connecting.upon(SocketInputs.connection_lost).to(Closed)
-def _lost_before_open(inputs: SocketInputs, core: SocketCore) -> None:
+def _lost_before_open(inputs: SocketInputs, core: SocketCore, reason: str = "") -> None:
     core.session.mark_closed()
 
 
@@ -206,7 +210,7 @@ def _timer(inputs: SocketInputs, core: SocketCore) -> None:
 
 @Open.upon(SocketInputs.close).to(Closing)
 def _close(inputs: SocketInputs, core: SocketCore, reason: str, code: int) -> None:
-    _clean_up(core)
+    _clean_up(core, reason)
     core.wire.send_close(code, reason)
     core.close_ack_call = core.clock.callLater(
         _seconds(core.config.close_ack_wait_ms), core.wire.abort
@@ -214,8 +218,8 @@ def _close(inputs: SocketInputs, core: SocketCore, reason: str, code: int) -> No
 
 
 @Open.upon(SocketInputs.connection_lost).to(Closed)
-def _lost(inputs: SocketInputs, core: SocketCore) -> None:
-    _clean_up(core)
+def _lost(inputs: SocketInputs, core: SocketCore, reason: str = "") -> None:
+    _clean_up(core, reason)
 
 
 # closing and closed: the session is already cleaned up; nothing more happens.
@@ -231,7 +235,7 @@ for _input in (
 
 
 @Closing.upon(SocketInputs.connection_lost).to(Closed)
-def _closed(inputs: SocketInputs, core: SocketCore) -> None:
+def _closed(inputs: SocketInputs, core: SocketCore, reason: str = "") -> None:
     if core.close_ack_call is not None and core.close_ack_call.active():
         core.close_ack_call.cancel()
     core.close_ack_call = None
@@ -314,7 +318,7 @@ def _resume_failed(inputs: SocketInputs, core: SocketCore, failure: Failure) -> 
     _resume(inputs, core, False)
 
 
-def _clean_up(core: SocketCore) -> None:
+def _clean_up(core: SocketCore, reason: str) -> None:
     if core.cleaned_up:
         return
     core.cleaned_up = True
@@ -325,6 +329,6 @@ def _clean_up(core: SocketCore) -> None:
         core.timer.cancel()
     core.timer = None
     try:
-        core.hooks.session_closed(core.session)
+        core.hooks.session_closed(core.session, reason)
     except Exception:
         log.failure("session {sid}: clean-up failed", sid=core.session.id)

@@ -32,6 +32,7 @@ from twisted.internet.interfaces import IPushProducer
 from zope.interface import implementer
 
 from nakama_rt import tokens
+from nakama_rt.close_reasons import CONNECTION_DROPPED, client_close_reason
 from nakama_rt.codec import Format, OutgoingEnvelope
 from nakama_rt.framing import TurnWriter, can_send_now, send_now, whole_frames
 from nakama_rt.ids import new_session_id
@@ -126,6 +127,8 @@ class NakamaServerProtocol(WebSocketServerProtocol):
     write_through = False
     #: Frames written this turn, for :class:`TurnWriter` to send (write-through only).
     pending: list[bytes] | None = None
+    #: Why the client ended the session, from the close frame it started closing with.
+    client_close: str | None = None
 
     # Autobahn callbacks
 
@@ -275,6 +278,8 @@ class NakamaServerProtocol(WebSocketServerProtocol):
         # empty close frame when the client sent none); Autobahn would answer 1000.
         if self.state == WebSocketProtocol.STATE_OPEN:
             self.echoCloseCodeReason = True
+            text = reasonRaw.decode("utf-8", "replace") if reasonRaw else ""
+            self.client_close = client_close_reason(code, text)
             reasonRaw = None
         return super().onCloseFrame(code, reasonRaw)
 
@@ -295,7 +300,9 @@ class NakamaServerProtocol(WebSocketServerProtocol):
             self.factory.realtime.counts.closed_by_client(code)
         self.factory.open_protocols.discard(self)
         if self.machine is not None:
-            self.machine.connection_lost()
+            # Without a close frame from the client first, the connection just went.
+            reason = self.client_close
+            self.machine.connection_lost(CONNECTION_DROPPED if reason is None else reason)
 
     # Wire: what the lifecycle asks of the connection
 

@@ -156,13 +156,14 @@ class RealtimeServer:
     def process(self, session: Session, envelope: realtime_pb2.Envelope):
         return self.pipeline.process(session, envelope)
 
-    def session_closed(self, session: Session) -> None:
-        """Clean up in Nakama's order: tickets, presences (leave events), follows, registry."""
+    def session_closed(self, session: Session, reason: str = "") -> None:
+        """Clean up in Nakama's order: tickets, presences (leave events), follows,
+        registry; then the session_end event, with the reason the socket closed."""
         self.matchmaker.remove_session_all(session.id)
         self.tracker.untrack_all(session.id, PresenceReason.DISCONNECT)
         self.status.unfollow_all(session.id)
         self.sessions.remove(session.id)
-        self.runtime.session_end(session)
+        self.runtime.session_end(session, reason)
         self.log.debug("session {sid} closed", sid=session.id)
 
     # Server-wide operations

@@ -143,7 +143,12 @@ class FakeNakama(NakamaModule):
         return user
 
     def called(self, name: str) -> list[NkCall]:
-        """The calls of one ``nk`` function, in order."""
+        """The calls of one ``nk`` function, in order. A name that is not an ``nk``
+        function (a typo, or one ``nk`` does not have) raises ``ValueError`` rather
+        than answering that it was never called."""
+        if name not in NK_FUNCTIONS:
+            known = ", ".join(NK_FUNCTIONS)
+            raise ValueError(f"{name!r} is not an nk function (they are: {known})")
         return [call for call in self.calls if call.name == name]
 
 
@@ -423,7 +428,8 @@ class MatchHarness:
         self.sessions.remove(player.session.id)
 
     def tick(self, count: int = 1) -> None:
-        """Run ``count`` ticks of the match at its tick rate."""
+        """Run ``count`` ticks of the match at its tick rate (the first ``match_loop``
+        gets tick 0, as on Nakama)."""
         for _ in range(count):
             self.clock.advance(1.0 / self._match.tick_rate)
 

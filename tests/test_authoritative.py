@@ -154,12 +154,12 @@ def test_init_ticks_and_messages(world: World) -> None:
     assert ("join", ["alice"]) in world.game.calls
     world.send(alice, match_id, 5, b"move")
     world.clock.advance(0.1)
-    assert world.game.calls[-1] == ("loop", 1, [("alice", 5, b"move")])
+    assert world.game.calls[-1] == ("loop", 0, [("alice", 5, b"move")]), "Nakama's first tick"
     data = wire.of("match_data")
     assert [d["op_code"] for d in data] == ["1", "105"], "deferred broadcast after the loop"
     assert data[1]["presence"]["username"] == "alice"
     world.clock.advance(0.1)
-    assert world.game.calls[-1] == ("loop", 2, [])
+    assert world.game.calls[-1] == ("loop", 1, [])
 
 
 def test_join_attempts_see_metadata_and_can_be_rejected(world: World) -> None:
@@ -211,7 +211,7 @@ def test_an_exception_ends_only_that_match(world: World) -> None:
     assert world.registry.get(broken) is None
     assert world.registry.get(healthy) is not None
     world.clock.advance(0.1)
-    assert other_game.calls[-1][:2] == ("loop", 2)
+    assert other_game.calls[-1][:2] == ("loop", 1)
 
 
 def test_a_slow_loop_is_counted_and_the_match_keeps_its_rate(world: World) -> None:
@@ -270,3 +270,104 @@ def test_shutdown_grace_ends_matches_that_do_not_finish(world: World) -> None:
     world.clock.advance(2.05)
     assert world.registry.get(match_id) is None
     assert done.called
+
+
+class TickLog:
+    """A handler that records the ``tick`` each callback gets and ends its match from
+    the first loop whose tick is ``end_at`` or more."""
+
+    def __init__(self, end_at: int) -> None:
+        self.end_at = end_at
+        self.seen: list[tuple[str, int | None]] = []
+
+    def match_init(self, ctx, logger, nk, params):
+        self.seen.append(("init", None))
+        return {}, 10, ""
+
+    def match_join_attempt(self, ctx, logger, nk, dispatcher, tick, state, presence, metadata):
+        self.seen.append(("attempt", tick))
+        return state, True
+
+    def match_join(self, ctx, logger, nk, dispatcher, tick, state, presences):
+        self.seen.append(("join", tick))
+        return state
+
+    def match_leave(self, ctx, logger, nk, dispatcher, tick, state, presences):
+        self.seen.append(("leave", tick))
+        return state
+
+    def match_loop(self, ctx, logger, nk, dispatcher, tick, state, messages):
+        self.seen.append(("loop", tick))
+        return None if tick >= self.end_at else state
+
+    def match_terminate(self, ctx, logger, nk, dispatcher, tick, state, grace_seconds):
+        self.seen.append(("terminate", tick))
+        return state
+
+    def match_signal(self, ctx, logger, nk, dispatcher, tick, state, data):
+        self.seen.append(("signal", tick))
+        return state, ""
+
+
+def test_every_callback_gets_nakamas_tick() -> None:
+    """The ticks are those of Nakama's server/match_handler.go.
+
+    There the handler's ``tick`` starts at 0 (NewMatchHandler), ``loop()`` calls
+    MatchLoop with the current ``mh.tick`` and adds one only at its very end, after the
+    state was kept, and the join attempt, join, leave, signal and terminate closures
+    pass ``mh.tick`` unchanged. So ``tick`` is the number of loops completed: the first
+    loop gets 0, a callback between the k-th and the next loop gets k (0 before the
+    first loop), and a loop returning nil calls Stop() before the increment. Stop()
+    does not call MatchTerminate: only the registry's Stop(grace > 0) queues it (as
+    our shutdown does), so a match its loop ended gets no terminate. A handler that
+    ends at ``tick >= 4`` therefore runs five loops, ticks 0 to 4.
+    """
+    game = TickLog(end_at=4)
+    world = World(game)  # type: ignore[arg-type]
+    match_id = world.registry.create("game")
+    match = world.registry.get(match_id)
+    alice, _ = world.connect("alice")
+    world.join(alice, match_id)  # before any loop: 0
+    world.clock.advance(0.1)  # loop 0
+    world.clock.advance(0.1)  # loop 1
+    bob, _ = world.connect("bob")
+    world.join(bob, match_id)  # two loops completed: 2
+    world.registry.signal(match_id, "")
+    match.dispatcher.match_kick([match._as_match_presence(p) for p in match.members()][1:])
+    world.clock.advance(0.1)  # loop 2
+    world.tracker.untrack_all(alice.id)  # alice disconnects after three loops
+    done = world.registry.shutdown(grace_seconds=5)  # terminate, then it keeps ticking
+    world.clock.advance(0.1)  # loop 3
+    world.clock.advance(0.1)  # loop 4 returns None: the match ends
+    assert game.seen == [
+        ("init", None),
+        ("attempt", 0),
+        ("join", 0),
+        ("loop", 0),
+        ("loop", 1),
+        ("attempt", 2),
+        ("join", 2),
+        ("signal", 2),
+        ("leave", 2),
+        ("loop", 2),
+        ("leave", 3),
+        ("terminate", 3),
+        ("loop", 3),
+        ("loop", 4),
+    ]
+    assert world.registry.get(match_id) is None
+    world.clock.advance(0.2)
+    assert done.called
+    assert game.seen[-1] == ("loop", 4), "no match_terminate after the loop ended it"
+
+
+def test_a_match_ending_at_tick_n_runs_n_plus_one_loops() -> None:
+    """As on Nakama (see above): ``tick >= 2`` ends it in its third loop, and a match
+    its own loop ended gets no match_terminate."""
+    game = TickLog(end_at=2)
+    world = World(game)  # type: ignore[arg-type]
+    match_id = world.registry.create("game")
+    world.clock.pump([0.1] * 10)
+    assert game.seen == [("init", None), ("loop", 0), ("loop", 1), ("loop", 2)]
+    assert world.registry.get(match_id) is None
+    assert world.clock.getDelayedCalls() == []

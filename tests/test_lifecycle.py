@@ -44,6 +44,8 @@ class FakeHooks:
     def __init__(self) -> None:
         self.opened: list[Session] = []
         self.closed: list[Session] = []
+        #: The reason each close gave session_closed.
+        self.reasons: list[str] = []
         self.seen: list[str] = []
         self.verdicts: dict[str, object] = {}
 
@@ -54,8 +56,9 @@ class FakeHooks:
         self.seen.append(envelope.cid)
         return self.verdicts.get(envelope.cid, True)
 
-    def session_closed(self, session: Session) -> None:
+    def session_closed(self, session: Session, reason: str = "") -> None:
         self.closed.append(session)
+        self.reasons.append(reason)
 
 
 class Harness:
@@ -116,6 +119,7 @@ def test_pings_every_period_and_closes_a_silent_client(h: Harness) -> None:
     h.clock.advance(0.1)  # 25 s without a pong
     assert h.wire.closes == [(1000, PONG_TIMEOUT)]
     assert h.hooks.closed == [h.session]
+    assert h.hooks.reasons == [PONG_TIMEOUT], "session_end gets the close reason"
     assert h.session.closed
     h.clock.advance(60)
     assert h.wire.pings == 1, "no timers survive the close"
@@ -223,11 +227,13 @@ def test_close_is_idempotent_and_cleans_up_once(h: Harness) -> None:
     h.machine.connection_lost()
     assert h.wire.closes == [(1001, "first")]
     assert h.hooks.closed == [h.session]
+    assert h.hooks.reasons == ["first"]
 
 
 def test_connection_lost_cleans_up_and_ignores_later_events(h: Harness) -> None:
-    h.machine.connection_lost()
+    h.machine.connection_lost("websocket: close 4000: bye")
     assert h.hooks.closed == [h.session]
+    assert h.hooks.reasons == ["websocket: close 4000: bye"], "why the client ended it"
     h.message("late")
     h.machine.pong_received()
     h.clock.advance(100)

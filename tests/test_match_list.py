@@ -107,3 +107,65 @@ async def test_listing_refuses_bad_filters(server) -> None:
     ]:
         got, body = await listing(server.port, token, **query)
         assert (got, body["message"]) == (status, message), query
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_label_or_query_never_lists_relayed_matches(server) -> None:
+    """Nakama's ListMatches (server/match_registry.go) allows relayed matches only in
+    its branch without a label or query filter, and only when ``authoritative`` is not
+    true: a relayed match has no label, so a label or query (even an empty one, which
+    matches every authoritative match) leaves all of them out, whatever
+    ``authoritative`` says. Authoritative matches come first, and ``limit`` counts
+    both kinds together."""
+    registry = server.server.match_registry
+    registry.handlers = {"labelled": Labelled}
+    ranked = registry.create("labelled", {"mode": "ranked"})
+    ranked_label = orjson.dumps({"mode": "ranked"}).decode()
+    host_session = await authenticate(server.port, f"list-{uuid.uuid4()}")
+    token = host_session["token"]
+    host = await connect(server.port, token)
+    guest = await connect(
+        server.port, (await authenticate(server.port, str(uuid.uuid4())))["token"]
+    )
+    relayed = []
+    for cid in ("a", "b"):
+        host.send({"cid": cid, "match_create": {}})
+        reply, _ = await wait_for(host, lambda m, cid=cid: m.get("cid") == cid)
+        relayed.append(reply["match"]["match_id"])
+    guest.send({"cid": "j", "match_join": {"match_id": relayed[1]}})
+    await wait_for(guest, lambda m: m.get("cid") == "j")
+
+    async def ids(**query) -> list[str]:
+        status, body = await listing(server.port, token, **query)
+        assert status == 200, body
+        return [m["match_id"] for m in body.get("matches", [])]
+
+    assert await ids() == [ranked, *relayed]
+    assert await ids(label=ranked_label) == [ranked]
+    assert await ids(label="") == [], "relayed matches have no label, not an empty one"
+    assert await ids(query="+label.mode:ranked") == [ranked]
+    assert await ids(query="") == [ranked], "an empty query matches every authoritative one"
+    assert await ids(query="+label.mode:casual") == []
+    assert await ids(min_size=2) == [relayed[1]]
+    assert await ids(min_size=2, label=ranked_label) == []
+    assert await ids(authoritative="false") == relayed
+    assert await ids(authoritative="true") == [ranked]
+    limited = await ids(limit=2)
+    assert limited[0] == ranked and limited[1] in relayed and len(limited) == 2
+
+    # nk.match_list is the same listing, without the HTTP API's refusals.
+    nk = server.server.runtime.nk
+
+    def nk_ids(*args, **kwargs) -> list[str]:
+        return [m.match_id for m in nk.match_list(*args, **kwargs)]
+
+    assert nk_ids(10, None) == [ranked, *relayed]
+    assert nk_ids(10, None, ranked_label) == [ranked]
+    assert nk_ids(10, None, query="+label.mode:ranked") == [ranked]
+    assert nk_ids(10, None, min_size=2) == [relayed[1]]
+    assert nk_ids(10, False) == relayed
+    assert nk_ids(10) == [ranked], "authoritative=True by default"
+    assert nk_ids(0, None) == [], "Nakama's registry lists nothing for a limit of 0"
+    assert nk_ids(10, False, ranked_label) == [], "not an error, unlike GET /v2/match"
+    assert nk_ids(10, False, query="*") == []
+    assert nk_ids(2, None) == [ranked, limited[1]]

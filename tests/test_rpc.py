@@ -29,6 +29,7 @@ GAME = """
     from nakama_rt.runtime import NakamaError
 
     EVENTS = []
+    ENDS = []
 
     def context(ctx, logger, nk, payload):
         return json.dumps({
@@ -72,6 +73,7 @@ GAME = """
 
     def session_end(ctx, logger, nk, event):
         EVENTS.append((event.name, ctx.execution_mode, ctx.user_id))
+        ENDS.append((ctx.username, dict(event.properties)))
 
     def init_module(ctx, logger, nk, initializer):
         initializer.register_rpc("context", context)
@@ -312,4 +314,86 @@ async def test_session_events_fire_on_open_and_close(server) -> None:
     assert game_module().EVENTS == [
         ("session_start", "event", live.user_id),
         ("session_end", "event", live.user_id),
+    ]
+
+
+async def end_reasons(username: str, count: int = 1) -> list[str]:
+    """The ``reason`` of each session_end event of ``username``'s sessions, in order,
+    once there are ``count`` of them."""
+    for _ in range(300):
+        ends = [properties for name, properties in game_module().ENDS if name == username]
+        if len(ends) >= count:
+            assert all(set(properties) == {"reason"} for properties in ends), ends
+            return [properties["reason"] for properties in ends]
+        await deferLater(reactor, 0.01, lambda: None)
+    raise AssertionError(f"no session_end for {username}")
+
+
+async def named_player(port: int, username: str):
+    session = await authenticate(port, f"custom-{uuid.uuid4()}", username=username)
+    return session["token"], await connect(port, session["token"])
+
+
+@pytest_twisted.ensureDeferred
+async def test_session_end_says_why_the_client_ended_it(server) -> None:
+    """Nakama's sessionWS.Close passes its message to the session_end event
+    (Properties {"reason": msg}, server/runtime_go.go). When the client ends the
+    socket, that message is the error gorilla/websocket's ReadMessage returned
+    (Consume in server/session_ws.go), except for a close with 1000, 1001 or no code,
+    which is no error: "". A connection dropped without a close frame reads as
+    gorilla's unexpected EOF, a close with 1006."""
+    cases = [
+        ("normal", lambda c: c.sendClose(1000), ""),
+        ("nocode", lambda c: c.sendClose(), ""),
+        ("app", lambda c: c.sendClose(4000, "see you"), "websocket: close 4000: see you"),
+        ("bare", lambda c: c.sendClose(3001), "websocket: close 3001"),
+        (
+            "dropped",
+            lambda c: c.transport.abortConnection(),
+            "websocket: close 1006 (abnormal closure): unexpected EOF",
+        ),
+    ]
+    for name, close, reason in cases:
+        username = f"{name}{uuid.uuid4().hex[:8]}"
+        _, client = await named_player(server.port, username)
+        close(client)
+        await client.closed()
+        assert await end_reasons(username) == [reason], name
+
+
+@pytest_twisted.ensureDeferred
+async def test_session_end_says_why_the_server_ended_it(tmp_path) -> None:
+    """When the server closes the socket, session_end gets the reason it closed with
+    (the text of its close frame): Nakama's single-socket takeover and disconnects
+    say "server-side session disconnect" (SingleSession in server/session_registry.go).
+    Our pong timeout and shutdown reasons are our own: Nakama's is the text of the
+    read deadline error, and it ends no socket itself when it shuts down."""
+    from tests.conftest import make_config, start_server, stop_server
+
+    modules = tmp_path / "modules"
+    modules.mkdir()
+    (modules / "rpcgame.py").write_text(textwrap.dedent(GAME))
+    config = make_config(
+        tmp_path,
+        runtime={"path": str(modules)},
+        session={"single_socket": True},
+        socket={"ping_period_ms": 100, "pong_wait_ms": 300},
+    )
+    running = await start_server(config)
+    try:
+        token, older = await named_player(running.port, "taken")
+        newer = await connect(running.port, token)
+        assert await older.closed() == (1000, "server-side session disconnect")
+        assert await end_reasons("taken") == ["server-side session disconnect"]
+
+        _, silent = await named_player(running.port, "silent")
+        silent.onPing = lambda payload: None  # it never answers the server's pings
+        assert await silent.closed() == (1000, "pong timeout")
+        assert await end_reasons("silent") == ["pong timeout"]
+    finally:
+        await stop_server(running)
+    assert await newer.closed() == (1001, "server shutting down")
+    assert await end_reasons("taken", 2) == [
+        "server-side session disconnect",
+        "server shutting down",
     ]

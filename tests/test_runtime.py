@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import sys
 import textwrap
 from pathlib import Path
@@ -13,9 +14,11 @@ from twisted.internet.task import Clock, deferLater
 from nakama_rt.proto import realtime_pb2
 from nakama_rt.runtime import (
     HOOKABLE_MESSAGES,
+    NK_FUNCTIONS,
     ExecutionMode,
     Initializer,
     NakamaError,
+    NakamaModule,
     Runtime,
     RuntimeContext,
     RuntimeLoadError,
@@ -313,6 +316,82 @@ def test_fake_nakama_checks_arguments_like_the_real_one() -> None:
     with pytest.raises(RuntimeError, match="needs the server's streams and matches"):
         nk.stream_send(100, "", "", "news", "data")
     assert [c.name for c in nk.calls][-2:] == ["users_get_id", "stream_send"]
+
+
+def test_fake_nakama_records_every_nk_function() -> None:
+    """NK_FUNCTIONS is what NakamaModule has, so FakeNakama cannot miss a function."""
+    public = {
+        name for name, _ in inspect.getmembers(NakamaModule, callable) if not name.startswith("_")
+    }
+    assert set(NK_FUNCTIONS) == public - {"bind_realtime"}, "the server's wiring is not nk"
+    assert {"stream_count", "stream_user_get", "stream_user_update", "channel_message_send"} <= (
+        set(NK_FUNCTIONS)
+    )
+    for name in NK_FUNCTIONS:
+        assert getattr(FakeNakama, name) is not getattr(NakamaModule, name), name
+        assert getattr(FakeNakama, name).__doc__ == getattr(NakamaModule, name).__doc__
+
+
+def test_fake_nakama_records_the_stream_and_channel_functions() -> None:
+    from nakama_rt.codec import Format
+    from nakama_rt.presence import LocalRouter, LocalTracker, SessionRegistry
+    from nakama_rt.realtime.stream import StreamManager
+    from nakama_rt.session import Session
+
+    class Wire:
+        def write_frame(self, envelope, fmt) -> None:
+            pass
+
+        def send_close(self, code: int, reason: str) -> None:
+            pass
+
+    class Channels:
+        def post(self, channel, content, sender_id, username, persist):
+            return succeed(("ack", channel, content))
+
+    tracker, sessions = LocalTracker(), SessionRegistry()
+    nk = FakeNakama()
+    nk.bind_realtime(
+        StreamManager(tracker, LocalRouter(sessions, tracker), sessions),
+        None,
+        lambda match_filter: [],
+        Channels(),
+    )
+    alice = nk.add_user("alice")
+    session = Session(
+        session_id="00000000-0000-4000-8000-0000000000bb",
+        user_id=alice.id,
+        username="alice",
+        vars={},
+        expiry=0,
+        token_id="",
+        fmt=Format.JSON,
+        lang="en",
+        client_ip="",
+        client_port="",
+        connection=Wire(),
+        outgoing_queue_size=10,
+    )
+    sessions.add(session)
+    stream = (100, "", "", "news")
+    assert nk.stream_user_join(*stream, alice.id, session.id) is True
+    nk.stream_user_update(*stream, alice.id, session.id, status="busy")
+    assert nk.stream_user_get(*stream, alice.id, session.id).status == "busy"
+    assert nk.stream_count(*stream) == 1
+    ack = result_of(nk.channel_message_send("2...news", {"hi": 1}))
+    assert ack == ("ack", "2...news", '{"hi":1}')
+    assert [call.args for call in nk.called("stream_count")] == [stream]
+    assert nk.called("stream_user_update")[0].kwargs == {"status": "busy"}
+    assert len(nk.called("stream_user_get")) == 1
+    assert nk.called("channel_message_send")[0].args == ("2...news", {"hi": 1})
+
+
+def test_fake_nakama_refuses_to_answer_for_a_name_that_is_not_nk() -> None:
+    nk = FakeNakama()
+    for name in ("stream_cuont", "add_user", "bind_realtime", "_realtime"):
+        with pytest.raises(ValueError, match=f"'{name}' is not an nk function"):
+            nk.called(name)
+    assert nk.called("stream_count") == []  # a real function never called: none
 
 
 def test_hooks_through_the_harness(tmp_path) -> None:

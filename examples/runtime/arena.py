@@ -54,7 +54,8 @@ class Arena:
             if message.op_code == OP_MOVE:
                 state["moves"] += 1
                 dispatcher.broadcast_message(OP_MOVE, message.data, sender=message)
-        if tick % TICK_RATE == 0:
+        # Ticks count from 0 (as in Nakama): every TICK_RATE-th loop is a second's end.
+        if (tick + 1) % TICK_RATE == 0:
             score = json.dumps({"moves": state["moves"], "players": len(state["players"])})
             dispatcher.broadcast_message_deferred(OP_SCORE, score)
         return state

@@ -30,9 +30,11 @@ async def list_matches(ctx: ApiContext, call: Call) -> dict[str, Any]:
         query=query,
     )
     try:
-        matches = ctx.list_matches(match_filter)
+        match_filter.check()
     except ListError as refused:
         raise ApiError(Code.INVALID_ARGUMENT, str(refused)) from None
+    try:
+        matches = ctx.list_matches(match_filter)
     except QueryError as bad:
         # Nakama answers a query it cannot parse as an internal error.
         log.info("match listing query refused: {reason}", reason=str(bad))

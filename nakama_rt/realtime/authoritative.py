@@ -8,6 +8,10 @@ tick with the messages received since the last one; returning None ends the matc
 ``(ctx, logger, nk, dispatcher, tick, state, ...)`` as in Nakama. Callbacks are plain
 functions: they run on the reactor thread, between ticks, never concurrently.
 
+``tick`` counts the loops that have completed, as Nakama's match handler counts them:
+the first ``match_loop`` gets 0, and every other callback gets the number of loops
+run so far (0 before the first loop). A loop that ends the match is not counted.
+
 An exception in any callback ends that match cleanly (members get their leave
 events) and nothing else. Ticks run on the injected clock, anchored to the match's
 start, so a slow loop is logged and the match catches up instead of drifting.
@@ -132,6 +136,7 @@ class AuthoritativeMatch:
         self.handler = handler
         self.dispatcher = Dispatcher(self)
         self.state: Any = None
+        #: Loops completed; what every callback gets as ``tick``.
         self.tick = 0
         self.tick_rate = 1
         self.label = ""
@@ -181,7 +186,6 @@ class AuthoritativeMatch:
         self._call = None
         if self.stopped:
             return
-        self.tick += 1
         messages = list(self.inputs)
         self.inputs.clear()
         state = self._invoke("match_loop", messages)
@@ -192,6 +196,8 @@ class AuthoritativeMatch:
             return
         self.state = state
         self._flush_deferred()
+        # Counted once the loop has run: the loop got the ticks completed before it.
+        self.tick += 1
         self._schedule()
 
     def _invoke(self, name: str, *args: Any) -> Any:

@@ -1,9 +1,22 @@
 """Match listing (``GET /v2/match``, ``nk.match_list``) with Nakama's filters.
 
-Authoritative matches are found by exact label, by a query over their JSON label
-(fields under ``label.``; the query engine is :mod:`nakama_rt.query`), or all of them
-newest first; relayed matches (which have no label) follow when the caller did not
-ask for authoritative matches only.
+As Nakama's match registry (``ListMatches`` in server/match_registry.go) lists them:
+
+- with a query: the authoritative matches it matches (over their JSON label, fields
+  under ``label.``; the engine is :mod:`nakama_rt.query`), best score first, then
+  newest first; nothing else (an empty query matches every authoritative match);
+- else with a label: the authoritative matches with exactly that label, newest
+  first; nothing else;
+- else: every authoritative match, newest first, unless ``authoritative`` is false;
+  then, when ``authoritative`` is not given (or is false), the relayed matches.
+
+So a label or a query never lists a relayed match, even with ``authoritative``
+unset: a relayed match has no label to match. Sizes filter each match, and the
+listing stops at ``limit`` matches in all (authoritative ones first).
+
+The HTTP API refuses bad filters first (:meth:`MatchFilter.check`, Nakama's
+api_match.go); the registry itself does not, so ``nk.match_list`` with a limit of 0,
+or a label or query with ``authoritative=False``, lists nothing, as in Nakama.
 """
 
 from __future__ import annotations
@@ -30,6 +43,7 @@ class MatchFilter:
     query: str | None = None
 
     def check(self) -> MatchFilter:
+        """Raise :class:`ListError` for what ``GET /v2/match`` refuses."""
         if not 1 <= self.limit <= 100:
             raise ListError("Invalid limit - limit must be between 1 and 100.")
         if self.label is not None and self.authoritative is False:
@@ -66,8 +80,13 @@ def _document(match: AuthoritativeMatch):
 
 
 def list_matches(registry: MatchRegistry, tracker: ITracker, f: MatchFilter) -> list[api_pb2.Match]:
-    """Matches as Nakama lists them. A bad query raises :class:`~nakama_rt.query.QueryError`."""
-    f.check()
+    """Matches as Nakama's registry lists them (the filter is not checked: see
+    :meth:`MatchFilter.check`). A bad query raises :class:`~nakama_rt.query.QueryError`."""
+    if f.limit <= 0:
+        return []
+    if (f.query is not None or f.label is not None) and f.authoritative is False:
+        # Only authoritative matches have labels, and those are not allowed.
+        return []
 
     def size_ok(size: int) -> bool:
         return (f.min_size is None or size >= f.min_size) and (
@@ -77,7 +96,7 @@ def list_matches(registry: MatchRegistry, tracker: ITracker, f: MatchFilter) -> 
     results: list[api_pb2.Match] = []
     if f.authoritative is not False:
         candidates = list(registry)
-        if f.query is not None:
+        if f.query:
             query: Query = compile_query(f.query)
             scored = []
             for match in candidates:
@@ -87,7 +106,8 @@ def list_matches(registry: MatchRegistry, tracker: ITracker, f: MatchFilter) -> 
             scored.sort(key=lambda item: (-item[0], -item[1]))
             candidates = [match for _, _, match in scored]
         else:
-            if f.label is not None:
+            # An empty query matches every match (Nakama's match-all query), label or not.
+            if f.label is not None and f.query is None:
                 candidates = [m for m in candidates if m.label == f.label]
             candidates.sort(key=lambda m: -m.create_time)
         for match in candidates:
@@ -97,6 +117,7 @@ def list_matches(registry: MatchRegistry, tracker: ITracker, f: MatchFilter) -> 
                 if len(results) >= f.limit:
                     return results
     if f.authoritative is not True and f.label is None and f.query is None:
+        # Relayed matches have no label: a label or query filter leaves them all out.
         for stream, size in tracker.streams_by_mode(StreamMode.MATCH_RELAYED):
             if size_ok(size):
                 results.append(

@@ -23,23 +23,6 @@ from nakama_rt.storage import SYSTEM_USER_ID, User
 
 from .logger import RuntimeLogger
 
-#: The public functions of :class:`NakamaModule`.
-NK_FUNCTIONS = (
-    "notification_send",
-    "notifications_send",
-    "users_get_id",
-    "users_get_username",
-    "stream_user_join",
-    "stream_user_leave",
-    "stream_user_list",
-    "stream_send",
-    "stream_close",
-    "match_create",
-    "match_get",
-    "match_list",
-    "match_signal",
-)
-
 
 def _valid_uuid(value: Any) -> bool:
     return canonical_uuid(value) is not None
@@ -313,7 +296,9 @@ class NakamaModule:
         max_size: int | None = None,
         query: str | None = None,
     ) -> list[api_pb2.Match]:
-        """Matches as ``GET /v2/match`` lists them."""
+        """Matches as ``GET /v2/match`` lists them, less its refusals of bad filters
+        (as Nakama's runtime: a limit of 0, or a label or query with
+        ``authoritative=False``, lists nothing)."""
         self._realtime("match_list")
         from nakama_rt.realtime.match_list import MatchFilter
 
@@ -324,3 +309,20 @@ class NakamaModule:
     def match_signal(self, match_id: str, data: str) -> str:
         self._realtime("match_signal")
         return self._matches.signal(match_id, data)
+
+
+#: Public methods of :class:`NakamaModule` that are the server's wiring, not ``nk``
+#: functions game code calls.
+_NOT_NK_FUNCTIONS = frozenset({"bind_realtime"})
+
+#: The ``nk`` functions: every public method of :class:`NakamaModule` (less the
+#: wiring above), in the order they are defined. Derived from the class, so a new
+#: function is listed (and recorded by :class:`nakama_rt.testing.FakeNakama`) as soon
+#: as it is written.
+NK_FUNCTIONS: tuple[str, ...] = tuple(
+    name
+    for name in vars(NakamaModule)
+    if not name.startswith("_")
+    and name not in _NOT_NK_FUNCTIONS
+    and callable(getattr(NakamaModule, name))
+)
