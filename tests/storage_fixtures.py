@@ -1,12 +1,18 @@
 """Helpers to run tests against both storage backends.
 
+A test module gets both backends through the ``storage_kind`` fixture (conftest.py
+makes it every module's), requested by the module's own storage fixture, which
+passes it to :func:`start_test_storage`.
+
 Each PostgreSQL test gets its own schema (created here, dropped afterwards) so
-reruns and parallel sessions never see each other's rows. When PostgreSQL is
-unreachable the tests are skipped, except under CI (``CI`` set), where they fail.
+reruns and parallel sessions never see each other's rows. When PostgreSQL cannot
+be used (no server, no ``test`` database, no psycopg) the PostgreSQL tests are
+skipped, except under CI (``CI`` set), where they fail.
 """
 
 from __future__ import annotations
 
+import functools
 import os
 import uuid
 from dataclasses import dataclass
@@ -59,13 +65,42 @@ def _admin(sql: str) -> None:
         conn.execute(sql)
 
 
-async def _postgres_or_skip() -> None:
+@functools.cache
+def _postgres_problem() -> str | None:
+    """Why PostgreSQL at POSTGRES_URL cannot be used, or None; asked once per session."""
     try:
-        await threads.deferToThread(_admin, "SELECT 1")
-    except Exception as error:  # Any failure means "not reachable".
-        if os.environ.get("CI"):
-            pytest.fail(f"PostgreSQL at {POSTGRES_URL} is required under CI: {error}")
-        pytest.skip(f"PostgreSQL at {POSTGRES_URL} is not reachable: {error}")
+        _admin("SELECT 1")
+    except Exception as error:  # No server, no `test` database, no psycopg: all the same.
+        return " ".join(str(error).split()) or type(error).__name__  # on one line
+    return None
+
+
+def require_postgres() -> None:
+    """Skip the calling test when PostgreSQL cannot be used; under CI, fail it.
+
+    Call it only from a plain (synchronous) fixture or test. Raised from inside an
+    async fixture (pytest_twisted), pytest's skip leaves that fixture half set up on
+    pytest 9, and every later test using the fixture errors instead of skipping.
+    """
+    problem = _postgres_problem()
+    if problem is None:
+        return
+    if os.environ.get("CI"):
+        pytest.fail(
+            f"PostgreSQL at {POSTGRES_URL} is required when CI is set: {problem}", pytrace=False
+        )
+    pytest.skip(f"PostgreSQL at {POSTGRES_URL} cannot be used: {problem}")
+
+
+@pytest.fixture(params=BACKENDS)
+def storage_kind(request: pytest.FixtureRequest) -> str:
+    """The backend, "sqlite" or "postgresql", for :func:`start_test_storage`.
+
+    PostgreSQL is checked here, synchronously: see :func:`require_postgres`.
+    """
+    if request.param == "postgresql":
+        require_postgres()
+    return request.param
 
 
 @dataclass
@@ -89,13 +124,16 @@ def postgres_address(schema: str) -> str:
 
 
 async def start_test_storage(kind: str, tmp_path: Path, reactor: Any) -> TestStorage:
-    """A started storage of ``kind`` ("sqlite" or "postgresql") in a fresh namespace."""
+    """A started storage of ``kind`` ("sqlite" or "postgresql") in a fresh namespace.
+
+    ``kind`` comes from the ``storage_kind`` fixture, which has already skipped (or
+    failed) the test if PostgreSQL cannot be used.
+    """
     if kind == "sqlite":
         address = f"sqlite:{tmp_path / 'db' / 'nakama-rt.sqlite3'}"
         storage = open_storage(address, reactor)
         await storage.start()
         return TestStorage(storage, address)
-    await _postgres_or_skip()
     schema = f"nrt_test_{uuid.uuid4().hex}"
     await threads.deferToThread(_admin, f"CREATE SCHEMA {schema}")
     address = postgres_address(schema)

@@ -12,7 +12,7 @@ from typing import Any
 import orjson
 import pytest
 import pytest_twisted
-from storage_fixtures import BACKENDS, ShiftedReactor, start_test_storage
+from storage_fixtures import ShiftedReactor, start_test_storage
 from twisted.internet import reactor
 from twisted.internet.defer import Deferred
 from twisted.internet.protocol import Protocol
@@ -140,10 +140,10 @@ async def _serve(config: Config, storage, clock: ShiftedReactor):
     return Server(f"http://127.0.0.1:{port.getHost().port}", context, clock), port
 
 
-@pytest_twisted.async_yield_fixture(params=BACKENDS)
-async def backend(request, tmp_path):
+@pytest_twisted.async_yield_fixture
+async def backend(storage_kind, tmp_path):
     clock = ShiftedReactor()
-    opened = await start_test_storage(request.param, tmp_path, clock)
+    opened = await start_test_storage(storage_kind, tmp_path, clock)
     yield opened.storage, clock
     await opened.close()
 

@@ -6,7 +6,7 @@ import threading
 import uuid
 
 import pytest_twisted
-from storage_fixtures import BACKENDS, ShiftedReactor, start_test_storage
+from storage_fixtures import ShiftedReactor, start_test_storage
 from twisted.internet.defer import gatherResults
 from zope.interface.verify import verifyObject
 
@@ -16,9 +16,9 @@ ROOM = StreamKey(2, "", "", "lobby")
 OTHER_ROOM = StreamKey(2, "", "", "other")
 
 
-@pytest_twisted.async_yield_fixture(params=BACKENDS)
-async def storage(request, tmp_path):
-    opened = await start_test_storage(request.param, tmp_path, ShiftedReactor(now=1_700_000_000))
+@pytest_twisted.async_yield_fixture
+async def storage(storage_kind, tmp_path):
+    opened = await start_test_storage(storage_kind, tmp_path, ShiftedReactor(now=1_700_000_000))
     yield opened.storage
     await opened.close()
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest_twisted
-from storage_fixtures import BACKENDS, ShiftedReactor, start_test_storage
+from storage_fixtures import ShiftedReactor, start_test_storage
 from test_api import BASE_CONFIG, MAX_BODY, Server, basic, claims, error
 from twisted.internet import reactor
 from twisted.internet.defer import Deferred, fail, succeed
@@ -71,10 +71,10 @@ class Social:
         assert (reply.status, reply.body) == (status, error(code, message)), path
 
 
-@pytest_twisted.async_yield_fixture(params=BACKENDS)
-async def social(request, tmp_path):
+@pytest_twisted.async_yield_fixture
+async def social(storage_kind, tmp_path):
     clock = ShiftedReactor()
-    opened = await start_test_storage(request.param, tmp_path, clock)
+    opened = await start_test_storage(storage_kind, tmp_path, clock)
     notifier = FakeNotifier()
     online: set[str] = set()
     context = ApiContext(

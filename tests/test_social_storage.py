@@ -7,7 +7,7 @@ import uuid
 
 import pytest
 import pytest_twisted
-from storage_fixtures import BACKENDS, ShiftedReactor, start_test_storage
+from storage_fixtures import ShiftedReactor, start_test_storage
 from zope.interface.verify import verifyObject
 
 from nakama_rt.storage.social import (
@@ -43,9 +43,9 @@ def clock() -> ShiftedReactor:
     return ShiftedReactor(now=NOW)
 
 
-@pytest_twisted.async_yield_fixture(params=BACKENDS)
-async def storage(request, tmp_path, clock):
-    opened = await start_test_storage(request.param, tmp_path, clock)
+@pytest_twisted.async_yield_fixture
+async def storage(storage_kind, tmp_path, clock):
+    opened = await start_test_storage(storage_kind, tmp_path, clock)
     yield opened.storage
     await opened.close()
 
