@@ -23,9 +23,10 @@ from twisted.internet.interfaces import IReactorTime
 from twisted.web.resource import Resource
 from twisted.web.server import Site
 
+from nakama_rt._version import __version__
 from nakama_rt.api import BCRYPT_COST, HealthcheckResource, body_limited_request_factory, build_api
 from nakama_rt.api.context import ApiContext
-from nakama_rt.config import Config
+from nakama_rt.config import Config, insecure_defaults
 from nakama_rt.logs import Logger, set_level
 from nakama_rt.metrics import MetricsResource, metrics_registry
 from nakama_rt.protocol import NakamaSocketFactory
@@ -88,13 +89,25 @@ class NakamaRT:
             requestFactory=body_limited_request_factory(self.config.socket.max_request_size_bytes),
         )
         site.log = lambda request: None
+        site.noisy = False  # no "Starting factory <Site object at 0x...>" lines
         return site
 
     @inlineCallbacks
     def start(self):
         yield self.storage.start()
         self.session_cache.start()
-        self.log.info("nakama-rt ready (database {db})", db=_redact(self.config.database_address()))
+        self.log.info(
+            "nakama-rt {version} ready (database {db})",
+            version=__version__,
+            db=redact_address(self.config.database_address()),
+        )
+        for key, option in insecure_defaults(self.config):
+            self.log.warn(
+                "insecure default value for {param}: change it for production "
+                "({option} or {param} in the config file)",
+                param=key,
+                option=option,
+            )
         if not USES_NVX:
             self.log.warn(
                 "Autobahn's NVX accelerators are off (no compiler when it was installed?): "
@@ -123,7 +136,7 @@ class NakamaRT:
         return waiting
 
 
-def _redact(address: str) -> str:
+def redact_address(address: str) -> str:
     """Hide a password in a database URL before logging it."""
     scheme, sep, rest = address.partition("://")
     if not sep or "@" not in rest:

@@ -134,6 +134,8 @@ class Config:
             raise ConfigError("socket.ping_backoff_threshold must be greater than 0")
         if sock.ping_period_ms >= sock.pong_wait_ms:
             raise ConfigError("socket.ping_period_ms must be less than socket.pong_wait_ms")
+        if not 0 <= sock.port <= 65535:
+            raise ConfigError(f"socket.port must be between 0 and 65535, not {sock.port}")
         if not sock.server_key:
             raise ConfigError("socket.server_key must be set")
         if bool(sock.ssl_certificate) != bool(sock.ssl_private_key):
@@ -165,6 +167,30 @@ class Config:
         if not (db.startswith("sqlite:") or db.startswith(("postgresql://", "postgres://"))):
             raise ConfigError(f"database {db!r} must be sqlite:PATH or a postgresql:// URL")
         return self
+
+
+#: (config key, command-line option, Nakama's default) for the keys that guard access.
+_DEFAULT_KEYS = (
+    ("socket.server_key", "--server-key", SocketConfig.server_key),
+    ("session.encryption_key", "--encryption-key", SessionConfig.encryption_key),
+    (
+        "session.refresh_encryption_key",
+        "--refresh-encryption-key",
+        SessionConfig.refresh_encryption_key,
+    ),
+    ("runtime.http_key", "--http-key", RuntimeConfig.http_key),
+)
+
+
+def insecure_defaults(config: Config) -> list[tuple[str, str]]:
+    """(config key, option) of every key still at Nakama's published default, which
+    anyone can use to sign tokens or call the server; Nakama warns about each."""
+    found = []
+    for key, option, default in _DEFAULT_KEYS:
+        section, _, name = key.partition(".")
+        if getattr(getattr(config, section), name) == default:
+            found.append((key, option))
+    return found
 
 
 _SECTIONS = {

@@ -12,6 +12,7 @@ collectors that parse fields rather than text (``--log-format json``).
 from __future__ import annotations
 
 import datetime
+import sys
 from collections.abc import Mapping
 from typing import IO, Any
 
@@ -53,7 +54,14 @@ class _ServerLogger(_TwistedLogger):
 
 
 def Logger(namespace: str | None = None) -> _TwistedLogger:  # noqa: N802 (reads as a class)
-    """A twisted.logger ``Logger`` whose events pass the ``logger.level`` filter."""
+    """A twisted.logger ``Logger`` whose events pass the ``logger.level`` filter.
+
+    Without a namespace it is the calling module's, as with twisted.logger's own
+    ``Logger()`` (which, called from here, would name this module instead); one made
+    as a class attribute takes the class's name when first used, as Twisted's does.
+    """
+    if namespace is None:
+        namespace = sys._getframe(1).f_globals.get("__name__", "nakama_rt")
     return _ServerLogger(namespace=namespace, observer=_observer)
 
 

@@ -190,4 +190,5 @@ def metrics_site(resource: Resource) -> Site:
     root.putChild(b"metrics", resource)
     site = Site(root)
     site.log = lambda request: None
+    site.noisy = False
     return site

@@ -4,61 +4,144 @@
 from __future__ import annotations
 
 import gc
+import platform
 import signal
+from typing import Any, Protocol
 
-from twisted.application.internet import StreamServerEndpointService
 from twisted.application.service import Service
-from twisted.internet.defer import DeferredList, inlineCallbacks
+from twisted.copyright import version as twisted_version
+from twisted.internet.defer import Deferred, DeferredList, inlineCallbacks, maybeDeferred
 from twisted.internet.endpoints import serverFromString
-from twisted.internet.interfaces import IProtocolFactory
+from twisted.internet.interfaces import IListeningPort, IProtocolFactory
 from twisted.logger import ILogObserver
 from twisted.python.components import Componentized
+from twisted.python.failure import Failure
 
-from nakama_rt.app import NakamaRT
-from nakama_rt.config import Config
-from nakama_rt.logs import Logger
+from nakama_rt._version import __version__
+from nakama_rt.app import NakamaRT, redact_address
+from nakama_rt.config import Config, ConfigError
+from nakama_rt.listeners import bound_name, listen_failure_reason, wanted_name
+from nakama_rt.logs import Logger, set_level
 from nakama_rt.metrics import metrics_site
+from nakama_rt.runtime import RuntimeLoadError
+from nakama_rt.storage import StorageUnavailable
+
+
+class StartupReport(Protocol):
+    """Where the outcome of startup goes: twistd's daemon parent and exit status, or a test."""
+
+    def hold(self) -> None:
+        """Startup has begun and will finish later: report nothing until told."""
+
+    def ready(self) -> None:
+        """Every listener is bound: the server serves."""
+
+    def failed(self, message: str) -> None:
+        """The server cannot start, for the one-line reason given."""
+
+
+class RecordedStartup:
+    """A :class:`StartupReport` that keeps the outcome (an embedding app's or a test's)."""
+
+    def __init__(self) -> None:
+        self.outcome: Deferred[str | None] = Deferred()
+
+    def hold(self) -> None:
+        pass
+
+    def ready(self) -> None:
+        self.outcome.callback(None)
+
+    def failed(self, message: str) -> None:
+        self.outcome.callback(message)
 
 
 class NakamaService(Service):
-    """Starts the database, then listens; on stop, stops listening, then drains sockets."""
+    """Opens the database, then listens; on stop, stops listening, then drains sockets.
+
+    Nothing is bound until the database is open, so no client ever reaches a server
+    that is about to fail; a database or a listener that fails is one line in the log
+    and a failed start (exit status 1 under twistd), never a traceback.
+    """
 
     log = Logger()
 
     def __init__(
-        self, config: Config, reactor=None, log_observer: ILogObserver | None = None
+        self,
+        config: Config,
+        reactor=None,
+        log_observer: ILogObserver | None = None,
+        startup: StartupReport | None = None,
     ) -> None:
         self.config = config
         self._reactor = reactor
         self.log_observer = log_observer
+        self.startup: StartupReport = startup if startup is not None else RecordedStartup()
         self.app: NakamaRT | None = None
-        self.listeners: list[StreamServerEndpointService] = []
+        self.ports: list[IListeningPort] = []
 
     def startService(self) -> None:  # noqa: N802 (Twisted's name)
         reactor = self._reactor
         if reactor is None:
             from twisted.internet import reactor
         super().startService()
-        self.app = NakamaRT(self.config, reactor)
-        site = self.app.site()
-        # Bind every port before anything starts threads, so that a busy port fails
-        # startup cleanly; requests arriving meanwhile wait for the database.
-        for description in self.config.listen:
-            self._listen(reactor, description, site)
-        metrics = self.config.metrics_listen()
-        if metrics:
-            self._listen(reactor, metrics, metrics_site(self.app.metrics_resource))
+        set_level(self.config.logger.level)
+        self.log.info(
+            "nakama-rt {version} starting (Twisted {twisted}, Python {python})",
+            version=__version__,
+            twisted=twisted_version,
+            python=platform.python_version(),
+        )
+        self.startup.hold()
+        try:
+            self.app = NakamaRT(self.config, reactor)
+        except (ConfigError, StorageUnavailable) as error:
+            self._fail(reactor, str(error))
+            return
+        except RuntimeLoadError as error:
+            # The game developer's bug: the message names the module and holds its
+            # traceback, which is the help here.
+            self._fail(reactor, str(error))
+            return
+        except Exception as error:
+            # Our bug: its traceback, then the same orderly failure.
+            self.log.failure("building the server failed")
+            self._fail(reactor, f"{type(error).__name__}: {error}")
+            return
         started = self.app.start()
-        started.addCallbacks(tune_garbage_collection, self._start_failed, errbackArgs=(reactor,))
+        started.addCallbacks(
+            lambda _: self._listen_all(reactor),
+            lambda failure: self._fail(reactor, database_failure(self.config, failure.value)),
+        )
         reactor.callWhenRunning(_stop_on_sigterm, reactor)
 
-    def _listen(self, reactor, description: str, factory: IProtocolFactory) -> None:
-        listener = StreamServerEndpointService(serverFromString(reactor, description), factory)
-        # A port that cannot be bound fails startup instead of being logged later.
-        listener._raiseSynchronously = True
-        listener.startService()
-        self.listeners.append(listener)
-        self.log.info("listening on {description}", description=_redact_tls(description))
+    def _listen_all(self, reactor) -> None:
+        assert self.app is not None
+        wanted: list[tuple[str, str, IProtocolFactory]] = [
+            ("socket and API", description, self.app.site()) for description in self.config.listen
+        ]
+        metrics = self.config.metrics_listen()
+        if metrics:
+            wanted.append(("metrics", metrics, metrics_site(self.app.metrics_resource)))
+        for purpose, description, factory in wanted:
+            try:
+                port = _listen_now(reactor, description, factory)
+            except Exception as exc:
+                reason = listen_failure_reason(exc)
+                self._fail(reactor, f"{wanted_name(purpose, description)}: {reason}")
+                return
+            self.ports.append(port)
+            self.log.info("{name}", name=bound_name(purpose, port, description))
+        tune_garbage_collection()
+        self.startup.ready()
+
+    def _fail(self, reactor, message: str) -> None:
+        self.log.critical("nakama-rt could not start: {reason}", reason=message)
+        self.startup.failed(message.splitlines()[0])
+        if reactor.running:
+            reactor.stop()
+        else:
+            reactor.callWhenRunning(reactor.stop)
 
     def setServiceParent(self, parent):  # noqa: N802 (Twisted's name)
         """Under twistd ``parent`` is the Application, whose log observer twistd uses
@@ -68,18 +151,34 @@ class NakamaService(Service):
             parent.setComponent(ILogObserver, self.log_observer)
         return super().setServiceParent(parent)
 
-    def _start_failed(self, failure, reactor) -> None:
-        self.log.failure("nakama-rt could not start", failure)
-        reactor.stop()
-
     @inlineCallbacks
     def stopService(self):  # noqa: N802
         super().stopService()
-        yield DeferredList([listener.stopService() for listener in self.listeners])
-        self.listeners = []
+        yield DeferredList([maybeDeferred(port.stopListening) for port in self.ports])
+        self.ports = []
         if self.app is not None:
             yield self.app.stop()
         self.log.info("nakama-rt stopped")
+
+
+def _listen_now(reactor, description: str, factory: IProtocolFactory) -> IListeningPort:
+    """Bind ``description`` at once: every stream endpoint of Twisted's listens
+    synchronously, so the Deferred has fired by the time it is returned."""
+    listening = serverFromString(reactor, description).listen(factory)
+    outcome: list[Any] = []
+    listening.addBoth(outcome.append)
+    if not outcome:
+        listening.cancel()
+        raise RuntimeError("the endpoint did not listen at once")
+    if isinstance(outcome[0], Failure):
+        outcome[0].raiseException()
+    return outcome[0]
+
+
+def database_failure(config: Config, error: BaseException) -> str:
+    """``database sqlite:./data/x.sqlite3: unable to open database file``."""
+    reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+    return f"database {redact_address(config.database_address())}: {reason}"
 
 
 #: Allocations between young-generation collections (CPython's default is 700).
@@ -117,7 +216,3 @@ def _stop_on_sigterm(reactor) -> None:
         reactor.callFromThread(reactor.stop)
 
     signal.signal(signal.SIGTERM, stop)
-
-
-def _redact_tls(description: str) -> str:
-    return description.split(":privateKey=")[0] if description.startswith("ssl:") else description

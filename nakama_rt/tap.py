@@ -6,18 +6,23 @@ on the command line.
 
 from __future__ import annotations
 
+import atexit
 import dataclasses
 import os
+import platform
 import signal
 import sys
-from collections.abc import Mapping
+from collections.abc import Mapping, MutableMapping
 from typing import IO, Any
 
-from twisted.internet.endpoints import quoteStringArgument, serverFromString
+from twisted.copyright import version as twisted_version
+from twisted.internet.endpoints import quoteStringArgument
 from twisted.python import usage
 from twisted.python.logfile import LogFile
 
+from nakama_rt._version import __version__
 from nakama_rt.config import Config, ConfigError, load_config_file, parse_env_pairs, update_section
+from nakama_rt.listeners import check_description
 from nakama_rt.logs import json_file_observer
 
 #: (option, section, key, type, help) for options that set one config key.
@@ -229,6 +234,27 @@ class Options(usage.Options):
         super().__init__()
         self["listen"] = []
 
+    def parseOptions(self, options: list[str] | None = None) -> None:  # noqa: N802
+        """Under twistd, a mistake is the one line that says what is wrong and where
+        help is (twistd would print the whole usage first and the mistake last)."""
+        try:
+            super().parseOptions(options)
+        except usage.UsageError as error:
+            if self.parent is None:
+                raise
+            sys.stderr.write(
+                f"twistd nakama-rt: {error}\nTry 'twistd nakama-rt --help' for the options.\n"
+            )
+            raise SystemExit(1) from None
+
+    def opt_version(self) -> None:
+        """Print nakama-rt's version and exit."""
+        print(
+            f"nakama-rt {__version__} (Twisted {twisted_version}, "
+            f"Python {platform.python_version()})"
+        )
+        raise SystemExit(0)
+
     def opt_listen(self, description: str) -> None:
         """An endpoint to serve on, e.g. tcp:7350 or ssl:7350:privateKey=k.pem:certKey=c.pem
         (repeatable; default tcp:7350, or the config's socket.port)."""
@@ -308,10 +334,7 @@ def check_listeners(descriptions: tuple[str, ...]) -> None:
     from twisted.internet import reactor
 
     for description in descriptions:
-        try:
-            serverFromString(reactor, description)
-        except Exception as exc:  # Twisted raises several types for bad descriptions.
-            raise ConfigError(f"invalid listener {description!r}: {exc}") from None
+        check_description(description, reactor)
 
 
 def makeService(options: Options):  # noqa: N802 (twistd's name)
@@ -321,7 +344,67 @@ def makeService(options: Options):  # noqa: N802 (twistd's name)
     observer = None
     if config.logger.format == "json" and options.parent is not None:
         observer = json_file_observer(twistd_log_file(options.parent))
-    return NakamaService(config, log_observer=observer)
+    startup = TwistdStartup(options.parent if options.parent is not None else {})
+    return NakamaService(config, log_observer=observer, startup=startup)
+
+
+class TwistdStartup:
+    """Reports the outcome of startup the way twistd's own failures are reported.
+
+    The database opens and the ports are bound after twistd has started the service,
+    so the service takes twistd's status pipe (its daemonising parent waits on it)
+    and answers on it itself once it knows; a failed start ends the process with
+    exit status 1 instead of twistd's 0 after a clean reactor stop.
+    """
+
+    #: twistd's parent reads at most 100 bytes: "1 " and the message.
+    PIPE_MESSAGE_LIMIT = 98
+
+    def __init__(self, twistd_options: MutableMapping[str, Any]) -> None:
+        self._options = twistd_options
+        self._pipe: int | None = None
+
+    def hold(self) -> None:
+        self._pipe = self._options.pop("statusPipe", None)
+
+    def ready(self) -> None:
+        self._answer(b"0")
+
+    def failed(self, message: str) -> None:
+        atexit.register(_exit_with_status, 1)
+        self._answer(b"1 " + _shorten(message, self.PIPE_MESSAGE_LIMIT).encode())
+
+    def _answer(self, data: bytes) -> None:
+        if self._pipe is None:
+            return
+        pipe, self._pipe = self._pipe, None
+        try:
+            os.write(pipe, data)
+        finally:
+            os.close(pipe)
+
+
+def _shorten(message: str, limit: int) -> str:
+    """``message`` within ``limit`` UTF-8 bytes, cut between words."""
+    if len(message.encode()) <= limit:
+        return message
+    words: list[str] = []
+    for word in message.split(" "):
+        if len(" ".join([*words, word, "..."]).encode()) > limit:
+            break
+        words.append(word)
+    return " ".join([*words, "..."])
+
+
+def _exit_with_status(status: int) -> None:
+    """Registered last with atexit, so it runs first once twistd has finished its
+    own clean-up (pid file, log observers): flush what is written and end."""
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            pass
+    os._exit(status)
 
 
 def twistd_log_file(twistd_options: Mapping[str, Any]) -> IO[Any]:

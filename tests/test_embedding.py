@@ -1,8 +1,16 @@
-"""Embedding in someone else's twisted.web app, and TLS through the service options."""
+"""Embedding in someone else's twisted.web app (and examples/embed.py, run as a user
+runs it), and TLS through the service options."""
 
 from __future__ import annotations
 
 import datetime
+import json
+import os
+import re
+import signal
+import sys
+import time
+from pathlib import Path
 
 import pytest_twisted
 from cryptography import x509
@@ -10,13 +18,21 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 from twisted.internet import reactor, ssl
+from twisted.internet.defer import Deferred, succeed
+from twisted.internet.protocol import ProcessProtocol
+from twisted.internet.task import deferLater
+from twisted.logger import globalLogPublisher
 from twisted.web.resource import Resource
 from twisted.web.server import Site
 
 from nakama_rt import NakamaRT, tokens
-from nakama_rt.tap import Options, makeService
+from nakama_rt.service import NakamaService, RecordedStartup
+from nakama_rt.tap import Options
 from tests.conftest import make_config
 from tests.wsclient import authenticate, connect, http
+
+ROOT = Path(__file__).resolve().parent.parent
+EMBED = ROOT / "examples" / "embed.py"
 
 
 class Hello(Resource):
@@ -97,11 +113,22 @@ async def test_tls_options_produce_an_ssl_listener(tmp_path) -> None:
     config = options["nakama_config"]
     (description,) = config.listen
     assert description.startswith("ssl:0:interface=127.0.0.1:privateKey=")
-    service = makeService(options)
-    service.startService()
+    service = NakamaService(config, reactor, startup=RecordedStartup())
+    logged: list[dict] = []
+    globalLogPublisher.addObserver(logged.append)
     try:
-        listening = await service.listeners[0]._waitingForPort
-        port = listening.getHost().port
+        service.startService()
+        assert await service.startup.outcome is None
+    finally:
+        globalLogPublisher.removeObserver(logged.append)
+    port = service.ports[0].getHost().port
+    names = [
+        e["name"]
+        for e in logged
+        if e.get("log_namespace") == "nakama_rt.service.NakamaService" and "name" in e
+    ]
+    assert names == [f"socket and API on 127.0.0.1:{port} (TLS)"]
+    try:
         issued = tokens.issue_session(
             config.session,
             "5b1f0d3c-7a38-4d16-9a39-1f0f2f5d8a11",
@@ -115,3 +142,108 @@ async def test_tls_options_produce_an_ssl_listener(tmp_path) -> None:
     finally:
         await service.stopService()
     assert (await client.closed())[0] == 1001
+
+
+# examples/embed.py, run as a user runs it
+
+
+class Output(ProcessProtocol):
+    """Collects a child's output and its exit code (or the signal that ended it)."""
+
+    def __init__(self) -> None:
+        self.output = bytearray()
+        self.done = False
+        self.status: int | None = None
+        self._waiting: list[Deferred] = []
+
+    def outReceived(self, data: bytes) -> None:  # noqa: N802
+        self.output += data
+
+    errReceived = outReceived
+
+    def processEnded(self, reason) -> None:  # noqa: N802
+        code = reason.value.exitCode
+        self.done, self.status = True, code if code is not None else reason.value.signal
+        waiting, self._waiting = self._waiting, []
+        for deferred in waiting:
+            deferred.callback(self.status)
+
+    def ended(self) -> Deferred:
+        """Fires with the status; a fresh Deferred each call, so a timeout on one
+        (which cancels it) leaves the process watched."""
+        if self.done:
+            return succeed(self.status)
+        deferred: Deferred = Deferred()
+        self._waiting.append(deferred)
+        return deferred
+
+
+def within(seconds: float, deferred: Deferred) -> Deferred:
+    """``deferred``, failing with TimeoutError after ``seconds``."""
+    return deferred.addTimeout(seconds, reactor)
+
+
+async def listening_port(child: Output, seconds: float = 30) -> int:
+    """The port the example says it listens on, once it says so."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline and not child.done:
+        found = re.search(rb"listening on http://127\.0\.0\.1:(\d+)", child.output)
+        if found:
+            return int(found.group(1))
+        await deferLater(reactor, 0.05, lambda: None)
+    raise AssertionError(f"examples/embed.py did not start:\n{child.output.decode()}")
+
+
+@pytest_twisted.ensureDeferred
+async def test_the_embedding_example_runs(tmp_path) -> None:
+    config_file = tmp_path / "nakama.yml"
+    config_file.write_text(
+        "session:\n  token_expiry_sec: 7200\nruntime:\n  env:\n    - GREETING=ahoy from yaml\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "NAKAMA_PORT"}
+    # The working tree's nakama_rt, not an installed copy.
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
+    args = [sys.executable, str(EMBED), "--config", str(config_file), "--port", "0"]
+    args += ["--data-dir", str(tmp_path / "data")]
+    child = Output()
+    process = reactor.spawnProcess(child, sys.executable, args, env=env, path=str(tmp_path))
+    try:
+        port = await listening_port(child)
+
+        hello = await within(10, http(port, "GET", "/hello"))
+        assert (hello.status, hello.body) == (200, b"hello from the host app\n")
+
+        # The example's own keys: its server key, not Nakama's default one...
+        path, body = "/v2/account/authenticate/custom", {"id": "embedded-player-1"}
+        refused = await within(10, http(port, "POST", path, body, basic=("defaultkey", "")))
+        assert refused.status == 401, refused
+        session = await within(
+            10, authenticate(port, "embedded-player-1", "embedded", server_key="embed-server-key")
+        )
+        # ...its encryption key signs the token, for the YAML file's expiry.
+        claims = tokens.parse_session_token(session["token"], "embed-encryption-key", time.time())
+        assert claims.expires_at - claims.issued_at == 7200
+
+        # The runtime path (examples/runtime) is loaded: its RPCs answer over HTTP.
+        bearer = session["token"]
+        echo = await within(10, http(port, "POST", "/v2/rpc/echo", body="hi", bearer=bearer))
+        assert (echo.status, echo.json()) == (200, {"payload": "hi"})
+        by_key = await within(
+            10, http(port, "POST", "/v2/rpc/echo?http_key=embed-http-key", body="srv")
+        )
+        assert by_key.json() == {"payload": "srv"}
+        whoami = await within(10, http(port, "POST", "/v2/rpc/whoami", body="", bearer=bearer))
+        assert json.loads(whoami.json()["payload"]) == {
+            "user": "embedded",
+            "online": False,
+            "greeting": "ahoy from yaml",  # runtime.env from the YAML file
+        }
+
+        process.signalProcess(signal.SIGTERM)
+        assert await within(20, child.ended()) == 0, child.output.decode()
+    finally:
+        if not child.done:
+            process.signalProcess(signal.SIGKILL)
+            await within(10, child.ended())
+    assert b"[embed#info] stopped" in child.output
+    assert (tmp_path / "data" / "nakama-rt.sqlite3").exists()

@@ -20,6 +20,7 @@ from twisted.internet.task import deferLater
 from twisted.logger import Logger, LogLevel
 from twisted.python import usage
 
+from nakama_rt._version import __version__
 from nakama_rt.logs import format_json
 from nakama_rt.tap import Options
 from tests.wsclient import authenticate, connect, http
@@ -47,6 +48,7 @@ class Twistd(ProcessProtocol):
         self.out = bytearray()
         self.err = bytearray()
         self.ended: Deferred = Deferred()
+        self.port = 0
 
     def outReceived(self, data: bytes) -> None:  # noqa: N802
         self.out += data
@@ -67,6 +69,7 @@ async def run_twistd(cwd: Path, twistd_args: list[str], args: list[str], work) -
     child = Twistd()
     argv = [*TWISTD, *twistd_args, "--pidfile=", "nakama-rt"]
     argv += [*args, "--listen", f"tcp:{port}:interface=127.0.0.1", "--data-dir", str(cwd / "d")]
+    child.port = port
     process = reactor.spawnProcess(child, sys.executable, argv, env=env, path=str(cwd))
     try:
         for _ in range(200):
@@ -129,8 +132,18 @@ async def test_json_logs_go_to_stdout_one_object_a_line(tmp_path) -> None:
         work,
     )
     records = json_lines(child.out)
-    ready = [r for r in records if r["msg"].startswith("nakama-rt ready")]
+    ready = [r for r in records if r["msg"].startswith(f"nakama-rt {__version__} ready")]
     assert ready and ready[0]["level"] == "info"
+    names = [
+        r["name"]
+        for r in records
+        if r["namespace"] == "nakama_rt.service.NakamaService" and "name" in r
+    ]
+    assert names == [
+        f"socket and API on 127.0.0.1:{child.port}",
+        f"metrics on 127.0.0.1:{metrics_port}",
+    ]
+    assert not [r for r in records if "Starting factory" in r["msg"]]
     assert ready[0]["namespace"] == "nakama_rt.app.NakamaRT"
     assert ready[0]["db"].startswith("sqlite:")
     assert any(r["msg"].startswith("session ") and r["level"] == "debug" for r in records)
@@ -157,6 +170,14 @@ async def test_json_logs_go_to_the_logfile_and_honour_the_level(tmp_path) -> Non
     assert child.out == b""
     records = json_lines((tmp_path / "server.log").read_bytes())
     ours = [r for r in records if r["namespace"].startswith("nakama_rt")]
+    insecure = [r for r in ours if r["msg"].startswith("insecure default value")]
+    assert [(r["param"], r["level"]) for r in insecure] == [
+        ("socket.server_key", "warn"),
+        ("session.encryption_key", "warn"),
+        ("session.refresh_encryption_key", "warn"),
+        ("runtime.http_key", "warn"),
+    ]
+    ours = [r for r in ours if r not in insecure]
     assert [r["msg"] for r in ours] == ["runtime warns module=noisy"]
     assert ours[0]["level"] == "warn"
     assert ours[0]["runtime_fields"] == {"module": "noisy"}
@@ -222,3 +243,15 @@ def test_a_field_json_cannot_hold_is_written_as_text() -> None:
         format_json({"log_level": LogLevel.info, "log_format": "x", "log_time": 0, "o": object()})
     )
     assert record["o"].startswith("<object object")
+
+
+def test_a_module_logger_is_named_after_its_module() -> None:
+    from nakama_rt.api import http as api_http
+    from nakama_rt.runtime import loader
+
+    assert loader.log.namespace == "nakama_rt.runtime.loader"
+    assert api_http.log.namespace == "nakama_rt.api.http"
+    # A class attribute is named after its class, as twisted.logger's.
+    from nakama_rt.service import NakamaService
+
+    assert NakamaService.log.namespace == "nakama_rt.service.NakamaService"

@@ -2,23 +2,27 @@
 
 from __future__ import annotations
 
+import importlib
 import sqlite3
+import sys
 import threading
 import uuid
 from contextlib import closing
 
 import pytest
 import pytest_twisted
-from storage_fixtures import BACKENDS, ShiftedReactor, start_test_storage
+from storage_fixtures import ShiftedReactor, start_test_storage
 from twisted.internet import threads
 from zope.interface.verify import verifyObject
 
+import nakama_rt.storage
 from nakama_rt.storage import (
     SYSTEM_USER_ID,
     CustomIdTaken,
     DeviceIdTaken,
     EmailTaken,
     IStorage,
+    StorageUnavailable,
     UsernameTaken,
     UserNotFound,
     open_storage,
@@ -33,9 +37,9 @@ def clock() -> ShiftedReactor:
     return ShiftedReactor(now=NOW)
 
 
-@pytest_twisted.async_yield_fixture(params=BACKENDS)
-async def handle(request, tmp_path, clock):
-    opened = await start_test_storage(request.param, tmp_path, clock)
+@pytest_twisted.async_yield_fixture
+async def handle(storage_kind, tmp_path, clock):
+    opened = await start_test_storage(storage_kind, tmp_path, clock)
     yield opened
     await opened.close()
 
@@ -191,6 +195,21 @@ def test_open_storage_addresses(tmp_path):
         open_storage("mysql://x", ShiftedReactor())
     with pytest.raises(ValueError):
         open_storage("sqlite:", ShiftedReactor())
+
+
+def test_postgresql_without_psycopg_says_how_to_install_it(monkeypatch):
+    # A fresh import of the PostgreSQL module with psycopg missing; the loaded one (imported
+    # first, so that there is one) is put back afterwards.
+    loaded = importlib.import_module("nakama_rt.storage.postgres")
+    monkeypatch.setitem(sys.modules, "psycopg", None)  # `import psycopg` raises ImportError
+    monkeypatch.delitem(sys.modules, loaded.__name__)
+    monkeypatch.setattr(nakama_rt.storage, "postgres", loaded)
+    with pytest.raises(StorageUnavailable) as raised:
+        open_storage("postgresql://postgres@127.0.0.1:1/test", ShiftedReactor())
+    assert str(raised.value) == (
+        "PostgreSQL storage needs psycopg and psycopg-pool: "
+        "pip install '.[postgres]' in the nakama-rt checkout"
+    )
 
 
 @pytest_twisted.ensureDeferred

@@ -53,6 +53,10 @@ class StorageError(Exception):
     """Base of the errors storage raises on purpose."""
 
 
+class StorageUnavailable(StorageError):
+    """The database cannot be opened or reached; the message says why, in one line."""
+
+
 class UserNotFound(StorageError):
     """The user the operation refers to does not exist."""
 

@@ -27,6 +27,7 @@ from .interface import (
     DuplicateError,
     EmailTaken,
     IStorage,
+    StorageUnavailable,
     User,
     UsernameTaken,
     UserNotFound,
@@ -64,6 +65,19 @@ def _duplicate(error: Exception, values: dict[str, Any]) -> Exception:
     return kind(values.get(kind.field) or "")
 
 
+#: How long opening the database at startup may take.
+OPEN_TIMEOUT_SEC = 10
+
+
+def _libpq_reason(error: Exception) -> str:
+    """libpq's message on one line: ``connection to server at "127.0.0.1", port 1
+    failed: Connection refused`` (its hint lines dropped)."""
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    lines = [line for line in lines if not line.startswith(("Is the server", "HINT"))]
+    reason = " ".join(lines) or type(error).__name__
+    return reason.removeprefix("connection failed: ")
+
+
 #: How long a healthcheck waits for a pooled connection before calling the database down.
 PING_TIMEOUT_SEC = 2.0
 
@@ -78,9 +92,9 @@ class PostgresStorage(PostgresChat, PostgresSocial, ThreadedStorage):
 
     def __init__(self, address: str, reactor: Any, min_size: int = 1, max_size: int = 8) -> None:
         if psycopg is None:
-            raise RuntimeError(
-                "PostgreSQL storage needs psycopg and psycopg-pool "
-                "(pip install 'nakama-rt[postgres]')"
+            raise StorageUnavailable(
+                "PostgreSQL storage needs psycopg and psycopg-pool: "
+                "pip install '.[postgres]' in the nakama-rt checkout"
             )
         super().__init__(address, reactor, threads=max_size, name="nakama-rt-postgres")
         self._db = ConnectionPool(
@@ -116,7 +130,14 @@ class PostgresStorage(PostgresChat, PostgresSocial, ThreadedStorage):
             conn.execute("SELECT 1")
 
     def _open(self) -> None:
-        self._db.open(wait=True, timeout=10)
+        # One direct connection first: an unreachable server or a refused login fails
+        # at once with libpq's reason, where the pool would retry for its whole timeout
+        # and then say only that it timed out.
+        try:
+            psycopg.connect(self.address, connect_timeout=OPEN_TIMEOUT_SEC).close()
+        except psycopg.OperationalError as error:
+            raise StorageUnavailable(_libpq_reason(error)) from None
+        self._db.open(wait=True, timeout=OPEN_TIMEOUT_SEC)
         self._migrate()
 
     def _migrate(self) -> None:

@@ -30,6 +30,7 @@ from .interface import (
     DuplicateError,
     EmailTaken,
     IStorage,
+    StorageUnavailable,
     User,
     UsernameTaken,
     UserNotFound,
@@ -88,11 +89,21 @@ class SqliteStorage(SqliteChat, SqliteSocial, ThreadedStorage):
     def _open(self, now: float) -> None:
         if self.path != ":memory:":
             parent = os.path.dirname(os.path.abspath(self.path))
-            os.makedirs(parent, exist_ok=True)
-        # The one-thread pool serialises every use; the thread-identity check would
-        # only add a failure mode should the pool ever replace its worker.
-        db = sqlite3.connect(self.path, isolation_level=None, timeout=30, check_same_thread=False)
-        db.execute("PRAGMA journal_mode=WAL")
+            try:
+                os.makedirs(parent, exist_ok=True)
+            except OSError as error:
+                raise StorageUnavailable(
+                    f"cannot create the directory {parent}: {error.strerror or error}"
+                ) from None
+        try:
+            # The one-thread pool serialises every use; the thread-identity check would
+            # only add a failure mode should the pool ever replace its worker.
+            db = sqlite3.connect(
+                self.path, isolation_level=None, timeout=30, check_same_thread=False
+            )
+            db.execute("PRAGMA journal_mode=WAL")
+        except sqlite3.Error as error:
+            raise StorageUnavailable(str(error)) from None
         db.execute("PRAGMA synchronous=NORMAL")
         db.execute("PRAGMA foreign_keys=ON")
         self._db = db
