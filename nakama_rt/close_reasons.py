@@ -73,3 +73,42 @@ def client_close_reason(code: int | None, text: str = "") -> str:
 
 #: The session_end reason when the connection went away without a close frame.
 CONNECTION_DROPPED = close_error_text(1006, "unexpected EOF")
+
+
+# Read errors: gorilla/websocket writes its own close frame and ReadMessage returns an
+# error, whose text is the session_end reason (Nakama's own close frame then fails).
+
+#: The session_end reason when a message is over the limit: gorilla/websocket's
+#: ErrReadLimit. Its close frame, 1009, has no text.
+READ_LIMIT_EXCEEDED = "websocket: read limit exceeded"
+
+#: The close code gorilla/websocket answers a protocol error with.
+PROTOCOL_ERROR = 1002
+
+#: The codes gorilla/websocket accepts in a peer's close frame (isValidReceivedCloseCode),
+#: besides 3000-4999: RFC 6455 7.4's codes that may be sent (never 1004, 1005, 1006, 1015).
+RECEIVABLE_CLOSE_CODES = frozenset(
+    {1000, 1001, 1002, 1003, 1007, 1008, 1009, 1010, 1011, 1012, 1013}
+)
+
+
+def close_frame_error(code: int | None, reason: bytes | None) -> str | None:
+    """What is wrong with a client's close frame, in gorilla/websocket's words (the text
+    of its 1002 close frame), or None. A frame of fewer than two bytes has no code
+    (``code`` None): gorilla reads it as a close without a status, no error."""
+    if code is None:
+        return None
+    if code not in RECEIVABLE_CLOSE_CODES and not 3000 <= code <= 4999:
+        return f"bad close code {code}"
+    if reason:
+        try:
+            reason.decode("utf-8")
+        except UnicodeDecodeError:
+            return "invalid utf8 payload in close frame"
+    return None
+
+
+def read_error_reason(message: str) -> str:
+    """The session_end reason for one of gorilla/websocket's protocol errors: the error
+    ReadMessage returns (``handleProtocolError``)."""
+    return f"websocket: {message}"

@@ -57,6 +57,24 @@ def whole_frames(data: bytes, limit: int) -> tuple[list[tuple[bytes, bool]], int
     return frames, at
 
 
+#: The fewest frames a message may always have, whatever the byte limit.
+MIN_MESSAGE_FRAMES = 64
+
+
+def message_frame_limit(max_message_size: int) -> int:
+    """How many frames one message may have: one per KiB of ``max_message_size``,
+    and never fewer than :data:`MIN_MESSAGE_FRAMES` (64 at Nakama's 4,096 bytes).
+
+    The byte limit alone does not bound a message: empty continuation frames add no
+    bytes, so a client that never finishes its message could send them for ever, each
+    one costing the server work (and, in Autobahn's own reading, a list entry). Nakama's
+    clients and browsers never fragment what they send; libraries that do use fragments
+    of about a kilobyte or more (websocket-sharp: 1,016 bytes), which this allows at any
+    limit, and at the default even fragments of 64 bytes.
+    """
+    return max(MIN_MESSAGE_FRAMES, max_message_size // 1024)
+
+
 def unmask(payload: bytes, mask: bytes) -> bytes:
     """RFC 6455 5.3: XOR with the 4-byte key, as one big-integer operation."""
     size = len(payload)

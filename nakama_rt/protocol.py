@@ -32,9 +32,22 @@ from twisted.internet.interfaces import IPushProducer
 from zope.interface import implementer
 
 from nakama_rt import tokens
-from nakama_rt.close_reasons import CONNECTION_DROPPED, client_close_reason
+from nakama_rt.close_reasons import (
+    CONNECTION_DROPPED,
+    PROTOCOL_ERROR,
+    READ_LIMIT_EXCEEDED,
+    client_close_reason,
+    close_frame_error,
+    read_error_reason,
+)
 from nakama_rt.codec import Format, OutgoingEnvelope
-from nakama_rt.framing import TurnWriter, can_send_now, send_now, whole_frames
+from nakama_rt.framing import (
+    TurnWriter,
+    can_send_now,
+    message_frame_limit,
+    send_now,
+    whole_frames,
+)
 from nakama_rt.ids import new_session_id
 from nakama_rt.lifecycle import SocketCore, SocketMachine, receive_frame
 from nakama_rt.logs import Logger
@@ -45,6 +58,9 @@ if TYPE_CHECKING:
 
 INVALID_FORMAT = "Invalid format parameter"
 INVALID_TOKEN = "Missing or invalid token"
+
+#: Autobahn's words for a close frame with a one-byte payload (a protocol violation).
+_ONE_BYTE_CLOSE = "received close control frame with payload len 1"
 
 
 class UpgradeRefused(Exception):
@@ -129,6 +145,8 @@ class NakamaServerProtocol(WebSocketServerProtocol):
     pending: list[bytes] | None = None
     #: Why the client ended the session, from the close frame it started closing with.
     client_close: str | None = None
+    #: The close frame's text while :meth:`_close_with` closes (else the reason's).
+    _close_text: str | None = None
 
     # Autobahn callbacks
 
@@ -258,11 +276,43 @@ class NakamaServerProtocol(WebSocketServerProtocol):
             receive_frame(machine, core, payload, binary)
         return data[taken:] if taken else data
 
+    # Messages Autobahn reads (fragmented, or split across reads): their bytes go into
+    # one bytearray as they come. Autobahn's own versions keep a list entry per frame
+    # (and per read), and empty continuation frames never reach the byte limit, so a
+    # message that never ends grew without bound; its frames are counted instead.
+
+    #: Data frames of the message being read, and the bytes so far (Autobahn's name).
+    message_frames = 0
+    message_data: bytearray | None = None
+
+    def onMessageBegin(self, isBinary: bool) -> None:  # noqa: N802, N803
+        self.message_is_binary = isBinary
+        self.message_data = bytearray()
+        self.message_data_total_length = 0
+        self.message_frames = 0
+
+    def onMessageFrameBegin(self, length: int) -> None:  # noqa: N802
+        self.message_frames += 1
+        if not self.failedByMe and self.message_frames > self.factory.max_message_frames:
+            self._fail_connection(
+                WebSocketProtocol.CLOSE_STATUS_CODE_MESSAGE_TOO_BIG,
+                f"received WebSocket message of more than {self.factory.max_message_frames} frames",
+            )
+        # Autobahn's byte limits (skipped once failed); its per-frame list stays empty.
+        super().onMessageFrameBegin(length)
+
+    def onMessageFrameData(self, payload: bytes) -> None:  # noqa: N802
+        if not self.failedByMe:
+            self.message_data += payload
+
+    def onMessageFrameEnd(self) -> None:  # noqa: N802
+        self.frame_data = None
+
     def onMessageEnd(self) -> None:  # noqa: N802
         # Autobahn's version also fires its "message" observer event (a txaio
         # future per message); nothing here listens to it.
         if not self.failedByMe:
-            payload = b"".join(self.message_data)
+            payload = bytes(self.message_data)
             core = self.core
             if core is not None and core.receiving:
                 receive_frame(self.machine, core, payload, self.message_is_binary)
@@ -277,22 +327,58 @@ class NakamaServerProtocol(WebSocketServerProtocol):
         # Nakama answers a client's close with the client's code and no reason (an
         # empty close frame when the client sent none); Autobahn would answer 1000.
         if self.state == WebSocketProtocol.STATE_OPEN:
+            error = close_frame_error(code, reasonRaw)
+            if error is not None:
+                self._refuse_close_frame(error)
+                return True
             self.echoCloseCodeReason = True
-            text = reasonRaw.decode("utf-8", "replace") if reasonRaw else ""
+            text = reasonRaw.decode("utf-8") if reasonRaw else ""
             self.client_close = client_close_reason(code, text)
             reasonRaw = None
         return super().onCloseFrame(code, reasonRaw)
+
+    def _refuse_close_frame(self, error: str) -> None:
+        """Answer a close frame with a code a peer may not send or a reason that is not
+        UTF-8 as gorilla/websocket does: a 1002 close frame saying ``error``, then the
+        end of the connection (the client has closed; no answer will come). Autobahn
+        would fail the connection and then, on the close frame it had just refused,
+        reset it before its own close frame went out."""
+        self._close_with(PROTOCOL_ERROR, read_error_reason(error), error)
+        self.dropConnection(abort=False)
+
+    def _protocol_violation(self, reason: str) -> bool:
+        if reason == _ONE_BYTE_CLOSE:
+            # gorilla/websocket reads a close frame's code only from two bytes or more:
+            # one byte is a close without a code, answered with an empty close frame
+            # and no session_end reason, as Nakama does. The frame goes on to
+            # onCloseFrame (code None) instead of failing the connection.
+            return False
+        return super()._protocol_violation(reason)
 
     def _fail_connection(self, code: int = 1001, reason: str = "going away") -> None:
         # Autobahn fails a connection on protocol errors and oversize messages; route
         # that through the lifecycle so the session is cleaned up and the close is
         # bounded by close_ack_wait_ms. An oversize message closes with 1009 and no
-        # reason, as Nakama's WebSocket library does.
+        # reason, as Nakama's WebSocket library does, and session_end gets that
+        # library's read error, as Nakama's does.
         if self.machine is not None and self.state == WebSocketProtocol.STATE_OPEN:
             self.failedByMe = True
-            self.machine.close("" if code == 1009 else reason, code)
+            if code == WebSocketProtocol.CLOSE_STATUS_CODE_MESSAGE_TOO_BIG:
+                self._close_with(code, READ_LIMIT_EXCEEDED, "")
+            else:
+                self.machine.close(reason, code)
         else:
             super()._fail_connection(code, reason)
+
+    def _close_with(self, code: int, reason: str, text: str) -> None:
+        """Close through the lifecycle with ``reason`` for session_end and the metrics,
+        and ``text`` in the close frame: for a read error gorilla/websocket writes the
+        close frame and Nakama's session_end gets the error, in other words."""
+        self._close_text = text
+        try:
+            self.machine.close(reason, code)
+        finally:
+            self._close_text = None
 
     def onClose(self, wasClean, code, reason):  # noqa: N802, N803
         if self in self.factory.open_protocols and not self.session.closed:
@@ -315,7 +401,8 @@ class NakamaServerProtocol(WebSocketServerProtocol):
         if self.state == WebSocketProtocol.STATE_OPEN:
             # sendClose() only lets applications use 1000 and 3000-4999; the server
             # also needs 1001 (going away), so it writes the close frame itself.
-            reason_bytes = encode_truncate(reason, 123) if reason else None
+            text = reason if self._close_text is None else self._close_text
+            reason_bytes = encode_truncate(text, 123) if text else None
             self.sendCloseFrame(code=code, reasonUtf8=reason_bytes, isReply=False)
         elif self.state != WebSocketProtocol.STATE_CLOSED:
             self.dropConnection(abort=True)
@@ -392,6 +479,8 @@ class NakamaSocketFactory(WebSocketServerFactory):
         self.server = None
         self.open_protocols: set[NakamaServerProtocol] = set()
         self.turn_writer = TurnWriter(server.clock)
+        #: How many frames one message may have (see framing.message_frame_limit).
+        self.max_message_frames = message_frame_limit(server.config.socket.max_message_size_bytes)
         apply_socket_options(self, server)
 
     def setProtocolOptions(self, *args, **kwargs) -> None:  # noqa: N802 (Autobahn's name)

@@ -102,3 +102,20 @@ def test_nothing_is_answered_after_a_frame_that_closes_the_socket(socket) -> Non
         pong("a"),
         (CLOSE, struct.pack("!H", 1000) + b"received unexpected WebSocket message type"),
     ]
+
+
+def test_a_message_of_more_frames_than_allowed_closes_with_1009(socket) -> None:
+    """Empty continuation frames add no bytes; a message's frames are counted too (64
+    at the default 4,096 bytes: framing.message_frame_limit)."""
+    empty = frame(b"", opcode=CONTINUATION, fin=False)
+    assert socket(frame(b"{", fin=False) + empty * 62 + frame(b"x", opcode=PING)) == [
+        (PONG, b"x")  # 63 frames in: still reading
+    ]
+    assert socket(empty + empty) == [(CLOSE, struct.pack("!H", 1009))]
+
+
+def test_a_close_code_a_client_may_not_send_is_a_protocol_error(socket) -> None:
+    """Answered as gorilla/websocket answers it, instead of a reset."""
+    assert socket(frame(struct.pack("!H", 1005), opcode=CLOSE)) == [
+        (CLOSE, struct.pack("!H", 1002) + b"bad close code 1005")
+    ]
