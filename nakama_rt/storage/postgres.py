@@ -37,7 +37,7 @@ from .social_postgres import PostgresSocial
 try:
     import psycopg
     from psycopg import errors as pg_errors
-    from psycopg_pool import ConnectionPool
+    from psycopg_pool import ConnectionPool, PoolTimeout
 except ImportError:  # pragma: no cover - depends on the installed extras
     psycopg = None  # type: ignore[assignment]
 
@@ -78,8 +78,9 @@ def _libpq_reason(error: Exception) -> str:
     return reason.removeprefix("connection failed: ")
 
 
-#: How long a healthcheck waits for a pooled connection before calling the database down.
-PING_TIMEOUT_SEC = 2.0
+#: How long a healthcheck waits for a pooled connection before calling the database down:
+#: under the healthcheck's own 1 s, so that this reason, not a bare timeout, answers it.
+PING_TIMEOUT_SEC = 0.8
 
 
 @implementer(IStorage)
@@ -126,8 +127,14 @@ class PostgresStorage(PostgresChat, PostgresSocial, ThreadedStorage):
 
     def _ping(self) -> None:
         # A short wait for a pooled connection: a healthcheck must answer promptly.
-        with self._db.connection(timeout=PING_TIMEOUT_SEC) as conn:
-            conn.execute("SELECT 1")
+        try:
+            with self._db.connection(timeout=PING_TIMEOUT_SEC) as conn:
+                conn.execute("SELECT 1")
+        except PoolTimeout:
+            raise StorageUnavailable(
+                f"no database connection within {PING_TIMEOUT_SEC:g} s "
+                "(all in use, or the server does not answer)"
+            ) from None
 
     def _open(self) -> None:
         # One direct connection first: an unreachable server or a refused login fails
