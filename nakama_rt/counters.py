@@ -95,9 +95,17 @@ def _le(bound: float) -> str:
 
 
 class RealtimeCounts:
-    """One server's socket counts: its pipeline, router and sessions add to them."""
+    """One server's counts: its pipeline, router and sessions add to them, and its
+    HTTP API the requests it refused as the client's mistake."""
 
-    __slots__ = ("closes", "errors", "handler_latency", "messages_in", "messages_out")
+    __slots__ = (
+        "closes",
+        "errors",
+        "handler_latency",
+        "http_client_errors",
+        "messages_in",
+        "messages_out",
+    )
 
     def __init__(self) -> None:
         #: Envelopes received, by message type (the Envelope's oneof field name).
@@ -110,6 +118,8 @@ class RealtimeCounts:
         self.closes: defaultdict[tuple[int, str], int] = defaultdict(int)
         #: How long handlers take, by message type.
         self.handler_latency = Histograms(HANDLER_BUCKETS)
+        #: HTTP API answers 4xx (requests the client got wrong), by HTTP status.
+        self.http_client_errors: defaultdict[int, int] = defaultdict(int)
 
     def closed_by_server(self, code: int, reason: str) -> None:
         self.closes[(code, reason_class(reason, code))] += 1

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import threading
 import uuid
 
@@ -438,6 +439,43 @@ async def test_promote_and_demote(storage):
 
 
 # Listings ----------------------------------------------------------------------------------
+
+
+@pytest_twisted.ensureDeferred
+async def test_forged_edge_cursors_never_reach_the_database(storage):
+    """Positions past BIGINT (which SQLite cannot bind), negative or fractional values,
+    unknown states and other shapes are InvalidCursor on both backends."""
+    (me,) = await users(storage, "alice")
+    group = (await storage.create_group(me, "First")).id
+    forged = [
+        f"[0,{2**63}]",
+        f"[0,{2**64 - 1}]",
+        f"[{2**63},0]",
+        "[-1,0]",
+        "[0,-1]",
+        "[0,1.5]",
+        "[5,0]",
+        '[0,"1"]',
+        "[[0],1]",
+        '{"s":0}',
+    ]
+    listings = [
+        lambda cursor: storage.list_friends(me, 10, cursor=cursor),
+        lambda cursor: storage.list_group_users(group, 10, cursor=cursor),
+        lambda cursor: storage.list_user_groups(me, 10, cursor=cursor),
+    ]
+    for listing in listings:
+        for text in forged:
+            cursor = base64.urlsafe_b64encode(text.encode()).decode()
+            await expect(InvalidCursor, listing(cursor))
+        # The largest position is valid: a page after every edge.
+        last = base64.urlsafe_b64encode(f"[0,{2**63 - 1}]".encode()).decode()
+        page = await listing(last)
+        assert page.cursor == ""
+    # A user edge's states end at 3 (blocked): 4 is a group's ban only.
+    four = base64.urlsafe_b64encode(b"[4,0]").decode()
+    await expect(InvalidCursor, storage.list_friends(me, 10, cursor=four))
+    assert (await storage.list_group_users(group, 10, cursor=four)).members == ()
 
 
 @pytest_twisted.ensureDeferred

@@ -236,6 +236,8 @@ async def authenticate_email(ctx: ApiContext, call: Call) -> dict[str, Any]:
     return open_session(ctx, user.id, user.username, vars, True)
 
 
+# Nakama's rules refuse control characters (NUL included) in ids, emails and usernames
+# with its own messages; passwords and vars never reach the database.
 _ACCOUNT_BODY: dict[str, Any] = {"id": "string", "vars": "map"}
 _AUTH_QUERY: dict[str, Any] = {"create": "bool", "username": "string"}
 
@@ -247,6 +249,7 @@ ROUTES = [
         auth="server_key",
         body=_ACCOUNT_BODY,
         query=_AUTH_QUERY,
+        check_nul=False,
     ),
     Route(
         b"POST",
@@ -255,6 +258,7 @@ ROUTES = [
         auth="server_key",
         body=_ACCOUNT_BODY,
         query=_AUTH_QUERY,
+        check_nul=False,
     ),
     Route(
         b"POST",
@@ -263,5 +267,6 @@ ROUTES = [
         auth="server_key",
         body={"email": "string", "password": "string", "vars": "map"},
         query=_AUTH_QUERY,
+        check_nul=False,
     ),
 ]

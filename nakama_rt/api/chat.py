@@ -9,7 +9,6 @@ keep writing.
 from __future__ import annotations
 
 import base64
-import binascii
 from typing import Any
 
 import orjson
@@ -21,6 +20,8 @@ from nakama_rt.presence import PresenceStream, StreamMode
 from nakama_rt.proto import api_pb2
 from nakama_rt.realtime.channel import MEMBER_STATES, parse_channel_id, stream_key, wire_message
 
+from ..storage.social import InvalidCursor
+from ..storage.social_core import load_cursor
 from .context import ApiContext
 from .http import ApiError, Call, Code, Route
 from .social_http import query_list
@@ -53,9 +54,11 @@ def encode_cursor(fields: dict[str, Any]) -> str:
 
 
 def decode_cursor(raw: str) -> dict[str, Any] | None:
+    """The fields of a cursor made by :func:`encode_cursor`, or None when it is not one
+    (:func:`~nakama_rt.storage.social_core.load_cursor` checks every value)."""
     try:
-        data = orjson.loads(base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4)))
-    except (binascii.Error, ValueError, orjson.JSONDecodeError):
+        data = load_cursor(raw, unpadded=True)
+    except InvalidCursor:
         return None
     return data if isinstance(data, dict) else None
 

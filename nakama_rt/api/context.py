@@ -11,6 +11,7 @@ from twisted.internet.threads import deferToThreadPool
 from twisted.python.threadpool import ThreadPool
 
 from ..config import Config
+from ..counters import RealtimeCounts
 from ..session_cache import SessionCache
 from ..storage import IStorage
 
@@ -49,6 +50,10 @@ class ApiContext:
         channel messages and channel clean-up); None in tests that do not need it.
     ``list_matches``
         ``MatchFilter -> [api.Match]`` (:mod:`nakama_rt.realtime.match_list`).
+    ``counts``
+        The server's :class:`~nakama_rt.counters.RealtimeCounts` (``server.counts``),
+        where requests refused as the client's mistake are counted for the metrics;
+        None counts nothing.
     """
 
     reactor: Any
@@ -61,6 +66,7 @@ class ApiContext:
     notifier: Any = None
     chat: Any = None
     list_matches: Callable[[Any], list[Any]] | None = None
+    counts: RealtimeCounts | None = None
 
     def in_thread(self, fn: Callable[..., Any], *args: Any) -> Deferred[Any]:
         """Run CPU-heavy ``fn`` (bcrypt) off the reactor thread."""

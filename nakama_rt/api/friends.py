@@ -22,10 +22,12 @@ from ..storage import SYSTEM_USER_ID
 from ..storage.social import Friend, InvalidCursor
 from .account import timestamp, user_json
 from .context import ApiContext
-from .http import ApiError, Call, Code, Route
+from .http import ApiError, Call, Code, Route, holds_nul, nul_refused
 from .social_http import populated, query_int32, query_list
 
 log = Logger()
+
+_METADATA_NOT_JSON = 'Invalid value for query parameter "metadata": not JSON.'
 
 
 def online(ctx: ApiContext, user_id: str) -> bool:
@@ -115,11 +117,13 @@ async def add_friends(ctx: ApiContext, call: Call) -> dict[str, Any]:
     user_id, username = call.session.user_id, call.session.username
     metadata = call.query.get("metadata", "")
     if metadata:
+        # Nakama's database refuses either (a 500 there): here it is the client's mistake.
         try:
-            orjson.loads(metadata)
+            decoded = orjson.loads(metadata)
         except orjson.JSONDecodeError:
-            # Nakama's database refuses it: an internal error there too.
-            raise ApiError(Code.INTERNAL, "Error while trying to add friends.") from None
+            raise ApiError(Code.INVALID_ARGUMENT, _METADATA_NOT_JSON) from None
+        if holds_nul(decoded):
+            raise nul_refused("metadata", "query parameter")
     try:
         made = await ctx.storage.add_friends(user_id, targets, metadata)
     except Exception:

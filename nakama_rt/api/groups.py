@@ -18,6 +18,7 @@ from nakama_rt.realtime.group_chat import GroupMessageCode
 from ..ids import canonical_uuid
 from ..storage import SYSTEM_USER_ID
 from ..storage.social import (
+    GROUP_TEXT_LIMITS,
     JOIN_REQUEST,
     MEMBER,
     GroupFull,
@@ -70,6 +71,17 @@ def _max_body(ctx: ApiContext) -> int:
     return ctx.config.socket.max_request_size_bytes
 
 
+def _check_lengths(body: dict[str, Any]) -> None:
+    """Text that would not fit its column is refused here, alike on both backends
+    (PostgreSQL would fail the insert, and Nakama answers that 500)."""
+    for name, limit in GROUP_TEXT_LIMITS.items():
+        if len(body.get(name, "")) > limit:
+            raise ApiError(
+                Code.INVALID_ARGUMENT,
+                f'Invalid value for field "{name}": longer than {limit} characters.',
+            )
+
+
 # Create, update, delete --------------------------------------------------------------------
 
 
@@ -92,6 +104,7 @@ async def create_group(ctx: ApiContext, call: Call) -> dict[str, Any]:
     max_count = body.get("max_count", 0) or 100
     if max_count < 1:
         raise ApiError(Code.INVALID_ARGUMENT, "Group max count must be >= 1 when set.")
+    _check_lengths(body)
     try:
         group = await ctx.storage.create_group(
             call.session.user_id,
@@ -127,6 +140,7 @@ async def update_group(ctx: ApiContext, call: Call, raw_group_id: str) -> dict[s
         raise ApiError(Code.INVALID_ARGUMENT, "Group name cannot be empty.")
     if body.get("lang_tag") == "":
         raise ApiError(Code.INVALID_ARGUMENT, "Group language cannot be empty.")
+    _check_lengths(body)
     try:
         await ctx.storage.update_group(group_id, call.session.user_id, **body)
     except GroupPermissionDenied:

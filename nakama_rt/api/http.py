@@ -26,6 +26,7 @@ from twisted.web.resource import Resource
 
 from nakama_rt.logs import Logger
 
+from ..counters import RealtimeCounts
 from ..tokens import InvalidToken, SessionClaims, parse_session_token
 
 log = Logger()
@@ -117,6 +118,48 @@ def write_error(request: server.Request, error: ApiError) -> None:
     write_json(request, error.http_status, error_body(error))
 
 
+# Text inputs -------------------------------------------------------------------------------
+
+#: How :func:`check_text` names where a value came from.
+Source = Literal["field", "query parameter", "path parameter"]
+
+
+def check_text(value: str, name: str, source: Source = "field") -> str:
+    """``value``, unless it holds a NUL character.
+
+    PostgreSQL stores no NUL in text (nor a ``\\u0000`` in JSONB), so the API takes
+    none in any text it decodes: bodies, query and path parameters are checked here,
+    as they are decoded, and the answer is the same 400 on every backend instead of
+    a database error.
+    """
+    if "\x00" in value:
+        raise nul_refused(name, source)
+    return value
+
+
+def nul_refused(name: str, source: Source = "field") -> ApiError:
+    """The answer to text with a NUL in it, naming where it came from."""
+    return ApiError(
+        Code.INVALID_ARGUMENT, f'Invalid value for {source} "{name}": contains a NUL character.'
+    )
+
+
+def holds_nul(value: Any) -> bool:
+    """Whether decoded JSON holds a NUL in any string or key (a ``\\u0000`` escape)."""
+    pending = [value]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, str):
+            if "\x00" in item:
+                return True
+        elif isinstance(item, list):
+            pending.extend(item)
+        elif isinstance(item, dict):
+            pending.extend(item)
+            pending.extend(item.values())
+    return False
+
+
 # Request bodies ----------------------------------------------------------------------------
 
 #: Kind of a body field: a string, or a ``map<string, string>`` such as ``vars``.
@@ -129,11 +172,14 @@ def _json_name(proto_name: str) -> str:
     return head + "".join(part[:1].upper() + part[1:] for part in rest)
 
 
-def decode_body(raw: bytes, fields: Mapping[str, FieldKind]) -> dict[str, Any] | None:
+def decode_body(
+    raw: bytes, fields: Mapping[str, FieldKind], check_nul: bool = True
+) -> dict[str, Any] | None:
     """Parse a JSON message body the way grpc-gateway does.
 
     Empty (or ``null``) means no message: None. Unknown fields are ignored; ``null``
-    fields are absent; a wrong type is an InvalidArgument error.
+    fields are absent; a wrong type, or text with a NUL (unless ``check_nul`` is
+    false), is an InvalidArgument error.
     """
     if not raw.strip():
         return None
@@ -163,6 +209,9 @@ def decode_body(raw: bytes, fields: Mapping[str, FieldKind]) -> dict[str, Any] |
                 Code.INVALID_ARGUMENT,
                 f'Invalid value for field "{name}": not an object of string values.',
             )
+        if check_nul:
+            for text in (value,) if kind == "string" else (*value, *value.values()):
+                check_text(text, name)
         message[name] = value
     return message
 
@@ -187,8 +236,11 @@ _BOOLS = {
 }
 
 
-def decode_query(args: Mapping[bytes, list[bytes]], params: Mapping[str, QueryKind]) -> dict:
-    """Typed values of the known query parameters; unknown ones are ignored."""
+def decode_query(
+    args: Mapping[bytes, list[bytes]], params: Mapping[str, QueryKind], check_nul: bool = True
+) -> dict:
+    """Typed values of the known query parameters; unknown ones are ignored. Text with a
+    NUL is an InvalidArgument error unless ``check_nul`` is false."""
     values: dict[str, Any] = {}
     for name, kind in params.items():
         raw = args.get(name.encode("ascii"))
@@ -209,7 +261,7 @@ def decode_query(args: Mapping[bytes, list[bytes]], params: Mapping[str, QueryKi
                 )
             values[name] = _BOOLS[text]
         else:
-            values[name] = text
+            values[name] = check_text(text, name, "query parameter") if check_nul else text
     return values
 
 
@@ -398,10 +450,18 @@ class Route:
     auth: Literal["server_key", "bearer", "none"]
     body: Mapping[str, FieldKind] | None = None
     query: Mapping[str, QueryKind] = field(default_factory=dict)
+    #: Refuse text with a NUL in the body, query and path (:func:`check_text`). False
+    #: only where Nakama's own rules answer NUL first (ids, usernames) or the text never
+    #: reaches the database (passwords, tokens, vars), so Nakama's answers stay.
+    check_nul: bool = True
 
 
 def _is_param(segment: bytes) -> bool:
     return segment.startswith(b"{") and segment.endswith(b"}")
+
+
+def _param_names(pattern: tuple[bytes, ...]) -> list[str]:
+    return [segment[1:-1].decode("ascii") for segment in pattern if _is_param(segment)]
 
 
 def _match(pattern: tuple[bytes, ...], path: tuple[bytes, ...]) -> list[str] | None:
@@ -419,6 +479,12 @@ def _match(pattern: tuple[bytes, ...], path: tuple[bytes, ...]) -> list[str] | N
     return values
 
 
+def count_client_error(counts: RealtimeCounts | None, status: int) -> None:
+    """Count an answer of ``status`` if it is a 4xx: a request the client got wrong."""
+    if counts is not None and 400 <= status < 500:
+        counts.http_client_errors[status] += 1
+
+
 def client_address(request: server.Request) -> tuple[str, str]:
     """The client's (ip, port): the first X-Forwarded-For address when a proxy set
     one (its port unknown), else the connection's peer."""
@@ -431,6 +497,12 @@ def client_address(request: server.Request) -> tuple[str, str]:
     return str(getattr(peer, "host", "")), str(getattr(peer, "port", ""))
 
 
+def client_label(request: server.Request) -> str:
+    """The client's address for a log line: ``ip:port``, or the forwarded ip alone."""
+    ip, port = client_address(request)
+    return f"{ip}:{port}" if port else ip
+
+
 class JsonResource(Resource):
     """A leaf resource routing on the remaining path to ``async`` JSON handlers.
 
@@ -439,17 +511,29 @@ class JsonResource(Resource):
     a positional argument after ``(context, call)``; a literal path wins.
 
     Checks run in grpc-gateway's order: route (404, or 501 for a known path with
-    another method), body and query decoding (400), authentication (401), then
-    the handler. An unexpected exception is logged and answered 500, without
-    details.
+    another method), body, query and path decoding (400), authentication (401),
+    then the handler.
+
+    A refusal (an :class:`ApiError`) is the client's mistake or an expected failure:
+    it is answered, counted in ``counts`` when 4xx and logged as one debug line with
+    the client's address, so a flood of bad requests cannot flood the log. An
+    unexpected exception is ours: logged with its traceback and answered 500,
+    without details.
     """
 
     isLeaf = True
 
-    def __init__(self, context: Any, routes: list[Route], max_body_bytes: int | None) -> None:
+    def __init__(
+        self,
+        context: Any,
+        routes: list[Route],
+        max_body_bytes: int | None,
+        counts: RealtimeCounts | None = None,
+    ) -> None:
         super().__init__()
         self.context = context
         self.max_body_bytes = max_body_bytes
+        self.counts = counts
         self._routes: dict[tuple[bytes, ...], dict[bytes, Route]] = {}
         for route in routes:
             self._routes.setdefault(route.path, {})[route.method] = route
@@ -480,7 +564,7 @@ class JsonResource(Resource):
                 error = ApiError(Code.UNIMPLEMENTED, "Method Not Allowed")
             else:
                 error = ApiError(Code.NOT_FOUND, "Not Found")
-            write_error(request, error)
+            self._refuse(request, error)
             return server.NOT_DONE_YET
         # Set once the request is finished or its connection lost: write nothing after.
         over: list[bool] = []
@@ -506,18 +590,38 @@ class JsonResource(Resource):
         self, request: server.Request, route: Route, values: list[str], over: list[Any]
     ) -> None:
         try:
-            body = None
+            body, check_nul = None, route.check_nul
             if route.body is not None:
-                body = decode_body(read_body(request, self.max_body_bytes), route.body)
-            call = Call(request, body, decode_query(request.args or {}, route.query))
+                raw = read_body(request, self.max_body_bytes)
+                body = decode_body(raw, route.body, check_nul)
+            call = Call(request, body, decode_query(request.args or {}, route.query, check_nul))
+            if check_nul:
+                for name, value in zip(_param_names(route.path), values, strict=True):
+                    check_text(value, name, "path parameter")
             call.session = self._check_auth(request, route)
             result = await route.handler(self.context, call, *values)
         except ApiError as error:
             if not over:
-                write_error(request, error)
+                self._refuse(request, error)
             return
         if not over:
             write_json(request, 200, result)
+
+    def _refuse(self, request: server.Request, error: ApiError) -> None:
+        """Answer an ApiError; a 4xx is the client's mistake: counted, one debug line."""
+        write_error(request, error)
+        status = error.http_status
+        if not 400 <= status < 500:
+            return
+        count_client_error(self.counts, status)
+        log.debug(
+            "{method} {path} from {client}: {status} {message!r}",
+            method=request.method.decode("latin-1", "replace"),
+            path=request.path.decode("latin-1", "replace"),
+            client=client_label(request),
+            status=status,
+            message=error.message,
+        )
 
     def _unexpected(self, failure: Failure, request: server.Request, over: list[Any]) -> None:
         log.failure(

@@ -11,7 +11,7 @@ from nakama_rt.realtime.match_list import ListError, MatchFilter
 
 from .chat import as_json
 from .context import ApiContext
-from .http import ApiError, Call, Code, Route
+from .http import ApiError, Call, Code, Route, client_label
 from .social_http import query_int32
 
 log = Logger()
@@ -36,8 +36,13 @@ async def list_matches(ctx: ApiContext, call: Call) -> dict[str, Any]:
     try:
         matches = ctx.list_matches(match_filter)
     except QueryError as bad:
-        # Nakama answers a query it cannot parse as an internal error.
-        log.info("match listing query refused: {reason}", reason=str(bad))
+        # Nakama answers a query it cannot parse as an internal error. It is the client's
+        # mistake all the same: one debug line, as for every refusal.
+        log.debug(
+            "match listing query from {client} refused: {reason}",
+            client=client_label(call.request),
+            reason=str(bad),
+        )
         raise ApiError(Code.INTERNAL, "Error listing matches.") from None
     return as_json(api_pb2.MatchList(matches=matches))
 

@@ -37,6 +37,7 @@ from .http import (
     Code,
     apply_cors,
     client_address,
+    count_client_error,
     parse_basic_auth,
     read_body,
     write_error,
@@ -104,6 +105,7 @@ class RpcResource(Resource):
             called = self._call(request)
         except _Refused as refused:
             _write(request, refused.status, refused.body, _JSON)
+            count_client_error(self.context.counts, refused.status)
             return server.NOT_DONE_YET
         except Exception:
             log.failure("Unexpected error serving an RPC")
@@ -201,7 +203,9 @@ class RpcResource(Resource):
             {"Message": error.message, "Code": error.code} if isinstance(error, NakamaError) else {}
         )
         body = go_json({"error": detail, "message": error_message(failure), "code": code})
-        _write(request, HTTP_STATUS.get(Code(code), 500), body, _JSON)
+        status = HTTP_STATUS.get(Code(code), 500)
+        _write(request, status, body, _JSON)
+        count_client_error(self.context.counts, status)
 
 
 def query_params(request: server.Request) -> dict[str, list[str]]:

@@ -103,6 +103,7 @@ async def session_logout(ctx: ApiContext, call: Call) -> dict[str, Any]:
     return {}
 
 
+# Tokens and vars never reach the database; a NUL makes a token invalid, as in Nakama.
 ROUTES = [
     Route(
         b"POST",
@@ -110,6 +111,7 @@ ROUTES = [
         session_refresh,
         auth="server_key",
         body={"token": "string", "vars": "map"},
+        check_nul=False,
     ),
     Route(
         b"POST",
@@ -117,5 +119,6 @@ ROUTES = [
         session_logout,
         auth="bearer",
         body={"token": "string", "refresh_token": "string"},
+        check_nul=False,
     ),
 ]

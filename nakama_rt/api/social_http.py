@@ -15,7 +15,7 @@ import orjson
 
 from ..storage.social import Group
 from .account import timestamp
-from .http import ApiError, Call, Code, read_body
+from .http import ApiError, Call, Code, check_text, read_body
 
 # Query parameters --------------------------------------------------------------------------
 
@@ -25,11 +25,12 @@ def _invalid_query(name: str) -> ApiError:
 
 
 def query_list(call: Call, name: str) -> list[str]:
-    """Every value of a repeated query parameter, in order."""
+    """Every value of a repeated query parameter, in order (none with a NUL)."""
     try:
-        return [raw.decode("utf-8") for raw in (call.request.args or {}).get(name.encode(), [])]
+        values = [raw.decode("utf-8") for raw in (call.request.args or {}).get(name.encode(), [])]
     except UnicodeDecodeError:
         raise _invalid_query(name) from None
+    return [check_text(value, name, "query parameter") for value in values]
 
 
 def query_int32(call: Call, name: str) -> int | None:
@@ -55,7 +56,7 @@ BodyKind = Literal["string", "bool", "int32"]
 
 def _typed(name: str, kind: BodyKind, value: Any) -> Any:
     if kind == "string" and isinstance(value, str):
-        return value
+        return check_text(value, name)
     if kind == "bool" and isinstance(value, bool):
         return value
     if kind == "int32" and not isinstance(value, bool):

@@ -24,6 +24,11 @@ from nakama_rt.session import Session
 MAX_STATUS_LENGTH = 2048
 
 
+def nul_refusal(field: str) -> str:
+    """The BAD_INPUT message for text with a NUL, worded as the HTTP API's."""
+    return f'Invalid value for field "{field}": contains a NUL character.'
+
+
 def status_stream(user_id: str) -> PresenceStream:
     return PresenceStream(StreamMode.STATUS, user_id)
 
@@ -131,6 +136,9 @@ class StatusHandlers:
         for username in request.usernames:
             if not username:
                 session.send_error(cid, ErrorCode.BAD_INPUT, "Invalid username")
+                return False
+            if "\x00" in username:  # PostgreSQL takes no NUL: refused alike on both backends
+                session.send_error(cid, ErrorCode.BAD_INPUT, nul_refusal("usernames"))
                 return False
             if username != session.username:
                 usernames.add(username)

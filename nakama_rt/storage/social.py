@@ -29,6 +29,10 @@ SUPERADMIN, ADMIN, MEMBER, JOIN_REQUEST, BANNED = 0, 1, 2, 3, 4
 #: Nakama's default ``max_count`` of a new group.
 DEFAULT_MAX_COUNT = 100
 
+#: The most characters each text column of ``groups`` holds (PostgreSQL's VARCHAR sizes,
+#: as Nakama's schema has them; SQLite would keep more, the API takes no more on either).
+GROUP_TEXT_LIMITS = {"name": 255, "description": 255, "lang_tag": 18, "avatar_url": 512}
+
 
 @dataclass(frozen=True)
 class Friend:

@@ -4,7 +4,7 @@ The rules (friends in :mod:`.social_friends`, groups in :mod:`.social_groups`)
 are written once against :class:`Tx`: one transaction on one connection, with
 ``?`` placeholders. Each backend supplies a Tx that converts what differs:
 placeholders, time values (REAL seconds in SQLite, TIMESTAMPTZ in PostgreSQL),
-the case-insensitive LIKE, and a unique-name violation turned into
+the case-insensitive LIKE, row locks, and a unique-name violation turned into
 :class:`~.social.GroupNameTaken`.
 """
 
@@ -26,6 +26,9 @@ class Tx(Protocol):
 
     #: The case-insensitive LIKE operator.
     ilike: str
+    #: Ends a SELECT that locks its rows until the transaction ends: `` FOR UPDATE``, or
+    #: nothing where a transaction has the database to itself already (SQLite).
+    for_update: str
 
     def rows(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         """Run a statement and return its rows (none for a statement without results)."""
@@ -128,17 +131,56 @@ def group_from(tx: Tx, row: Sequence[Any]) -> Group:
 
 # Cursors: opaque to clients, base64url of a small JSON array. ------------------------------
 
+#: The largest integer a cursor may hold: BIGINT's (SQLite's INTEGER cannot bind more).
+CURSOR_INT_MAX = 2**63 - 1
+
 
 def encode_cursor(*values: Any) -> str:
     return base64.urlsafe_b64encode(orjson.dumps(list(values))).decode("ascii")
 
 
+def _cursor_scalar(value: Any) -> bool:
+    """Whether a cursor value is one the server could have written and any database can
+    take: an integer in 0..2^63-1, a string without NUL (PostgreSQL refuses NUL in
+    text), a boolean or null; never a float or a nested container."""
+    if isinstance(value, str):
+        return "\x00" not in value
+    if value is None or isinstance(value, bool):
+        return True
+    if isinstance(value, int):
+        return 0 <= value <= CURSOR_INT_MAX
+    return False
+
+
+def load_cursor(cursor: str, unpadded: bool = False) -> list[Any] | dict[str, Any]:
+    """The flat JSON array or object inside any cursor of the API (base64url; its padding
+    may be left out when ``unpadded``), or :class:`InvalidCursor`.
+
+    Every cursor a client sends back is decoded here, so that nothing a client made up
+    (an integer past BIGINT, a NUL, a float, a nested value) reaches a query: it is the
+    client's mistake, answered 400 by the endpoint, never a database error.
+    """
+    try:
+        raw = cursor.encode("ascii")
+        if unpadded:
+            raw += b"=" * (-len(raw) % 4)
+        value = orjson.loads(base64.urlsafe_b64decode(raw))
+    except (binascii.Error, ValueError, UnicodeEncodeError):  # JSONDecodeError is a ValueError
+        raise InvalidCursor(cursor) from None
+    if isinstance(value, list):
+        items: Any = value
+    elif isinstance(value, dict):
+        items = value.values()
+    else:
+        raise InvalidCursor(cursor)
+    if not all(_cursor_scalar(item) for item in items):
+        raise InvalidCursor(cursor)
+    return value
+
+
 def decode_cursor(cursor: str, *kinds: type) -> list[Any]:
     """The values of a cursor made by :func:`encode_cursor` with values of ``kinds``."""
-    try:
-        values = orjson.loads(base64.urlsafe_b64decode(cursor.encode("ascii")))
-    except (binascii.Error, ValueError, UnicodeEncodeError):
-        raise InvalidCursor(cursor) from None
+    values = load_cursor(cursor)
     if not isinstance(values, list) or len(values) != len(kinds):
         raise InvalidCursor(cursor)
     for value, kind in zip(values, kinds, strict=True):
@@ -148,12 +190,13 @@ def decode_cursor(cursor: str, *kinds: type) -> list[Any]:
     return values
 
 
-def edge_cursor(cursor: str, state: int | None) -> tuple[int, int] | None:
-    """``(state, position)`` of an edge-list cursor; one made for another state is invalid."""
+def edge_cursor(cursor: str, state: int | None, last_state: int) -> tuple[int, int] | None:
+    """``(state, position)`` of an edge-list cursor whose states go from 0 to
+    ``last_state``; one made for another state is invalid."""
     if not cursor:
         return None
     cursor_state, position = decode_cursor(cursor, int, int)
-    if state is not None and state != cursor_state:
+    if cursor_state > last_state or (state is not None and state != cursor_state):
         raise InvalidCursor(cursor)
     return cursor_state, position
 

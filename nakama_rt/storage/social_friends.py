@@ -19,6 +19,20 @@ from .social_core import USER_COLUMNS, Tx, edge_page, one, scalar, user_from
 _EDGE_STATE = "SELECT state FROM user_edge WHERE source_id = ? AND destination_id = ?"
 
 
+def _lock_users(tx: Tx, user_id: str, others: Sequence[str]) -> None:
+    """Lock the rows of the users a friend operation touches, in id order, before it
+    reads any edge.
+
+    Two requests between the same users (A invites B while B invites A) then run one
+    after the other, and the second sees the first's edges: it accepts the invite
+    instead of finding its own insert in conflict. Locking everyone up front and in one
+    order keeps operations that share users from deadlocking.
+    """
+    ids = sorted({user_id, *others})
+    marks = ", ".join("?" * len(ids))
+    tx.rows(f"SELECT id FROM users WHERE id IN ({marks}) ORDER BY id{tx.for_update}", ids)
+
+
 def _count(tx: Tx, delta: int, user_ids: Sequence[str], now: Any) -> None:
     for user_id in user_ids:
         tx.run(
@@ -44,6 +58,7 @@ def add_friends(
 ) -> dict[str, bool]:
     metadata = metadata or "{}"
     orjson.loads(metadata)  # Invalid JSON fails the whole call, as in Nakama.
+    _lock_users(tx, user_id, friend_ids)
     time = tx.time(now)
     made: dict[str, bool] = {}
     for offset, friend_id in enumerate(friend_ids):
@@ -88,6 +103,7 @@ def add_friends(
 
 
 def delete_friends(tx: Tx, user_id: str, friend_ids: Sequence[str], now: float) -> list[str]:
+    _lock_users(tx, user_id, friend_ids)
     time = tx.time(now)
     removed: list[str] = []
     for friend_id in friend_ids:
@@ -107,6 +123,7 @@ def delete_friends(tx: Tx, user_id: str, friend_ids: Sequence[str], now: float) 
 def block_friends(
     tx: Tx, user_id: str, friend_ids: Sequence[str], now: float, position: int
 ) -> None:
+    _lock_users(tx, user_id, friend_ids)
     time = tx.time(now)
     for offset, friend_id in enumerate(friend_ids):
         updated = tx.run(

@@ -19,6 +19,8 @@ from . import social_friends as friends
 from . import social_groups as groups
 from . import social_lists as lists
 from .social import (
+    BANNED,
+    BLOCKED,
     DEFAULT_MAX_COUNT,
     FriendList,
     Group,
@@ -29,11 +31,12 @@ from .social import (
     GroupPermissionDenied,
     GroupUserChange,
     GroupUserNotFound,
+    InvalidCursor,
     JoinResult,
     LeaveResult,
     UserGroupList,
 )
-from .social_core import Tx, edge_cursor
+from .social_core import edge_cursor
 
 
 def _ids(values: Iterable[str]) -> list[str]:
@@ -116,14 +119,13 @@ class SocialMethods:
         self, user_id: str, limit: int, state: int | None = None, cursor: str = ""
     ) -> Deferred[FriendList]:
         source = canonical_uuid(user_id)
-
-        def listed(tx: Tx) -> FriendList:
-            after = edge_cursor(cursor, state)
-            if source is None:
-                return FriendList(())
-            return friends.list_friends(tx, source, limit, state, after)
-
-        return self._social(listed)
+        try:
+            after = edge_cursor(cursor, state, BLOCKED)
+        except InvalidCursor as invalid:
+            return fail(invalid)
+        if source is None:
+            return succeed(FriendList(()))
+        return self._social(friends.list_friends, source, limit, state, after)
 
     # Groups --------------------------------------------------------------------------------
 
@@ -289,27 +291,25 @@ class SocialMethods:
         self, group_id: str, limit: int, state: int | None = None, cursor: str = ""
     ) -> Deferred[GroupMemberList]:
         group = canonical_uuid(group_id)
-
-        def listed(tx: Tx) -> GroupMemberList:
-            after = edge_cursor(cursor, state)
-            if group is None:
-                return GroupMemberList(())
-            return lists.list_group_users(tx, group, limit, state, after)
-
-        return self._social(listed)
+        try:
+            after = edge_cursor(cursor, state, BANNED)
+        except InvalidCursor as invalid:
+            return fail(invalid)
+        if group is None:
+            return succeed(GroupMemberList(()))
+        return self._social(lists.list_group_users, group, limit, state, after)
 
     def list_user_groups(
         self, user_id: str, limit: int, state: int | None = None, cursor: str = ""
     ) -> Deferred[UserGroupList]:
         user = canonical_uuid(user_id)
-
-        def listed(tx: Tx) -> UserGroupList:
-            after = edge_cursor(cursor, state)
-            if user is None:
-                return UserGroupList(())
-            return lists.list_user_groups(tx, user, limit, state, after)
-
-        return self._social(listed)
+        try:
+            after = edge_cursor(cursor, state, BANNED)
+        except InvalidCursor as invalid:
+            return fail(invalid)
+        if user is None:
+            return succeed(UserGroupList(()))
+        return self._social(lists.list_user_groups, user, limit, state, after)
 
     def list_groups(
         self,

@@ -23,6 +23,7 @@ class _PostgresTx:
     times are TIMESTAMPTZ, and JSONB is read as its text (as Nakama returns it)."""
 
     ilike = "ILIKE"
+    for_update = " FOR UPDATE"
 
     def __init__(self, cursor: Any) -> None:
         cursor.adapters.register_loader("jsonb", TextLoader)

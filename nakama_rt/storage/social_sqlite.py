@@ -16,6 +16,7 @@ class _SqliteTx:
     """:class:`~.social_core.Tx` on the storage's connection; times are REAL seconds."""
 
     ilike = "LIKE"  # SQLite's LIKE ignores ASCII case already.
+    for_update = ""  # BEGIN IMMEDIATE: one writing transaction at a time.
 
     def __init__(self, db: sqlite3.Connection) -> None:
         self._db = db
