@@ -30,7 +30,6 @@ from twisted.internet.defer import Deferred, inlineCallbacks
 from twisted.internet.task import react
 from twisted.logger import Logger, globalLogBeginner, textFileLogObserver
 from twisted.web.resource import Resource
-from twisted.web.server import Site
 
 from nakama_rt import (
     Config,
@@ -41,6 +40,7 @@ from nakama_rt import (
     SocketConfig,
     load_config_file,
 )
+from nakama_rt.http_limits import HttpLimits, LimitedSite
 
 log = Logger(namespace="embed")
 
@@ -100,7 +100,11 @@ async def main(reactor, config: Config, interface: str) -> None:
 
     # Open the database before listening, so that no client arrives before it.
     await nakama.start()
-    port = reactor.listenTCP(config.socket.port, Site(root), interface=interface)
+    # LimitedSite is twisted.web's Site with nakama-rt's HTTP limits: deadlines for a
+    # request's head and body and for idle keep-alive connections, and a cap on
+    # connections per client address (socket.read_timeout_ms, ...).
+    site = LimitedSite(root, HttpLimits.from_config(config.socket), reactor=reactor)
+    port = reactor.listenTCP(config.socket.port, site, interface=interface)
 
     @inlineCallbacks
     def shut_down():

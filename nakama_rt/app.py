@@ -21,12 +21,12 @@ from autobahn.websocket import USES_NVX
 from twisted.internet.defer import Deferred, DeferredList, inlineCallbacks, succeed
 from twisted.internet.interfaces import IReactorTime
 from twisted.web.resource import Resource
-from twisted.web.server import Site
 
 from nakama_rt._version import __version__
 from nakama_rt.api import BCRYPT_COST, HealthcheckResource, body_limited_request_factory, build_api
 from nakama_rt.api.context import ApiContext
 from nakama_rt.config import Config, insecure_defaults
+from nakama_rt.http_limits import HttpLimitCounts, HttpLimits, LimitedSite
 from nakama_rt.logs import Logger, set_level
 from nakama_rt.metrics import MetricsResource, metrics_registry
 from nakama_rt.protocol import NakamaSocketFactory
@@ -72,21 +72,28 @@ class NakamaRT:
             list_matches=lambda match_filter: list_matches(
                 self.server.match_registry, self.server.tracker, match_filter
             ),
+            counts=self.server.counts,
         )
         self.api_resource = build_api(self.api_context, self.server.runtime)
-        self.healthcheck_resource = HealthcheckResource(self.storage)
+        self.healthcheck_resource = HealthcheckResource(self.storage, reactor)
         self.resource: Resource = build_root(
             self.socket_resource, self.api_resource, self.healthcheck_resource
         )
         #: This server's Prometheus registry and its ``GET /metrics`` resource.
-        self.metrics_registry = metrics_registry(self.server, self.storage)
+        #: What the HTTP limits stopped, on every site this server builds.
+        self.http_counts = HttpLimitCounts()
+        self.metrics_registry = metrics_registry(self.server, self.storage, self.http_counts)
         self.metrics_resource = MetricsResource(self.metrics_registry)
 
-    def site(self) -> Site:
-        """A ``Site`` serving :attr:`resource`, quiet about each request."""
-        site = Site(
+    def site(self) -> LimitedSite:
+        """A ``Site`` serving :attr:`resource`, quiet about each request, with the
+        socket section's HTTP limits (:mod:`nakama_rt.http_limits`)."""
+        site = LimitedSite(
             self.resource,
+            HttpLimits.from_config(self.config.socket),
             requestFactory=body_limited_request_factory(self.config.socket.max_request_size_bytes),
+            reactor=self.reactor,
+            counts=self.http_counts,
         )
         site.log = lambda request: None
         site.noisy = False  # no "Starting factory <Site object at 0x...>" lines

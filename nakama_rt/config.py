@@ -31,6 +31,13 @@ class SocketConfig:
     ping_period_ms: int = 15000
     ping_backoff_threshold: int = 20
     outgoing_queue_size: int = 64
+    #: HTTP: a request's head and body must arrive within this (from its first byte).
+    read_timeout_ms: int = 10_000
+    #: HTTP: a keep-alive connection waiting for its next request closes after this.
+    idle_timeout_ms: int = 60_000
+    #: HTTP and sockets: connections at once from one client address, 0 for no cap
+    #: (ours; loopback and private addresses are exempt: see nakama_rt.http_limits).
+    max_connections_per_address: int = 1000
     ssl_certificate: str = ""
     ssl_private_key: str = ""
 
@@ -127,9 +134,13 @@ class Config:
             "pong_wait_ms",
             "ping_period_ms",
             "outgoing_queue_size",
+            "read_timeout_ms",
+            "idle_timeout_ms",
         ):
             if getattr(sock, name) < 1:
                 raise ConfigError(f"socket.{name} must be greater than 0")
+        if sock.max_connections_per_address < 0:
+            raise ConfigError("socket.max_connections_per_address must be 0 (no cap) or more")
         if sock.ping_backoff_threshold < 1:
             raise ConfigError("socket.ping_backoff_threshold must be greater than 0")
         if sock.ping_period_ms >= sock.pong_wait_ms:

@@ -29,10 +29,12 @@ from prometheus_client.metrics_core import (
     HistogramMetricFamily,
     Metric,
 )
+from twisted.internet.interfaces import IReactorTime
 from twisted.web.resource import Resource
 from twisted.web.server import Request, Site
 
 from nakama_rt.counters import QUEUE_FULL, Histograms
+from nakama_rt.http_limits import HttpLimitCounts, HttpLimits, LimitedSite
 from nakama_rt.pipeline import ErrorCode
 from nakama_rt.presence import StreamMode
 
@@ -44,12 +46,16 @@ class RealtimeCollector:
     """Turns one server's state and counts into metric families at scrape time.
 
     ``server`` is a :class:`~nakama_rt.server.RealtimeServer`; ``storage`` is
-    optional and timed when it keeps ``latency`` histograms (both backends do).
+    optional and timed when it keeps ``latency`` histograms (both backends do);
+    ``http`` is what the HTTP limits stopped on this server's sites.
     """
 
-    def __init__(self, server: Any, storage: Any = None) -> None:
+    def __init__(
+        self, server: Any, storage: Any = None, http: HttpLimitCounts | None = None
+    ) -> None:
         self._server = server
         self._storage = storage
+        self._http = http
 
     def collect(self) -> Iterator[Metric]:
         server = self._server
@@ -99,6 +105,7 @@ class RealtimeCollector:
         for code, total in list(counts.errors.items()):
             errors.add_metric([str(code), _error_name(code)], total)
         yield errors
+        yield _client_errors(counts)
         closes = CounterMetricFamily(
             PREFIX + "socket_closes",
             "Sockets closed, by close code and reason (the server's reason, or client).",
@@ -129,6 +136,17 @@ class RealtimeCollector:
                 "operation",
                 latency,
             )
+        if self._http is not None:
+            stopped = CounterMetricFamily(
+                PREFIX + "http_limited_connections",
+                "HTTP connections the limits ended: refused over the per-address cap, "
+                "or closed at the read or idle deadline.",
+                labels=["reason"],
+            )
+            stopped.add_metric(["refused"], self._http.refused_connections)
+            stopped.add_metric(["read_timeout"], self._http.read_timeouts)
+            stopped.add_metric(["idle_timeout"], self._http.idle_timeouts)
+            yield stopped
         yield _histogram(
             "matchmaker_pass_seconds",
             "How long each matchmaker pass (one interval's matching) takes.",
@@ -151,6 +169,34 @@ def _histogram(name: str, documentation: str, label: str | None, histograms: His
     return family
 
 
+#: Error envelopes that tell the client it was wrong (not that the server or game failed).
+CLIENT_ERROR_CODES = (
+    ErrorCode.UNRECOGNIZED_PAYLOAD,
+    ErrorCode.MISSING_PAYLOAD,
+    ErrorCode.BAD_INPUT,
+    ErrorCode.MATCH_NOT_FOUND,
+    ErrorCode.RUNTIME_FUNCTION_NOT_FOUND,
+)
+
+
+def _client_errors(counts: Any) -> Metric:
+    """Requests refused as the client's mistake: HTTP answers 4xx by status, and the
+    socket's client-error envelopes by code (read from the Error envelope counts, so
+    the hot path counts nothing twice)."""
+    family = CounterMetricFamily(
+        PREFIX + "client_errors",
+        "Requests refused as the client's mistake: HTTP 4xx by status, socket Errors by code.",
+        labels=["kind", "code"],
+    )
+    for status, total in list(counts.http_client_errors.items()):
+        family.add_metric(["http", str(status)], total)
+    for code in CLIENT_ERROR_CODES:
+        total = counts.errors.get(code, 0)
+        if total:
+            family.add_metric(["socket", str(int(code))], total)
+    return family
+
+
 def _error_name(code: int) -> str:
     try:
         return ErrorCode(code).name
@@ -158,10 +204,12 @@ def _error_name(code: int) -> str:
         return "OTHER"
 
 
-def metrics_registry(server: Any, storage: Any = None) -> CollectorRegistry:
+def metrics_registry(
+    server: Any, storage: Any = None, http: HttpLimitCounts | None = None
+) -> CollectorRegistry:
     """A registry of this server's metrics plus the process's (CPU, memory, GC)."""
     registry = CollectorRegistry()
-    registry.register(RealtimeCollector(server, storage))
+    registry.register(RealtimeCollector(server, storage, http))
     for collector in (PROCESS_COLLECTOR, PLATFORM_COLLECTOR, GC_COLLECTOR):
         registry.register(collector)
     return registry
@@ -184,11 +232,17 @@ class MetricsResource(Resource):
         return encoder(self.registry)
 
 
-def metrics_site(resource: Resource) -> Site:
-    """A ``Site`` serving ``resource`` at ``/metrics``, for a listener of its own."""
+def metrics_site(
+    resource: Resource,
+    limits: HttpLimits | None = None,
+    reactor: IReactorTime | None = None,
+    counts: HttpLimitCounts | None = None,
+) -> Site:
+    """A ``Site`` serving ``resource`` at ``/metrics``, for a listener of its own, with
+    the API's HTTP limits (Nakama's defaults unless ``limits`` are given)."""
     root = Resource()
     root.putChild(b"metrics", resource)
-    site = Site(root)
+    site = LimitedSite(root, limits, reactor=reactor, counts=counts)
     site.log = lambda request: None
     site.noisy = False
     return site

@@ -20,6 +20,7 @@ from twisted.python.failure import Failure
 from nakama_rt._version import __version__
 from nakama_rt.app import NakamaRT, redact_address
 from nakama_rt.config import Config, ConfigError
+from nakama_rt.http_limits import HttpLimits
 from nakama_rt.listeners import bound_name, listen_failure_reason, wanted_name
 from nakama_rt.logs import Logger, set_level
 from nakama_rt.metrics import metrics_site
@@ -122,7 +123,13 @@ class NakamaService(Service):
         ]
         metrics = self.config.metrics_listen()
         if metrics:
-            wanted.append(("metrics", metrics, metrics_site(self.app.metrics_resource)))
+            site = metrics_site(
+                self.app.metrics_resource,
+                HttpLimits.from_config(self.config.socket),
+                reactor,
+                self.app.http_counts,
+            )
+            wanted.append(("metrics", metrics, site))
         for purpose, description, factory in wanted:
             try:
                 port = _listen_now(reactor, description, factory)

@@ -119,6 +119,30 @@ _KEY_OPTIONS = [
         "Messages queued for a slow client before it is disconnected (default 64).",
     ),
     (
+        "read-timeout-ms",
+        "socket",
+        "read_timeout_ms",
+        int,
+        "An HTTP request's head and body must arrive within this, from its first byte "
+        "(default 10000).",
+    ),
+    (
+        "idle-timeout-ms",
+        "socket",
+        "idle_timeout_ms",
+        int,
+        "A keep-alive HTTP connection waiting for its next request closes after this "
+        "(default 60000).",
+    ),
+    (
+        "max-connections-per-address",
+        "socket",
+        "max_connections_per_address",
+        int,
+        "Connections open at once from one client address, sockets included; loopback "
+        "and private addresses are exempt; 0: no cap (default 1000).",
+    ),
+    (
         "http-key",
         "runtime",
         "http_key",

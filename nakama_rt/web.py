@@ -8,6 +8,7 @@ from twisted.web.server import NOT_DONE_YET, Request
 
 from nakama_rt import upgrade
 from nakama_rt.api.http import ApiError, Code, client_address, write_error
+from nakama_rt.http_limits import connection_taken_over
 from nakama_rt.logs import Logger
 from nakama_rt.protocol import (
     NakamaServerProtocol,
@@ -56,10 +57,11 @@ class SocketResource(Resource):
             request.setHeader(b"sec-websocket-version", b"13")
             return _plain(request, 400, upgrade.BAD_REQUEST)
         client_ip, client_port = client_address(request)
-        # The socket outlives the HTTP request: stop the channel's idle timer, take
-        # its transport over, and let the channel and this request go as soon as
-        # render returns (they hold each other: left to the garbage collector, they
-        # tripled the time collections took while sockets were connecting).
+        # The socket outlives the HTTP request: stop the channel's timer (its idle
+        # timer, or http_limits' read and idle deadlines), take its transport over,
+        # and let the channel and this request go as soon as render returns (they
+        # hold each other: left to the garbage collector, they tripled the time
+        # collections took while sockets were connecting).
         channel = request.channel
         channel.setTimeout(None)
         channel.transport = None
@@ -67,6 +69,8 @@ class SocketResource(Resource):
         try:
             protocol = factory.build_upgraded()
             _hand_over(transport, protocol)
+            # It keeps its place in its address's connection count until it closes.
+            connection_taken_over(channel, protocol.is_closed)
             protocol.open_upgraded(auth, upgrade.switching_protocols(key), client_ip, client_port)
         except Exception:
             # The connection is no longer twisted.web's to answer: drop it.

@@ -7,6 +7,8 @@ import pytest
 import pytest_twisted
 from prometheus_client.parser import text_string_to_metric_families
 from twisted.internet import reactor
+from twisted.internet.defer import Deferred
+from twisted.internet.protocol import ClientCreator, Protocol
 from twisted.internet.task import deferLater
 from twisted.python import usage
 from twisted.web.test.requesthelper import DummyRequest
@@ -267,3 +269,31 @@ def test_histograms_count_per_bucket_and_report_cumulatively() -> None:
     assert key == "ping"
     assert buckets == [("0.001", 2), ("0.01", 3), ("+Inf", 4)]
     assert total == pytest.approx(2.0065)
+
+
+@pytest_twisted.ensureDeferred
+async def test_http_refusals_and_deadlines_reach_the_metrics(tmp_path) -> None:
+    """The API's 4xx answers and the connections the HTTP limits end are the server's
+    counts, read by its own registry (wired by NakamaRT, not by the test)."""
+    running = await start_server(make_config(tmp_path, socket={"read_timeout_ms": 200}))
+    listening = reactor.listenTCP(
+        0, metrics_site(running.app.metrics_resource), interface="127.0.0.1"
+    )
+    scraper = Scraper(listening.getHost().port)
+    try:
+        refused = await http(running.port, "GET", "/v2/friend")  # no session: 401
+        assert refused.status == 401
+        slow = await ClientCreator(reactor, Protocol).connectTCP("127.0.0.1", running.port)
+        closed = Deferred()
+        slow.connectionLost = lambda reason: closed.callback(None)
+        slow.transport.write(b"GET /healthcheck HTTP/1.1\r\nHost: x\r\n")  # never ends
+        await closed
+        samples = await scraper.scrape()
+        assert value(samples, "nakama_rt_client_errors_total", kind="http", code="401") == 1
+        assert (
+            value(samples, "nakama_rt_http_limited_connections_total", reason="read_timeout") == 1
+        )
+        assert value(samples, "nakama_rt_http_limited_connections_total", reason="refused") == 0
+    finally:
+        await listening.stopListening()
+        await stop_server(running)
