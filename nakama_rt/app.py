@@ -18,6 +18,7 @@ or serve ``nakama.resource`` (all three under one root) in your own ``Site``.
 from __future__ import annotations
 
 from autobahn.websocket import USES_NVX
+from twisted.application.service import MultiService
 from twisted.internet.defer import Deferred, DeferredList, inlineCallbacks, succeed
 from twisted.internet.interfaces import IReactorTime
 from twisted.web.resource import Resource
@@ -32,7 +33,7 @@ from nakama_rt.metrics import MetricsResource, metrics_registry
 from nakama_rt.protocol import NakamaSocketFactory
 from nakama_rt.realtime.match_list import list_matches
 from nakama_rt.server import RealtimeServer
-from nakama_rt.session_cache import SessionCache
+from nakama_rt.session_cache import PurgeService, SessionCache
 from nakama_rt.storage import open_storage
 from nakama_rt.web import SocketResource, build_root
 
@@ -54,6 +55,10 @@ class NakamaRT:
         self.reactor = reactor
         self.storage = open_storage(config.database_address(), reactor)
         self.session_cache = SessionCache(config.session, reactor)
+        #: The server's periodic work, started once the database is open: a child of
+        #: the twistd service, or started by :meth:`start` for an embedding app.
+        self.timers = MultiService()
+        PurgeService(self.session_cache, reactor).setServiceParent(self.timers)
         self.server = RealtimeServer(config, reactor, self.storage, self.session_cache)
         if config.runtime.path:
             # Game logic loads now, so that a broken module fails construction (startup).
@@ -101,8 +106,14 @@ class NakamaRT:
 
     @inlineCallbacks
     def start(self):
+        """Open the database, then start the timers (an embedding app's start)."""
+        yield self.open()
+        self.timers.startService()
+
+    @inlineCallbacks
+    def open(self):
+        """Open (and migrate) the database; say what runs, and what is insecure."""
         yield self.storage.start()
-        self.session_cache.start()
         self.log.info(
             "nakama-rt {version} ready (database {db})",
             version=__version__,
@@ -129,7 +140,8 @@ class NakamaRT:
         yield self.server.end_matches()
         self.server.shutdown()
         yield self._wait_for_sockets()
-        self.session_cache.stop()
+        if self.timers.running:
+            yield self.timers.stopService()
         yield self.storage.stop()
 
     def _wait_for_sockets(self) -> Deferred:

@@ -8,9 +8,9 @@ import platform
 import signal
 from typing import Any, Protocol
 
-from twisted.application.service import Service
+from twisted.application.service import MultiService, Service
 from twisted.copyright import version as twisted_version
-from twisted.internet.defer import Deferred, DeferredList, inlineCallbacks, maybeDeferred
+from twisted.internet.defer import Deferred, inlineCallbacks, maybeDeferred, succeed
 from twisted.internet.endpoints import serverFromString
 from twisted.internet.interfaces import IListeningPort, IProtocolFactory
 from twisted.logger import ILogObserver
@@ -57,8 +57,37 @@ class RecordedStartup:
         self.outcome.callback(message)
 
 
-class NakamaService(Service):
-    """Opens the database, then listens; on stop, stops listening, then drains sockets.
+class ListenerService(Service):
+    """One listener: binds its endpoint when started, says what it serves where, and
+    stops listening when stopped. Binding fails at once (Twisted's stream endpoints
+    listen synchronously), so the parent can report why and stop."""
+
+    log = Logger()
+
+    def __init__(
+        self, purpose: str, description: str, factory: IProtocolFactory, reactor: Any
+    ) -> None:
+        self.purpose = purpose
+        self.description = description
+        self.factory = factory
+        self._reactor = reactor
+        self.port: IListeningPort | None = None
+
+    def startService(self) -> None:  # noqa: N802 (Twisted's name)
+        self.port = _listen_now(self._reactor, self.description, self.factory)
+        super().startService()
+        self.log.info("{name}", name=bound_name(self.purpose, self.port, self.description))
+
+    def stopService(self) -> Deferred[None]:  # noqa: N802
+        super().stopService()
+        port, self.port = self.port, None
+        return maybeDeferred(port.stopListening) if port is not None else succeed(None)
+
+
+class NakamaService(MultiService):
+    """Opens the database, then starts its children: the server's timers and one
+    :class:`ListenerService` per listener. On stop, the children stop (listeners
+    first), then the sockets drain and the database closes.
 
     Nothing is bound until the database is open, so no client ever reaches a server
     that is about to fail; a database or a listener that fails is one line in the log
@@ -79,7 +108,12 @@ class NakamaService(Service):
         self.log_observer = log_observer
         self.startup: StartupReport = startup if startup is not None else RecordedStartup()
         self.app: NakamaRT | None = None
-        self.ports: list[IListeningPort] = []
+        super().__init__()
+
+    @property
+    def ports(self) -> list[IListeningPort]:
+        """The bound ports of the listeners, in the order they were bound."""
+        return [s.port for s in self if isinstance(s, ListenerService) and s.port is not None]
 
     def startService(self) -> None:  # noqa: N802 (Twisted's name)
         reactor = self._reactor
@@ -109,15 +143,16 @@ class NakamaService(Service):
             self.log.failure("building the server failed")
             self._fail(reactor, f"{type(error).__name__}: {error}")
             return
-        started = self.app.start()
-        started.addCallbacks(
-            lambda _: self._listen_all(reactor),
+        opened = self.app.open()
+        opened.addCallbacks(
+            lambda _: self._start_children(reactor),
             lambda failure: self._fail(reactor, database_failure(self.config, failure.value)),
         )
         reactor.callWhenRunning(_stop_on_sigterm, reactor)
 
-    def _listen_all(self, reactor) -> None:
+    def _start_children(self, reactor) -> None:
         assert self.app is not None
+        self.app.timers.setServiceParent(self)
         wanted: list[tuple[str, str, IProtocolFactory]] = [
             ("socket and API", description, self.app.site()) for description in self.config.listen
         ]
@@ -131,14 +166,14 @@ class NakamaService(Service):
             )
             wanted.append(("metrics", metrics, site))
         for purpose, description, factory in wanted:
+            listener = ListenerService(purpose, description, factory, reactor)
             try:
-                port = _listen_now(reactor, description, factory)
+                listener.setServiceParent(self)
             except Exception as exc:
+                listener.disownServiceParent()
                 reason = listen_failure_reason(exc)
                 self._fail(reactor, f"{wanted_name(purpose, description)}: {reason}")
                 return
-            self.ports.append(port)
-            self.log.info("{name}", name=bound_name(purpose, port, description))
         tune_garbage_collection()
         self.startup.ready()
 
@@ -160,9 +195,7 @@ class NakamaService(Service):
 
     @inlineCallbacks
     def stopService(self):  # noqa: N802
-        super().stopService()
-        yield DeferredList([maybeDeferred(port.stopListening) for port in self.ports])
-        self.ports = []
+        yield super().stopService()  # the listeners (the last added stop first), the timers
         if self.app is not None:
             yield self.app.stop()
         self.log.info("nakama-rt stopped")

@@ -5,8 +5,8 @@ valid unless its id was removed (logout) or it was issued before the user's
 last full invalidation (``remove_all``: logout everywhere, single-session
 login, ban). ``add`` is therefore a no-op, kept for the same call sites as
 Nakama. State lives in memory and is touched only from the reactor thread, so
-there are no locks; expired entries are purged every ``2 * token_expiry_sec``
-on the injected clock.
+there are no locks; :class:`PurgeService` forgets expired entries every
+``2 * token_expiry_sec`` on the injected clock.
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from twisted.application.internet import TimerService
 from twisted.internet.interfaces import IReactorTime
-from twisted.internet.task import LoopingCall
 
 from .config import SessionConfig
 
@@ -36,17 +36,11 @@ class SessionCache:
         self._refresh_token_expiry_sec = int(config.refresh_token_expiry_sec)
         self._clock = clock
         self._cache: dict[str, _UserEntry] = {}
-        self._purger = LoopingCall(self.purge)
-        self._purger.clock = clock
 
-    def start(self) -> None:
-        """Begin purging expired entries every ``2 * token_expiry_sec``."""
-        if not self._purger.running:
-            self._purger.start(2 * self._token_expiry_sec, now=False)
-
-    def stop(self) -> None:
-        if self._purger.running:
-            self._purger.stop()
+    @property
+    def purge_interval(self) -> int:
+        """Seconds between purges: a removed session token has expired by then."""
+        return 2 * self._token_expiry_sec
 
     def _now(self) -> int:
         return int(self._clock.seconds())
@@ -141,3 +135,12 @@ class SessionCache:
     def __len__(self) -> int:
         """How many users have an entry (for tests and metrics)."""
         return len(self._cache)
+
+
+class PurgeService(TimerService):
+    """Purges ``cache`` every :attr:`SessionCache.purge_interval` on ``clock``, as a
+    child of the server's service (or started and stopped by an embedding app)."""
+
+    def __init__(self, cache: SessionCache, clock: IReactorTime) -> None:
+        super().__init__(cache.purge_interval, cache.purge)
+        self.clock = clock  # TimerService's own attribute for the clock its loop runs on

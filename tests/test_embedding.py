@@ -125,7 +125,7 @@ async def test_tls_options_produce_an_ssl_listener(tmp_path) -> None:
     names = [
         e["name"]
         for e in logged
-        if e.get("log_namespace") == "nakama_rt.service.NakamaService" and "name" in e
+        if e.get("log_namespace") == "nakama_rt.service.ListenerService" and "name" in e
     ]
     assert names == [f"socket and API on 127.0.0.1:{port} (TLS)"]
     try:

@@ -137,7 +137,7 @@ async def test_json_logs_go_to_stdout_one_object_a_line(tmp_path) -> None:
     names = [
         r["name"]
         for r in records
-        if r["namespace"] == "nakama_rt.service.NakamaService" and "name" in r
+        if r["namespace"] == "nakama_rt.service.ListenerService" and "name" in r
     ]
     assert names == [
         f"socket and API on 127.0.0.1:{child.port}",

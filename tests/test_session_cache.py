@@ -6,7 +6,7 @@ import pytest
 from twisted.internet.task import Clock
 
 from nakama_rt.config import SessionConfig
-from nakama_rt.session_cache import SessionCache
+from nakama_rt.session_cache import PurgeService, SessionCache
 
 TOKEN_EXPIRY = 60
 REFRESH_EXPIRY = 3600
@@ -22,12 +22,19 @@ def clock() -> Clock:
 
 
 @pytest.fixture
-def cache(clock):
+def cache(clock) -> SessionCache:
     config = SessionConfig(token_expiry_sec=TOKEN_EXPIRY, refresh_token_expiry_sec=REFRESH_EXPIRY)
-    cache = SessionCache(config, clock)
-    cache.start()
-    yield cache
-    cache.stop()
+    return SessionCache(config, clock)
+
+
+@pytest.fixture(autouse=True)
+def purging(cache, clock) -> PurgeService:
+    """The cache purged as the server purges it, every 2 * token_expiry_sec."""
+    service = PurgeService(cache, clock)
+    service.startService()
+    yield service
+    if service.running:
+        service.stopService()
 
 
 def issue(clock, cache, token_id):
@@ -107,10 +114,10 @@ def test_purge_keeps_full_invalidations_until_every_token_expired(cache, clock):
     assert len(cache) == 0
 
 
-def test_stop_stops_purging(cache, clock):
+def test_stop_stops_purging(cache, clock, purging):
     exp, refresh_exp = issue(clock, cache, "t1")
     cache.remove(USER, exp, "t1", 0, "")
-    cache.stop()
+    purging.stopService()
     clock.advance(10 * TOKEN_EXPIRY)
     assert len(cache) == 1
     cache.purge()
