@@ -16,6 +16,8 @@ from typing import Protocol
 from twisted.internet import tcp
 from twisted.internet.interfaces import IReactorTime
 
+from nakama_rt.library_internals import TCP_WRITE_STATE
+
 
 def whole_frames(data: bytes, limit: int) -> tuple[list[tuple[bytes, bool]], int]:
     """The complete, unfragmented, masked data frames at the head of ``data`` as
@@ -91,12 +93,8 @@ def can_send_now(transport: object) -> bool:
     return (
         isinstance(transport, tcp.Connection)
         and not transport.TLS
-        and all(hasattr(transport, name) for name in _TCP_BUFFER_STATE)
+        and all(hasattr(transport, name) for name in TCP_WRITE_STATE)
     )
-
-
-#: The parts of a Twisted TCP connection's write state :func:`send_now` reads.
-_TCP_BUFFER_STATE = ("socket", "dataBuffer", "offset", "_tempDataLen", "_writeDisconnected")
 
 
 def send_now(transport: tcp.Connection, frame: bytes) -> bytes:
@@ -109,7 +107,9 @@ def send_now(transport: tcp.Connection, frame: bytes) -> bytes:
     a tenth of the server's CPU time under fan-out. When the buffer is empty the
     bytes can go straight out, and whatever the kernel does not take is buffered as
     usual, which keeps the order and Twisted's flow control. An error is left for
-    Twisted's next write to find.
+    Twisted's next write to find. The buffer's state is Twisted's private attributes,
+    read here in place (this runs for every write): see
+    :data:`~nakama_rt.library_internals.TCP_WRITE_STATE`.
     """
     if (
         transport._tempDataLen

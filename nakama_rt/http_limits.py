@@ -68,6 +68,7 @@ from twisted.web.resource import IResource
 from twisted.web.server import Site
 
 from nakama_rt.config import SocketConfig
+from nakama_rt.library_internals import received_head_size
 from nakama_rt.logs import Logger
 
 _log = Logger()
@@ -215,9 +216,10 @@ class LimitedHTTPChannel(HTTPChannel):
         self._answer_and_close(HEADERS_TOO_LARGE)
 
     def _respondToBadRequestAndDisconnect(self) -> None:  # noqa: N802
-        # HTTPChannel's answer to any head it refuses: Go's, with a body, instead
-        # of a bare status line; 431 when it is its size (totalHeadersSize).
-        if self._receivedHeaderSize > self.totalHeadersSize:
+        # HTTPChannel's answer to any head it refuses (a private name of Twisted's,
+        # checked in library_internals): Go's, with a body, instead of a bare
+        # status line; 431 when it is its size (totalHeadersSize).
+        if received_head_size(self) > self.totalHeadersSize:
             self._answer_and_close(HEADERS_TOO_LARGE)
         else:
             self._answer_and_close(BAD_REQUEST)

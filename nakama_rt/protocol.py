@@ -21,11 +21,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-import txaio
-from autobahn.twisted.util import create_transport_details
 from autobahn.twisted.websocket import WebSocketServerFactory, WebSocketServerProtocol
 from autobahn.util import encode_truncate
-from autobahn.wamp.types import TransportDetails
 from autobahn.websocket.protocol import WebSocketProtocol
 from autobahn.websocket.types import ConnectionDeny
 from twisted.internet.interfaces import IPushProducer
@@ -49,6 +46,12 @@ from nakama_rt.framing import (
     whole_frames,
 )
 from nakama_rt.ids import new_session_id
+from nakama_rt.library_internals import (
+    ONE_BYTE_CLOSE,
+    enter_open_state,
+    fire_open,
+    websocket_connection_made,
+)
 from nakama_rt.lifecycle import SocketCore, SocketMachine, receive_frame
 from nakama_rt.logs import Logger
 from nakama_rt.session import Session
@@ -58,9 +61,6 @@ if TYPE_CHECKING:
 
 INVALID_FORMAT = "Invalid format parameter"
 INVALID_TOKEN = "Missing or invalid token"
-
-#: Autobahn's words for a close frame with a one-byte payload (a protocol violation).
-_ONE_BYTE_CLOSE = "received close control frame with payload len 1"
 
 
 class UpgradeRefused(Exception):
@@ -132,7 +132,12 @@ def authenticate_upgrade(
 
 @implementer(IPushProducer)
 class NakamaServerProtocol(WebSocketServerProtocol):
-    """One socket. Forwards events to the lifecycle machine and writes frames."""
+    """One socket. Forwards events to the lifecycle machine and writes frames.
+
+    Autobahn's private names it uses or overrides (``_dataReceived``,
+    ``_fail_connection``, ``_protocol_violation``) are listed, with the rest, in
+    :mod:`nakama_rt.library_internals`.
+    """
 
     _log = Logger()
 
@@ -151,18 +156,8 @@ class NakamaServerProtocol(WebSocketServerProtocol):
     # Autobahn callbacks
 
     def connectionMade(self) -> None:  # noqa: N802
-        # Autobahn's own, in the same order, less the two debug lines it formats
-        # (colours and all) on every connection whether or not debug is logged.
-        details = create_transport_details(self.transport, self.is_server)
-        details.channel_framing = TransportDetails.CHANNEL_FRAMING_WEBSOCKET
-        self._transport_details = details
-        self.peer = details.peer
-        try:
-            self.transport.setTcpNoDelay(self.tcpNoDelay)
-        except (AttributeError, OSError):  # not TCP (a UNIX socket)
-            pass
-        WebSocketProtocol._connectionMade(self)
-        self.factory.countConnections += 1
+        # Autobahn's own, less the debug lines it formats on every connection.
+        websocket_connection_made(self)
 
     def onConnect(self, request):  # noqa: N802 (Autobahn's name)
         # Autobahn's handshake: only when the factory is served without twisted.web
@@ -187,20 +182,14 @@ class NakamaServerProtocol(WebSocketServerProtocol):
         write its ``101 response`` and go to the state Autobahn's handshake leaves
         behind when it accepts (no subprotocol, no extension), without parsing the
         request a second time."""
-        self.websocket_version = 13
-        self.websocket_protocol_in_use = None
-        self.websocket_extensions_in_use = []
         transport = self.transport
         # Straight to the socket when it can take it (see framing.send_now).
         rest = send_now(transport, response) if can_send_now(transport) else response
         if rest:
             transport.write(rest)
-        self.state = WebSocketProtocol.STATE_OPEN
-        self.inside_message = False
-        self.current_frame = None
+        enter_open_state(self)
         self._start(auth, client_ip, client_port)
-        self._onOpen()
-        txaio.resolve(self.is_open, None)
+        fire_open(self)
 
     def _start(self, auth: SocketAuth, client_ip: str, client_port: str) -> None:
         """The session and its lifecycle, for an accepted upgrade."""
@@ -261,7 +250,7 @@ class NakamaServerProtocol(WebSocketServerProtocol):
             data = self._receive_whole_frames(data, core)
             if not data:
                 return
-        self._dataReceived(data)
+        self._dataReceived(data)  # Autobahn's reader, in place: see library_internals
 
     def _receive_whole_frames(self, data: bytes, core: SocketCore) -> bytes:
         """Hand the whole data frames at the head of ``data`` straight to the
@@ -347,7 +336,7 @@ class NakamaServerProtocol(WebSocketServerProtocol):
         self.dropConnection(abort=False)
 
     def _protocol_violation(self, reason: str) -> bool:
-        if reason == _ONE_BYTE_CLOSE:
+        if reason == ONE_BYTE_CLOSE:
             # gorilla/websocket reads a close frame's code only from two bytes or more:
             # one byte is a close without a code, answered with an empty close frame
             # and no session_end reason, as Nakama does. The frame goes on to

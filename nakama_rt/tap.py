@@ -22,6 +22,11 @@ from twisted.python.logfile import LogFile
 
 from nakama_rt._version import __version__
 from nakama_rt.config import Config, ConfigError, load_config_file, parse_env_pairs, update_section
+from nakama_rt.library_internals import (
+    TWISTD_STATUS_MESSAGE_BYTES,
+    answer_twistd_status_pipe,
+    take_twistd_status_pipe,
+)
 from nakama_rt.listeners import check_description
 from nakama_rt.logs import json_file_observer
 
@@ -381,31 +386,25 @@ class TwistdStartup:
     exit status 1 instead of twistd's 0 after a clean reactor stop.
     """
 
-    #: twistd's parent reads at most 100 bytes: "1 " and the message.
-    PIPE_MESSAGE_LIMIT = 98
-
     def __init__(self, twistd_options: MutableMapping[str, Any]) -> None:
         self._options = twistd_options
         self._pipe: int | None = None
 
     def hold(self) -> None:
-        self._pipe = self._options.pop("statusPipe", None)
+        self._pipe = take_twistd_status_pipe(self._options)
 
     def ready(self) -> None:
-        self._answer(b"0")
+        self._answer(None)
 
     def failed(self, message: str) -> None:
         atexit.register(_exit_with_status, 1)
-        self._answer(b"1 " + _shorten(message, self.PIPE_MESSAGE_LIMIT).encode())
+        self._answer(_shorten(message, TWISTD_STATUS_MESSAGE_BYTES))
 
-    def _answer(self, data: bytes) -> None:
+    def _answer(self, failure: str | None) -> None:
         if self._pipe is None:
             return
         pipe, self._pipe = self._pipe, None
-        try:
-            os.write(pipe, data)
-        finally:
-            os.close(pipe)
+        answer_twistd_status_pipe(pipe, failure)
 
 
 def _shorten(message: str, limit: int) -> str:

@@ -9,6 +9,7 @@ from twisted.web.server import NOT_DONE_YET, Request
 from nakama_rt import upgrade
 from nakama_rt.api.http import ApiError, Code, client_address, write_error
 from nakama_rt.http_limits import connection_taken_over
+from nakama_rt.library_internals import detach_http_channel
 from nakama_rt.logs import Logger
 from nakama_rt.protocol import (
     NakamaServerProtocol,
@@ -63,9 +64,7 @@ class SocketResource(Resource):
         # hold each other: left to the garbage collector, they tripled the time
         # collections took while sockets were connecting).
         channel = request.channel
-        channel.setTimeout(None)
-        channel.transport = None
-        channel.requests.clear()
+        detach_http_channel(channel)
         try:
             protocol = factory.build_upgraded()
             _hand_over(transport, protocol)
@@ -82,7 +81,8 @@ class SocketResource(Resource):
 def _hand_over(transport, protocol: NakamaServerProtocol) -> None:
     """Connect ``protocol`` to the transport twisted.web served the request on, the
     way Autobahn's resource does, TLS included, and let it read again (twisted.web
-    paused reading while it served the request)."""
+    paused reading while it served the request; a TLS transport, which is no push
+    producer, was never paused)."""
     if isinstance(transport, ProtocolWrapper):  # TLS from a TLS listener
         transport.wrappedProtocol = protocol
     elif isinstance(transport.protocol, ProtocolWrapper):  # TLS started on the connection
@@ -90,9 +90,7 @@ def _hand_over(transport, protocol: NakamaServerProtocol) -> None:
     else:
         transport.protocol = protocol
     protocol.makeConnection(transport)
-    if hasattr(transport, "_networkProducer"):
-        transport._networkProducer.resumeProducing()
-    elif hasattr(transport, "resumeProducing"):
+    if hasattr(transport, "resumeProducing"):
         transport.resumeProducing()
 
 
