@@ -18,7 +18,6 @@ from google.protobuf import timestamp_pb2
 from twisted.internet.defer import Deferred, succeed
 from twisted.internet.interfaces import IReactorTime
 
-from nakama_rt.codec import OutgoingEnvelope
 from nakama_rt.logs import Logger
 from nakama_rt.presence import IRouter, PresenceStream, StreamMode
 from nakama_rt.proto import api_pb2, realtime_pb2
@@ -110,4 +109,4 @@ class Notifier:
             envelope = realtime_pb2.Envelope(
                 notifications=realtime_pb2.Notifications(notifications=wire)
             )
-            self._router.send_to_stream(notifications_stream(user_id), OutgoingEnvelope(envelope))
+            self._router.send_to_stream(notifications_stream(user_id), envelope)

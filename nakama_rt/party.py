@@ -18,20 +18,20 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Protocol
 
 import orjson
 from twisted.internet.interfaces import IReactorTime
 
-from nakama_rt.codec import OutgoingEnvelope
 from nakama_rt.logs import Logger
+from nakama_rt.pipeline import Requester
 from nakama_rt.presence import (
     IRouter,
     ITracker,
     Presence,
     PresenceMeta,
     PresenceStream,
-    SessionRegistry,
+    SessionDirectory,
     StreamMode,
 )
 from nakama_rt.proto import realtime_pb2
@@ -76,7 +76,7 @@ class PartyPresence:
 
 
 class PartyMatchmaker(Protocol):
-    """What parties need from the matchmaker (attached as ``PartyRegistry.matchmaker``)."""
+    """What parties need from the matchmaker."""
 
     def add_party(
         self,
@@ -97,20 +97,6 @@ class PartyMatchmaker(Protocol):
 
     def remove_party_all(self, party_id: str) -> None:
         """Withdraw every ticket of the party."""
-
-
-class _Member(Protocol):
-    """A session as the registry tracks it (Session, or the pipeline's reply capture)."""
-
-    id: str
-    user_id: str
-    username: str
-
-    @property
-    def closed(self) -> bool: ...
-
-    @property
-    def format(self) -> Any: ...
 
 
 def check_label(label: str) -> None:
@@ -214,10 +200,10 @@ class Party:
         else:
             raise PartyError(NOT_REQUEST)
         self.join_requests.remove(request)
-        session = self.registry.sessions.get(request.session_id)
-        if session is None or session.closed:
+        requester = self.registry.sessions.requester(request.session_id)
+        if requester is None:
             raise PartyError(ACCEPT_FAILED)
-        self.registry.track(self, session)
+        self.registry.track(self, requester)
 
     def remove(self, session_id: str, presence: PartyPresence) -> None:
         """Kick a member (it gets ``party_close``) or silently decline a join request."""
@@ -235,9 +221,7 @@ class Party:
         self.registry.tracker.untrack(member.session_id, self.stream, member.user_id)
         self.registry.router.send_to_session_ids(
             [member.session_id],
-            OutgoingEnvelope(
-                realtime_pb2.Envelope(party_close=realtime_pb2.PartyClose(party_id=self.id))
-            ),
+            realtime_pb2.Envelope(party_close=realtime_pb2.PartyClose(party_id=self.id)),
         )
 
     def close(self, session_id: str) -> None:
@@ -305,7 +289,7 @@ class Party:
                     party_id=self.id, ticket=ticket
                 )
             )
-            self.registry.router.send_to_session_ids(others, OutgoingEnvelope(envelope))
+            self.registry.router.send_to_session_ids(others, envelope)
 
     def matchmaker_remove(self, session_id: str, ticket: str) -> None:
         self._require_leader(session_id)
@@ -341,9 +325,7 @@ class Party:
                     party_id=self.id, presences=[presence.wire()]
                 )
             )
-            self.registry.router.send_to_session_ids(
-                [self.leader.session_id], OutgoingEnvelope(envelope)
-            )
+            self.registry.router.send_to_session_ids([self.leader.session_id], envelope)
         return False
 
     def data_send(self, session_id: str, op_code: int, data: bytes) -> None:
@@ -361,7 +343,7 @@ class Party:
                 party_id=self.id, presence=sender.wire(), op_code=op_code, data=data
             )
         )
-        self.registry.router.send_to_session_ids(recipients, OutgoingEnvelope(envelope))
+        self.registry.router.send_to_session_ids(recipients, envelope)
 
     # Stream membership (from the tracker)
 
@@ -392,7 +374,7 @@ class Party:
                 presences=presences,
             )
             self.registry.router.send_to_session_ids(
-                [member.session_id], OutgoingEnvelope(realtime_pb2.Envelope(party=party))
+                [member.session_id], realtime_pb2.Envelope(party=party)
             )
         if changed:
             self._cancel_matchmaking()
@@ -423,7 +405,7 @@ class Party:
     # Internals
 
     def _to_stream(self, envelope: realtime_pb2.Envelope) -> None:
-        self.registry.router.send_to_stream(self.stream, OutgoingEnvelope(envelope))
+        self.registry.router.send_to_stream(self.stream, envelope)
 
     def _cancel_matchmaking(self) -> None:
         """Membership changed: the party's tickets no longer describe it."""
@@ -459,7 +441,7 @@ class PartyRegistry:
         self,
         tracker: ITracker,
         router: IRouter,
-        sessions: SessionRegistry,
+        sessions: SessionDirectory,
         clock: IReactorTime,
         node: str,
         matchmaker: PartyMatchmaker | None = None,
@@ -469,7 +451,7 @@ class PartyRegistry:
         self.sessions = sessions
         self.clock = clock
         self.node = node
-        #: Set once a matchmaker exists; without one, party matchmaking is refused.
+        #: Without one, party matchmaking is refused.
         self.matchmaker = matchmaker
         self._parties: dict[str, Party] = {}
         tracker.add_listener(StreamMode.PARTY, self._presence_changed)
@@ -510,18 +492,18 @@ class PartyRegistry:
             raise PartyError(HIDDEN_WITH_LABEL)
         self.find(subject, node).update(session_id, label, open, hidden)
 
-    def track(self, party: Party, session: _Member) -> bool:
+    def track(self, party: Party, member: Requester) -> bool:
         """Put a session on the party's stream (the join events follow from the
         tracker). A session that closed meanwhile is not tracked and leaves."""
-        if session.closed:
-            party.members_left([session.id])
+        if self.sessions.requester(member.session_id) is None:
+            party.members_left([member.session_id])
             return False
-        meta = PresenceMeta(username=session.username, format=session.format.value)
-        return self.tracker.track(session.id, party.stream, session.user_id, meta)
+        meta = PresenceMeta(username=member.username, format=member.format.value)
+        return self.tracker.track(member.session_id, party.stream, member.user_id, meta)
 
-    def leave(self, subject: str, node: str, session: _Member) -> None:
+    def leave(self, subject: str, node: str, member: Requester) -> None:
         stream = PresenceStream(StreamMode.PARTY, subject, label=node)
-        self.tracker.untrack(session.id, stream, session.user_id)
+        self.tracker.untrack(member.session_id, stream, member.user_id)
 
     def _forget(self, party: Party) -> None:
         self._parties.pop(party.subject, None)
@@ -542,9 +524,7 @@ class PartyRegistry:
             joins=[_user_presence(p) for p in joins],
             leaves=[_user_presence(p) for p in leaves],
         )
-        self.router.send_to_stream(
-            stream, OutgoingEnvelope(realtime_pb2.Envelope(party_presence_event=event))
-        )
+        self.router.send_to_stream(stream, realtime_pb2.Envelope(party_presence_event=event))
 
 
 def _user_presence(presence: Presence) -> realtime_pb2.UserPresence:

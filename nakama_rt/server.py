@@ -17,6 +17,7 @@ from twisted.internet.interfaces import IReactorTime
 from nakama_rt.close_reasons import SHUTDOWN_REASON, SINGLE_SOCKET_REASON
 from nakama_rt.config import Config
 from nakama_rt.counters import MATCHMAKER_BUCKETS, Histograms, RealtimeCounts
+from nakama_rt.dispatch import dispatch_table
 from nakama_rt.logs import Logger
 from nakama_rt.matchmaker import Matchmaker
 from nakama_rt.notifications import NotificationCode, Notifier
@@ -32,7 +33,6 @@ from nakama_rt.presence import (
     StreamMode,
 )
 from nakama_rt.proto import api_pb2, realtime_pb2
-from nakama_rt.realtime import ping
 from nakama_rt.realtime.authoritative import MatchRegistry
 from nakama_rt.realtime.channel import ChannelHandlers
 from nakama_rt.realtime.group_chat import ChatEvents
@@ -51,7 +51,13 @@ NODE_NAME = "nakama"
 
 
 class RealtimeServer:
-    """Everything realtime, wired together. Implements the lifecycle's SessionHooks."""
+    """Everything realtime, wired together. Implements the lifecycle's SessionHooks.
+
+    Each collaborator gets the others it needs when it is built, so the order below
+    is the dependency order; the one exception is ``nk``, whose stream, match and
+    channel functions are bound once those exist (the matches call game code with
+    ``nk`` in turn).
+    """
 
     log = Logger()
 
@@ -66,9 +72,6 @@ class RealtimeServer:
         self.tracker = LocalTracker()
         self.router = LocalRouter(self.sessions, self.tracker, self.counts)
         self.status = StatusRegistry(self.tracker, self.router)
-        self.pipeline = Pipeline(self.counts)
-        ping.register(self.pipeline)
-        StatusHandlers(self.status, self.tracker, storage).register(self.pipeline)
         self.notifier = Notifier(storage, self.router, clock)
         # Game logic: empty until NakamaRT loads runtime.path into it.
         runtime_logger = RuntimeLogger()
@@ -79,19 +82,10 @@ class RealtimeServer:
             logger=runtime_logger,
             clock=clock,
         )
-        self.pipeline.hooks = self.runtime
-        RpcHandler(self.runtime).register(self.pipeline)
-        self.channels = ChannelHandlers(self.tracker, self.router, storage, self.notifier, clock)
-        self.channels.register(self.pipeline)
-        self.chat_events = ChatEvents(self.tracker, self.router, storage, clock)
-        self.matches = MatchHandlers(
-            self.tracker, self.router, config.session.encryption_key, clock
+        self.channels = ChannelHandlers(
+            self.tracker, self.router, storage, self.notifier, clock, self.sessions
         )
-        self.matches.register(self.pipeline)
-        self.streams = StreamManager(self.tracker, self.router, self.sessions)
-        # Parties; party matchmaking needs ``self.parties.matchmaker`` set.
-        self.parties = PartyRegistry(self.tracker, self.router, self.sessions, clock, NODE_NAME)
-        PartyHandlers(self.parties).register(self.pipeline)
+        self.chat_events = ChatEvents(self.tracker, self.router, storage, clock)
         # Authoritative matches; the runtime fills in the handlers, ctx and nk it loads.
         self.match_registry = MatchRegistry(
             self.tracker,
@@ -103,13 +97,22 @@ class RealtimeServer:
             nk=self.runtime.nk,
             logger=self.runtime.logger,
         )
-        self.matches.authoritative = self.match_registry
+        self.matches = MatchHandlers(
+            self.tracker,
+            self.router,
+            config.session.encryption_key,
+            clock,
+            authoritative=self.match_registry,
+        )
+        self.streams = StreamManager(self.tracker, self.router, self.sessions)
         self.runtime.nk.bind_realtime(
             self.streams,
             self.match_registry,
             lambda match_filter: list_matches(self.match_registry, self.tracker, match_filter),
             self.channels,
         )
+        #: How long each matchmaker pass took (its slices and the gaps between them).
+        self.matchmaker_passes = Histograms(MATCHMAKER_BUCKETS)
         # The matchmaker: a pass every matchmaker.interval_sec; parties queue through it.
         self.matchmaker = Matchmaker(
             config.matchmaker,
@@ -118,12 +121,20 @@ class RealtimeServer:
             config.session.encryption_key,
             node=NODE_NAME,
             runtime=self.runtime,
+            pass_observer=lambda seconds: self.matchmaker_passes.observe("", seconds),
         )
-        #: How long each matchmaker pass took (its slices and the gaps between them).
-        self.matchmaker_passes = Histograms(MATCHMAKER_BUCKETS)
-        self.matchmaker.pass_observer = lambda seconds: self.matchmaker_passes.observe("", seconds)
-        MatchmakerHandlers(self.matchmaker, NODE_NAME).register(self.pipeline)
-        self.parties.matchmaker = self.matchmaker
+        self.parties = PartyRegistry(
+            self.tracker, self.router, self.sessions, clock, NODE_NAME, matchmaker=self.matchmaker
+        )
+        handlers = dispatch_table(
+            channels=self.channels,
+            matches=self.matches,
+            matchmaker=MatchmakerHandlers(self.matchmaker, NODE_NAME),
+            rpc=RpcHandler(self.runtime),
+            status=StatusHandlers(self.status, self.tracker, storage, self.sessions),
+            parties=PartyHandlers(self.parties),
+        )
+        self.pipeline = Pipeline(handlers, self.counts, hooks=self.runtime)
         self.shutting_down = False
 
     # SessionHooks
@@ -150,10 +161,10 @@ class RealtimeServer:
             )
         if self.config.session.single_socket:
             self._close_older_sockets(session)
-        self.runtime.session_start(session)
+        self.runtime.session_start(session.requester)
         self.log.debug("session {sid} opened for {uid}", sid=session.id, uid=user_id)
 
-    def process(self, session: Session, envelope: realtime_pb2.Envelope):
+    def process(self, session: Session, envelope: realtime_pb2.Envelope) -> bool | Deferred[bool]:
         return self.pipeline.process(session, envelope)
 
     def session_closed(self, session: Session, reason: str = "") -> None:
@@ -163,7 +174,7 @@ class RealtimeServer:
         self.tracker.untrack_all(session.id, PresenceReason.DISCONNECT)
         self.status.unfollow_all(session.id)
         self.sessions.remove(session.id)
-        self.runtime.session_end(session, reason)
+        self.runtime.session_end(session.requester, reason)
         self.log.debug("session {sid} closed", sid=session.id)
 
     # Server-wide operations
@@ -184,10 +195,9 @@ class RealtimeServer:
                 create_time=timestamp_pb2.Timestamp(seconds=int(time.time())),
                 persistent=False,
             )
-            older.send_envelope(
-                realtime_pb2.Envelope(
-                    notifications=realtime_pb2.Notifications(notifications=[notice])
-                )
+            notices = realtime_pb2.Notifications(notifications=[notice])
+            self.router.send_to_session_ids(
+                [session_id], realtime_pb2.Envelope(notifications=notices)
             )
             older.close(SINGLE_SOCKET_REASON)
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable, Mapping
-from typing import Any, Protocol
+from typing import Protocol
 
 from twisted.internet.interfaces import IDelayedCall, IReactorTime
 
@@ -19,7 +19,7 @@ from nakama_rt.close_reasons import OUTGOING_QUEUE_FULL, WRITE_TIMEOUT
 from nakama_rt.codec import Format, OutgoingEnvelope
 from nakama_rt.counters import RealtimeCounts
 from nakama_rt.logs import Logger
-from nakama_rt.proto import realtime_pb2
+from nakama_rt.pipeline import Requester
 
 #: WebSocket close codes used by the server.
 CLOSE_NORMAL = 1000
@@ -35,10 +35,15 @@ class Connection(Protocol):
 
 
 class Session:
-    """A live socket session. Created once the upgrade is accepted."""
+    """A live socket session. Created once the upgrade is accepted.
+
+    :attr:`requester` is the session as the pipeline's handlers see it: plain facts
+    made once, so a request costs no copy of them.
+    """
 
     __slots__ = (
         "id",
+        "requester",
         "user_id",
         "username",
         "vars",
@@ -94,6 +99,17 @@ class Session:
         self.client_ip = client_ip
         self.client_port = client_port
         self.status_on_open = status_on_open
+        self.requester = Requester(
+            session_id=session_id,
+            user_id=user_id,
+            username=username,
+            format=fmt,
+            vars=vars,
+            lang=lang,
+            expiry=expiry,
+            client_ip=client_ip,
+            client_port=client_port,
+        )
         self._connection = connection
         self._queue: deque[OutgoingEnvelope] | None = None
         self._queue_limit = outgoing_queue_size
@@ -133,25 +149,11 @@ class Session:
         self._connection.write_frame(envelope, self.format)
         return True
 
-    def send_envelope(self, envelope: realtime_pb2.Envelope) -> bool:
-        """Send an envelope built for this session alone."""
-        return self.send_reply(OutgoingEnvelope(envelope))
-
     def send_reply(self, outgoing: OutgoingEnvelope) -> bool:
-        """Send an envelope meant for this session alone (counted as sent), already
-        wrapped, e.g. one whose bytes are built directly."""
+        """Send the pipeline's answer to this session's request, counted as sent (the
+        router counts what it delivers)."""
         self._counts.messages_out[outgoing.message_type()] += 1
         return self.send(outgoing)
-
-    def send_error(
-        self, cid: str, code: int, message: str, context: Mapping[str, Any] | None = None
-    ) -> bool:
-        """Answer a request with Nakama's ``Error`` envelope."""
-        self._counts.errors[code] += 1
-        error = realtime_pb2.Error(code=code, message=message)
-        if context:
-            error.context.update({str(k): str(v) for k, v in context.items()})
-        return self.send_envelope(realtime_pb2.Envelope(cid=cid, error=error))
 
     def close(self, reason: str = "", code: int = CLOSE_NORMAL) -> None:
         """Close the socket with a reason; idempotent."""

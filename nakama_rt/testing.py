@@ -24,6 +24,7 @@ delivering it. :func:`load_runtime` runs a module's ``init_module`` with the rea
 
 from __future__ import annotations
 
+import base64
 import os
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
@@ -31,12 +32,22 @@ from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Any
 
+import orjson
 from twisted.internet.defer import Deferred, succeed
+from twisted.internet.task import Clock
 from twisted.logger import LogLevel
 from twisted.python.failure import Failure
 
+from nakama_rt.codec import Format, OutgoingEnvelope
+from nakama_rt.dispatch import dispatch_table
 from nakama_rt.notifications import NewNotification
+from nakama_rt.pipeline import Pipeline
+from nakama_rt.presence import LocalRouter, LocalTracker, SessionRegistry
 from nakama_rt.proto import realtime_pb2
+from nakama_rt.realtime.authoritative import MatchRegistry
+from nakama_rt.realtime.match import MatchHandlers
+from nakama_rt.realtime.match_list import list_matches
+from nakama_rt.realtime.stream import StreamManager
 from nakama_rt.runtime import (
     NK_FUNCTIONS,
     ExecutionMode,
@@ -46,6 +57,7 @@ from nakama_rt.runtime import (
     RuntimeLogger,
     invoke,
 )
+from nakama_rt.session import Session
 from nakama_rt.storage import User
 
 __all__ = [
@@ -169,14 +181,15 @@ for _name in NK_FUNCTIONS:
 
 
 @dataclass
-class _Session:
-    """What the runtime reads of a socket session."""
+class _Caller:
+    """What the runtime reads of the session a call serves (a server-to-server call
+    has none of it: ``user_id`` None)."""
 
     user_id: str | None
     username: str | None
     vars: Mapping[str, str] = field(default_factory=dict)
     expiry: int | None = None
-    id: str | None = None
+    session_id: str | None = None
     lang: str | None = "en"
     client_ip: str | None = "127.0.0.1"
     client_port: str | None = "12345"
@@ -199,18 +212,18 @@ class RuntimeHarness:
         """What ``init_module`` registered (``rpcs``, ``before_rt``, ``matches``...)."""
         return self.runtime.initializer
 
-    def _session(self, facts: Mapping[str, Any]) -> _Session:
+    def _caller(self, facts: Mapping[str, Any]) -> _Caller:
         facts = dict(facts)
         user_id = facts.pop("user_id", DEFAULT_USER_ID)
-        session_id = facts.pop("session_id", DEFAULT_SESSION_ID if user_id else None)
+        facts.setdefault("session_id", DEFAULT_SESSION_ID if user_id else None)
         facts.setdefault("username", "player" if user_id else None)
         if user_id is None:
             facts.setdefault("lang", None)
-        return _Session(user_id=user_id, id=session_id, **facts)
+        return _Caller(user_id=user_id, **facts)
 
     def context(self, mode: ExecutionMode = ExecutionMode.RPC, **facts: Any) -> RuntimeContext:
         """The ``ctx`` a function would get for a caller with these facts."""
-        return self.runtime.session_context(self._session(facts), mode)
+        return self.runtime.session_context(self._caller(facts), mode)
 
     def call_rpc(self, id: str, payload: str = "", **facts: Any) -> Deferred[str]:
         """Call an RPC as a client would; a Deferred of its payload."""
@@ -226,7 +239,7 @@ class RuntimeHarness:
         self, message: str, envelope: realtime_pb2.Envelope, **facts: Any
     ) -> realtime_pb2.Envelope | None:
         """Run the before hook of ``message``: the envelope to process, or None."""
-        called = self.runtime.run_before(message, self._session(facts), envelope)
+        called = self.runtime.run_before(message, self._caller(facts), envelope)
         return result_of(called)
 
     def after_rt(
@@ -270,11 +283,7 @@ class _Recorder:
     def __init__(self) -> None:
         self.received: list[dict[str, Any]] = []
 
-    def write_frame(self, envelope: Any, fmt: Any) -> None:
-        import orjson
-
-        from nakama_rt.codec import Format
-
+    def write_frame(self, envelope: OutgoingEnvelope, fmt: Format) -> None:
         self.received.append(orjson.loads(envelope.payload(Format.JSON)))
 
     def send_close(self, code: int, reason: str) -> None:
@@ -295,8 +304,6 @@ class MatchPlayer:
 
     def data(self, op_code: int | None = None) -> list[dict[str, Any]]:
         """The ``match_data`` it received (of one op code), decoded data in ``"bytes"``."""
-        import base64
-
         found = []
         for message in self.received:
             data = message.get("match_data")
@@ -334,17 +341,10 @@ class MatchHarness:
         name: str,
         params: Mapping[str, Any] | None = None,
     ) -> None:
-        from twisted.internet.task import Clock
-
-        from nakama_rt.presence import LocalRouter, LocalTracker, SessionRegistry
-        from nakama_rt.realtime.authoritative import MatchRegistry
-        from nakama_rt.realtime.match import MatchHandlers
-
         self.clock = Clock()
         self.tracker = LocalTracker()
         self.sessions = SessionRegistry()
         router = LocalRouter(self.sessions, self.tracker)
-        self.relay = MatchHandlers(self.tracker, router, "test-key", self.clock)
         self.registry = MatchRegistry(
             self.tracker,
             router,
@@ -355,10 +355,11 @@ class MatchHarness:
             nk=runtime.nk,
             logger=runtime.runtime.logger,
         )
-        self.relay.authoritative = self.registry
-        from nakama_rt.realtime.match_list import list_matches
-        from nakama_rt.realtime.stream import StreamManager
-
+        relay = MatchHandlers(
+            self.tracker, router, "test-key", self.clock, authoritative=self.registry
+        )
+        # The server's own pipeline, so joins and data go through what clients reach.
+        self.pipeline = Pipeline(dispatch_table(matches=relay))
         # nk.stream_* and nk.match_* inside the handler use this harness's world.
         runtime.nk.bind_realtime(
             StreamManager(self.tracker, router, self.sessions),
@@ -382,9 +383,6 @@ class MatchHarness:
 
     def join(self, username: str, metadata: Mapping[str, str] | None = None) -> MatchPlayer:
         """A new player asks to join; raises :class:`MatchRejected` when refused."""
-        from nakama_rt.codec import Format
-        from nakama_rt.session import Session
-
         wire = _Recorder()
         session = Session(
             session_id=str(uuid.uuid4()),
@@ -405,8 +403,8 @@ class MatchHarness:
             cid="join",
             match_join=realtime_pb2.MatchJoin(match_id=self.match_id, metadata=metadata or {}),
         )
-        self.relay.join(session, envelope)
-        answer = wire.received[-1]
+        self.pipeline.process(session, envelope)
+        answer = next(m for m in wire.received if m.get("cid") == "join")
         if "error" in answer:
             self.sessions.remove(session.id)
             raise MatchRejected(answer["error"].get("message", ""))
@@ -420,7 +418,7 @@ class MatchHarness:
                 match_id=self.match_id, op_code=op_code, data=payload
             )
         )
-        self.relay.send_data(player.session, envelope)
+        self.pipeline.process(player.session, envelope)
 
     def leave(self, player: MatchPlayer) -> None:
         """The player's socket closes."""

@@ -9,6 +9,8 @@ import pytest
 from twisted.internet.task import Clock
 
 from nakama_rt.codec import Format
+from nakama_rt.dispatch import dispatch_table
+from nakama_rt.pipeline import Pipeline
 from nakama_rt.presence import (
     LocalRouter,
     LocalTracker,
@@ -92,7 +94,6 @@ class World:
         self.sessions = SessionRegistry()
         self.router = LocalRouter(self.sessions, self.tracker)
         self.game = game
-        self.relay = MatchHandlers(self.tracker, self.router, "key", self.clock)
         self.registry = MatchRegistry(
             self.tracker,
             self.router,
@@ -101,7 +102,8 @@ class World:
             {"game": lambda: game},
             context_factory=lambda mid, node, label, rate: {"match_id": mid, "tick_rate": rate},
         )
-        self.relay.authoritative = self.registry
+        relay = MatchHandlers(self.tracker, self.router, "key", self.clock, self.registry)
+        self.pipeline = Pipeline(dispatch_table(matches=relay))
 
     def connect(self, name: str) -> tuple[Session, Wire]:
         wire = Wire()
@@ -127,13 +129,13 @@ class World:
             cid="j",
             match_join=realtime_pb2.MatchJoin(match_id=match_id, metadata={"password": password}),
         )
-        self.relay.join(session, envelope)
+        self.pipeline.process(session, envelope)
 
     def send(self, session: Session, match_id: str, op: int, data: bytes) -> None:
         envelope = realtime_pb2.Envelope(
             match_data_send=realtime_pb2.MatchDataSend(match_id=match_id, op_code=op, data=data)
         )
-        self.relay.send_data(session, envelope)
+        self.pipeline.process(session, envelope)
 
 
 @pytest.fixture

@@ -560,7 +560,7 @@ def test_pong_replies_are_the_codecs_bytes(cid, fmt):
 
 class _Sender:
     def __init__(self, user_id: str, session_id: str, username: str) -> None:
-        self.user_id, self.id, self.username = user_id, session_id, username
+        self.user_id, self.session_id, self.username = user_id, session_id, username
 
 
 @pytest.mark.parametrize(

@@ -10,6 +10,7 @@ import pytest
 from twisted.internet.task import Clock
 
 from nakama_rt.codec import Format
+from nakama_rt.dispatch import dispatch_table
 from nakama_rt.party import PartyPresence, PartyRegistry
 from nakama_rt.pipeline import Pipeline
 from nakama_rt.presence import LocalRouter, LocalTracker, PresenceReason, SessionRegistry
@@ -104,14 +105,15 @@ class Player:
 
 
 class World:
-    def __init__(self) -> None:
+    def __init__(self, matchmaker: FakeMatchmaker | None = None) -> None:
         self.clock = Clock()
         self.tracker = LocalTracker()
         self.sessions = SessionRegistry()
         self.router = LocalRouter(self.sessions, self.tracker)
-        self.parties = PartyRegistry(self.tracker, self.router, self.sessions, self.clock, "nakama")
-        self.pipeline = Pipeline()
-        PartyHandlers(self.parties).register(self.pipeline)
+        self.parties = PartyRegistry(
+            self.tracker, self.router, self.sessions, self.clock, "nakama", matchmaker
+        )
+        self.pipeline = Pipeline(dispatch_table(parties=PartyHandlers(self.parties)))
 
     def player(self, name: str) -> Player:
         return Player(self, name)
@@ -510,9 +512,9 @@ def test_kick_closes_the_party_for_the_kicked_member(world) -> None:
     )
 
 
-def test_close_tells_everyone_and_ends_the_party(world) -> None:
+def test_close_tells_everyone_and_ends_the_party() -> None:
+    world = World(matchmaker := FakeMatchmaker())
     host, guest = world.player("host"), world.player("guest")
-    world.parties.matchmaker = matchmaker = FakeMatchmaker()
     party_id = world.create(host)
     guest.request(party_join=realtime_pb2.PartyJoin(party_id=party_id))
     host.wire.take(), guest.wire.take()
@@ -581,9 +583,9 @@ def test_data_goes_to_the_other_members_with_the_sender(world) -> None:
 # Matchmaking
 
 
-def test_matchmaker_add_reaches_every_member(world) -> None:
+def test_matchmaker_add_reaches_every_member() -> None:
+    world = World(matchmaker := FakeMatchmaker())
     host, guest = world.player("host"), world.player("guest")
-    world.parties.matchmaker = matchmaker = FakeMatchmaker()
     party_id = world.create(host)
     guest.request(party_join=realtime_pb2.PartyJoin(party_id=party_id))
     host.wire.take(), guest.wire.take()
@@ -634,9 +636,9 @@ def test_matchmaker_add_reaches_every_member(world) -> None:
     )
 
 
-def test_membership_changes_withdraw_the_party_tickets(world) -> None:
+def test_membership_changes_withdraw_the_party_tickets() -> None:
+    world = World(matchmaker := FakeMatchmaker())
     host, a, b = world.player("host"), world.player("a"), world.player("b")
-    world.parties.matchmaker = matchmaker = FakeMatchmaker()
     party_id = world.create(host)
     assert matchmaker.calls == []
     a.request(party_join=realtime_pb2.PartyJoin(party_id=party_id))
@@ -695,9 +697,9 @@ def test_party_matchmaking_without_a_matchmaker(world) -> None:
     )
 
 
-def test_matchmaker_sees_member_presences(world) -> None:
+def test_matchmaker_sees_member_presences() -> None:
+    world = World(matchmaker := FakeMatchmaker())
     host = world.player("host")
-    world.parties.matchmaker = matchmaker = FakeMatchmaker()
     party_id = world.create(host)
     party = world.parties.get(party_id)
     assert party.matchmaker_add(host.session.id, "*", 2, 2, 1, {}, {}) == "ticket-1"

@@ -9,6 +9,7 @@ import orjson
 from twisted.internet.defer import succeed
 
 from nakama_rt.codec import Format
+from nakama_rt.dispatch import dispatch_table
 from nakama_rt.pipeline import Pipeline
 from nakama_rt.presence import (
     LocalRouter,
@@ -56,10 +57,9 @@ class World:
         self.sessions = SessionRegistry()
         self.router = LocalRouter(self.sessions, self.tracker)
         self.status = StatusRegistry(self.tracker, self.router)
-        self.pipeline = Pipeline()
-        StatusHandlers(self.status, self.tracker, FakeStorage(list(self.users.values()))).register(
-            self.pipeline
-        )
+        storage = FakeStorage(list(self.users.values()))
+        handlers = StatusHandlers(self.status, self.tracker, storage, self.sessions)
+        self.pipeline = Pipeline(dispatch_table(status=handlers))
 
     def connect(self, name: str, online: bool = True) -> tuple[Session, Recorder]:
         user = self.users[name]

@@ -14,6 +14,7 @@ from twisted.python.failure import Failure
 from nakama_rt import tokens
 from nakama_rt.config import MatchmakerConfig
 from nakama_rt.logs import Logger
+from nakama_rt.presence import IRouter
 from nakama_rt.query import QueryError, compile_query, index_document
 from nakama_rt.runtime.context import ExecutionMode
 from nakama_rt.runtime.invoke import invoke
@@ -83,13 +84,14 @@ class Matchmaker:
         self,
         config: MatchmakerConfig,
         clock: IReactorTime,
-        router: Any,
+        router: IRouter,
         encryption_key: str,
         *,
         node: str = "nakama",
         runtime: Any = None,
         chunk_seconds: float | None = CHUNK_SECONDS,
         timer: Callable[[], float] = time.perf_counter,
+        pass_observer: Callable[[float], None] | None = None,
     ) -> None:
         self.config = config
         self.clock = clock
@@ -109,7 +111,7 @@ class Matchmaker:
         #: Matches formed since the start.
         self.matched_count = 0
         #: Called with each finished pass's duration in seconds (for metrics).
-        self.pass_observer: Callable[[float], None] | None = None
+        self._pass_observer = pass_observer
 
     # Adding and removing tickets
 
@@ -318,8 +320,8 @@ class Matchmaker:
             if ticket.live:
                 self.pool.active.pop(ticket.id, None)
         self._pass = None
-        if self.pass_observer is not None:
-            self.pass_observer(self.clock.seconds() - run.started)
+        if self._pass_observer is not None:
+            self._pass_observer(self.clock.seconds() - run.started)
         if self.pool.active:
             self._arm()
         for waiter in run.waiters:

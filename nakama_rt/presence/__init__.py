@@ -1,7 +1,7 @@
 """Presence core: who is where (tracker), who is connected (registry), delivery (router)."""
 
-from nakama_rt.presence.registry import SessionRegistry
-from nakama_rt.presence.router import IRouter, LocalRouter
+from nakama_rt.presence.registry import SessionDirectory, SessionRegistry
+from nakama_rt.presence.router import IRouter, LocalRouter, Routable
 from nakama_rt.presence.tracker import (
     ITracker,
     LocalTracker,
@@ -21,6 +21,8 @@ __all__ = [
     "PresenceMeta",
     "PresenceReason",
     "PresenceStream",
+    "Routable",
+    "SessionDirectory",
     "SessionRegistry",
     "StreamMode",
 ]

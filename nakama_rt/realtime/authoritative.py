@@ -23,6 +23,7 @@ import uuid
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import orjson
@@ -30,9 +31,8 @@ from google.protobuf import wrappers_pb2
 from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IDelayedCall, IReactorTime
 
-from nakama_rt.codec import OutgoingEnvelope
 from nakama_rt.logs import Logger
-from nakama_rt.pipeline import ErrorCode
+from nakama_rt.pipeline import Dropped, ErrorCode, RealtimeError, ReplyFirst, Requester
 from nakama_rt.presence import (
     IRouter,
     ITracker,
@@ -43,6 +43,7 @@ from nakama_rt.presence import (
     StreamMode,
 )
 from nakama_rt.proto import api_pb2, realtime_pb2
+from nakama_rt.realtime.match import MatchTarget, presence_event
 
 LABEL_MAX_BYTES = 2048
 INPUT_QUEUE_SIZE = 128
@@ -241,7 +242,7 @@ class AuthoritativeMatch:
                     for p in members
                 ],
             )
-            envelope = OutgoingEnvelope(realtime_pb2.Envelope(match_presence_event=event))
+            envelope = realtime_pb2.Envelope(match_presence_event=event)
             self.registry.router.send_to_stream(self.stream, envelope)
         self.registry.tracker.untrack_by_stream(self.stream)
         self.log.debug("match {mid} stopped: {why}", mid=self.id, why=why)
@@ -318,7 +319,7 @@ class AuthoritativeMatch:
                     user_id=sender.user_id, session_id=sender.session_id, username=sender.username
                 )
             )
-        envelope = OutgoingEnvelope(realtime_pb2.Envelope(match_data=message))
+        envelope = realtime_pb2.Envelope(match_data=message)
         if presences is None:
             self.registry.router.send_to_stream(self.stream, envelope)
             return
@@ -459,32 +460,33 @@ class MatchRegistry:
     def _members_changed(
         self, stream: PresenceStream, joins: list[Presence], leaves: list[Presence]
     ) -> None:
+        """The members hear of the change first, then the handler (whose broadcasts
+        from ``match_join`` so follow the event)."""
+        self.router.send_to_stream(stream, presence_event(stream, joins, leaves))
         match = self._matches.get(stream.subject)
         if match is not None and stream.label == self.node:
             match.members_changed(joins, leaves)
 
-    # The socket side (MatchHandlers.authoritative)
+    # The socket side (MatchHandlers' authoritative matches)
 
-    def join(self, session, cid: str, subject: str, node: str, text: str, metadata) -> bool:
-        match = self._matches.get(subject) if node == self.node else None
+    def join(
+        self, requester: Requester, target: MatchTarget, metadata: Mapping[str, str]
+    ) -> realtime_pb2.Envelope | ReplyFirst:
+        match = self._matches.get(target.subject) if target.node == self.node else None
         if match is None:
-            session.send_error(cid, ErrorCode.MATCH_NOT_FOUND, "Match not found")
-            return False
-        is_new = self.tracker.get_by_stream(session.id, match.stream) is None
+            raise RealtimeError(ErrorCode.MATCH_NOT_FOUND, "Match not found")
+        session_id = requester.session_id
+        is_new = self.tracker.get_by_stream(session_id, match.stream) is None
         if is_new:
-            presence = MatchPresence(session.user_id, session.id, session.username, self.node)
+            presence = MatchPresence(requester.user_id, session_id, requester.username, self.node)
             accept, reason = match.join_attempt(presence, metadata)
             if match.stopped:
-                session.send_error(cid, ErrorCode.MATCH_NOT_FOUND, "Match not found")
-                return False
+                raise RealtimeError(ErrorCode.MATCH_NOT_FOUND, "Match not found")
             if not accept:
-                session.send_error(
-                    cid, ErrorCode.MATCH_JOIN_REJECTED, reason or "Match join rejected"
-                )
-                return False
-        members = [p for p in match.members() if not (is_new and p.session_id == session.id)]
+                raise RealtimeError(ErrorCode.MATCH_JOIN_REJECTED, reason or "Match join rejected")
+        members = [p for p in match.members() if not (is_new and p.session_id == session_id)]
         reply = realtime_pb2.Match(
-            match_id=text,
+            match_id=target.match_id,
             authoritative=True,
             size=len(members),
             presences=[
@@ -494,25 +496,28 @@ class MatchRegistry:
                 for p in members
             ],
             self=realtime_pb2.UserPresence(
-                user_id=session.user_id, session_id=session.id, username=session.username
+                user_id=requester.user_id, session_id=session_id, username=requester.username
             ),
         )
         reply.label.value = match.label
-        session.send_envelope(realtime_pb2.Envelope(cid=cid, match=reply))
-        if is_new:
-            meta = PresenceMeta(username=session.username, format=session.format.value)
-            self.tracker.track(session.id, match.stream, session.user_id, meta)
-        return True
+        envelope = realtime_pb2.Envelope(match=reply)
+        if not is_new:
+            return envelope
+        meta = PresenceMeta(username=requester.username, format=requester.format.value)
+        track = partial(self.tracker.track, session_id, match.stream, requester.user_id, meta)
+        return ReplyFirst(envelope, then=track)
 
-    def send_data(self, session, subject: str, node: str, request) -> bool:
+    def send_data(
+        self, requester: Requester, subject: str, node: str, request: realtime_pb2.MatchDataSend
+    ) -> None:
         match = self._matches.get(subject) if node == self.node else None
         if match is None:
-            return False
+            raise Dropped()
         match.queue_input(
             MatchMessage(
-                user_id=session.user_id,
-                session_id=session.id,
-                username=session.username,
+                user_id=requester.user_id,
+                session_id=requester.session_id,
+                username=requester.username,
                 node=self.node,
                 op_code=request.op_code,
                 data=request.data,
@@ -520,4 +525,3 @@ class MatchRegistry:
                 receive_time_ms=int(self.clock.seconds() * 1000),
             )
         )
-        return True

@@ -4,33 +4,38 @@ A channel is a presence stream (mode 2 room, 3 group, 4 DM) and its id is
 Nakama's text form of that stream, ``"<mode>.<subject>.<subcontext>.<label>"``,
 so ids a client got earlier stay valid for the history call. Members hidden from
 presence still receive messages. Replies go out before the presence events they
-cause, as Nakama's asynchronous tracker makes them arrive.
+cause (:class:`~nakama_rt.pipeline.ReplyFirst`), as Nakama's asynchronous tracker
+makes them arrive; a message reaches the channel before its sender's ack, as in
+Nakama.
 """
 
 from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Callable
+from functools import partial
+from typing import NoReturn
 
 import orjson
 from google.protobuf import timestamp_pb2, wrappers_pb2
 from twisted.internet.defer import Deferred, succeed
+from twisted.python.failure import Failure
 
-from nakama_rt.codec import OutgoingEnvelope
 from nakama_rt.ids import canonical_uuid
 from nakama_rt.logs import Logger
 from nakama_rt.notifications import NewNotification, NotificationCode, Notifier
-from nakama_rt.pipeline import ErrorCode, Pipeline
+from nakama_rt.pipeline import ErrorCode, RealtimeError, ReplyFirst, Requester
 from nakama_rt.presence import (
     IRouter,
     ITracker,
     Presence,
     PresenceMeta,
     PresenceStream,
+    SessionDirectory,
     StreamMode,
 )
 from nakama_rt.proto import api_pb2, realtime_pb2
-from nakama_rt.session import Session
 from nakama_rt.storage.chat import StoredMessage, StreamKey
 
 CHANNEL_MODES = (StreamMode.CHANNEL, StreamMode.GROUP, StreamMode.DM)
@@ -136,13 +141,8 @@ def _user_presence(presence: Presence) -> realtime_pb2.UserPresence:
     )
 
 
-class JoinRefused(Exception):
-    """A join that fails validation: BAD_INPUT (or RUNTIME_EXCEPTION) with this text."""
-
-    def __init__(self, message: str, code: int = ErrorCode.BAD_INPUT) -> None:
-        super().__init__(message)
-        self.message = message
-        self.code = code
+def _refused(message: str) -> RealtimeError:
+    return RealtimeError(ErrorCode.BAD_INPUT, message)
 
 
 class ChannelHandlers:
@@ -151,22 +151,22 @@ class ChannelHandlers:
     log = Logger()
 
     def __init__(
-        self, tracker: ITracker, router: IRouter, storage, notifier: Notifier, clock
+        self,
+        tracker: ITracker,
+        router: IRouter,
+        storage,
+        notifier: Notifier,
+        clock,
+        sessions: SessionDirectory,
     ) -> None:
         self._tracker = tracker
         self._router = router
         self._storage = storage
         self._notifier = notifier
         self._clock = clock
+        self._sessions = sessions
         for mode in CHANNEL_MODES:
             tracker.add_listener(mode, self._presence_changed)
-
-    def register(self, pipeline: Pipeline) -> None:
-        pipeline.register("channel_join", self.join)
-        pipeline.register("channel_leave", self.leave)
-        pipeline.register("channel_message_send", self.send)
-        pipeline.register("channel_message_update", self.update)
-        pipeline.register("channel_message_remove", self.remove)
 
     # Presence events
 
@@ -179,62 +179,47 @@ class ChannelHandlers:
             leaves=[_user_presence(p) for p in leaves],
         )
         _place(event, stream)
-        envelope = OutgoingEnvelope(realtime_pb2.Envelope(channel_presence_event=event))
-        self._router.send_to_stream(stream, envelope)
+        self._router.send_to_stream(stream, realtime_pb2.Envelope(channel_presence_event=event))
 
     # Join and leave
 
-    def join(self, session: Session, envelope: realtime_pb2.Envelope) -> bool | Deferred:
+    def join(
+        self, envelope: realtime_pb2.Envelope, requester: Requester
+    ) -> ReplyFirst | Deferred[ReplyFirst | None]:
         request = envelope.channel_join
-        cid = envelope.cid
-        try:
-            target = self._resolve_target(session, request.target, request.type)
-        except JoinRefused as refusal:
-            session.send_error(cid, refusal.code, refusal.message)
-            return False
+        target = self._resolve_target(requester.user_id, request.target, request.type)
         if isinstance(target, PresenceStream):
-            self._join(session, cid, target, request)
-            return True
+            return self._join(requester, target, request)
 
-        def joined(stream: PresenceStream) -> bool:
-            if session.closed:
-                return True
-            self._join(session, cid, stream, request)
-            return True
+        def joined(stream: PresenceStream) -> ReplyFirst | None:
+            if self._sessions.requester(requester.session_id) is None:
+                return None  # closed while storage answered: nothing to join
+            return self._join(requester, stream, request)
 
-        def refused(failure) -> bool:
-            failure.trap(JoinRefused)
-            session.send_error(cid, failure.value.code, failure.value.message)
-            return False
+        return target.addCallback(joined)
 
-        return target.addCallbacks(joined, refused)
-
-    def _resolve_target(
-        self, session: Session, target: str, kind: int
-    ) -> PresenceStream | Deferred:
+    def _resolve_target(self, user_id: str, target: str, kind: int) -> PresenceStream | Deferred:
         """The stream to join after Nakama's checks: at once for rooms, a Deferred where
-        storage must be asked. Raises :class:`JoinRefused`."""
+        storage must be asked. A refusal is a :class:`RealtimeError`, raised or failed."""
         if not target:
-            raise JoinRefused(INVALID_TARGET)
+            raise _refused(INVALID_TARGET)
         if kind in (0, ROOM):
             if not 1 <= len(target.encode()) <= 64:
-                raise JoinRefused(
-                    f"Channel name is required and must be 1-64 chars: {INVALID_TARGET}"
-                )
+                raise _refused(f"Channel name is required and must be 1-64 chars: {INVALID_TARGET}")
             if _CONTROL_CHARS.search(target):
-                raise JoinRefused(f"Channel name must not contain control chars: {INVALID_TARGET}")
+                raise _refused(f"Channel name must not contain control chars: {INVALID_TARGET}")
             return PresenceStream(StreamMode.CHANNEL, label=target)
         if kind == DIRECT_MESSAGE:
             other = canonical_uuid(target)
             if other is None or other == str(uuid.UUID(int=0)):
-                raise JoinRefused(f"Invalid user ID in direct message join: {INVALID_TARGET}")
-            return self._dm_stream(session.user_id, other)
+                raise _refused(f"Invalid user ID in direct message join: {INVALID_TARGET}")
+            return self._dm_stream(user_id, other)
         if kind == GROUP:
             group_id = canonical_uuid(target)
             if group_id is None:
-                raise JoinRefused(f"Invalid group ID in group channel join: {INVALID_TARGET}")
-            return self._group_stream(session.user_id, group_id)
-        raise JoinRefused("Invalid channel type")
+                raise _refused(f"Invalid group ID in group channel join: {INVALID_TARGET}")
+            return self._group_stream(user_id, group_id)
+        raise _refused("Invalid channel type")
 
     def _dm_stream(self, user_id: str, other: str) -> Deferred:
         async def check() -> PresenceStream:
@@ -246,11 +231,11 @@ class ChannelHandlers:
                 )
             except Exception:
                 self.log.failure("channel join: could not look up user {other}", other=other)
-                raise JoinRefused(
-                    "Failed to look up user ID", ErrorCode.RUNTIME_EXCEPTION
+                raise RealtimeError(
+                    ErrorCode.RUNTIME_EXCEPTION, "Failed to look up user ID"
                 ) from None
             if target is None or blocked:
-                raise JoinRefused(f"User ID not found: {INVALID_TARGET}")
+                raise _refused(f"User ID not found: {INVALID_TARGET}")
             one, two = sorted((user_id, other))
             return PresenceStream(StreamMode.DM, one, two)
 
@@ -262,100 +247,101 @@ class ChannelHandlers:
                 state = await self._storage.group_member_state(group_id, user_id)
             except Exception:
                 self.log.failure("channel join: could not look up group {gid}", gid=group_id)
-                raise JoinRefused(
-                    "Failed to look up group membership", ErrorCode.RUNTIME_EXCEPTION
+                raise RealtimeError(
+                    ErrorCode.RUNTIME_EXCEPTION, "Failed to look up group membership"
                 ) from None
             if state not in MEMBER_STATES:
-                raise JoinRefused(f"Group not found: {INVALID_TARGET}")
+                raise _refused(f"Group not found: {INVALID_TARGET}")
             return PresenceStream(StreamMode.GROUP, group_id)
 
         return Deferred.fromCoroutine(check())
 
     def _join(
-        self, session: Session, cid: str, stream: PresenceStream, request: realtime_pb2.ChannelJoin
-    ) -> None:
+        self, requester: Requester, stream: PresenceStream, request: realtime_pb2.ChannelJoin
+    ) -> ReplyFirst:
         meta = PresenceMeta(
-            username=session.username,
-            format=session.format.value,
+            username=requester.username,
+            format=requester.format.value,
             hidden=request.HasField("hidden") and request.hidden.value,
             persistence=not request.HasField("persistence") or request.persistence.value,
         )
-        is_new = self._tracker.get_by_stream(session.id, stream) is None
+        is_new = self._tracker.get_by_stream(requester.session_id, stream) is None
         members = self._tracker.list_by_stream(stream, False, True)
         channel = realtime_pb2.Channel(
             id=channel_id(stream),
             presences=[_user_presence(p) for p in members],
             self=realtime_pb2.UserPresence(
-                user_id=session.user_id,
-                session_id=session.id,
-                username=session.username,
+                user_id=requester.user_id,
+                session_id=requester.session_id,
+                username=requester.username,
                 persistence=meta.persistence,
             ),
         )
         _place(channel, stream)
-        session.send_envelope(realtime_pb2.Envelope(cid=cid, channel=channel))
-        self._tracker.track(session.id, stream, session.user_id, meta)
-        if is_new and stream.mode == StreamMode.DM:
-            other = stream.subcontext if stream.subject == session.user_id else stream.subject
-            if not any(p.user_id == other for p in self._tracker.list_by_stream(stream)):
-                self._invite(session, other)
+        track = partial(self._track, requester, stream, meta, is_new)
+        return ReplyFirst(realtime_pb2.Envelope(channel=channel), then=track)
 
-    def _invite(self, session: Session, other: str) -> None:
+    def _track(
+        self, requester: Requester, stream: PresenceStream, meta: PresenceMeta, is_new: bool
+    ) -> None:
+        self._tracker.track(requester.session_id, stream, requester.user_id, meta)
+        if is_new and stream.mode == StreamMode.DM:
+            user_id = requester.user_id
+            other = stream.subcontext if stream.subject == user_id else stream.subject
+            if not any(p.user_id == other for p in self._tracker.list_by_stream(stream)):
+                self._invite(requester, other)
+
+    def _invite(self, requester: Requester, other: str) -> None:
         """Tell the other user, who is not in the DM, that someone wants to chat."""
         notice = NewNotification(
             user_id=other,
-            subject=f"{session.username} wants to chat",
-            content={"username": session.username},
+            subject=f"{requester.username} wants to chat",
+            content={"username": requester.username},
             code=NotificationCode.DM_REQUEST,
-            sender_id=session.user_id,
+            sender_id=requester.user_id,
         )
         self._notifier.send([notice]).addErrback(
             lambda f: self.log.failure("could not send the DM request notification", f)
         )
 
-    def leave(self, session: Session, envelope: realtime_pb2.Envelope) -> bool:
+    def leave(self, envelope: realtime_pb2.Envelope, requester: Requester) -> ReplyFirst:
         stream = parse_channel_id(envelope.channel_leave.channel_id)
         if stream is None:
-            session.send_error(envelope.cid, ErrorCode.BAD_INPUT, INVALID_CHANNEL)
-            return False
-        session.send_envelope(realtime_pb2.Envelope(cid=envelope.cid))
-        self._tracker.untrack(session.id, stream, session.user_id)
-        return True
+            raise _refused(INVALID_CHANNEL)
+        untrack = partial(self._tracker.untrack, requester.session_id, stream, requester.user_id)
+        return ReplyFirst(realtime_pb2.Envelope(), then=untrack)
 
     # Messages
 
-    def _member(self, session: Session, cid: str, raw_id: str, action: str):
+    def _member(
+        self, requester: Requester, raw_id: str, action: str
+    ) -> tuple[PresenceStream, Presence]:
         stream = parse_channel_id(raw_id)
         if stream is None:
-            session.send_error(cid, ErrorCode.BAD_INPUT, INVALID_CHANNEL)
-            return None
-        presence = self._tracker.get_by_stream(session.id, stream)
+            raise _refused(INVALID_CHANNEL)
+        presence = self._tracker.get_by_stream(requester.session_id, stream)
         if presence is None:
-            session.send_error(cid, ErrorCode.BAD_INPUT, f"Must join channel before {action}")
-            return None
+            raise _refused(f"Must join channel before {action}")
         return stream, presence
 
     def _now_us(self) -> int:
         return int(self._clock.seconds() * 1_000_000)
 
-    def send(self, session: Session, envelope: realtime_pb2.Envelope) -> bool | Deferred:
-        request, cid = envelope.channel_message_send, envelope.cid
+    def send(
+        self, envelope: realtime_pb2.Envelope, requester: Requester
+    ) -> realtime_pb2.Envelope | Deferred[realtime_pb2.Envelope]:
+        request = envelope.channel_message_send
         if parse_channel_id(request.channel_id) is None:
-            session.send_error(cid, ErrorCode.BAD_INPUT, INVALID_CHANNEL)
-            return False
+            raise _refused(INVALID_CHANNEL)
         if not is_json_object(request.content):
-            session.send_error(cid, ErrorCode.BAD_INPUT, NOT_JSON_OBJECT)
-            return False
-        found = self._member(session, cid, request.channel_id, "sending messages")
-        if found is None:
-            return False
-        stream, presence = found
+            raise _refused(NOT_JSON_OBJECT)
+        stream, presence = self._member(requester, request.channel_id, "sending messages")
         now = self._now_us()
         stored = StoredMessage(
             id=str(uuid.uuid4()),
             code=CHAT,
-            sender_id=session.user_id,
-            username=session.username,
+            sender_id=requester.user_id,
+            username=requester.username,
             stream=stream_key(stream),
             content=request.content,
             create_time_us=now,
@@ -363,110 +349,86 @@ class ChannelHandlers:
         )
         persist = presence.meta.persistence
 
-        def deliver(_=None) -> bool:
-            self._broadcast(stream, stored, persist)
-            self._ack(session, cid, stream, stored, persist)
-            return True
+        def deliver(_: object = None) -> realtime_pb2.Envelope:
+            return self._deliver(stream, stored, persist)
 
         if not persist:
             return deliver()
         return self._storage.add_message(stored).addCallbacks(
-            deliver,
-            self._persist_failed(session, cid, "Could not persist message to channel history"),
+            deliver, self._persist_failed("Could not persist message to channel history")
         )
 
-    def update(self, session: Session, envelope: realtime_pb2.Envelope) -> bool | Deferred:
-        request, cid = envelope.channel_message_update, envelope.cid
+    def update(
+        self, envelope: realtime_pb2.Envelope, requester: Requester
+    ) -> realtime_pb2.Envelope | Deferred[realtime_pb2.Envelope]:
+        request = envelope.channel_message_update
         if canonical_uuid(request.message_id) is None:
-            session.send_error(cid, ErrorCode.BAD_INPUT, INVALID_MESSAGE)
-            return False
+            raise _refused(INVALID_MESSAGE)
         if parse_channel_id(request.channel_id) is None:
-            session.send_error(cid, ErrorCode.BAD_INPUT, INVALID_CHANNEL)
-            return False
+            raise _refused(INVALID_CHANNEL)
         if not is_json_object(request.content):
-            session.send_error(cid, ErrorCode.BAD_INPUT, NOT_JSON_OBJECT)
-            return False
-        found = self._member(session, cid, request.channel_id, "updating messages")
-        if found is None:
-            return False
-        stream, presence = found
+            raise _refused(NOT_JSON_OBJECT)
+        stream, presence = self._member(requester, request.channel_id, "updating messages")
         now = self._now_us()
 
-        def done(create_us: int | None, persist: bool) -> bool:
+        def done(create_us: int | None, persist: bool) -> realtime_pb2.Envelope:
             if create_us is None:
-                session.send_error(
-                    cid, ErrorCode.BAD_INPUT, "Could not find message to update in channel history"
-                )
-                return False
+                raise _refused("Could not find message to update in channel history")
             stored = StoredMessage(
                 id=request.message_id,
                 code=CHAT_UPDATE,
-                sender_id=session.user_id,
-                username=session.username,
+                sender_id=requester.user_id,
+                username=requester.username,
                 stream=stream_key(stream),
                 content=request.content,
                 create_time_us=create_us,
                 update_time_us=now,
             )
-            self._broadcast(stream, stored, persist)
-            self._ack(session, cid, stream, stored, persist)
-            return True
+            return self._deliver(stream, stored, persist)
 
         if not presence.meta.persistence:
             return done(now, False)
         d = self._storage.update_message(
-            request.message_id, session.user_id, request.content, session.username, now
+            request.message_id, requester.user_id, request.content, requester.username, now
         )
         return d.addCallbacks(
             done,
-            self._persist_failed(
-                session, cid, "Could not persist message update to channel history"
-            ),
+            self._persist_failed("Could not persist message update to channel history"),
             callbackArgs=(True,),
         )
 
-    def remove(self, session: Session, envelope: realtime_pb2.Envelope) -> bool | Deferred:
-        request, cid = envelope.channel_message_remove, envelope.cid
+    def remove(
+        self, envelope: realtime_pb2.Envelope, requester: Requester
+    ) -> realtime_pb2.Envelope | Deferred[realtime_pb2.Envelope]:
+        request = envelope.channel_message_remove
         if canonical_uuid(request.message_id) is None:
-            session.send_error(cid, ErrorCode.BAD_INPUT, INVALID_MESSAGE)
-            return False
+            raise _refused(INVALID_MESSAGE)
         if parse_channel_id(request.channel_id) is None:
-            session.send_error(cid, ErrorCode.BAD_INPUT, INVALID_CHANNEL)
-            return False
-        found = self._member(session, cid, request.channel_id, "removing messages")
-        if found is None:
-            return False
-        stream, presence = found
+            raise _refused(INVALID_CHANNEL)
+        stream, presence = self._member(requester, request.channel_id, "removing messages")
         now = self._now_us()
 
-        def done(times: tuple[int, int] | None, persist: bool) -> bool:
+        def done(times: tuple[int, int] | None, persist: bool) -> realtime_pb2.Envelope:
             if times is None:
-                session.send_error(
-                    cid, ErrorCode.BAD_INPUT, "Could not find message to remove in channel history"
-                )
-                return False
+                raise _refused("Could not find message to remove in channel history")
             stored = StoredMessage(
                 id=request.message_id,
                 code=CHAT_REMOVE,
-                sender_id=session.user_id,
-                username=session.username,
+                sender_id=requester.user_id,
+                username=requester.username,
                 stream=stream_key(stream),
                 content="{}",
                 create_time_us=times[0],
                 update_time_us=times[1],
             )
-            self._broadcast(stream, stored, persist)
-            self._ack(session, cid, stream, stored, persist)
-            return True
+            return self._deliver(stream, stored, persist)
 
         if not presence.meta.persistence:
             return done((now, now), False)
-        d = self._storage.remove_message(request.message_id, session.user_id)
+        d = self._storage.remove_message(request.message_id, requester.user_id)
         return d.addCallbacks(
             done,
-            self._persist_failed(
-                session, cid, "Could not persist message remove to channel history"
-            ),
+            self._persist_failed("Could not persist message remove to channel history"),
             callbackArgs=(True,),
         )
 
@@ -498,24 +460,23 @@ class ChannelHandlers:
             return succeed(deliver())
         return self._storage.add_message(stored).addCallback(deliver)
 
-    def _persist_failed(self, session: Session, cid: str, message: str):
-        def failed(failure) -> bool:
+    def _persist_failed(self, message: str) -> Callable[[Failure], NoReturn]:
+        def failed(failure: Failure) -> NoReturn:
             self.log.failure("channel message: {message}", failure, message=message)
-            session.send_error(cid, ErrorCode.RUNTIME_EXCEPTION, message)
-            return False
+            raise RealtimeError(ErrorCode.RUNTIME_EXCEPTION, message)
 
         return failed
 
+    def _deliver(
+        self, stream: PresenceStream, stored: StoredMessage, persist: bool
+    ) -> realtime_pb2.Envelope:
+        """The message to the channel's members, then the sender's ack (the reply)."""
+        self._broadcast(stream, stored, persist)
+        return realtime_pb2.Envelope(channel_message_ack=_ack_of(stream, stored, persist))
+
     def _broadcast(self, stream: PresenceStream, stored: StoredMessage, persist: bool) -> None:
         envelope = realtime_pb2.Envelope(channel_message=wire_message(stored, stream, persist))
-        self._router.send_to_stream(stream, OutgoingEnvelope(envelope))
-
-    @staticmethod
-    def _ack(
-        session: Session, cid: str, stream: PresenceStream, stored: StoredMessage, persist: bool
-    ) -> None:
-        ack = _ack_of(stream, stored, persist)
-        session.send_envelope(realtime_pb2.Envelope(cid=cid, channel_message_ack=ack))
+        self._router.send_to_stream(stream, envelope)
 
 
 def _ack_of(

@@ -15,7 +15,6 @@ from enum import IntEnum
 from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IReactorTime
 
-from nakama_rt.codec import OutgoingEnvelope
 from nakama_rt.presence import IRouter, ITracker, PresenceStream, StreamMode
 from nakama_rt.proto import realtime_pb2
 from nakama_rt.realtime.channel import stream_key, wire_message
@@ -73,7 +72,7 @@ class ChatEvents:
 
         def deliver(_: object) -> None:
             envelope = realtime_pb2.Envelope(channel_message=wire_message(stored, stream, True))
-            self._router.send_to_stream(stream, OutgoingEnvelope(envelope))
+            self._router.send_to_stream(stream, envelope)
 
         return self._storage.add_message(kept).addCallback(deliver)
 

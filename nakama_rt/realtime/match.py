@@ -11,19 +11,20 @@ from __future__ import annotations
 
 import binascii
 import uuid
+from collections.abc import Mapping
+from functools import partial
+from typing import NamedTuple, Protocol
 
 import orjson
 from twisted.internet.interfaces import IReactorTime
 
 from nakama_rt import tokens
-from nakama_rt.codec import Format, LazyEnvelope, OutgoingEnvelope
+from nakama_rt.codec import Format, LazyEnvelope
 from nakama_rt.logs import Logger
-from nakama_rt.pipeline import ErrorCode, Pipeline
+from nakama_rt.pipeline import Dropped, ErrorCode, RealtimeError, ReplyFirst, Requester
 from nakama_rt.presence import IRouter, ITracker, Presence, PresenceMeta, PresenceStream, StreamMode
 from nakama_rt.proto import realtime_pb2
-from nakama_rt.session import Session
 
-MATCH_MODES = (StreamMode.MATCH_RELAYED, StreamMode.MATCH_AUTHORITATIVE)
 INVALID_MATCH_ID = "Invalid match ID"
 INVALID_TOKEN = "Invalid match token"
 NOT_FOUND = "Match not found"
@@ -50,10 +51,53 @@ def _presence(presence: Presence) -> realtime_pb2.UserPresence:
     )
 
 
-def _self(session: Session) -> realtime_pb2.UserPresence:
-    return realtime_pb2.UserPresence(
-        user_id=session.user_id, session_id=session.id, username=session.username
+def presence_event(
+    stream: PresenceStream, joins: list[Presence], leaves: list[Presence]
+) -> realtime_pb2.Envelope:
+    """The ``match_presence_event`` for a change of a match's members."""
+    event = realtime_pb2.MatchPresenceEvent(
+        match_id=match_id(stream),
+        joins=[_presence(p) for p in joins],
+        leaves=[_presence(p) for p in leaves],
     )
+    return realtime_pb2.Envelope(match_presence_event=event)
+
+
+def _self(requester: Requester) -> realtime_pb2.UserPresence:
+    return realtime_pb2.UserPresence(
+        user_id=requester.user_id, session_id=requester.session_id, username=requester.username
+    )
+
+
+def presence_meta(requester: Requester) -> PresenceMeta:
+    """A match member's presence: visible, with the socket's format."""
+    return PresenceMeta(username=requester.username, format=requester.format.value)
+
+
+class MatchTarget(NamedTuple):
+    """The match a ``match_join`` names: its uuid and node, and its id as sent."""
+
+    subject: str
+    node: str
+    match_id: str
+
+
+class AuthoritativeMatches(Protocol):
+    """What the socket's match messages need of authoritative matches (the runtime's
+    :class:`~nakama_rt.realtime.authoritative.MatchRegistry`)."""
+
+    def join(
+        self, requester: Requester, target: MatchTarget, metadata: Mapping[str, str]
+    ) -> realtime_pb2.Envelope | ReplyFirst:
+        """The ``match`` reply, tracking a new member once it is sent; raises
+        :class:`~nakama_rt.pipeline.RealtimeError` when refused."""
+        ...
+
+    def send_data(
+        self, requester: Requester, subject: str, node: str, request: realtime_pb2.MatchDataSend
+    ) -> None:
+        """Queue a member's data for the match loop; :class:`Dropped` when no such match."""
+        ...
 
 
 class RelayedData(LazyEnvelope):
@@ -69,10 +113,10 @@ class RelayedData(LazyEnvelope):
     MESSAGE_TYPE = "match_data"
 
     def __init__(
-        self, match_id: str, sender: Session, op_code: int, data: bytes, reliable: bool
+        self, match_id: str, sender: Requester, op_code: int, data: bytes, reliable: bool
     ) -> None:
         super().__init__()
-        sent_by = (sender.user_id, sender.id, sender.username)
+        sent_by = (sender.user_id, sender.session_id, sender.username)
         self._fields = (match_id, *sent_by, op_code, data, reliable)
 
     def build(self) -> realtime_pb2.Envelope:
@@ -112,47 +156,42 @@ class RelayedData(LazyEnvelope):
 
 
 class MatchHandlers:
-    """The relayed match messages. Authoritative matches plug in through ``authoritative``
-    (an object with ``join``/``leave``/``send_data``), absent until the runtime has them."""
+    """The relayed match messages; authoritative matches are reached through
+    ``authoritative`` (None: there are none, and such ids are not found)."""
 
     log = Logger()
 
     def __init__(
-        self, tracker: ITracker, router: IRouter, encryption_key: str, clock: IReactorTime
+        self,
+        tracker: ITracker,
+        router: IRouter,
+        encryption_key: str,
+        clock: IReactorTime,
+        authoritative: AuthoritativeMatches | None = None,
     ) -> None:
         self._tracker = tracker
         self._clock = clock
         self._router = router
         self._key = encryption_key
-        self.authoritative = None
-        for mode in MATCH_MODES:
-            tracker.add_listener(mode, self._presence_changed)
-
-    def register(self, pipeline: Pipeline) -> None:
-        pipeline.register("match_create", self.create)
-        pipeline.register("match_join", self.join)
-        pipeline.register("match_leave", self.leave)
-        pipeline.register("match_data_send", self.send_data)
+        self._authoritative = authoritative
+        # Authoritative matches send their own events, before their handler hears.
+        tracker.add_listener(StreamMode.MATCH_RELAYED, self._presence_changed)
 
     def _presence_changed(
         self, stream: PresenceStream, joins: list[Presence], leaves: list[Presence]
     ) -> None:
-        event = realtime_pb2.MatchPresenceEvent(
-            match_id=match_id(stream),
-            joins=[_presence(p) for p in joins],
-            leaves=[_presence(p) for p in leaves],
+        self._router.send_to_stream(stream, presence_event(stream, joins, leaves))
+
+    def _track(self, requester: Requester, stream: PresenceStream) -> None:
+        self._tracker.track(
+            requester.session_id, stream, requester.user_id, presence_meta(requester)
         )
-        envelope = OutgoingEnvelope(realtime_pb2.Envelope(match_presence_event=event))
-        self._router.send_to_stream(stream, envelope)
 
-    def _meta(self, session: Session) -> PresenceMeta:
-        return PresenceMeta(username=session.username, format=session.format.value)
-
-    def create(self, session: Session, envelope: realtime_pb2.Envelope) -> bool:
+    def create(self, envelope: realtime_pb2.Envelope, requester: Requester) -> ReplyFirst:
         name = envelope.match_create.name
         subject = str(uuid.uuid5(uuid.NAMESPACE_DNS, name) if name else uuid.uuid4())
         stream = PresenceStream(StreamMode.MATCH_RELAYED, subject)
-        is_new = self._tracker.get_by_stream(session.id, stream) is None
+        is_new = self._tracker.get_by_stream(requester.session_id, stream) is None
         size, others = 1, []
         if name:
             members = self._tracker.list_by_stream(stream, False, True)
@@ -163,112 +202,99 @@ class MatchHandlers:
             authoritative=False,
             size=size,
             presences=others,
-            self=_self(session),
+            self=_self(requester),
         )
-        session.send_envelope(realtime_pb2.Envelope(cid=envelope.cid, match=match))
-        self._tracker.track(session.id, stream, session.user_id, self._meta(session))
-        return True
+        track = partial(self._track, requester, stream)
+        return ReplyFirst(realtime_pb2.Envelope(match=match), then=track)
 
-    def _target(self, session: Session, request: realtime_pb2.MatchJoin, cid: str):
-        """``(uuid, node, id text, allow_empty)`` of the match to join, or None (answered)."""
+    def _target(self, request: realtime_pb2.MatchJoin) -> tuple[MatchTarget, bool]:
+        """The match to join, and whether it may be empty (a matchmaker token's);
+        raises when there is none."""
         which = request.WhichOneof("id")
         if which == "match_id":
             parsed = parse_match_id(request.match_id)
             if parsed is None:
-                session.send_error(cid, ErrorCode.BAD_INPUT, INVALID_MATCH_ID)
-                return None
-            return (*parsed, request.match_id, False)
+                raise RealtimeError(ErrorCode.BAD_INPUT, INVALID_MATCH_ID)
+            return MatchTarget(*parsed, request.match_id), False
         if which == "token":
             try:
-                text = tokens.decode_claims(request.token, self._key, self._clock.seconds()).get(
-                    "mid"
-                )
+                claims = tokens.decode_claims(request.token, self._key, self._clock.seconds())
             except tokens.InvalidToken:
-                text = None
+                claims = {}
+            text = claims.get("mid")
             parsed = parse_match_id(text) if isinstance(text, str) else None
-            if parsed is None:
-                session.send_error(cid, ErrorCode.BAD_INPUT, INVALID_TOKEN)
-                return None
-            return (*parsed, text, True)
-        session.send_error(cid, ErrorCode.BAD_INPUT, "No match ID or token found")
-        return None
+            if parsed is None or not isinstance(text, str):
+                raise RealtimeError(ErrorCode.BAD_INPUT, INVALID_TOKEN)
+            return MatchTarget(*parsed, text), True
+        raise RealtimeError(ErrorCode.BAD_INPUT, "No match ID or token found")
 
-    def join(self, session: Session, envelope: realtime_pb2.Envelope):
-        cid = envelope.cid
+    def join(
+        self, envelope: realtime_pb2.Envelope, requester: Requester
+    ) -> realtime_pb2.Envelope | ReplyFirst:
         request = envelope.match_join
-        target = self._target(session, request, cid)
-        if target is None:
-            return False
-        subject, node, text, allow_empty = target
-        if node:
-            if self.authoritative is None:
-                session.send_error(cid, ErrorCode.MATCH_NOT_FOUND, NOT_FOUND)
-                return False
-            return self.authoritative.join(session, cid, subject, node, text, request.metadata)
-        stream = PresenceStream(StreamMode.MATCH_RELAYED, subject)
+        target, allow_empty = self._target(request)
+        if target.node:
+            if self._authoritative is None:
+                raise RealtimeError(ErrorCode.MATCH_NOT_FOUND, NOT_FOUND)
+            return self._authoritative.join(requester, target, request.metadata)
+        stream = PresenceStream(StreamMode.MATCH_RELAYED, target.subject)
         if not allow_empty and self._tracker.count_by_stream(stream) == 0:
-            session.send_error(cid, ErrorCode.MATCH_NOT_FOUND, NOT_FOUND)
-            return False
-        is_new = self._tracker.get_by_stream(session.id, stream) is None
+            raise RealtimeError(ErrorCode.MATCH_NOT_FOUND, NOT_FOUND)
+        is_new = self._tracker.get_by_stream(requester.session_id, stream) is None
         members = [
             p
             for p in self._tracker.list_by_stream(stream, False, True)
-            if not (is_new and p.session_id == session.id)
+            if not (is_new and p.session_id == requester.session_id)
         ]
         match = realtime_pb2.Match(
-            match_id=text,
+            match_id=target.match_id,
             authoritative=False,
             size=len(members),
             presences=[_presence(p) for p in members],
-            self=_self(session),
+            self=_self(requester),
         )
-        session.send_envelope(realtime_pb2.Envelope(cid=cid, match=match))
-        if is_new:
-            self._tracker.track(session.id, stream, session.user_id, self._meta(session))
-        return True
+        reply = realtime_pb2.Envelope(match=match)
+        if not is_new:
+            return reply
+        return ReplyFirst(reply, then=partial(self._track, requester, stream))
 
-    def leave(self, session: Session, envelope: realtime_pb2.Envelope) -> bool:
+    def leave(self, envelope: realtime_pb2.Envelope, requester: Requester) -> ReplyFirst:
         parsed = parse_match_id(envelope.match_leave.match_id)
         if parsed is None:
-            session.send_error(envelope.cid, ErrorCode.BAD_INPUT, INVALID_MATCH_ID)
-            return False
+            raise RealtimeError(ErrorCode.BAD_INPUT, INVALID_MATCH_ID)
         subject, node = parsed
         mode = StreamMode.MATCH_AUTHORITATIVE if node else StreamMode.MATCH_RELAYED
-        session.send_envelope(realtime_pb2.Envelope(cid=envelope.cid))
-        self._tracker.untrack(
-            session.id, PresenceStream(mode, subject, label=node), session.user_id
-        )
-        return True
+        stream = PresenceStream(mode, subject, label=node)
+        untrack = partial(self._tracker.untrack, requester.session_id, stream, requester.user_id)
+        return ReplyFirst(realtime_pb2.Envelope(), then=untrack)
 
-    def send_data(self, session: Session, envelope: realtime_pb2.Envelope) -> bool:
+    def send_data(self, envelope: realtime_pb2.Envelope, requester: Requester) -> None:
         request = envelope.match_data_send
         parsed = parse_match_id(request.match_id)
         if parsed is None:
             # Nakama answers this one without the request's cid.
-            session.send_error("", ErrorCode.BAD_INPUT, INVALID_MATCH_ID)
-            return False
+            raise RealtimeError(ErrorCode.BAD_INPUT, INVALID_MATCH_ID, with_cid=False)
         subject, node = parsed
+        session_id = requester.session_id
         if node:
             stream = PresenceStream(StreamMode.MATCH_AUTHORITATIVE, subject, label=node)
-            if (
-                self.authoritative is None
-                or self._tracker.get_by_stream(session.id, stream) is None
-            ):
-                return False
-            return self.authoritative.send_data(session, subject, node, request)
+            authoritative = self._authoritative
+            if authoritative is None or self._tracker.get_by_stream(session_id, stream) is None:
+                raise Dropped()
+            authoritative.send_data(requester, subject, node, request)
+            return None
         stream = PresenceStream(StreamMode.MATCH_RELAYED, subject)
-        if self._tracker.get_by_stream(session.id, stream) is None:
-            return False  # Nakama ignores data from outside the match
+        if self._tracker.get_by_stream(session_id, stream) is None:
+            raise Dropped()  # Nakama ignores data from outside the match
         members = self._tracker.session_ids_by_stream(stream)
         if request.presences:
             listed = {p.session_id for p in request.presences}
             recipients = [sid for sid in members if sid in listed]
         else:
-            recipients = [sid for sid in members if sid != session.id]
-        if not recipients:
-            return True
-        outgoing = RelayedData(
-            request.match_id, session, request.op_code, request.data, request.reliable
-        )
-        self._router.send_to_session_ids(recipients, outgoing)
-        return True
+            recipients = [sid for sid in members if sid != session_id]
+        if recipients:
+            outgoing = RelayedData(
+                request.match_id, requester, request.op_code, request.data, request.reliable
+            )
+            self._router.send_to_session_ids(recipients, outgoing)
+        return None

@@ -16,9 +16,8 @@ from nakama_rt.matchmaker import (
     TicketNotFound,
     check_counts,
 )
-from nakama_rt.pipeline import ErrorCode, Pipeline
+from nakama_rt.pipeline import ErrorCode, RealtimeError, Requester
 from nakama_rt.proto import realtime_pb2
-from nakama_rt.session import Session
 
 ADD_FAILED = "Error adding to matchmaker"
 INVALID_TICKET = "Invalid matchmaker ticket"
@@ -32,24 +31,19 @@ class MatchmakerHandlers:
         self._matchmaker = matchmaker
         self._node = node
 
-    def register(self, pipeline: Pipeline) -> None:
-        pipeline.register("matchmaker_add", self.add)
-        pipeline.register("matchmaker_remove", self.remove)
-
-    def add(self, session: Session, envelope: realtime_pb2.Envelope) -> bool:
+    def add(self, envelope: realtime_pb2.Envelope, requester: Requester) -> realtime_pb2.Envelope:
         request = envelope.matchmaker_add
-        cid = envelope.cid
         multiple = request.count_multiple.value if request.HasField("count_multiple") else None
         try:
             count_multiple = check_counts(request.min_count, request.max_count, multiple)
         except InvalidCounts as error:
-            session.send_error(cid, ErrorCode.BAD_INPUT, str(error))
-            return False
-        presence = MatchmakerPresence(session.user_id, session.id, session.username, self._node)
+            raise RealtimeError(ErrorCode.BAD_INPUT, str(error)) from None
+        session_id = requester.session_id
+        presence = MatchmakerPresence(requester.user_id, session_id, requester.username, self._node)
         try:
             ticket = self._matchmaker.add(
                 [presence],
-                session.id,
+                session_id,
                 "",
                 request.query or "*",
                 request.min_count,
@@ -59,25 +53,19 @@ class MatchmakerHandlers:
                 request.numeric_properties,
             )
         except MatchmakerError as error:
-            self.log.debug("matchmaker_add from {sid}: {error}", sid=session.id, error=error)
-            session.send_error(cid, ErrorCode.RUNTIME_EXCEPTION, ADD_FAILED)
-            return False
-        session.send_envelope(
-            realtime_pb2.Envelope(
-                cid=cid, matchmaker_ticket=realtime_pb2.MatchmakerTicket(ticket=ticket)
-            )
-        )
-        return True
+            self.log.debug("matchmaker_add from {sid}: {error}", sid=session_id, error=error)
+            raise RealtimeError(ErrorCode.RUNTIME_EXCEPTION, ADD_FAILED) from None
+        ticket_reply = realtime_pb2.MatchmakerTicket(ticket=ticket)
+        return realtime_pb2.Envelope(matchmaker_ticket=ticket_reply)
 
-    def remove(self, session: Session, envelope: realtime_pb2.Envelope) -> bool:
+    def remove(
+        self, envelope: realtime_pb2.Envelope, requester: Requester
+    ) -> realtime_pb2.Envelope:
         ticket = envelope.matchmaker_remove.ticket
         if not ticket:
-            session.send_error(envelope.cid, ErrorCode.BAD_INPUT, INVALID_TICKET)
-            return False
+            raise RealtimeError(ErrorCode.BAD_INPUT, INVALID_TICKET)
         try:
-            self._matchmaker.remove_session(session.id, ticket)
+            self._matchmaker.remove_session(requester.session_id, ticket)
         except TicketNotFound:
-            session.send_error(envelope.cid, ErrorCode.BAD_INPUT, TICKET_NOT_FOUND)
-            return False
-        session.send_envelope(realtime_pb2.Envelope(cid=envelope.cid))
-        return True
+            raise RealtimeError(ErrorCode.BAD_INPUT, TICKET_NOT_FOUND) from None
+        return realtime_pb2.Envelope()

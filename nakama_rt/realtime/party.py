@@ -10,12 +10,13 @@ reason, e.g. "Error joining party: party full"); the socket stays open.
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
+from typing import Any
 
 from nakama_rt.party import MAX_SIZE_LIMIT, Party, PartyError, PartyPresence, PartyRegistry
-from nakama_rt.pipeline import ErrorCode, Pipeline
+from nakama_rt.pipeline import Answer, ErrorCode, RealtimeError, ReplyFirst, Requester
 from nakama_rt.proto import realtime_pb2
 from nakama_rt.realtime.match import parse_match_id
-from nakama_rt.session import Session
 
 INVALID_PARTY_ID = "Invalid party ID"
 INVALID_PRESENCE = "Invalid presence"
@@ -28,18 +29,17 @@ INVALID_MULTIPLE_MIN = "Invalid count multiple for minimum count, must divide"
 INVALID_MULTIPLE_MAX = "Invalid count multiple for maximum count, must divide"
 
 
-def _me(session: Session) -> PartyPresence:
-    return PartyPresence(session.user_id, session.id, session.username)
+def _me(requester: Requester) -> PartyPresence:
+    return PartyPresence(requester.user_id, requester.session_id, requester.username)
 
 
-def _ack(session: Session, cid: str) -> bool:
-    session.send_envelope(realtime_pb2.Envelope(cid=cid))
-    return True
+def _refused(message: str) -> RealtimeError:
+    return RealtimeError(ErrorCode.BAD_INPUT, message)
 
 
-def _refuse(session: Session, cid: str, message: str) -> bool:
-    session.send_error(cid, ErrorCode.BAD_INPUT, message)
-    return False
+def _ack() -> realtime_pb2.Envelope:
+    """The empty envelope that answers a request with nothing to tell."""
+    return realtime_pb2.Envelope()
 
 
 class PartyHandlers:
@@ -48,90 +48,60 @@ class PartyHandlers:
     def __init__(self, registry: PartyRegistry) -> None:
         self._registry = registry
 
-    def register(self, pipeline: Pipeline) -> None:
-        handlers: dict[str, Callable[[Session, realtime_pb2.Envelope], bool]] = {
-            "party_create": self.create,
-            "party_join": self.join,
-            "party_leave": self.leave,
-            "party_promote": self.promote,
-            "party_accept": self.accept,
-            "party_remove": self.remove,
-            "party_close": self.close,
-            "party_join_request_list": self.join_request_list,
-            "party_matchmaker_add": self.matchmaker_add,
-            "party_matchmaker_remove": self.matchmaker_remove,
-            "party_data_send": self.data_send,
-            "party_update": self.update,
-        }
-        for message, handler in handlers.items():
-            pipeline.register(message, handler)
-
     # Shared steps
 
-    def _party(self, session: Session, cid: str, party_id: str, prefix: str) -> Party | None:
-        """The party a request names, or None once the refusal is sent."""
+    def _party(self, party_id: str, prefix: str) -> Party:
+        """The party a request names; raises when there is none."""
         parsed = parse_match_id(party_id)
         if parsed is None:
-            _refuse(session, cid, INVALID_PARTY_ID)
-            return None
+            raise _refused(INVALID_PARTY_ID)
         try:
             return self._registry.find(*parsed)
         except PartyError as error:
-            _refuse(session, cid, f"{prefix}: {error}")
-            return None
+            raise _refused(f"{prefix}: {error}") from None
 
-    def _presence(self, session: Session, cid: str, request) -> PartyPresence | None:
+    @staticmethod
+    def _presence(request: Any) -> PartyPresence:
         """The request's target presence; every field is required."""
         if not request.HasField("presence"):
-            _refuse(session, cid, INVALID_PRESENCE)
-            return None
+            raise _refused(INVALID_PRESENCE)
         p = request.presence
         if not (p.user_id and p.session_id and p.username):
-            _refuse(session, cid, INVALID_PRESENCE)
-            return None
+            raise _refused(INVALID_PRESENCE)
         return PartyPresence(p.user_id, p.session_id, p.username)
 
     def _act(
         self,
-        session: Session,
         envelope: realtime_pb2.Envelope,
+        requester: Requester,
         prefix: str,
         action: Callable[..., object],
         with_presence: bool = False,
-    ) -> bool:
+    ) -> realtime_pb2.Envelope:
         """The shape most requests share: check the target presence (when there is
         one) and the party id, act, then answer with an empty envelope."""
-        cid = envelope.cid
         request = getattr(envelope, envelope.WhichOneof("message"))
-        args: tuple = ()
-        if with_presence:
-            target = self._presence(session, cid, request)
-            if target is None:
-                return False
-            args = (target,)
-        party = self._party(session, cid, request.party_id, prefix)
-        if party is None:
-            return False
+        args: tuple = (self._presence(request),) if with_presence else ()
+        party = self._party(request.party_id, prefix)
         try:
-            action(party, session.id, *args)
+            action(party, requester.session_id, *args)
         except PartyError as error:
-            return _refuse(session, cid, f"{prefix}: {error}")
-        return _ack(session, cid)
+            raise _refused(f"{prefix}: {error}") from None
+        return _ack()
 
     # Handlers
 
-    def create(self, session: Session, envelope: realtime_pb2.Envelope) -> bool:
-        cid = envelope.cid
+    def create(self, envelope: realtime_pb2.Envelope, requester: Requester) -> ReplyFirst:
         request = envelope.party_create
         if not 0 <= request.max_size <= MAX_SIZE_LIMIT:
-            return _refuse(session, cid, INVALID_MAX_SIZE)
-        me = _me(session)
+            raise _refused(INVALID_MAX_SIZE)
+        me = _me(requester)
         try:
             party = self._registry.create(
                 me, request.open, request.hidden, request.max_size, request.label
             )
         except PartyError as error:
-            return _refuse(session, cid, f"Error creating party: {error}")
+            raise _refused(f"Error creating party: {error}") from None
         reply = realtime_pb2.Party(
             party_id=party.id,
             open=request.open,
@@ -142,111 +112,111 @@ class PartyHandlers:
             presences=[me.wire()],
             label=request.label,
         )
-        session.send_envelope(realtime_pb2.Envelope(cid=cid, party=reply))
-        self._registry.track(party, session)
-        return True
+        track = partial(self._registry.track, party, requester)
+        return ReplyFirst(realtime_pb2.Envelope(party=reply), then=track)
 
-    def join(self, session: Session, envelope: realtime_pb2.Envelope) -> bool:
-        cid = envelope.cid
+    def join(self, envelope: realtime_pb2.Envelope, requester: Requester) -> Answer:
         prefix = "Error joining party"
-        party = self._party(session, cid, envelope.party_join.party_id, prefix)
-        if party is None:
-            return False
+        party = self._party(envelope.party_join.party_id, prefix)
         try:
-            joins_now = party.join_request(_me(session))
+            joins_now = party.join_request(_me(requester))
         except PartyError as error:
-            return _refuse(session, cid, f"{prefix}: {error}")
-        _ack(session, cid)
+            raise _refused(f"{prefix}: {error}") from None
         if joins_now:
-            self._registry.track(party, session)
-        return True
+            return ReplyFirst(_ack(), then=partial(self._registry.track, party, requester))
+        return _ack()
 
-    def leave(self, session: Session, envelope: realtime_pb2.Envelope) -> bool:
+    def leave(self, envelope: realtime_pb2.Envelope, requester: Requester) -> realtime_pb2.Envelope:
         # As in Nakama: leaving a party one is not in (or that is gone) is not an error.
         parsed = parse_match_id(envelope.party_leave.party_id)
         if parsed is None:
-            return _refuse(session, envelope.cid, INVALID_PARTY_ID)
-        self._registry.leave(*parsed, session)
-        return _ack(session, envelope.cid)
+            raise _refused(INVALID_PARTY_ID)
+        self._registry.leave(*parsed, requester)
+        return _ack()
 
-    def promote(self, session: Session, envelope: realtime_pb2.Envelope) -> bool:
-        return self._act(session, envelope, "Error promoting new party leader", Party.promote, True)
+    def promote(
+        self, envelope: realtime_pb2.Envelope, requester: Requester
+    ) -> realtime_pb2.Envelope:
+        prefix = "Error promoting new party leader"
+        return self._act(envelope, requester, prefix, Party.promote, True)
 
-    def accept(self, session: Session, envelope: realtime_pb2.Envelope) -> bool:
-        return self._act(
-            session, envelope, "Error accepting party join request", Party.accept, True
-        )
+    def accept(
+        self, envelope: realtime_pb2.Envelope, requester: Requester
+    ) -> realtime_pb2.Envelope:
+        prefix = "Error accepting party join request"
+        return self._act(envelope, requester, prefix, Party.accept, True)
 
-    def remove(self, session: Session, envelope: realtime_pb2.Envelope) -> bool:
-        return self._act(
-            session, envelope, "Error removing party member or join request", Party.remove, True
-        )
+    def remove(
+        self, envelope: realtime_pb2.Envelope, requester: Requester
+    ) -> realtime_pb2.Envelope:
+        prefix = "Error removing party member or join request"
+        return self._act(envelope, requester, prefix, Party.remove, True)
 
-    def close(self, session: Session, envelope: realtime_pb2.Envelope) -> bool:
-        return self._act(session, envelope, "Error closing party", Party.close)
+    def close(self, envelope: realtime_pb2.Envelope, requester: Requester) -> realtime_pb2.Envelope:
+        return self._act(envelope, requester, "Error closing party", Party.close)
 
-    def data_send(self, session: Session, envelope: realtime_pb2.Envelope) -> bool:
+    def data_send(
+        self, envelope: realtime_pb2.Envelope, requester: Requester
+    ) -> realtime_pb2.Envelope:
         request = envelope.party_data_send
         return self._act(
-            session,
             envelope,
+            requester,
             "Error sending party data",
             lambda party, sid: party.data_send(sid, request.op_code, request.data),
         )
 
-    def join_request_list(self, session: Session, envelope: realtime_pb2.Envelope) -> bool:
-        cid = envelope.cid
+    def join_request_list(
+        self, envelope: realtime_pb2.Envelope, requester: Requester
+    ) -> realtime_pb2.Envelope:
         prefix = "Error listing party join requests"
         request = envelope.party_join_request_list
-        party = self._party(session, cid, request.party_id, prefix)
-        if party is None:
-            return False
+        party = self._party(request.party_id, prefix)
         try:
-            requests = party.join_request_list(session.id)
+            requests = party.join_request_list(requester.session_id)
         except PartyError as error:
-            return _refuse(session, cid, f"{prefix}: {error}")
+            raise _refused(f"{prefix}: {error}") from None
         reply = realtime_pb2.PartyJoinRequest(
             party_id=request.party_id, presences=[p.wire() for p in requests]
         )
-        session.send_envelope(realtime_pb2.Envelope(cid=cid, party_join_request=reply))
-        return True
+        return realtime_pb2.Envelope(party_join_request=reply)
 
-    def update(self, session: Session, envelope: realtime_pb2.Envelope) -> bool:
-        cid = envelope.cid
+    def update(
+        self, envelope: realtime_pb2.Envelope, requester: Requester
+    ) -> realtime_pb2.Envelope:
         request = envelope.party_update
         parsed = parse_match_id(request.party_id)
         if parsed is None:
-            return _refuse(session, cid, INVALID_PARTY_ID)
+            raise _refused(INVALID_PARTY_ID)
         try:
-            self._registry.update(*parsed, session.id, request.label, request.open, request.hidden)
+            self._registry.update(
+                *parsed, requester.session_id, request.label, request.open, request.hidden
+            )
         except PartyError as error:
-            return _refuse(session, cid, f"Error updating party: {error}")
-        return _ack(session, cid)
+            raise _refused(f"Error updating party: {error}") from None
+        return _ack()
 
-    def matchmaker_add(self, session: Session, envelope: realtime_pb2.Envelope) -> bool:
-        cid = envelope.cid
+    def matchmaker_add(self, envelope: realtime_pb2.Envelope, requester: Requester) -> ReplyFirst:
         request = envelope.party_matchmaker_add
         min_count, max_count = request.min_count, request.max_count
         if min_count < 2:
-            return _refuse(session, cid, INVALID_MIN_COUNT)
+            raise _refused(INVALID_MIN_COUNT)
         if max_count < min_count:
-            return _refuse(session, cid, INVALID_MAX_COUNT)
+            raise _refused(INVALID_MAX_COUNT)
         count_multiple = 1
         if request.HasField("count_multiple"):
             count_multiple = request.count_multiple.value
             if count_multiple < 1:
-                return _refuse(session, cid, INVALID_COUNT_MULTIPLE)
+                raise _refused(INVALID_COUNT_MULTIPLE)
             if min_count % count_multiple:
-                return _refuse(session, cid, INVALID_MULTIPLE_MIN)
+                raise _refused(INVALID_MULTIPLE_MIN)
             if max_count % count_multiple:
-                return _refuse(session, cid, INVALID_MULTIPLE_MAX)
+                raise _refused(INVALID_MULTIPLE_MAX)
         prefix = "Error adding party to matchmaker"
-        party = self._party(session, cid, request.party_id, prefix)
-        if party is None:
-            return False
+        party = self._party(request.party_id, prefix)
         try:
             ticket = party.matchmaker_add(
-                session.id,
+                requester.session_id,
                 request.query or "*",
                 min_count,
                 max_count,
@@ -255,20 +225,22 @@ class PartyHandlers:
                 request.numeric_properties,
             )
         except PartyError as error:
-            return _refuse(session, cid, f"{prefix}: {error}")
+            raise _refused(f"{prefix}: {error}") from None
         reply = realtime_pb2.PartyMatchmakerTicket(party_id=request.party_id, ticket=ticket)
-        session.send_envelope(realtime_pb2.Envelope(cid=cid, party_matchmaker_ticket=reply))
-        party.announce_ticket(ticket, session.id)
-        return True
+        # The leader is told by this reply, the other members after it.
+        announce = partial(party.announce_ticket, ticket, requester.session_id)
+        return ReplyFirst(realtime_pb2.Envelope(party_matchmaker_ticket=reply), then=announce)
 
-    def matchmaker_remove(self, session: Session, envelope: realtime_pb2.Envelope) -> bool:
+    def matchmaker_remove(
+        self, envelope: realtime_pb2.Envelope, requester: Requester
+    ) -> realtime_pb2.Envelope:
         request = envelope.party_matchmaker_remove
         if not request.ticket:
-            return _refuse(session, envelope.cid, INVALID_TICKET)
+            raise _refused(INVALID_TICKET)
         # "Error closing party" is Nakama's own prefix for this one.
         return self._act(
-            session,
             envelope,
+            requester,
             "Error closing party",
             lambda party, sid: party.matchmaker_remove(sid, request.ticket),
         )

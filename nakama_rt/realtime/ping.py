@@ -9,9 +9,8 @@ from __future__ import annotations
 import orjson
 
 from nakama_rt.codec import Format, LazyEnvelope
-from nakama_rt.pipeline import Pipeline
+from nakama_rt.pipeline import Requester
 from nakama_rt.proto import realtime_pb2
-from nakama_rt.session import Session
 
 
 class PongReply(LazyEnvelope):
@@ -55,15 +54,9 @@ def _protobuf_pong(cid: str) -> bytes:
     return realtime_pb2.Envelope(cid=cid, pong=realtime_pb2.Pong()).SerializeToString()
 
 
-def ping(session: Session, envelope: realtime_pb2.Envelope) -> bool:
-    session.send_reply(PongReply(envelope.cid))
-    return True
+def ping(envelope: realtime_pb2.Envelope, requester: Requester) -> PongReply:
+    return PongReply(envelope.cid)
 
 
-def pong(session: Session, envelope: realtime_pb2.Envelope) -> bool:
-    return True
-
-
-def register(pipeline: Pipeline) -> None:
-    pipeline.register("ping", ping)
-    pipeline.register("pong", pong)
+def pong(envelope: realtime_pb2.Envelope, requester: Requester) -> None:
+    return None

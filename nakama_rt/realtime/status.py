@@ -9,17 +9,19 @@ follows its own user, as in Nakama, so it sees its user's other sockets.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from functools import partial
+from typing import NoReturn
 
 from google.protobuf import wrappers_pb2
 from twisted.internet.defer import Deferred
+from twisted.python.failure import Failure
 
-from nakama_rt.codec import OutgoingEnvelope
 from nakama_rt.ids import canonical_uuid
 from nakama_rt.logs import Logger
-from nakama_rt.pipeline import ErrorCode, Pipeline
+from nakama_rt.pipeline import Answer, ErrorCode, RealtimeError, ReplyFirst, Requester
 from nakama_rt.presence import IRouter, ITracker, Presence, PresenceMeta, PresenceStream, StreamMode
+from nakama_rt.presence.registry import SessionDirectory
 from nakama_rt.proto import realtime_pb2
-from nakama_rt.session import Session
 
 MAX_STATUS_LENGTH = 2048
 
@@ -102,7 +104,7 @@ class StatusRegistry:
             joins=[wire_presence(p) for p in joins],
             leaves=[wire_presence(p) for p in leaves],
         )
-        envelope = OutgoingEnvelope(realtime_pb2.Envelope(status_presence_event=event))
+        envelope = realtime_pb2.Envelope(status_presence_event=event)
         self._router.send_to_session_ids(list(followers), envelope)
 
 
@@ -111,98 +113,90 @@ class StatusHandlers:
 
     log = Logger()
 
-    def __init__(self, registry: StatusRegistry, tracker: ITracker, storage) -> None:
+    def __init__(
+        self, registry: StatusRegistry, tracker: ITracker, storage, sessions: SessionDirectory
+    ) -> None:
         self._registry = registry
         self._tracker = tracker
         self._storage = storage
+        self._sessions = sessions
 
-    def register(self, pipeline: Pipeline) -> None:
-        pipeline.register("status_follow", self.follow)
-        pipeline.register("status_unfollow", self.unfollow)
-        pipeline.register("status_update", self.update)
-
-    def follow(self, session: Session, envelope: realtime_pb2.Envelope) -> bool | Deferred:
+    def follow(
+        self, envelope: realtime_pb2.Envelope, requester: Requester
+    ) -> realtime_pb2.Envelope | Deferred[realtime_pb2.Envelope | None]:
         request = envelope.status_follow
-        cid = envelope.cid
         user_ids: set[str] = set()
         for raw in request.user_ids:
             user_id = canonical_uuid(raw)
             if user_id is None:
-                session.send_error(cid, ErrorCode.BAD_INPUT, "Invalid user identifier")
-                return False
-            if user_id != session.user_id:
+                raise RealtimeError(ErrorCode.BAD_INPUT, "Invalid user identifier")
+            if user_id != requester.user_id:
                 user_ids.add(user_id)
         usernames: set[str] = set()
         for username in request.usernames:
             if not username:
-                session.send_error(cid, ErrorCode.BAD_INPUT, "Invalid username")
-                return False
+                raise RealtimeError(ErrorCode.BAD_INPUT, "Invalid username")
             if "\x00" in username:  # PostgreSQL takes no NUL: refused alike on both backends
-                session.send_error(cid, ErrorCode.BAD_INPUT, nul_refusal("usernames"))
-                return False
-            if username != session.username:
+                raise RealtimeError(ErrorCode.BAD_INPUT, nul_refusal("usernames"))
+            if username != requester.username:
                 usernames.add(username)
         if not user_ids and not usernames:
-            self._reply_status(session, cid, [])
-            return True
+            return _status_reply([])
 
-        def found(users) -> bool:
-            if session.closed:
-                return True
-            follow = {u.id for u in users if u.id != session.user_id}
+        def found(users) -> realtime_pb2.Envelope | None:
+            if self._sessions.requester(requester.session_id) is None:
+                return None  # closed meanwhile: nothing to follow for
+            follow = {u.id for u in users if u.id != requester.user_id}
             missing = (user_ids - follow) | (usernames - {u.username for u in users})
             if missing:
                 # Nakama follows the users it finds and ignores the rest.
                 self.log.debug("status follow: no such users {missing}", missing=sorted(missing))
-            self._registry.follow(session.id, follow)
+            self._registry.follow(requester.session_id, follow)
             presences = []
             for user_id in follow:
                 presences.extend(self._tracker.list_by_stream(status_stream(user_id), False, True))
-            self._reply_status(session, cid, presences)
-            return True
+            return _status_reply(presences)
 
-        def failed(failure) -> bool:
+        def failed(failure: Failure) -> NoReturn:
             self.log.failure("status follow: could not check users", failure)
-            session.send_error(cid, ErrorCode.RUNTIME_EXCEPTION, "Could not check users")
-            return False
+            raise RealtimeError(ErrorCode.RUNTIME_EXCEPTION, "Could not check users")
 
         lookup = self._storage.get_users(sorted(user_ids), sorted(usernames))
         return lookup.addCallbacks(found, failed)
 
-    def unfollow(self, session: Session, envelope: realtime_pb2.Envelope) -> bool:
+    def unfollow(
+        self, envelope: realtime_pb2.Envelope, requester: Requester
+    ) -> realtime_pb2.Envelope:
         user_ids = []
         for raw in envelope.status_unfollow.user_ids:
             user_id = canonical_uuid(raw)
             if user_id is None:
-                session.send_error(envelope.cid, ErrorCode.BAD_INPUT, "Invalid user identifier")
-                return False
-            if user_id != session.user_id:
+                raise RealtimeError(ErrorCode.BAD_INPUT, "Invalid user identifier")
+            if user_id != requester.user_id:
                 user_ids.append(user_id)
-        self._registry.unfollow(session.id, user_ids)
-        session.send_envelope(realtime_pb2.Envelope(cid=envelope.cid))
-        return True
+        self._registry.unfollow(requester.session_id, user_ids)
+        return realtime_pb2.Envelope()
 
-    def update(self, session: Session, envelope: realtime_pb2.Envelope) -> bool:
+    def update(self, envelope: realtime_pb2.Envelope, requester: Requester) -> Answer:
         request = envelope.status_update
-        stream = status_stream(session.user_id)
+        stream = status_stream(requester.user_id)
         if not request.HasField("status"):
-            session.send_envelope(realtime_pb2.Envelope(cid=envelope.cid))
-            self._tracker.untrack(session.id, stream, session.user_id)
-            return True
+            untrack = partial(
+                self._tracker.untrack, requester.session_id, stream, requester.user_id
+            )
+            return ReplyFirst(realtime_pb2.Envelope(), then=untrack)
         status = request.status.value
         if len(status.encode()) > MAX_STATUS_LENGTH:  # bytes, as Go counts
-            session.send_error(
-                envelope.cid, ErrorCode.BAD_INPUT, "Status must be 2048 characters or less"
-            )
-            return False
-        meta = PresenceMeta(username=session.username, format=session.format.value, status=status)
-        # The reply goes before the presence events, as Nakama's asynchronous tracker
-        # makes them arrive.
-        session.send_envelope(realtime_pb2.Envelope(cid=envelope.cid))
-        self._tracker.update(session.id, stream, session.user_id, meta)
-        return True
+            raise RealtimeError(ErrorCode.BAD_INPUT, "Status must be 2048 characters or less")
+        meta = PresenceMeta(
+            username=requester.username, format=requester.format.value, status=status
+        )
+        update = partial(
+            self._tracker.update, requester.session_id, stream, requester.user_id, meta
+        )
+        return ReplyFirst(realtime_pb2.Envelope(), then=update)
 
-    @staticmethod
-    def _reply_status(session: Session, cid: str, presences: list[Presence]) -> None:
-        status = realtime_pb2.Status(presences=[wire_presence(p) for p in presences])
-        session.send_envelope(realtime_pb2.Envelope(cid=cid, status=status))
+
+def _status_reply(presences: list[Presence]) -> realtime_pb2.Envelope:
+    status = realtime_pb2.Status(presences=[wire_presence(p) for p in presences])
+    return realtime_pb2.Envelope(status=status)

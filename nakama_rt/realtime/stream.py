@@ -11,15 +11,15 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from nakama_rt.codec import OutgoingEnvelope
 from nakama_rt.ids import canonical_uuid
+from nakama_rt.pipeline import Requester
 from nakama_rt.presence import (
     IRouter,
     ITracker,
     Presence,
     PresenceMeta,
     PresenceStream,
-    SessionRegistry,
+    SessionDirectory,
 )
 from nakama_rt.proto import realtime_pb2
 
@@ -82,7 +82,7 @@ def _presence(p: Presence) -> realtime_pb2.UserPresence:
 class StreamManager:
     """``nk.stream_*`` on the local tracker and router."""
 
-    def __init__(self, tracker: ITracker, router: IRouter, sessions: SessionRegistry) -> None:
+    def __init__(self, tracker: ITracker, router: IRouter, sessions: SessionDirectory) -> None:
         self._tracker = tracker
         self._router = router
         self._sessions = sessions
@@ -96,15 +96,15 @@ class StreamManager:
             joins=[_presence(p) for p in joins],
             leaves=[_presence(p) for p in leaves],
         )
-        envelope = OutgoingEnvelope(realtime_pb2.Envelope(stream_presence_event=event))
-        self._router.send_to_stream(stream, envelope)
+        self._router.send_to_stream(stream, realtime_pb2.Envelope(stream_presence_event=event))
 
-    def _session(self, user_id: str, session_id: str):
+    def _requester(self, user_id: str, session_id: str) -> Requester:
+        """The connected session ``session_id`` of ``user_id``; StreamError otherwise."""
         _uuid(user_id, "expects valid user id")
-        session = self._sessions.get(_uuid(session_id, "expects valid session id"))
-        if session is None or session.user_id != _uuid(user_id, "expects valid user id"):
+        found = self._sessions.requester(_uuid(session_id, "expects valid session id"))
+        if found is None or found.user_id != _uuid(user_id, "expects valid user id"):
             raise StreamError("session not found")
-        return session
+        return found
 
     def user_join(
         self,
@@ -117,15 +117,15 @@ class StreamManager:
     ) -> bool:
         """Put a session into a stream; True when it was not there already."""
         stream = to_stream(ref)
-        session = self._session(user_id, session_id)
+        member = self._requester(user_id, session_id)
         meta = PresenceMeta(
-            username=session.username,
-            format=session.format.value,
+            username=member.username,
+            format=member.format.value,
             hidden=hidden,
             persistence=persistence,
             status=status,
         )
-        return self._tracker.track(session.id, stream, session.user_id, meta)
+        return self._tracker.track(member.session_id, stream, member.user_id, meta)
 
     def user_update(
         self,
@@ -137,15 +137,15 @@ class StreamManager:
         status: str = "",
     ) -> None:
         stream = to_stream(ref)
-        session = self._session(user_id, session_id)
+        member = self._requester(user_id, session_id)
         meta = PresenceMeta(
-            username=session.username,
-            format=session.format.value,
+            username=member.username,
+            format=member.format.value,
             hidden=hidden,
             persistence=persistence,
             status=status,
         )
-        self._tracker.update(session.id, stream, session.user_id, meta)
+        self._tracker.update(member.session_id, stream, member.user_id, meta)
 
     def user_leave(self, ref: StreamRef, user_id: str, session_id: str) -> None:
         stream = to_stream(ref)
@@ -184,11 +184,9 @@ class StreamManager:
     ) -> None:
         """``stream_data`` to every member, or only to the listed presences."""
         stream = to_stream(ref)
-        envelope = OutgoingEnvelope(
-            realtime_pb2.Envelope(
-                stream_data=realtime_pb2.StreamData(
-                    stream=wire_stream(stream), data=data, reliable=reliable
-                )
+        envelope = realtime_pb2.Envelope(
+            stream_data=realtime_pb2.StreamData(
+                stream=wire_stream(stream), data=data, reliable=reliable
             )
         )
         listed = list(presences or ())

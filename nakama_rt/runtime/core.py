@@ -9,7 +9,7 @@ the same whether the call came from a socket, HTTP or a session event.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Protocol
 
 from twisted.internet.defer import Deferred
 from twisted.python.failure import Failure
@@ -26,6 +26,28 @@ from .logger import RuntimeLogger
 INVALID_RPC_RESULT = (
     "Runtime function returned invalid data - only allowed one return value of type string."
 )
+
+
+class SessionFacts(Protocol):
+    """What a ``ctx`` tells of the session a call serves: the pipeline's
+    :class:`~nakama_rt.pipeline.Requester`, or a test's stand-in."""
+
+    @property
+    def session_id(self) -> str | None: ...
+    @property
+    def user_id(self) -> str | None: ...
+    @property
+    def username(self) -> str | None: ...
+    @property
+    def vars(self) -> Mapping[str, str] | None: ...
+    @property
+    def expiry(self) -> int | None: ...
+    @property
+    def lang(self) -> str | None: ...
+    @property
+    def client_ip(self) -> str | None: ...
+    @property
+    def client_port(self) -> str | None: ...
 
 
 class Runtime:
@@ -62,7 +84,7 @@ class Runtime:
     def context(self, mode: ExecutionMode, **facts: Any) -> RuntimeContext:
         return RuntimeContext(env=self.env, execution_mode=mode, node=self.node, **facts)
 
-    def session_context(self, session: Any, mode: ExecutionMode) -> RuntimeContext:
+    def session_context(self, session: SessionFacts, mode: ExecutionMode) -> RuntimeContext:
         """The ``ctx`` of a call made for a socket session."""
         return self.context(
             mode,
@@ -70,7 +92,7 @@ class Runtime:
             username=session.username,
             vars=session.vars or {},
             expiry=session.expiry,
-            session_id=session.id,
+            session_id=session.session_id,
             lang=session.lang,
             client_ip=session.client_ip,
             client_port=session.client_port,
@@ -120,7 +142,7 @@ class Runtime:
         return message in self.initializer.after_rt
 
     def run_before(
-        self, message: str, session: Any, envelope: realtime_pb2.Envelope
+        self, message: str, session: SessionFacts, envelope: realtime_pb2.Envelope
     ) -> Deferred[realtime_pb2.Envelope | None]:
         """The envelope to process, None to reject it, or a (logged) failure."""
         fn = self.initializer.before_rt[message]
@@ -134,7 +156,7 @@ class Runtime:
     def run_after(
         self,
         message: str,
-        session: Any,
+        session: SessionFacts,
         out: realtime_pb2.Envelope | None,
         envelope: realtime_pb2.Envelope,
     ) -> Deferred[None]:
@@ -150,16 +172,16 @@ class Runtime:
 
     # Session events
 
-    def session_start(self, session: Any) -> None:
+    def session_start(self, session: SessionFacts) -> None:
         """Tell the session start functions, without waiting for them."""
         self._event(self.initializer.session_start, session, Event("session_start"))
 
-    def session_end(self, session: Any, reason: str = "") -> None:
+    def session_end(self, session: SessionFacts, reason: str = "") -> None:
         """Tell the session end functions, without waiting for them."""
         event = Event("session_end", {"reason": reason})
         self._event(self.initializer.session_end, session, event)
 
-    def _event(self, functions: list[Any], session: Any, event: Event) -> None:
+    def _event(self, functions: list[Any], session: SessionFacts, event: Event) -> None:
         if not functions:
             return
         seconds = self._clock.seconds() if self._clock is not None else 0.0
