@@ -16,6 +16,7 @@ from storage_fixtures import ShiftedReactor, start_test_storage
 from twisted.internet import reactor
 from twisted.internet.defer import Deferred
 from twisted.internet.protocol import Protocol
+from twisted.logger import LogLevel, formatEvent, globalLogPublisher
 from twisted.web.client import Agent, FileBodyProducer, ResponseDone
 from twisted.web.http_headers import Headers
 from twisted.web.resource import Resource
@@ -25,6 +26,7 @@ from nakama_rt.api import ApiContext, HealthcheckResource, body_limited_request_
 from nakama_rt.api.http import ApiError, Code, JsonResource, Route, read_body
 from nakama_rt.config import Config, SessionConfig, SocketConfig
 from nakama_rt.session_cache import SessionCache
+from nakama_rt.storage import StorageUnavailable
 
 SERVER_KEY = "test-server-key"
 MAX_BODY = 4096
@@ -394,6 +396,16 @@ async def test_authenticate_email_password_less_account(server):
 
 
 @pytest_twisted.ensureDeferred
+async def test_authenticate_email_password_longer_than_bcrypt_takes(server):
+    # Go's bcrypt refuses over 72 bytes; Nakama answers that as a failed creation.
+    account = {"email": "long@example.com", "password": "p" * 73}
+    reply = await server.authenticate("email", account)
+    failed = error(Code.INTERNAL, "Error finding or creating user account.")
+    assert (reply.status, reply.body) == (500, failed)
+    assert (await server.authenticate("email", {**account, "password": "p" * 72})).status == 200
+
+
+@pytest_twisted.ensureDeferred
 async def test_authenticate_email_create_false(server):
     account = {"email": "nobody@example.com", "password": "password1"}
     reply = await server.authenticate("email", account, "?create=false")
@@ -677,3 +689,69 @@ async def test_unexpected_error_is_a_bare_500():
         assert b"secret" not in body and b"Traceback" not in body
     finally:
         await port.stopListening()
+
+
+class Refused(Exception):
+    """What a fake storage raises on purpose."""
+
+
+class NoSuchThing(Refused, LookupError):
+    pass
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_route_maps_errors_by_type_and_answers_failures_with_its_message():
+    raised: list[Exception] = []
+
+    async def failing(context, call):
+        if isinstance(raised[-1], ZeroDivisionError):
+            call.internal = "Error while doing the second step."
+        raise raised[-1]
+
+    route = Route(
+        b"GET",
+        (b"thing",),
+        failing,
+        "none",
+        errors={
+            LookupError: ApiError(Code.NOT_FOUND, "Thing not found."),
+            Refused: lambda refused: ApiError(Code.INVALID_ARGUMENT, f"Refused: {refused}."),
+        },
+        internal="Error while doing the thing.",
+    )
+    root = Resource()
+    root.putChild(b"v2", JsonResource(None, [route], None))
+    port = reactor.listenTCP(0, Site(root), interface="127.0.0.1")
+    url = f"http://127.0.0.1:{port.getHost().port}/v2/thing".encode()
+    events: list[dict[str, Any]] = []
+    globalLogPublisher.addObserver(events.append)
+
+    async def answer(error: Exception) -> tuple[int, Any]:
+        raised.append(error)
+        response = await Agent(reactor).request(b"GET", url)
+        return response.code, orjson.loads(await read_response(response))
+
+    try:
+        # The most specific class the route names wins: NoSuchThing is a Refused first.
+        assert await answer(NoSuchThing("no")) == (
+            400,
+            error(Code.INVALID_ARGUMENT, "Refused: no."),
+        )
+        assert await answer(KeyError("k")) == (404, error(Code.NOT_FOUND, "Thing not found."))
+        # A step the handler named, then the route's own words.
+        second = error(Code.INTERNAL, "Error while doing the second step.")
+        assert await answer(ZeroDivisionError("secret")) == (500, second)
+        internal = error(Code.INTERNAL, "Error while doing the thing.")
+        for _ in range(3):
+            assert await answer(StorageUnavailable("the file is locked")) == (500, internal)
+    finally:
+        globalLogPublisher.removeObserver(events.append)
+        await port.stopListening()
+    ours = [e for e in events if e.get("log_namespace", "").startswith(("nakama_rt", __name__))]
+    # The unexpected failure keeps its traceback, logged under the handler's module.
+    (failure,) = [e for e in ours if e.get("log_failure") is not None]
+    assert failure["log_namespace"] == __name__
+    assert failure["log_failure"].check(ZeroDivisionError)
+    # The outage is one warning, not one per request.
+    warnings = [formatEvent(e) for e in ours if e["log_level"] == LogLevel.warn]
+    assert warnings == ["database unavailable: the file is locked: GET /v2/thing answered 500"]

@@ -1,7 +1,8 @@
 """Databases that are damaged or busy: a damaged, foreign or locked SQLite file fails
 the start with one line; while running, the healthcheck answers within a second,
 names what is wrong and logs it once per change, and a request waiting on another
-process's lock gets its answer in bounded time."""
+process's lock gets its answer (Nakama's, for its endpoint) in bounded time, logged
+as one line per change of reason rather than a traceback per request."""
 
 from __future__ import annotations
 
@@ -20,11 +21,12 @@ import pytest
 import pytest_twisted
 from storage_fixtures import ShiftedReactor, start_test_storage
 from twisted.internet import reactor, threads
-from twisted.internet.defer import Deferred, fail, succeed
+from twisted.internet.defer import Deferred, fail, gatherResults, succeed
 from twisted.internet.task import Clock, deferLater
 from twisted.logger import LogLevel, formatEvent, globalLogPublisher
 
 from nakama_rt.api import HEALTHCHECK_TIMEOUT_SEC, DatabaseHealth
+from nakama_rt.api.outage import QUIET_SEC, OutageLog
 from nakama_rt.storage import StorageUnavailable, open_storage
 from nakama_rt.storage import sqlite as sqlite_storage
 from nakama_rt.storage.sqlite import (
@@ -32,6 +34,7 @@ from nakama_rt.storage.sqlite import (
     OPEN_BUSY_TIMEOUT_SEC,
     PING_BUSY_TIMEOUT_SEC,
 )
+from tests.conftest import make_config, start_server, stop_server
 from tests.test_launch import TWISTD, Watch, _env, failed_start, free_port, wait_healthy
 from tests.wsclient import SERVER_KEY, http
 
@@ -125,6 +128,33 @@ def test_the_reason_is_named_and_logged_once_per_change() -> None:
 
 def test_no_storage_is_healthy() -> None:
     assert outcome(DatabaseHealth(None, Clock()).check()) == [None]
+
+
+def test_the_api_logs_an_outage_once_per_reason_and_minute() -> None:
+    clock = Clock()
+    outages = OutageLog(clock.seconds)
+    locked = f"{LOCKED} (waited 2 s)"
+    with logged() as lines:
+        for _ in range(5):
+            outages.failed(locked, "POST", "/v2/group", 500)
+            clock.advance(1)
+        outages.failed("the database file is damaged (x): restore it", "GET", "/v2/friend", 500)
+        outages.failed(locked, "POST", "/v2/group", 500)
+        clock.advance(QUIET_SEC - 1)
+        outages.failed(locked, "POST", "/v2/friend", 500)  # Still within the minute.
+        clock.advance(1)
+        outages.failed(locked, "DELETE", "/v2/friend", 500)
+        clock.advance(QUIET_SEC)
+        outages.failed(locked, "POST", "/v2/group", 500)  # Nothing unlogged since.
+    assert lines == [
+        f"database unavailable: {locked}: POST /v2/group answered 500",
+        "database unavailable: the database file is damaged (x): restore it: "
+        "GET /v2/friend answered 500",
+        f"database unavailable: {locked}: POST /v2/group answered 500",
+        f"database unavailable: {locked}: DELETE /v2/friend answered 500; "
+        "1 more since this was last logged, 60 s ago",
+        f"database unavailable: {locked}: POST /v2/group answered 500",
+    ]
 
 
 # SQLite under another process's lock, and damage found while running -------------------------
@@ -232,6 +262,78 @@ async def test_a_lock_held_by_another_process_fails_calls_in_bounded_time(tmp_pa
         assert (await storage.create_user("newcomer")).username == "newcomer"
     finally:
         await storage.stop()
+
+
+def internal(message: str) -> tuple[int, dict[str, Any]]:
+    """Nakama's answer to a query that failed: 500, code 13, the endpoint's words."""
+    return 500, {"code": 13, "message": message}
+
+
+@pytest_twisted.ensureDeferred
+async def test_api_requests_meet_a_lock_held_by_another_process(tmp_path, monkeypatch) -> None:
+    """Every request that writes gets its endpoint's 500 after the busy timeout, those
+    that read are answered as ever (WAL), and the log holds one line, not a traceback
+    per request."""
+    busy = 0.3
+    monkeypatch.setattr(sqlite_storage, "BUSY_TIMEOUT_SEC", busy)
+    running = await start_server(make_config(tmp_path))
+    port = running.port
+    try:
+        (_, alice), _ = await authenticate(port, "lock-alice-000")
+        (_, bob), _ = await authenticate(port, "lock-bob-00000")
+        alice, bob = alice["token"], bob["token"]
+        bob_id = (await http(port, "GET", "/v2/account", bearer=bob)).json()["user"]["id"]
+        account = (await http(port, "GET", "/v2/account", bearer=alice)).json()
+
+        async def answer(method: str, path: str, **sent: Any) -> tuple[Any, float]:
+            started = time.monotonic()
+            got = await http(port, method, path, **sent)
+            return (got.status, got.json()), time.monotonic() - started
+
+        custom = "/v2/account/authenticate/custom"
+        requests = [
+            (
+                answer("POST", custom, body={"id": "lock-newcomer"}, basic=(SERVER_KEY, "")),
+                internal("Error finding or creating user account."),
+            ),
+            (
+                answer("POST", "/v2/group", body={"name": "Lockers"}, bearer=alice),
+                internal("Error while trying to create group."),
+            ),
+            (
+                answer("POST", f"/v2/friend?ids={bob_id}", bearer=alice),
+                internal("Error while trying to add friends."),
+            ),
+            (
+                answer("DELETE", f"/v2/notification?ids={bob_id}", bearer=alice),
+                internal("Error while deleting notifications."),
+            ),
+            (answer("GET", "/v2/account", bearer=alice), (200, account)),
+        ]
+        holder = await threads.deferToThread(LockHolder, tmp_path / "nakama-rt.sqlite3")
+        events: list[dict[str, Any]] = []
+        globalLogPublisher.addObserver(events.append)
+        try:
+            answered = await gatherResults([Deferred.fromCoroutine(c) for c, _ in requests])
+        finally:
+            globalLogPublisher.removeObserver(events.append)
+            await threads.deferToThread(holder.release)
+        assert [got for got, _ in answered] == [expected for _, expected in requests]
+        # One worker thread: the writes wait out the busy timeout one after another.
+        assert max(took for _, took in answered) < 4 * busy + 1.5
+        ours = [e for e in events if e.get("log_namespace", "").startswith("nakama_rt")]
+        assert [e for e in ours if e.get("log_failure") is not None] == []
+        lines = [formatEvent(e) for e in ours if e["log_level"] >= LogLevel.info]
+        assert len(lines) == 1, lines
+        assert re.fullmatch(
+            rf"database unavailable: {LOCKED} \(waited {busy:g} s\): "
+            r"(POST|DELETE) /v2/\S+ answered 500",
+            lines[0],
+        ), lines
+        created = await http(port, "POST", "/v2/group", body={"name": "Lockers"}, bearer=alice)
+        assert created.status == 200
+    finally:
+        await stop_server(running)
 
 
 @pytest_twisted.ensureDeferred

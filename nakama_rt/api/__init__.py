@@ -48,7 +48,11 @@ def build_api(context: ApiContext, runtime: Runtime | None = None) -> IResource:
     routes = [*authenticate.ROUTES, *session.ROUTES, *account.ROUTES]
     routes += [*friends.ROUTES, *groups.ROUTES, *chat.ROUTES, *match.ROUTES]
     api = JsonResource(
-        context, routes, context.config.socket.max_request_size_bytes, context.counts
+        context,
+        routes,
+        context.config.socket.max_request_size_bytes,
+        context.counts,
+        clock=context.reactor,
     )
     return ApiRoot(api, RpcResource(context, runtime or Runtime()))
 
@@ -156,4 +160,5 @@ class HealthcheckResource(JsonResource):
 
             reactor = default_reactor
         self.health = DatabaseHealth(storage, reactor)
-        super().__init__(self.health, [Route(b"GET", (), _healthcheck, auth="none")], None)
+        routes = [Route(b"GET", (), _healthcheck, auth="none")]
+        super().__init__(self.health, routes, None, clock=reactor)

@@ -10,13 +10,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from nakama_rt.logs import Logger
-
 from ..storage import User
 from .context import ApiContext
 from .http import ApiError, Call, Code, Route
-
-log = Logger()
 
 
 def timestamp(seconds: float) -> str:
@@ -65,15 +61,19 @@ def account_json(user: User, online: bool) -> dict[str, Any]:
 async def get_account(ctx: ApiContext, call: Call) -> dict[str, Any]:
     assert call.session is not None
     user_id = call.session.user_id
-    try:
-        user = await ctx.storage.get_user(user_id)
-    except Exception:
-        log.failure("Error retrieving user account {user_id}", user_id=user_id)
-        raise ApiError(Code.INTERNAL, "Error retrieving user account.") from None
+    user = await ctx.storage.get_user(user_id)
     if user is None:
         raise ApiError(Code.NOT_FOUND, "Account not found.")
     online = bool(ctx.is_online(user_id)) if ctx.is_online is not None else False
     return account_json(user, online)
 
 
-ROUTES = [Route(b"GET", (b"account",), get_account, auth="bearer")]
+ROUTES = [
+    Route(
+        b"GET",
+        (b"account",),
+        get_account,
+        auth="bearer",
+        internal="Error retrieving user account.",
+    ),
+]

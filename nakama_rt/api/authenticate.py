@@ -13,14 +13,10 @@ from typing import Any
 
 import bcrypt
 
-from nakama_rt.logs import Logger
-
 from ..storage import DuplicateError, User, UsernameTaken
 from ..tokens import issue_session
 from .context import ApiContext
-from .http import ApiError, Call, Code, Route
-
-log = Logger()
+from .http import ApiError, Call, Code, ErrorMap, FieldKind, Handler, Route
 
 # Go's POSIX classes are ASCII: [[:cntrl:]] and [[:space:]].
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
@@ -75,9 +71,16 @@ def _validate_id(value: str, label: str, low: int) -> None:
         raise ApiError(Code.INVALID_ARGUMENT, f"{label} invalid, must be {low}-128 bytes.")
 
 
+class PasswordTooLong(ValueError):
+    """bcrypt hashes 72 bytes at most; Go's refuses more, and Nakama answers a 500."""
+
+
 def hash_password(password: str, cost: int) -> bytes:
     """bcrypt hash; runs in a worker thread. Over 72 bytes is refused, as Go's bcrypt does."""
-    return bcrypt.hashpw(password.encode("utf-8"), bcrypt.gensalt(cost))
+    encoded = password.encode("utf-8")
+    if len(encoded) > 72:
+        raise PasswordTooLong("password longer than bcrypt accepts")
+    return bcrypt.hashpw(encoded, bcrypt.gensalt(cost))
 
 
 def check_password(password: str, hashed: bytes | None) -> bool:
@@ -90,26 +93,15 @@ def check_password(password: str, hashed: bytes | None) -> bool:
         return False
 
 
-async def _lookup(ctx: ApiContext, method: str, value: str) -> User | None:
-    try:
-        return await getattr(ctx.storage, method)(value)
-    except Exception:
-        log.failure("Error looking up user ({method})", method=method)
-        raise ApiError(Code.INTERNAL, _ERROR_FINDING) from None
-
-
-async def _create(ctx: ApiContext, username: str, **unique: Any) -> User:
-    try:
-        return await ctx.storage.create_user(username, **unique)
-    except UsernameTaken:
-        raise ApiError(Code.ALREADY_EXISTS, "Username is already in use.") from None
-    except DuplicateError:
-        # A concurrent request created the same account first; Nakama answers this way too.
-        log.info("Did not insert new user: {fields} already exists", fields=sorted(unique))
-        raise ApiError(Code.INTERNAL, _ERROR_CREATING) from None
-    except Exception:
-        log.failure("Cannot create user")
-        raise ApiError(Code.INTERNAL, _ERROR_CREATING) from None
+async def _create(
+    ctx: ApiContext, call: Call, username: str, password: str | None = None, **unique: Any
+) -> User:
+    """Create the account (hashing its password, if any): from here a failure is one to
+    create it, in Nakama's words."""
+    call.internal = _ERROR_CREATING
+    if password is not None:
+        unique["password_hash"] = await ctx.in_thread(hash_password, password, ctx.bcrypt_cost)
+    return await ctx.storage.create_user(username, **unique)
 
 
 def _check_enabled(user: User) -> None:
@@ -146,14 +138,14 @@ async def authenticate_custom(ctx: ApiContext, call: Call) -> dict[str, Any]:
     username = _username_or_generated(call)
     create = call.query.get("create", True)
 
-    user = await _lookup(ctx, "get_user_by_custom_id", custom_id)
+    user = await ctx.storage.get_user_by_custom_id(custom_id)
     created = user is None
     if user is not None:
         _check_enabled(user)
     elif not create:
         raise ApiError(Code.NOT_FOUND, "User account not found.")
     else:
-        user = await _create(ctx, username, custom_id=custom_id)
+        user = await _create(ctx, call, username, custom_id=custom_id)
     return open_session(ctx, user.id, user.username, account.get("vars"), created)
 
 
@@ -164,14 +156,14 @@ async def authenticate_device(ctx: ApiContext, call: Call) -> dict[str, Any]:
     username = _username_or_generated(call)
     create = call.query.get("create", True)
 
-    user = await _lookup(ctx, "get_user_by_device_id", device_id)
+    user = await ctx.storage.get_user_by_device_id(device_id)
     created = user is None
     if user is not None:
         _check_enabled(user)
     elif not create:
         raise ApiError(Code.NOT_FOUND, "User account not found.")
     else:
-        user = await _create(ctx, username, device_id=device_id)
+        user = await _create(ctx, call, username, device_id=device_id)
     return open_session(ctx, user.id, user.username, account.get("vars"), created)
 
 
@@ -210,7 +202,7 @@ async def authenticate_email(ctx: ApiContext, call: Call) -> dict[str, Any]:
     vars = account.get("vars")
     if by_username:
         # Creation is never possible this way; the create flag is ignored.
-        user = await _lookup(ctx, "get_user_by_username", username)
+        user = await ctx.storage.get_user_by_username(username)
         if user is None:
             raise ApiError(Code.NOT_FOUND, "User account not found.")
         _check_enabled(user)
@@ -219,7 +211,7 @@ async def authenticate_email(ctx: ApiContext, call: Call) -> dict[str, Any]:
         return open_session(ctx, user.id, username, vars, False)
 
     create = call.query.get("create", True)
-    user = await _lookup(ctx, "get_user_by_email", email.lower())
+    user = await ctx.storage.get_user_by_email(email.lower())
     if user is not None:
         _check_enabled(user)
         if not await ctx.in_thread(check_password, password, user.password_hash):
@@ -227,46 +219,40 @@ async def authenticate_email(ctx: ApiContext, call: Call) -> dict[str, Any]:
         return open_session(ctx, user.id, user.username, vars, False)
     if not create:
         raise ApiError(Code.NOT_FOUND, "User account not found.")
-    try:
-        hashed = await ctx.in_thread(hash_password, password, ctx.bcrypt_cost)
-    except ValueError:
-        log.info("Error hashing password: longer than bcrypt accepts")
-        raise ApiError(Code.INTERNAL, _ERROR_CREATING) from None
-    user = await _create(ctx, username, email=email.lower(), password_hash=hashed)
+    user = await _create(ctx, call, username, password, email=email.lower())
     return open_session(ctx, user.id, user.username, vars, True)
 
 
-# Nakama's rules refuse control characters (NUL included) in ids, emails and usernames
-# with its own messages; passwords and vars never reach the database.
-_ACCOUNT_BODY: dict[str, Any] = {"id": "string", "vars": "map"}
-_AUTH_QUERY: dict[str, Any] = {"create": "bool", "username": "string"}
+# A failed lookup is "Error finding user account." (the routes' ``internal``), a failed
+# creation the message :func:`_create` sets; a concurrent request that created the same
+# account first is answered as Nakama answers it.
+_ERRORS: ErrorMap = {
+    UsernameTaken: ApiError(Code.ALREADY_EXISTS, "Username is already in use."),
+    DuplicateError: ApiError(Code.INTERNAL, _ERROR_CREATING),
+    PasswordTooLong: ApiError(Code.INTERNAL, _ERROR_CREATING),
+}
+
+
+def _route(kind: bytes, handler: Handler, body: Mapping[str, FieldKind]) -> Route:
+    """``POST /account/authenticate/<kind>``, with the server key.
+
+    Nakama's rules refuse control characters (NUL included) in ids, emails and
+    usernames with its own messages; passwords and vars never reach the database."""
+    return Route(
+        b"POST",
+        (b"account", b"authenticate", kind),
+        handler,
+        auth="server_key",
+        body=body,
+        query={"create": "bool", "username": "string"},
+        check_nul=False,
+        errors=_ERRORS,
+        internal=_ERROR_FINDING,
+    )
+
 
 ROUTES = [
-    Route(
-        b"POST",
-        (b"account", b"authenticate", b"custom"),
-        authenticate_custom,
-        auth="server_key",
-        body=_ACCOUNT_BODY,
-        query=_AUTH_QUERY,
-        check_nul=False,
-    ),
-    Route(
-        b"POST",
-        (b"account", b"authenticate", b"device"),
-        authenticate_device,
-        auth="server_key",
-        body=_ACCOUNT_BODY,
-        query=_AUTH_QUERY,
-        check_nul=False,
-    ),
-    Route(
-        b"POST",
-        (b"account", b"authenticate", b"email"),
-        authenticate_email,
-        auth="server_key",
-        body={"email": "string", "password": "string", "vars": "map"},
-        query=_AUTH_QUERY,
-        check_nul=False,
-    ),
+    _route(b"custom", authenticate_custom, {"id": "string", "vars": "map"}),
+    _route(b"device", authenticate_device, {"id": "string", "vars": "map"}),
+    _route(b"email", authenticate_email, {"email": "string", "password": "string", "vars": "map"}),
 ]

@@ -14,7 +14,6 @@ from typing import Any
 import orjson
 
 from nakama_rt.codec import Format, encode
-from nakama_rt.logs import Logger
 from nakama_rt.notifications import wire_notification
 from nakama_rt.presence import PresenceStream, StreamMode
 from nakama_rt.proto import api_pb2
@@ -25,8 +24,6 @@ from ..storage.social_core import load_cursor
 from .context import ApiContext
 from .http import ApiError, Call, Code, Route
 from .social_http import query_list
-
-log = Logger()
 
 LIMIT_ERROR = "Invalid limit - limit must be between 1 and 100."
 CURSOR_ERROR = "Cursor is invalid or expired."
@@ -96,11 +93,7 @@ def _check_cursor(raw: str, stream: PresenceStream, forward: bool) -> dict[str, 
 
 async def _check_access(ctx: ApiContext, stream: PresenceStream, user_id: str) -> None:
     if stream.mode == StreamMode.GROUP:
-        try:
-            state = await ctx.storage.group_member_state(stream.subject, user_id)
-        except Exception:
-            log.failure("channel history: group lookup failed")
-            raise ApiError(Code.INTERNAL, "Error listing messages from channel.") from None
+        state = await ctx.storage.group_member_state(stream.subject, user_id)
         if state not in MEMBER_STATES:
             raise ApiError(Code.INVALID_ARGUMENT, "Group not found.")
     elif stream.mode == StreamMode.DM and user_id not in (stream.subject, stream.subcontext):
@@ -126,11 +119,7 @@ async def list_channel_messages(ctx: ApiContext, call: Call, channel_id: str) ->
     else:
         ascending = forward == incoming["n"]
         after = (incoming["t"], incoming["i"])
-    try:
-        rows = await ctx.storage.list_messages(stream_key(stream), limit + 1, ascending, after)
-    except Exception:
-        log.failure("channel history: listing failed")
-        raise ApiError(Code.INTERNAL, "Error listing messages from channel.") from None
+    rows = await ctx.storage.list_messages(stream_key(stream), limit + 1, ascending, after)
 
     page, more = rows[:limit], len(rows) > limit
     next_cursor = prev_cursor = None
@@ -181,11 +170,7 @@ async def list_notifications(ctx: ApiContext, call: Call) -> dict[str, Any]:
         ):
             raise ApiError(Code.INVALID_ARGUMENT, "Malformed cursor was used.")
         after = (cursor["t"], cursor["i"]) if cursor["i"] else None
-    try:
-        rows = await ctx.storage.list_notifications(call.session.user_id, limit + 1, after)
-    except Exception:
-        log.failure("notifications: listing failed")
-        raise ApiError(Code.INTERNAL, "Error retrieving notifications.") from None
+    rows = await ctx.storage.list_notifications(call.session.user_id, limit + 1, after)
     page = rows[:limit]
     if page:
         last = page[-1]
@@ -203,11 +188,7 @@ async def delete_notifications(ctx: ApiContext, call: Call) -> dict[str, Any]:
     ids = query_list(call, "ids")
     if not ids:
         return {}
-    try:
-        await ctx.storage.delete_notifications(call.session.user_id, ids)
-    except Exception:
-        log.failure("notifications: delete failed")
-        raise ApiError(Code.INTERNAL, "Error while deleting notifications.") from None
+    await ctx.storage.delete_notifications(call.session.user_id, ids)
     return {}
 
 
@@ -218,6 +199,7 @@ ROUTES = [
         list_channel_messages,
         auth="bearer",
         query={"limit": "string", "forward": "bool", "cursor": "string"},
+        internal="Error listing messages from channel.",
     ),
     Route(
         b"GET",
@@ -225,6 +207,13 @@ ROUTES = [
         list_notifications,
         auth="bearer",
         query={"limit": "string", "cacheable_cursor": "string"},
+        internal="Error retrieving notifications.",
     ),
-    Route(b"DELETE", (b"notification",), delete_notifications, auth="bearer"),
+    Route(
+        b"DELETE",
+        (b"notification",),
+        delete_notifications,
+        auth="bearer",
+        internal="Error while deleting notifications.",
+    ),
 ]

@@ -23,6 +23,7 @@ from ..storage.social import Friend, InvalidCursor
 from .account import timestamp, user_json
 from .context import ApiContext
 from .http import ApiError, Call, Code, Route, holds_nul, nul_refused
+from .outage import best_effort
 from .social_http import populated, query_int32, query_list
 
 log = Logger()
@@ -36,12 +37,8 @@ def online(ctx: ApiContext, user_id: str) -> bool:
 
 async def notify(ctx: ApiContext, notifications: Sequence[NewNotification]) -> None:
     """Send through the server's notifier; a failure is logged, never the caller's error."""
-    if ctx.notifier is None or not notifications:
-        return
-    try:
-        await ctx.notifier.send(list(notifications))
-    except Exception:
-        log.failure("Could not send notifications")
+    if ctx.notifier is not None and notifications:
+        await best_effort(log, "Could not send notifications", ctx.notifier.send, notifications)
 
 
 def friend_json(ctx: ApiContext, friend: Friend) -> dict[str, Any]:
@@ -66,21 +63,15 @@ async def list_friends(ctx: ApiContext, call: Call) -> dict[str, Any]:
     state = query_int32(call, "state")
     if state is not None and not 0 <= state <= 3:
         raise ApiError(Code.INVALID_ARGUMENT, "Invalid state - state must be between 0 and 3.")
-    try:
-        listed = await ctx.storage.list_friends(
-            call.session.user_id, limit or 1000, state, call.query.get("cursor", "")
-        )
-    except InvalidCursor:
-        raise ApiError(Code.INVALID_ARGUMENT, "Cursor is invalid.") from None
-    except Exception:
-        log.failure("Error while trying to list friends")
-        raise ApiError(Code.INTERNAL, "Error while trying to list friends.") from None
+    listed = await ctx.storage.list_friends(
+        call.session.user_id, limit or 1000, state, call.query.get("cursor", "")
+    )
     return populated(
         [("friends", [friend_json(ctx, f) for f in listed.friends]), ("cursor", listed.cursor)]
     )
 
 
-async def _targets(ctx: ApiContext, call: Call, self_error: str, action: str) -> list[str] | None:
+async def _targets(ctx: ApiContext, call: Call, self_error: str) -> list[str] | None:
     """The user ids a request names (ids, then those of known usernames), checked as
     Nakama checks them; None when it names nobody at all."""
     assert call.session is not None
@@ -99,17 +90,13 @@ async def _targets(ctx: ApiContext, call: Call, self_error: str, action: str) ->
             raise ApiError(Code.INVALID_ARGUMENT, self_error)
     found: list[str] = []
     if usernames:
-        try:
-            found = [user.id for user in await ctx.storage.get_users(usernames=usernames)]
-        except Exception:
-            log.failure("Could not fetch user IDs")
-            raise ApiError(Code.INTERNAL, f"Error while trying to {action} friends.") from None
+        found = [user.id for user in await ctx.storage.get_users(usernames=usernames)]
     return [*ids, *found]
 
 
 async def add_friends(ctx: ApiContext, call: Call) -> dict[str, Any]:
     assert call.session is not None
-    targets = await _targets(ctx, call, "Cannot add self as friend.", "add")
+    targets = await _targets(ctx, call, "Cannot add self as friend.")
     if targets is None:
         return {}
     if not targets:
@@ -124,11 +111,7 @@ async def add_friends(ctx: ApiContext, call: Call) -> dict[str, Any]:
             raise ApiError(Code.INVALID_ARGUMENT, _METADATA_NOT_JSON) from None
         if holds_nul(decoded):
             raise nul_refused("metadata", "query parameter")
-    try:
-        made = await ctx.storage.add_friends(user_id, targets, metadata)
-    except Exception:
-        log.failure("Error adding friends")
-        raise ApiError(Code.INTERNAL, "Error while trying to add friends.") from None
+    made = await ctx.storage.add_friends(user_id, targets, metadata)
     await notify(
         ctx,
         [
@@ -151,15 +134,11 @@ async def add_friends(ctx: ApiContext, call: Call) -> dict[str, Any]:
 
 async def delete_friends(ctx: ApiContext, call: Call) -> dict[str, Any]:
     assert call.session is not None
-    targets = await _targets(ctx, call, "Cannot delete self.", "delete")
+    targets = await _targets(ctx, call, "Cannot delete self.")
     if not targets:
         return {}
     user_id, username = call.session.user_id, call.session.username
-    try:
-        removed = await ctx.storage.delete_friends(user_id, targets)
-    except Exception:
-        log.failure("Error deleting friends")
-        raise ApiError(Code.INTERNAL, "Error while trying to delete friends.") from None
+    removed = await ctx.storage.delete_friends(user_id, targets)
     await notify(
         ctx,
         [
@@ -178,27 +157,43 @@ async def delete_friends(ctx: ApiContext, call: Call) -> dict[str, Any]:
 
 async def block_friends(ctx: ApiContext, call: Call) -> dict[str, Any]:
     assert call.session is not None
-    targets = await _targets(ctx, call, "Cannot block self.", "block")
+    targets = await _targets(ctx, call, "Cannot block self.")
     if targets is None:
         return {}
     if not targets:
         raise ApiError(Code.INVALID_ARGUMENT, "No valid ID or username was provided.")
-    try:
-        await ctx.storage.block_friends(call.session.user_id, targets)
-    except Exception:
-        log.failure("Error blocking friends")
-        raise ApiError(Code.INTERNAL, "Error while trying to block friends.") from None
+    await ctx.storage.block_friends(call.session.user_id, targets)
     if ctx.chat is not None:
         for target in targets:  # a block ends the direct message channel, as in Nakama
             ctx.chat.close_dm(call.session.user_id, target)
     return {}
 
 
-_LIST_QUERY: dict[str, Any] = {"cursor": "string"}
+def _failing_to(action: str) -> str:
+    """Nakama's message for a failed query while acting on friends."""
+    return f"Error while trying to {action} friends."
+
 
 ROUTES = [
-    Route(b"GET", (b"friend",), list_friends, auth="bearer", query=_LIST_QUERY),
-    Route(b"POST", (b"friend",), add_friends, auth="bearer", query={"metadata": "string"}),
-    Route(b"DELETE", (b"friend",), delete_friends, auth="bearer"),
-    Route(b"POST", (b"friend", b"block"), block_friends, auth="bearer"),
+    Route(
+        b"GET",
+        (b"friend",),
+        list_friends,
+        auth="bearer",
+        query={"cursor": "string"},
+        errors={InvalidCursor: ApiError(Code.INVALID_ARGUMENT, "Cursor is invalid.")},
+        internal=_failing_to("list"),
+    ),
+    Route(
+        b"POST",
+        (b"friend",),
+        add_friends,
+        auth="bearer",
+        query={"metadata": "string"},
+        internal=_failing_to("add"),
+    ),
+    Route(b"DELETE", (b"friend",), delete_friends, auth="bearer", internal=_failing_to("delete")),
+    Route(
+        b"POST", (b"friend", b"block"), block_friends, auth="bearer", internal=_failing_to("block")
+    ),
 ]

@@ -34,18 +34,15 @@ from ..storage.social import (
 from .account import user_json
 from .context import ApiContext
 from .friends import notify, online
-from .http import ApiError, Call, Code, Route
+from .http import ApiError, Call, Code, ErrorMap, Handler, Route
+from .outage import best_effort
 from .social_http import decode_typed_body, group_json, populated, query_int32, query_list
 
 log = Logger()
 
 _FULL = ApiError(Code.INVALID_ARGUMENT, "Group is full.")
 _NOT_FOUND_OR_DENIED = ApiError(Code.NOT_FOUND, "Group not found or permission denied.")
-
-
-def _internal(message: str) -> ApiError:
-    log.failure(message)
-    return ApiError(Code.INTERNAL, message)
+_CURSOR_INVALID = ApiError(Code.INVALID_ARGUMENT, "Cursor is invalid.")
 
 
 def _group_id(raw: str) -> str:
@@ -105,20 +102,15 @@ async def create_group(ctx: ApiContext, call: Call) -> dict[str, Any]:
     if max_count < 1:
         raise ApiError(Code.INVALID_ARGUMENT, "Group max count must be >= 1 when set.")
     _check_lengths(body)
-    try:
-        group = await ctx.storage.create_group(
-            call.session.user_id,
-            body["name"],
-            description=body.get("description", ""),
-            lang_tag=body.get("lang_tag", ""),
-            avatar_url=body.get("avatar_url", ""),
-            open=body.get("open", False),
-            max_count=max_count,
-        )
-    except GroupNameTaken:
-        raise ApiError(Code.ALREADY_EXISTS, "Group name is in use.") from None
-    except Exception:
-        raise _internal("Error while trying to create group.") from None
+    group = await ctx.storage.create_group(
+        call.session.user_id,
+        body["name"],
+        description=body.get("description", ""),
+        lang_tag=body.get("lang_tag", ""),
+        avatar_url=body.get("avatar_url", ""),
+        open=body.get("open", False),
+        max_count=max_count,
+    )
     return group_json(group)
 
 
@@ -141,32 +133,14 @@ async def update_group(ctx: ApiContext, call: Call, raw_group_id: str) -> dict[s
     if body.get("lang_tag") == "":
         raise ApiError(Code.INVALID_ARGUMENT, "Group language cannot be empty.")
     _check_lengths(body)
-    try:
-        await ctx.storage.update_group(group_id, call.session.user_id, **body)
-    except GroupPermissionDenied:
-        raise ApiError(Code.NOT_FOUND, "Group not found or you're not allowed to update.") from None
-    except GroupNoUpdate:
-        raise ApiError(Code.INVALID_ARGUMENT, "Specify at least one field to update.") from None
-    except GroupNotUpdated:
-        raise ApiError(Code.INVALID_ARGUMENT, "No new fields in group update.") from None
-    except GroupNameTaken:
-        raise ApiError(Code.INVALID_ARGUMENT, "Group name is in use.") from None
-    except Exception:
-        raise _internal("Error while trying to update group.") from None
+    await ctx.storage.update_group(group_id, call.session.user_id, **body)
     return {}
 
 
 async def delete_group(ctx: ApiContext, call: Call, raw_group_id: str) -> dict[str, Any]:
     assert call.session is not None
     group_id = _group_id(raw_group_id)
-    try:
-        await ctx.storage.delete_group(group_id, call.session.user_id)
-    except GroupPermissionDenied:
-        raise ApiError(
-            Code.INVALID_ARGUMENT, "Group not found or you're not allowed to delete."
-        ) from None
-    except Exception:
-        raise _internal("Error while trying to delete group.") from None
+    await ctx.storage.delete_group(group_id, call.session.user_id)
     if ctx.chat is not None:
         ctx.chat.close_group(group_id)
     return {}
@@ -179,14 +153,7 @@ async def join_group(ctx: ApiContext, call: Call, raw_group_id: str) -> dict[str
     assert call.session is not None
     group_id = _group_id(raw_group_id)
     user_id, username = call.session.user_id, call.session.username
-    try:
-        joined = await ctx.storage.join_group(group_id, user_id)
-    except GroupNotFound:
-        raise ApiError(Code.NOT_FOUND, "Group not found.") from None
-    except GroupFull:
-        raise _FULL from None
-    except Exception:
-        raise _internal("Error while trying to join group.") from None
+    joined = await ctx.storage.join_group(group_id, user_id)
     if joined.state == MEMBER:
         await _group_messages(ctx, group_id, GroupMessageCode.JOIN, [(user_id, username)])
     if joined.state == JOIN_REQUEST:
@@ -209,14 +176,7 @@ async def join_group(ctx: ApiContext, call: Call, raw_group_id: str) -> dict[str
 async def leave_group(ctx: ApiContext, call: Call, raw_group_id: str) -> dict[str, Any]:
     assert call.session is not None
     group_id = _group_id(raw_group_id)
-    try:
-        left = await ctx.storage.leave_group(group_id, call.session.user_id)
-    except GroupLastSuperadmin:
-        raise ApiError(
-            Code.INVALID_ARGUMENT, "Cannot leave group when you are the last superadmin."
-        ) from None
-    except Exception:
-        raise _internal("Error while trying to leave group.") from None
+    left = await ctx.storage.leave_group(group_id, call.session.user_id)
     if left.previous_state is not None:
         user = (call.session.user_id, call.session.username)
         await _group_messages(ctx, group_id, GroupMessageCode.LEAVE, [user])
@@ -252,10 +212,15 @@ async def _group_messages(
     if ctx.chat is None:
         return
     for user_id, username in changed:
-        try:
-            await ctx.chat.group_message(group_id, code, user_id, username)
-        except Exception:
-            log.failure("Could not write a group channel message")
+        await best_effort(
+            log,
+            "Could not write a group channel message",
+            ctx.chat.group_message,
+            group_id,
+            code,
+            user_id,
+            username,
+        )
 
 
 def _leave_channel(ctx: ApiContext, group_id: str, user_ids: Sequence[str]) -> None:
@@ -265,24 +230,16 @@ def _leave_channel(ctx: ApiContext, group_id: str, user_ids: Sequence[str]) -> N
 
 
 async def _act_on_members(
-    call: Call, raw_group_id: str, action: MemberAction, failure: str, required: bool = False
+    call: Call, raw_group_id: str, action: MemberAction, required: bool = False
 ) -> Any:
-    """Validate, run ``action(group_id, caller_id, user_ids)``, map its errors."""
+    """Validate, then run ``action(group_id, caller_id, user_ids)`` (its refusals are
+    answered as :data:`_MEMBER_ERRORS` says)."""
     assert call.session is not None
     group_id = _group_id(raw_group_id)
     user_ids = _user_ids(call, required)
     if user_ids is None:
         return None
-    try:
-        return await action(group_id, call.session.user_id, user_ids)
-    except (GroupPermissionDenied, GroupNotFound):
-        raise _NOT_FOUND_OR_DENIED from None
-    except GroupFull:
-        raise _FULL from None
-    except GroupUserNotFound:
-        raise ApiError(Code.INVALID_ARGUMENT, "One or more users not found.") from None
-    except Exception:
-        raise _internal(failure) from None
+    return await action(group_id, call.session.user_id, user_ids)
 
 
 async def add_group_users(ctx: ApiContext, call: Call, raw_group_id: str) -> dict[str, Any]:
@@ -290,7 +247,6 @@ async def add_group_users(ctx: ApiContext, call: Call, raw_group_id: str) -> dic
         call,
         raw_group_id,
         ctx.storage.add_group_users,
-        "Error while trying to add users to a group.",
     )
     if result is not None:
         assert call.session is not None
@@ -332,7 +288,6 @@ async def kick_group_users(ctx: ApiContext, call: Call, raw_group_id: str) -> di
         call,
         raw_group_id,
         ctx.storage.kick_group_users,
-        "Error while trying to kick users from a group.",
     )
     await _announce_changes(ctx, raw_group_id, changed, GroupMessageCode.KICK, leave_channel=True)
     return {}
@@ -343,7 +298,6 @@ async def ban_group_users(ctx: ApiContext, call: Call, raw_group_id: str) -> dic
         call,
         raw_group_id,
         ctx.storage.ban_group_users,
-        "Error while trying to ban users from a group.",
     )
     await _announce_changes(ctx, raw_group_id, changed, GroupMessageCode.BAN, leave_channel=True)
     return {}
@@ -354,7 +308,6 @@ async def promote_group_users(ctx: ApiContext, call: Call, raw_group_id: str) ->
         call,
         raw_group_id,
         ctx.storage.promote_group_users,
-        "Error while trying to promote users in a group.",
     )
     await _announce_changes(
         ctx, raw_group_id, changed, GroupMessageCode.PROMOTE, leave_channel=False
@@ -367,7 +320,6 @@ async def demote_group_users(ctx: ApiContext, call: Call, raw_group_id: str) -> 
         call,
         raw_group_id,
         ctx.storage.demote_group_users,
-        "Error while trying to demote users in a group.",
         required=True,
     )
     await _announce_changes(
@@ -382,14 +334,9 @@ async def demote_group_users(ctx: ApiContext, call: Call, raw_group_id: str) -> 
 async def list_group_users(ctx: ApiContext, call: Call, raw_group_id: str) -> dict[str, Any]:
     group_id = _group_id(raw_group_id)
     limit, state = _list_paging(call)
-    try:
-        listed = await ctx.storage.list_group_users(
-            group_id, limit, state, call.query.get("cursor", "")
-        )
-    except InvalidCursor:
-        raise ApiError(Code.INVALID_ARGUMENT, "Cursor is invalid.") from None
-    except Exception:
-        raise _internal("Error while trying to list users in a group.") from None
+    listed = await ctx.storage.list_group_users(
+        group_id, limit, state, call.query.get("cursor", "")
+    )
     members = [
         populated(
             [("user", user_json(m.user, online(ctx, m.user.id))), ("state", m.state)],
@@ -405,14 +352,7 @@ async def list_user_groups(ctx: ApiContext, call: Call, raw_user_id: str) -> dic
     if user_id is None:
         raise ApiError(Code.INVALID_ARGUMENT, "Group ID must be a valid ID.")
     limit, state = _list_paging(call)
-    try:
-        listed = await ctx.storage.list_user_groups(
-            user_id, limit, state, call.query.get("cursor", "")
-        )
-    except InvalidCursor:
-        raise ApiError(Code.INVALID_ARGUMENT, "Cursor is invalid.") from None
-    except Exception:
-        raise _internal("Error while trying to list groups for a user.") from None
+    listed = await ctx.storage.list_user_groups(user_id, limit, state, call.query.get("cursor", ""))
     groups = [
         populated([("group", group_json(g.group)), ("state", g.state)], always=("state",))
         for g in listed.groups
@@ -430,14 +370,9 @@ async def list_groups(ctx: ApiContext, call: Call) -> dict[str, Any]:
         raise ApiError(
             Code.INVALID_ARGUMENT, "name filter cannot be combined with any other filter"
         )
-    try:
-        listed = await ctx.storage.list_groups(
-            limit or 1, name, lang_tag, open_, members, call.query.get("cursor", "")
-        )
-    except InvalidCursor:
-        raise ApiError(Code.INVALID_ARGUMENT, "Malformed cursor was used.") from None
-    except Exception:
-        raise _internal("Error while trying to list groups.") from None
+    listed = await ctx.storage.list_groups(
+        limit or 1, name, lang_tag, open_, members, call.query.get("cursor", "")
+    )
     return populated(
         [("groups", [group_json(g) for g in listed.groups]), ("cursor", listed.cursor)]
     )
@@ -445,6 +380,26 @@ async def list_groups(ctx: ApiContext, call: Call) -> dict[str, Any]:
 
 _GROUP = (b"group", b"{group_id}")
 _PAGE: dict[str, Any] = {"cursor": "string"}
+#: Refusals of the storage's member actions (add, kick, ban, promote, demote).
+_MEMBER_ERRORS: ErrorMap = {
+    GroupPermissionDenied: _NOT_FOUND_OR_DENIED,
+    GroupNotFound: _NOT_FOUND_OR_DENIED,
+    GroupFull: _FULL,
+    GroupUserNotFound: ApiError(Code.INVALID_ARGUMENT, "One or more users not found."),
+}
+
+
+def _on_members(verb: str, handler: Handler, where: str) -> Route:
+    """``POST /group/{group_id}/<verb>``, acting on the users of ``?user_ids=``."""
+    return Route(
+        b"POST",
+        (*_GROUP, verb.encode("ascii")),
+        handler,
+        auth="bearer",
+        errors=_MEMBER_ERRORS,
+        internal=f"Error while trying to {verb} users {where} a group.",
+    )
+
 
 ROUTES = [
     Route(
@@ -453,17 +408,85 @@ ROUTES = [
         list_groups,
         auth="bearer",
         query={"name": "string", "lang_tag": "string", "open": "bool", "cursor": "string"},
+        errors={InvalidCursor: ApiError(Code.INVALID_ARGUMENT, "Malformed cursor was used.")},
+        internal="Error while trying to list groups.",
     ),
-    Route(b"POST", (b"group",), create_group, auth="bearer"),
-    Route(b"PUT", _GROUP, update_group, auth="bearer"),
-    Route(b"DELETE", _GROUP, delete_group, auth="bearer"),
-    Route(b"POST", (*_GROUP, b"join"), join_group, auth="bearer"),
-    Route(b"POST", (*_GROUP, b"leave"), leave_group, auth="bearer"),
-    Route(b"POST", (*_GROUP, b"add"), add_group_users, auth="bearer"),
-    Route(b"POST", (*_GROUP, b"kick"), kick_group_users, auth="bearer"),
-    Route(b"POST", (*_GROUP, b"ban"), ban_group_users, auth="bearer"),
-    Route(b"POST", (*_GROUP, b"promote"), promote_group_users, auth="bearer"),
-    Route(b"POST", (*_GROUP, b"demote"), demote_group_users, auth="bearer"),
-    Route(b"GET", (*_GROUP, b"user"), list_group_users, auth="bearer", query=_PAGE),
-    Route(b"GET", (b"user", b"{user_id}", b"group"), list_user_groups, auth="bearer", query=_PAGE),
+    Route(
+        b"POST",
+        (b"group",),
+        create_group,
+        auth="bearer",
+        errors={GroupNameTaken: ApiError(Code.ALREADY_EXISTS, "Group name is in use.")},
+        internal="Error while trying to create group.",
+    ),
+    Route(
+        b"PUT",
+        _GROUP,
+        update_group,
+        auth="bearer",
+        errors={
+            GroupPermissionDenied: ApiError(
+                Code.NOT_FOUND, "Group not found or you're not allowed to update."
+            ),
+            GroupNoUpdate: ApiError(Code.INVALID_ARGUMENT, "Specify at least one field to update."),
+            GroupNotUpdated: ApiError(Code.INVALID_ARGUMENT, "No new fields in group update."),
+            GroupNameTaken: ApiError(Code.INVALID_ARGUMENT, "Group name is in use."),
+        },
+        internal="Error while trying to update group.",
+    ),
+    Route(
+        b"DELETE",
+        _GROUP,
+        delete_group,
+        auth="bearer",
+        errors={
+            GroupPermissionDenied: ApiError(
+                Code.INVALID_ARGUMENT, "Group not found or you're not allowed to delete."
+            )
+        },
+        internal="Error while trying to delete group.",
+    ),
+    Route(
+        b"POST",
+        (*_GROUP, b"join"),
+        join_group,
+        auth="bearer",
+        errors={GroupNotFound: ApiError(Code.NOT_FOUND, "Group not found."), GroupFull: _FULL},
+        internal="Error while trying to join group.",
+    ),
+    Route(
+        b"POST",
+        (*_GROUP, b"leave"),
+        leave_group,
+        auth="bearer",
+        errors={
+            GroupLastSuperadmin: ApiError(
+                Code.INVALID_ARGUMENT, "Cannot leave group when you are the last superadmin."
+            )
+        },
+        internal="Error while trying to leave group.",
+    ),
+    _on_members("add", add_group_users, "to"),
+    _on_members("kick", kick_group_users, "from"),
+    _on_members("ban", ban_group_users, "from"),
+    _on_members("promote", promote_group_users, "in"),
+    _on_members("demote", demote_group_users, "in"),
+    Route(
+        b"GET",
+        (*_GROUP, b"user"),
+        list_group_users,
+        auth="bearer",
+        query=_PAGE,
+        errors={InvalidCursor: _CURSOR_INVALID},
+        internal="Error while trying to list users in a group.",
+    ),
+    Route(
+        b"GET",
+        (b"user", b"{user_id}", b"group"),
+        list_user_groups,
+        auth="bearer",
+        query=_PAGE,
+        errors={InvalidCursor: _CURSOR_INVALID},
+        internal="Error while trying to list groups for a user.",
+    ),
 ]

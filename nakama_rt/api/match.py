@@ -4,17 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from nakama_rt.logs import Logger
 from nakama_rt.proto import api_pb2
 from nakama_rt.query import QueryError
 from nakama_rt.realtime.match_list import ListError, MatchFilter
 
 from .chat import as_json
 from .context import ApiContext
-from .http import ApiError, Call, Code, Route, client_label
+from .http import ApiError, Call, Code, Route
 from .social_http import query_int32
-
-log = Logger()
 
 
 async def list_matches(ctx: ApiContext, call: Call) -> dict[str, Any]:
@@ -29,22 +26,8 @@ async def list_matches(ctx: ApiContext, call: Call) -> dict[str, Any]:
         max_size=query_int32(call, "max_size"),
         query=query,
     )
-    try:
-        match_filter.check()
-    except ListError as refused:
-        raise ApiError(Code.INVALID_ARGUMENT, str(refused)) from None
-    try:
-        matches = ctx.list_matches(match_filter)
-    except QueryError as bad:
-        # Nakama answers a query it cannot parse as an internal error. It is the client's
-        # mistake all the same: one debug line, as for every refusal.
-        log.debug(
-            "match listing query from {client} refused: {reason}",
-            client=client_label(call.request),
-            reason=str(bad),
-        )
-        raise ApiError(Code.INTERNAL, "Error listing matches.") from None
-    return as_json(api_pb2.MatchList(matches=matches))
+    match_filter.check()
+    return as_json(api_pb2.MatchList(matches=ctx.list_matches(match_filter)))
 
 
 ROUTES = [
@@ -54,5 +37,11 @@ ROUTES = [
         list_matches,
         auth="bearer",
         query={"authoritative": "bool", "label": "string", "query": "string"},
+        errors={
+            ListError: lambda refused: ApiError(Code.INVALID_ARGUMENT, str(refused)),
+            # Nakama answers a query it cannot parse as an internal error. It is the
+            # client's mistake all the same: one debug line, as for every refusal.
+            QueryError: ApiError(Code.INTERNAL, "Error listing matches."),
+        },
     ),
 ]

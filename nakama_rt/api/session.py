@@ -31,11 +31,7 @@ async def session_refresh(ctx: ApiContext, call: Call) -> dict[str, Any]:
     if not cache.is_valid_refresh(claims.user_id, claims.expires_at, claims.token_id):
         raise ApiError(Code.UNAUTHENTICATED, _REFRESH_INVALID)
 
-    try:
-        user = await ctx.storage.get_user(claims.user_id)
-    except Exception:
-        log.failure("Error looking up user by ID {user_id}", user_id=claims.user_id)
-        raise ApiError(Code.INTERNAL, "Error finding user account.") from None
+    user = await ctx.storage.get_user(claims.user_id)
     if user is None:
         log.warn("Refresh token user {user_id} does not exist", user_id=claims.user_id)
         raise ApiError(Code.NOT_FOUND, "User account not found.")
@@ -112,6 +108,7 @@ ROUTES = [
         auth="server_key",
         body={"token": "string", "vars": "map"},
         check_nul=False,
+        internal="Error finding user account.",
     ),
     Route(
         b"POST",
