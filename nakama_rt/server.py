@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from functools import partial
 
 from google.protobuf import timestamp_pb2
 from twisted.internet.defer import Deferred
@@ -43,7 +44,8 @@ from nakama_rt.realtime.party import PartyHandlers
 from nakama_rt.realtime.rpc import RpcHandler
 from nakama_rt.realtime.status import StatusHandlers, StatusRegistry, status_stream
 from nakama_rt.realtime.stream import StreamManager
-from nakama_rt.runtime import NakamaModule, Runtime, RuntimeLogger
+from nakama_rt.runtime import Initializer, NakamaModule, Runtime, RuntimeLogger
+from nakama_rt.runtime.context import match_context
 from nakama_rt.session import CLOSE_GOING_AWAY, Session
 
 #: This node's name in authoritative match ids ("<uuid>.<node>"), Nakama's default.
@@ -73,29 +75,42 @@ class RealtimeServer:
         self.router = LocalRouter(self.sessions, self.tracker, self.counts)
         self.status = StatusRegistry(self.tracker, self.router)
         self.notifier = Notifier(storage, self.router, clock)
-        # Game logic: empty until NakamaRT loads runtime.path into it.
-        runtime_logger = RuntimeLogger()
-        self.runtime = Runtime(
-            env=config.runtime.env,
-            node=NODE_NAME,
-            nk=NakamaModule(storage, self.notifier, self.status.is_online, runtime_logger),
-            logger=runtime_logger,
-            clock=clock,
-        )
         self.channels = ChannelHandlers(
             self.tracker, self.router, storage, self.notifier, clock, self.sessions
         )
         self.chat_events = ChatEvents(self.tracker, self.router, storage, clock)
-        # Authoritative matches; the runtime fills in the handlers, ctx and nk it loads.
+        self.streams = StreamManager(self.tracker, self.router, self.sessions)
+        # Game logic: empty until NakamaRT loads runtime.path into its initializer.
+        runtime_env = dict(config.runtime.env or {})
+        runtime_logger = RuntimeLogger()
+        initializer = Initializer()
+        # Authoritative matches run the handlers the initializer registers; each match
+        # gets the nk that created it (the registry holds none).
         self.match_registry = MatchRegistry(
             self.tracker,
             self.router,
             clock,
             node=NODE_NAME,
-            handlers=self.runtime.matches,  # filled in place when modules load
-            context_factory=self.runtime.match_context,
-            nk=self.runtime.nk,
-            logger=self.runtime.logger,
+            handlers=initializer.matches,  # filled in place when modules load
+            context_factory=partial(match_context, runtime_env, NODE_NAME),
+            logger=runtime_logger,
+        )
+        self.runtime = Runtime(
+            env=runtime_env,
+            node=NODE_NAME,
+            nk=NakamaModule(
+                storage,
+                self.notifier,
+                self.status.is_online,
+                runtime_logger,
+                streams=self.streams,
+                matches=self.match_registry,
+                list_matches=partial(list_matches, self.match_registry, self.tracker),
+                channels=self.channels,
+            ),
+            logger=runtime_logger,
+            initializer=initializer,
+            clock=clock,
         )
         self.matches = MatchHandlers(
             self.tracker,
@@ -103,13 +118,6 @@ class RealtimeServer:
             config.session.encryption_key,
             clock,
             authoritative=self.match_registry,
-        )
-        self.streams = StreamManager(self.tracker, self.router, self.sessions)
-        self.runtime.nk.bind_realtime(
-            self.streams,
-            self.match_registry,
-            lambda match_filter: list_matches(self.match_registry, self.tracker, match_filter),
-            self.channels,
         )
         #: How long each matchmaker pass took (its slices and the gaps between them).
         self.matchmaker_passes = Histograms(MATCHMAKER_BUCKETS)

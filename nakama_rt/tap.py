@@ -29,6 +29,7 @@ from nakama_rt.library_internals import (
 )
 from nakama_rt.listeners import check_description
 from nakama_rt.logs import json_file_observer
+from nakama_rt.service import NakamaService
 
 #: (option, section, key, type, help) for options that set one config key.
 _KEY_OPTIONS = [
@@ -367,8 +368,6 @@ def check_listeners(descriptions: tuple[str, ...]) -> None:
 
 
 def makeService(options: Options):  # noqa: N802 (twistd's name)
-    from nakama_rt.service import NakamaService
-
     config: Config = options["nakama_config"]
     observer = None
     if config.logger.format == "json" and options.parent is not None:

@@ -57,6 +57,7 @@ from nakama_rt.runtime import (
     RuntimeLogger,
     invoke,
 )
+from nakama_rt.runtime.realtime import ListMatches, NkChannels, NkMatches, NkStreams
 from nakama_rt.session import Session
 from nakama_rt.storage import User
 
@@ -130,7 +131,16 @@ class FakeNakama(NakamaModule):
     """``nk`` for tests. :attr:`calls` lists every ``nk`` call, :attr:`notifications`
     what was sent; :meth:`add_user` seeds users, :attr:`online` marks them online."""
 
-    def __init__(self) -> None:
+    def __init__(
+        self,
+        *,
+        streams: NkStreams | None = None,
+        matches: NkMatches | None = None,
+        list_matches: ListMatches | None = None,
+        channels: NkChannels | None = None,
+    ) -> None:
+        """Without realtime collaborators (as :class:`NakamaModule` takes them),
+        ``stream_*``, ``match_*`` and ``channel_message_send`` raise ``RuntimeError``."""
         self.calls: list[NkCall] = []
         self.notifications: list[NewNotification] = []
         self.users: dict[str, User] = {}
@@ -140,6 +150,10 @@ class FakeNakama(NakamaModule):
             _Notifications(self.notifications),
             lambda user_id: user_id in self.online,
             RecordingLogger(),
+            streams=streams,
+            matches=matches,
+            list_matches=list_matches,
+            channels=channels,
         )
 
     def add_user(self, username: str, user_id: str | None = None, **fields: Any) -> User:
@@ -352,7 +366,6 @@ class MatchHarness:
             runtime.runtime.node,
             runtime.initializer.matches,
             context_factory=runtime.runtime.match_context,
-            nk=runtime.nk,
             logger=runtime.runtime.logger,
         )
         relay = MatchHandlers(
@@ -360,13 +373,16 @@ class MatchHarness:
         )
         # The server's own pipeline, so joins and data go through what clients reach.
         self.pipeline = Pipeline(dispatch_table(matches=relay))
-        # nk.stream_* and nk.match_* inside the handler use this harness's world.
-        runtime.nk.bind_realtime(
-            StreamManager(self.tracker, router, self.sessions),
-            self.registry,
-            lambda match_filter: list_matches(self.registry, self.tracker, match_filter),
+        #: The ``nk`` the match's callbacks get: the runtime's (same records, same
+        #: users), reaching this harness's world for ``nk.stream_*`` and ``nk.match_*``.
+        self.nk = runtime.nk._reaching(
+            streams=StreamManager(self.tracker, router, self.sessions),
+            matches=self.registry,
+            list_matches=lambda match_filter: list_matches(
+                self.registry, self.tracker, match_filter
+            ),
         )
-        self.match_id = self.registry.create(name, params or {})
+        self.match_id = self.registry.create(name, params or {}, self.nk)
         self._match = self.registry.get(self.match_id)
 
     @property

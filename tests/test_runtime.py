@@ -350,12 +350,11 @@ def test_fake_nakama_records_the_stream_and_channel_functions() -> None:
             return succeed(("ack", channel, content))
 
     tracker, sessions = LocalTracker(), SessionRegistry()
-    nk = FakeNakama()
-    nk.bind_realtime(
-        StreamManager(tracker, LocalRouter(sessions, tracker), sessions),
-        None,
-        lambda match_filter: [],
-        Channels(),
+    nk = FakeNakama(
+        streams=StreamManager(tracker, LocalRouter(sessions, tracker), sessions),
+        matches=None,
+        list_matches=lambda match_filter: [],
+        channels=Channels(),
     )
     alice = nk.add_user("alice")
     session = Session(
@@ -480,3 +479,38 @@ def test_match_harness_drives_the_arena_example_tick_by_tick() -> None:
     game.terminate()
     assert game.ended
     assert json.loads(red.data(2)[-1]["bytes"]) == {"final": 1}
+
+
+def test_match_harness_gives_the_match_an_nk_over_its_world(tmp_path) -> None:
+    """The match's nk records into the runtime's FakeNakama and reaches the harness's
+    streams and matches; the runtime's own nk is left as it was built."""
+    from nakama_rt.testing import MatchHarness
+
+    write(
+        tmp_path,
+        "counter.py",
+        """
+        class Counter:
+            def match_init(self, ctx, logger, nk, params):
+                return {"listed": len(nk.match_list(10))}, 1, "counter"
+
+            def match_loop(self, ctx, logger, nk, dispatcher, tick, state, messages):
+                state["listed"] = len(nk.match_list(10))
+                return state
+
+            def match_terminate(self, ctx, logger, nk, dispatcher, tick, state, grace):
+                return state
+
+        def init_module(ctx, logger, nk, initializer):
+            initializer.register_match("counter", Counter)
+        """,
+    )
+    runtime = load_runtime(tmp_path)
+    game = MatchHarness(runtime, "counter")
+    assert game.state == {"listed": 0}  # match_init runs before the match is listed
+    game.tick()
+    assert game.state == {"listed": 1}
+    assert game.nk is not runtime.nk
+    assert len(runtime.nk.called("match_list")) == 2
+    with pytest.raises(RuntimeError, match="needs the server's streams and matches"):
+        runtime.nk.match_list(10)

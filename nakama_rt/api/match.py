@@ -6,7 +6,7 @@ from typing import Any
 
 from nakama_rt.proto import api_pb2
 from nakama_rt.query import QueryError
-from nakama_rt.realtime.match_list import ListError, MatchFilter
+from nakama_rt.realtime_refs import ListError, MatchFilter
 
 from .chat import as_json
 from .context import ApiContext

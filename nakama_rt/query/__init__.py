@@ -50,6 +50,7 @@ Compiled queries expose ``matcher``/``scorer`` closures for hot loops and
 nakama_rt.query`` prints evaluations per second over 10,000 tickets.
 """
 
+from ._bench import run
 from ._engine import Query, compile_query
 from ._index import Document, index_document
 from ._syntax import QueryError
@@ -59,6 +60,4 @@ __all__ = ["Document", "Query", "QueryError", "benchmark", "compile_query", "ind
 
 def benchmark(count: int = 10_000, repeat: int = 5) -> dict[str, float]:
     """Evaluations per second of typical queries over ``count`` ticket documents."""
-    from ._bench import run
-
     return run(count, repeat)

@@ -127,9 +127,12 @@ class AuthoritativeMatch:
         subject: str,
         handler_name: str,
         handler: Any,
+        nk: object = None,
     ) -> None:
         self.registry = registry
         self.subject = subject
+        #: The ``nk`` every callback gets: the one that created the match.
+        self.nk = nk
         self.node = registry.node
         self.id = f"{subject}.{registry.node}"
         self.stream = PresenceStream(StreamMode.MATCH_AUTHORITATIVE, subject, label=registry.node)
@@ -152,9 +155,7 @@ class AuthoritativeMatch:
     # Lifecycle
 
     def start(self, params: Mapping[str, Any]) -> None:
-        result = self.handler.match_init(
-            self._ctx(), self.registry.logger, self.registry.nk, params
-        )
+        result = self.handler.match_init(self._ctx(), self.registry.logger, self.nk, params)
         state, tick_rate, label = result
         if not isinstance(tick_rate, int) or not 1 <= tick_rate <= 60:
             raise MatchError("MatchInit returned invalid tick rate, must be between 1 and 60")
@@ -207,7 +208,7 @@ class AuthoritativeMatch:
             return getattr(self.handler, name)(
                 self._ctx(),
                 self.registry.logger,
-                self.registry.nk,
+                self.nk,
                 self.dispatcher,
                 self.tick,
                 self.state,
@@ -374,7 +375,6 @@ class MatchRegistry:
         node: str,
         handlers: Mapping[str, Callable[[], Any]],
         context_factory: ContextFactory,
-        nk: Any = None,
         logger: Any = None,
     ) -> None:
         self.tracker = tracker
@@ -383,7 +383,6 @@ class MatchRegistry:
         self.node = node
         self.handlers = handlers
         self.context_factory = context_factory
-        self.nk = nk
         self.logger = logger
         self._matches: dict[str, AuthoritativeMatch] = {}
         #: Ticks that ran more than a whole tick late, over every match ever run.
@@ -392,11 +391,13 @@ class MatchRegistry:
 
     # Runtime API (nk.match_*)
 
-    def create(self, name: str, params: Mapping[str, Any] | None = None) -> str:
+    def create(self, name: str, params: Mapping[str, Any] | None = None, nk: object = None) -> str:
+        """Start the match handler registered as ``name``; its callbacks get ``nk``
+        (``nk.match_create`` passes itself: the registry does not hold one)."""
         factory = self.handlers.get(name)
         if factory is None:
             raise MatchError(f"match handler {name!r} not found")
-        match = AuthoritativeMatch(self, str(uuid.uuid4()), name, factory())
+        match = AuthoritativeMatch(self, str(uuid.uuid4()), name, factory(), nk)
         try:
             match.start(params or {})
         except MatchError:

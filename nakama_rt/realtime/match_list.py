@@ -21,49 +21,13 @@ or a label or query with ``authoritative=False``, lists nothing, as in Nakama.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from nakama_rt.presence import ITracker, StreamMode
 from nakama_rt.proto import api_pb2
 from nakama_rt.query import Query, compile_query, index_document
 from nakama_rt.realtime.authoritative import AuthoritativeMatch, MatchRegistry
+from nakama_rt.realtime_refs import ListError, MatchFilter
 
-
-class ListError(ValueError):
-    """A listing request Nakama refuses; the message is Nakama's."""
-
-
-@dataclass(frozen=True)
-class MatchFilter:
-    limit: int = 10
-    authoritative: bool | None = None
-    label: str | None = None
-    min_size: int | None = None
-    max_size: int | None = None
-    query: str | None = None
-
-    def check(self) -> MatchFilter:
-        """Raise :class:`ListError` for what ``GET /v2/match`` refuses."""
-        if not 1 <= self.limit <= 100:
-            raise ListError("Invalid limit - limit must be between 1 and 100.")
-        if self.label is not None and self.authoritative is False:
-            raise ListError("Label filtering is not supported for non-authoritative matches.")
-        if self.query is not None and self.authoritative is False:
-            raise ListError("Query filtering is not supported for non-authoritative matches.")
-        if self.min_size is not None and self.min_size < 0:
-            raise ListError("Minimum size must be 0 or above.")
-        if self.max_size is not None and self.max_size < 0:
-            raise ListError("Maximum size must be 0 or above.")
-        if (
-            self.min_size is not None
-            and self.max_size is not None
-            and self.min_size > self.max_size
-        ):
-            raise ListError(
-                "Maximum size must be greater than or equal to minimum size when both are "
-                "specified."
-            )
-        return self
+__all__ = ["ListError", "MatchFilter", "list_matches"]
 
 
 def _document(match: AuthoritativeMatch):

@@ -9,7 +9,6 @@ stream it was in (the tracker's clean-up).
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
 
 from nakama_rt.ids import canonical_uuid
 from nakama_rt.pipeline import Requester
@@ -22,20 +21,13 @@ from nakama_rt.presence import (
     SessionDirectory,
 )
 from nakama_rt.proto import realtime_pb2
+from nakama_rt.realtime_refs import StreamRef
+
+__all__ = ["StreamError", "StreamManager", "StreamRef", "to_stream", "wire_stream"]
 
 
 class StreamError(ValueError):
     """A stream call with bad arguments; the message says which, in Nakama's words."""
-
-
-@dataclass(frozen=True)
-class StreamRef:
-    """A stream as runtime code names it (subject/subcontext are UUIDs or empty)."""
-
-    mode: int
-    subject: str = ""
-    subcontext: str = ""
-    label: str = ""
 
 
 def _uuid(value: str, message: str) -> str:

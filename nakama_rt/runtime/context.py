@@ -72,3 +72,19 @@ class Event:
     #: UNIX seconds.
     timestamp: float = 0.0
     external: bool = False
+
+
+def match_context(
+    env: Mapping[str, str], node: str, match_id: str, match_node: str, label: str, tick_rate: int
+) -> RuntimeContext:
+    """The ``ctx`` of a match handler callback (``functools.partial`` over ``env`` and
+    ``node`` is a match registry's context factory)."""
+    return RuntimeContext(
+        env=env,
+        execution_mode=ExecutionMode.MATCH,
+        node=node,
+        match_id=match_id,
+        match_node=match_node,
+        match_label=label,
+        match_tick_rate=tick_rate,
+    )

@@ -17,7 +17,7 @@ from twisted.python.failure import Failure
 from nakama_rt.logs import Logger
 from nakama_rt.proto import realtime_pb2
 
-from .context import Event, ExecutionMode, RuntimeContext
+from .context import Event, ExecutionMode, RuntimeContext, match_context
 from .initializer import Initializer
 from .invoke import NakamaError, invoke
 from .loader import load_modules
@@ -100,13 +100,7 @@ class Runtime:
 
     def match_context(self, match_id: str, node: str, label: str, tick_rate: int) -> RuntimeContext:
         """The ``ctx`` of a match handler callback."""
-        return self.context(
-            ExecutionMode.MATCH,
-            match_id=match_id,
-            match_node=node,
-            match_label=label,
-            match_tick_rate=tick_rate,
-        )
+        return match_context(self.env, self.node, match_id, node, label, tick_rate)
 
     # Registries, for the features that use them
 

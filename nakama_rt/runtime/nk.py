@@ -2,16 +2,19 @@
 
 Arguments are checked at once, with Nakama's messages, and bad ones raise
 ``ValueError`` before anything happens; work that touches the database returns a
-Deferred (``await`` it in an ``async def``). Stream and match functions use the
-server's stream manager and match registry, bound by the server when it starts.
+Deferred (``await`` it in an ``async def``). Stream, match and channel functions use
+the server's stream manager, match registry, match listing and channels, given to the
+constructor as the protocols of :mod:`.realtime` (the runtime never imports
+``nakama_rt.realtime``).
 """
 
 from __future__ import annotations
 
+import copy
 import json
 import uuid
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any
+from typing import Any, TypeVar
 
 from google.protobuf import timestamp_pb2
 from twisted.internet.defer import Deferred, succeed
@@ -19,9 +22,13 @@ from twisted.internet.defer import Deferred, succeed
 from nakama_rt.ids import canonical_uuid
 from nakama_rt.notifications import NewNotification
 from nakama_rt.proto import api_pb2
+from nakama_rt.realtime_refs import MatchFilter, StreamRef
 from nakama_rt.storage import SYSTEM_USER_ID, User
 
 from .logger import RuntimeLogger
+from .realtime import ListMatches, NkChannels, NkMatches, NkStreams
+
+_Part = TypeVar("_Part")
 
 
 def _valid_uuid(value: Any) -> bool:
@@ -59,8 +66,11 @@ def _notification(
 
 class NakamaModule:
     """The ``nk`` object. Collaborators are the server's own: ``storage`` (an
-    ``IStorage``), ``notifier`` (a :class:`~nakama_rt.notifications.Notifier`) and
-    ``is_online`` (user id -> bool) for the users' ``online`` flag."""
+    ``IStorage``), ``notifier`` (a :class:`~nakama_rt.notifications.Notifier`),
+    ``is_online`` (user id -> bool) for the users' ``online`` flag, and the realtime
+    side for ``stream_*``, ``match_*`` and ``channel_message_send``: ``streams``,
+    ``matches``, ``list_matches`` and ``channels`` (protocols of :mod:`.realtime`).
+    Without them those functions raise ``RuntimeError``."""
 
     def __init__(
         self,
@@ -68,11 +78,20 @@ class NakamaModule:
         notifier: Any,
         is_online: Callable[[str], bool] | None = None,
         logger: RuntimeLogger | None = None,
+        *,
+        streams: NkStreams | None = None,
+        matches: NkMatches | None = None,
+        list_matches: ListMatches | None = None,
+        channels: NkChannels | None = None,
     ) -> None:
         self._storage = storage
         self._notifier = notifier
         self._is_online = is_online or (lambda user_id: False)
         self.logger = logger or RuntimeLogger()
+        self._streams = streams
+        self._matches = matches
+        self._list_matches = list_matches
+        self._channels = channels
 
     # Notifications
 
@@ -149,25 +168,34 @@ class NakamaModule:
             for user in users
         ]
 
-    # Streams and matches: bound by the server once they exist (see bind_realtime).
+    # Streams, matches and channels: the realtime side given to the constructor.
 
-    _streams: Any = None
-    _matches: Any = None
-    _list_matches: Any = None
+    def _realtime(self, name: str, part: _Part | None) -> _Part:
+        if part is None:
+            raise RuntimeError(
+                f"nk.{name} needs the server's streams and matches (not given to this nk)"
+            )
+        return part
 
-    def _realtime(self, name: str) -> None:
-        if self._streams is None:
-            raise RuntimeError(f"nk.{name} needs the server's streams and matches (not bound)")
-
-    def bind_realtime(
-        self, streams: Any, matches: Any, list_matches: Callable, channels: Any = None
-    ) -> None:
-        """Give ``nk`` the server's stream manager, match registry, match listing and
-        channels."""
-        self._streams = streams
-        self._matches = matches
-        self._list_matches = list_matches
-        self._channels = channels
+    def _reaching(
+        self,
+        *,
+        streams: NkStreams | None,
+        matches: NkMatches | None,
+        list_matches: ListMatches | None,
+        channels: NkChannels | None = None,
+    ) -> NakamaModule:
+        """A new ``nk`` over this one's storage, notifier and logger (and, being a
+        shallow copy, a :class:`~nakama_rt.testing.FakeNakama`'s records) that reaches
+        another realtime side; this one is unchanged. For
+        :class:`~nakama_rt.testing.MatchHarness`, whose world is built after the
+        runtime's ``nk``."""
+        other = copy.copy(self)
+        other._streams = streams
+        other._matches = matches
+        other._list_matches = list_matches
+        other._channels = channels
+        return other
 
     def channel_message_send(
         self,
@@ -178,13 +206,11 @@ class NakamaModule:
         persist: bool = True,
     ) -> Deferred:
         """Post to a chat channel as game code; a Deferred of the ``ChannelMessageAck``."""
-        self._realtime("channel_message_send")
+        channels = self._realtime("channel_message_send", self._channels)
         text = "{}" if content is None else json.dumps(content, separators=(",", ":"))
-        return self._channels.post(channel_id, text, sender_id, sender_username, persist)
+        return channels.post(channel_id, text, sender_id, sender_username, persist)
 
-    def _stream(self, mode: int, subject: str, subcontext: str, label: str) -> Any:
-        from nakama_rt.realtime.stream import StreamRef
-
+    def _stream(self, mode: int, subject: str, subcontext: str, label: str) -> StreamRef:
         return StreamRef(int(mode), subject or "", subcontext or "", label or "")
 
     def stream_user_join(
@@ -200,9 +226,9 @@ class NakamaModule:
         status: str = "",
     ) -> bool:
         """Put a session into a stream; True when it was not there already."""
-        self._realtime("stream_user_join")
+        streams = self._realtime("stream_user_join", self._streams)
         ref = self._stream(mode, subject, subcontext, label)
-        return self._streams.user_join(ref, user_id, session_id, hidden, persistence, status)
+        return streams.user_join(ref, user_id, session_id, hidden, persistence, status)
 
     def stream_user_update(
         self,
@@ -216,25 +242,23 @@ class NakamaModule:
         persistence: bool = True,
         status: str = "",
     ) -> None:
-        self._realtime("stream_user_update")
+        streams = self._realtime("stream_user_update", self._streams)
         ref = self._stream(mode, subject, subcontext, label)
-        self._streams.user_update(ref, user_id, session_id, hidden, persistence, status)
+        streams.user_update(ref, user_id, session_id, hidden, persistence, status)
 
     def stream_user_leave(
         self, mode: int, subject: str, subcontext: str, label: str, user_id: str, session_id: str
     ) -> None:
-        self._realtime("stream_user_leave")
-        self._streams.user_leave(
-            self._stream(mode, subject, subcontext, label), user_id, session_id
-        )
+        streams = self._realtime("stream_user_leave", self._streams)
+        streams.user_leave(self._stream(mode, subject, subcontext, label), user_id, session_id)
 
     def stream_user_get(
         self, mode: int, subject: str, subcontext: str, label: str, user_id: str, session_id: str
     ) -> Any:
         """The presence meta (hidden, persistence, status, username) or None."""
-        self._realtime("stream_user_get")
+        streams = self._realtime("stream_user_get", self._streams)
         ref = self._stream(mode, subject, subcontext, label)
-        return self._streams.user_get(ref, user_id, session_id)
+        return streams.user_get(ref, user_id, session_id)
 
     def stream_user_list(
         self,
@@ -246,21 +270,21 @@ class NakamaModule:
         include_not_hidden: bool = True,
     ) -> list[Any]:
         """The presences on a stream (each has user_id, session_id and meta)."""
-        self._realtime("stream_user_list")
+        streams = self._realtime("stream_user_list", self._streams)
         ref = self._stream(mode, subject, subcontext, label)
-        return self._streams.user_list(ref, include_hidden, include_not_hidden)
+        return streams.user_list(ref, include_hidden, include_not_hidden)
 
     def stream_count(
         self, mode: int, subject: str = "", subcontext: str = "", label: str = ""
     ) -> int:
-        self._realtime("stream_count")
-        return self._streams.count(self._stream(mode, subject, subcontext, label))
+        streams = self._realtime("stream_count", self._streams)
+        return streams.count(self._stream(mode, subject, subcontext, label))
 
     def stream_close(
         self, mode: int, subject: str = "", subcontext: str = "", label: str = ""
     ) -> None:
-        self._realtime("stream_close")
-        self._streams.close(self._stream(mode, subject, subcontext, label))
+        streams = self._realtime("stream_close", self._streams)
+        streams.close(self._stream(mode, subject, subcontext, label))
 
     def stream_send(
         self,
@@ -273,18 +297,18 @@ class NakamaModule:
         reliable: bool = True,
     ) -> None:
         """``stream_data`` to the stream's members, or only to ``presences``."""
-        self._realtime("stream_send")
+        streams = self._realtime("stream_send", self._streams)
         ref = self._stream(mode, subject, subcontext, label)
-        self._streams.send(ref, data, presences, reliable)
+        streams.send(ref, data, presences, reliable)
 
     def match_create(self, module: str, params: Mapping[str, Any] | None = None) -> str:
         """Start an authoritative match with the handler registered as ``module``."""
-        self._realtime("match_create")
-        return self._matches.create(module, params or {})
+        matches = self._realtime("match_create", self._matches)
+        return matches.create(module, params or {}, self)
 
     def match_get(self, match_id: str) -> api_pb2.Match | None:
-        self._realtime("match_get")
-        match = self._matches.get(match_id)
+        matches = self._realtime("match_get", self._matches)
+        match = matches.get(match_id)
         return match.wire() if match is not None else None
 
     def match_list(
@@ -299,30 +323,20 @@ class NakamaModule:
         """Matches as ``GET /v2/match`` lists them, less its refusals of bad filters
         (as Nakama's runtime: a limit of 0, or a label or query with
         ``authoritative=False``, lists nothing)."""
-        self._realtime("match_list")
-        from nakama_rt.realtime.match_list import MatchFilter
-
-        return self._list_matches(
-            MatchFilter(limit, authoritative, label, min_size, max_size, query)
-        )
+        list_matches = self._realtime("match_list", self._list_matches)
+        return list_matches(MatchFilter(limit, authoritative, label, min_size, max_size, query))
 
     def match_signal(self, match_id: str, data: str) -> str:
-        self._realtime("match_signal")
-        return self._matches.signal(match_id, data)
+        matches = self._realtime("match_signal", self._matches)
+        return matches.signal(match_id, data)
 
 
-#: Public methods of :class:`NakamaModule` that are the server's wiring, not ``nk``
-#: functions game code calls.
-_NOT_NK_FUNCTIONS = frozenset({"bind_realtime"})
-
-#: The ``nk`` functions: every public method of :class:`NakamaModule` (less the
-#: wiring above), in the order they are defined. Derived from the class, so a new
+#: The ``nk`` functions: every public method of :class:`NakamaModule` (its wiring is
+#: the constructor's), in the order they are defined. Derived from the class, so a new
 #: function is listed (and recorded by :class:`nakama_rt.testing.FakeNakama`) as soon
 #: as it is written.
 NK_FUNCTIONS: tuple[str, ...] = tuple(
     name
     for name in vars(NakamaModule)
-    if not name.startswith("_")
-    and name not in _NOT_NK_FUNCTIONS
-    and callable(getattr(NakamaModule, name))
+    if not name.startswith("_") and callable(getattr(NakamaModule, name))
 )

@@ -1,0 +1,57 @@
+"""Plain data the runtime and the realtime features both name, below both.
+
+``nk`` builds these and hands them to the realtime side through the protocols of
+:mod:`nakama_rt.runtime.realtime`; the realtime side reads them. Neither side owns
+them, so ``nakama_rt.runtime`` never imports ``nakama_rt.realtime``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class StreamRef:
+    """A stream as runtime code names it (subject/subcontext are UUIDs or empty)."""
+
+    mode: int
+    subject: str = ""
+    subcontext: str = ""
+    label: str = ""
+
+
+class ListError(ValueError):
+    """A listing request Nakama refuses; the message is Nakama's."""
+
+
+@dataclass(frozen=True)
+class MatchFilter:
+    limit: int = 10
+    authoritative: bool | None = None
+    label: str | None = None
+    min_size: int | None = None
+    max_size: int | None = None
+    query: str | None = None
+
+    def check(self) -> MatchFilter:
+        """Raise :class:`ListError` for what ``GET /v2/match`` refuses."""
+        if not 1 <= self.limit <= 100:
+            raise ListError("Invalid limit - limit must be between 1 and 100.")
+        if self.label is not None and self.authoritative is False:
+            raise ListError("Label filtering is not supported for non-authoritative matches.")
+        if self.query is not None and self.authoritative is False:
+            raise ListError("Query filtering is not supported for non-authoritative matches.")
+        if self.min_size is not None and self.min_size < 0:
+            raise ListError("Minimum size must be 0 or above.")
+        if self.max_size is not None and self.max_size < 0:
+            raise ListError("Maximum size must be 0 or above.")
+        if (
+            self.min_size is not None
+            and self.max_size is not None
+            and self.min_size > self.max_size
+        ):
+            raise ListError(
+                "Maximum size must be greater than or equal to minimum size when both are "
+                "specified."
+            )
+        return self

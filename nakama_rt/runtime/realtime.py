@@ -1,0 +1,101 @@
+"""What ``nk`` needs of the server's realtime side, as protocols the runtime owns.
+
+The server's :class:`~nakama_rt.realtime.stream.StreamManager`,
+:class:`~nakama_rt.realtime.authoritative.MatchRegistry`,
+:func:`~nakama_rt.realtime.match_list.list_matches` and
+:class:`~nakama_rt.realtime.channel.ChannelHandlers` fit them; the runtime never
+imports those modules. What crosses the seam is plain data from
+:mod:`nakama_rt.realtime_refs` (below both) and the wire types.
+
+The match registry does not hold ``nk``: whoever creates a match passes the ``nk``
+its handler callbacks get (``nk.match_create`` passes itself), so ``nk`` can be
+given the registry when it is constructed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from typing import TYPE_CHECKING, Any, Protocol
+
+from twisted.internet.defer import Deferred
+
+from nakama_rt.proto import api_pb2, realtime_pb2
+from nakama_rt.realtime_refs import MatchFilter, StreamRef
+
+if TYPE_CHECKING:
+    from nakama_rt.presence import Presence, PresenceMeta
+
+
+class NkStreams(Protocol):
+    """Streams for ``nk.stream_*``."""
+
+    def user_join(
+        self,
+        ref: StreamRef,
+        user_id: str,
+        session_id: str,
+        hidden: bool = ...,
+        persistence: bool = ...,
+        status: str = ...,
+    ) -> bool: ...
+
+    def user_update(
+        self,
+        ref: StreamRef,
+        user_id: str,
+        session_id: str,
+        hidden: bool = ...,
+        persistence: bool = ...,
+        status: str = ...,
+    ) -> None: ...
+
+    def user_leave(self, ref: StreamRef, user_id: str, session_id: str) -> None: ...
+
+    def user_get(self, ref: StreamRef, user_id: str, session_id: str) -> PresenceMeta | None: ...
+
+    def user_list(
+        self, ref: StreamRef, include_hidden: bool = ..., include_not_hidden: bool = ...
+    ) -> list[Presence]: ...
+
+    def count(self, ref: StreamRef) -> int: ...
+
+    def close(self, ref: StreamRef) -> None: ...
+
+    def send(
+        self,
+        ref: StreamRef,
+        data: str,
+        presences: Iterable[Presence] | None = ...,
+        reliable: bool = ...,
+    ) -> None: ...
+
+
+class NkMatch(Protocol):
+    """One running authoritative match, as ``nk.match_get`` reads it."""
+
+    def wire(self) -> api_pb2.Match: ...
+
+
+class NkMatches(Protocol):
+    """Authoritative matches for ``nk.match_create``, ``match_get``, ``match_signal``.
+    ``nk`` is what the new match's handler callbacks get."""
+
+    def create(
+        self, name: str, params: Mapping[str, Any] | None = ..., nk: object = ...
+    ) -> str: ...
+
+    def get(self, match_id: str) -> NkMatch | None: ...
+
+    def signal(self, match_id: str, data: str) -> str: ...
+
+
+#: ``nk.match_list``: the listing, as Nakama's registry lists (the filter unchecked).
+ListMatches = Callable[[MatchFilter], list[api_pb2.Match]]
+
+
+class NkChannels(Protocol):
+    """Chat channels for ``nk.channel_message_send``."""
+
+    def post(
+        self, channel: str, content: str, sender_id: str, username: str, persist: bool
+    ) -> Deferred[realtime_pb2.ChannelMessageAck]: ...
