@@ -123,13 +123,14 @@ async def test_notifications_add_list_page_and_delete(storage) -> None:
 @pytest_twisted.ensureDeferred
 async def test_chat_calls_never_run_on_the_reactor_thread(storage) -> None:
     seen = []
-    original = storage._chat_tx
+    database = storage._db
+    original = database.transaction
 
     def spy(fn, *args):
         seen.append(threading.get_ident())
         return original(fn, *args)
 
-    storage._chat_tx = spy
+    database.transaction = spy
     await storage.add_message(message(1))
     await storage.list_messages(ROOM, 1, True, None)
     assert seen and threading.get_ident() not in seen

@@ -399,7 +399,7 @@ async def test_the_healthcheck_is_bounded_while_the_storage_is_busy(storage_kind
             busy = storage._run(time.sleep, 2.5)
             expected = TIMED_OUT
         else:
-            held = [await threads.deferToThread(storage._db.getconn) for _ in range(8)]
+            held = [await threads.deferToThread(storage._db.pool.getconn) for _ in range(8)]
             expected = (
                 "Database unavailable: no database connection within 0.8 s "
                 "(all in use, or the server does not answer)."
@@ -412,7 +412,7 @@ async def test_the_healthcheck_is_bounded_while_the_storage_is_busy(storage_kind
             await busy
         else:
             for conn in held:
-                storage._db.putconn(conn)
+                storage._db.pool.putconn(conn)
         for _ in range(50):  # The one ping lands once the worker is free.
             if "ping" in storage.latency.series:
                 break

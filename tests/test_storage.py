@@ -229,4 +229,31 @@ async def test_sqlite_file_wal_and_schema_version(tmp_path):
 
     mode, versions = await threads.deferToThread(inspect)
     assert mode == "wal"
-    assert [v for (v,) in versions] == [v for v, _ in schema.sqlite_migrations()]
+    assert [v for (v,) in versions] == [m.version for m in schema.MIGRATIONS]
+
+
+def _statements(value: object) -> list[str]:
+    """Every SQL string a query object holds, however deep."""
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        return [s for item in value.values() for s in _statements(item)]
+    if type(value).__module__.startswith("nakama_rt.storage."):  # Not the (slotted) dialect.
+        return [s for item in getattr(value, "__dict__", {}).values() for s in _statements(item)]
+    return []
+
+
+@pytest.mark.parametrize(
+    ("address", "foreign"),
+    [("sqlite:{tmp}/db.sqlite3", "%s"), ("postgresql://nobody@127.0.0.1:1/none", "?")],
+)
+def test_every_statement_is_rendered_once_for_its_dialect(tmp_path, address, foreign):
+    """Built with the storage (no connection needed), every statement is ready to run in
+    its backend's parameter marks: a call never rewrites SQL."""
+    if address.startswith("postgresql"):
+        pytest.importorskip("psycopg")
+    storage = open_storage(address.format(tmp=tmp_path), ShiftedReactor())
+    queries = [value for name, value in vars(storage).items() if name != "_db"]
+    statements = [s for value in queries for s in _statements(value)]
+    assert len(statements) > 60
+    assert [s for s in statements if foreign in s] == []

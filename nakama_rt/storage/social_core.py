@@ -1,67 +1,33 @@
-"""What the social graph's SQL needs from a backend, and the helpers both share.
-
-The rules (friends in :mod:`.social_friends`, groups in :mod:`.social_groups`)
-are written once against :class:`Tx`: one transaction on one connection, with
-``?`` placeholders. Each backend supplies a Tx that converts what differs:
-placeholders, time values (REAL seconds in SQLite, TIMESTAMPTZ in PostgreSQL),
-the case-insensitive LIKE, row locks, and a unique-name violation turned into
-:class:`~.social.GroupNameTaken`.
-"""
+"""What the social queries share: the user and group columns they read, edge-list
+pages, and the cursors of every list of the API."""
 
 from __future__ import annotations
 
 import base64
 import binascii
 from collections.abc import Sequence
-from typing import Any, Protocol
+from typing import Any
 
 import orjson
 
 from .interface import User
 from .social import Group, InvalidCursor
+from .sql import Dialect, Tx
 
 
-class Tx(Protocol):
-    """One open transaction. Ids come back as whatever the driver gives: use ``str()``."""
-
-    #: The case-insensitive LIKE operator.
-    ilike: str
-    #: Ends a SELECT that locks its rows until the transaction ends: `` FOR UPDATE``, or
-    #: nothing where a transaction has the database to itself already (SQLite).
-    for_update: str
-
-    def rows(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-        """Run a statement and return its rows (none for a statement without results)."""
-
-    def run(self, sql: str, params: Sequence[Any] = ()) -> int:
-        """Run a statement and return how many rows it changed."""
-
-    def time(self, seconds: float) -> Any:
-        """A time parameter for UNIX ``seconds``."""
-
-    def seconds(self, value: Any) -> float:
-        """UNIX seconds of a time column's value."""
+def user_columns(d: Dialect) -> str:
+    """The columns :func:`user_from` reads, aliased ``u``, times as UNIX seconds."""
+    return (
+        "u.id, u.username, u.display_name, u.avatar_url, u.lang_tag, u.location, u.timezone, "
+        f"u.metadata, u.edge_count, {d.seconds('u.create_time')}, {d.seconds('u.update_time')}"
+    )
 
 
-def one(tx: Tx, sql: str, params: Sequence[Any] = ()) -> tuple[Any, ...] | None:
-    rows = tx.rows(sql, params)
-    return rows[0] if rows else None
-
-
-def scalar(tx: Tx, sql: str, params: Sequence[Any] = ()) -> Any:
-    row = one(tx, sql, params)
-    return row[0] if row else None
-
-
-USER_COLUMNS = (
-    "u.id, u.username, u.display_name, u.avatar_url, u.lang_tag, u.location, u.timezone, "
-    "u.metadata, u.edge_count, u.create_time, u.update_time"
-)
 USER_WIDTH = 11
 
 
-def user_from(tx: Tx, row: Sequence[Any]) -> User:
-    """A :class:`User` (no devices, email or secrets) from :data:`USER_COLUMNS`."""
+def user_from(row: Sequence[Any]) -> User:
+    """A :class:`User` (no devices, email or secrets) from :func:`user_columns`."""
     (
         user_id,
         username,
@@ -85,20 +51,25 @@ def user_from(tx: Tx, row: Sequence[Any]) -> User:
         timezone=timezone,
         metadata=metadata,
         edge_count=edge_count,
-        create_time=tx.seconds(create_time),
-        update_time=tx.seconds(update_time),
+        create_time=float(create_time),
+        update_time=float(update_time),
     )
 
 
-GROUP_COLUMNS = (
-    "g.id, g.creator_id, g.name, g.description, g.avatar_url, g.lang_tag, g.metadata, "
-    "g.state, g.edge_count, g.max_count, g.create_time, g.update_time"
-)
+def group_columns(d: Dialect) -> str:
+    """The columns :func:`group_from` reads, aliased ``g``, times as UNIX seconds."""
+    return (
+        "g.id, g.creator_id, g.name, g.description, g.avatar_url, g.lang_tag, g.metadata, "
+        f"g.state, g.edge_count, g.max_count, {d.seconds('g.create_time')}, "
+        f"{d.seconds('g.update_time')}"
+    )
+
+
 GROUP_WIDTH = 12
 
 
-def group_from(tx: Tx, row: Sequence[Any]) -> Group:
-    """A :class:`Group` from :data:`GROUP_COLUMNS`."""
+def group_from(row: Sequence[Any]) -> Group:
+    """A :class:`Group` from :func:`group_columns`."""
     (
         group_id,
         creator_id,
@@ -124,8 +95,8 @@ def group_from(tx: Tx, row: Sequence[Any]) -> Group:
         open=state == 0,
         edge_count=edge_count,
         max_count=max_count,
-        create_time=tx.seconds(create_time),
-        update_time=tx.seconds(update_time),
+        create_time=float(create_time),
+        update_time=float(update_time),
     )
 
 
@@ -201,26 +172,42 @@ def edge_cursor(cursor: str, state: int | None, last_state: int) -> tuple[int, i
     return cursor_state, position
 
 
-def edge_page(
-    tx: Tx, sql: str, params: tuple[Any, ...], state: int | None, after: Any, limit: int
-) -> tuple[list[tuple[Any, ...]], str]:
-    """Rows of an edge list and the next cursor.
+class EdgePage:
+    """Pages of one edge list, and the cursor to the next page.
 
-    ``sql`` selects from an edge table aliased ``e`` (its ``state`` and ``position``
+    ``select`` chooses from an edge table aliased ``e`` (its ``state`` and ``position``
     last) and ends in its WHERE clause; the state filter, cursor and order are added
-    here. A cursor names the first row of the next page, so it is inclusive.
+    here, in the four forms a call may need, once. A cursor names the first row of
+    the next page, so it is inclusive.
     """
-    if state is not None:
-        sql += " AND e.state = ?"
-        params += (state,)
-    else:
-        sql += " AND e.state >= 0 AND e.state <= 3"
-    if after is not None:
-        sql += " AND (e.state, e.position) >= (?, ?)"
-        params += tuple(after)
-    sql += " ORDER BY e.state, e.position LIMIT ?"
-    rows = tx.rows(sql, (*params, limit + 1))
-    if len(rows) <= limit:
-        return rows, ""
-    following = rows[limit]
-    return rows[:limit], encode_cursor(following[-2], following[-1])
+
+    def __init__(self, d: Dialect, select: str) -> None:
+        self._sql = {
+            (by_state, after): d.sql(
+                select
+                + (" AND e.state = ?" if by_state else " AND e.state >= 0 AND e.state <= 3")
+                + (" AND (e.state, e.position) >= (?, ?)" if after else "")
+                + " ORDER BY e.state, e.position LIMIT ?"
+            )
+            for by_state in (False, True)
+            for after in (False, True)
+        }
+
+    def __call__(
+        self,
+        tx: Tx,
+        params: tuple[Any, ...],
+        state: int | None,
+        after: tuple[int, int] | None,
+        limit: int,
+    ) -> tuple[list[tuple[Any, ...]], str]:
+        sql = self._sql[state is not None, after is not None]
+        if state is not None:
+            params += (state,)
+        if after is not None:
+            params += tuple(after)
+        rows = tx.rows(sql, (*params, limit + 1))
+        if len(rows) <= limit:
+            return rows, ""
+        following = rows[limit]
+        return rows[:limit], encode_cursor(following[-2], following[-1])

@@ -1,4 +1,4 @@
-"""Schema migrations of the social tables (see :mod:`nakama_rt.storage.schema`).
+"""The social tables: friends and groups.
 
 ``user_edge``, ``groups`` and ``group_edge`` have Nakama's columns and meanings.
 ``position`` (nanoseconds when the edge was made) orders lists; the primary keys
@@ -10,14 +10,14 @@ or groups, depending on the direction.
 
 from __future__ import annotations
 
-from .schema import Migration
+from .migration import Migration
 
 # SQLite: ids are canonical lowercase UUID text, times UNIX seconds (REAL; a
 # disable_time of 0 means "not disabled", as Nakama's epoch default).
-SQLITE_MIGRATIONS: tuple[Migration, ...] = (
-    (
+MIGRATIONS = (
+    Migration(
         3,
-        (
+        sqlite=(
             """
 CREATE TABLE user_edge (
     source_id      TEXT    NOT NULL REFERENCES users (id) ON DELETE CASCADE,
@@ -61,13 +61,7 @@ CREATE TABLE group_edge (
 )""",
             "CREATE INDEX group_edge_destination_id_idx ON group_edge (destination_id)",
         ),
-    ),
-)
-
-POSTGRES_MIGRATIONS: tuple[Migration, ...] = (
-    (
-        3,
-        (
+        postgresql=(
             """
 CREATE TABLE user_edge (
     PRIMARY KEY (source_id, state, position),

@@ -1,4 +1,4 @@
-"""SQLite storage: stdlib sqlite3 in WAL mode, every call on one dedicated thread.
+"""The SQLite backend: stdlib sqlite3 in WAL mode, every call on one dedicated thread.
 
 A pool of exactly one thread owns the one connection, so calls are serialised
 the way SQLite wants and never wait on each other's locks. Only another process
@@ -15,56 +15,45 @@ from __future__ import annotations
 import os
 import sqlite3
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from typing import Any, TypeVar
 
-from twisted.internet.defer import Deferred, succeed
-from zope.interface import implementer
-
-from ..ids import canonical_uuid
-from ..logs import Logger
 from . import schema
-from ._threaded import (
-    USER_FIELDS,
-    ThreadedStorage,
-    new_user_id,
-    normalise_email,
-    user_from_row,
-)
-from .chat_sqlite import SqliteChat
-from .interface import (
-    CustomIdTaken,
-    DeviceIdTaken,
-    DuplicateError,
-    EmailTaken,
-    IStorage,
-    StorageUnavailable,
-    User,
-    UsernameTaken,
-    UserNotFound,
-)
-from .social_sqlite import SqliteSocial
+from .interface import StorageUnavailable
+from .sql import Dialect, Tx
 
 T = TypeVar("T")
 
-_SELECT_USER = "SELECT " + ", ".join(f"u.{name}" for name in USER_FIELDS) + " FROM users u "
-
-# SQLite names the column, not the constraint, in its unique-violation message.
-_DUPLICATES: dict[str, type[DuplicateError]] = {
-    "users.username": UsernameTaken,
-    "users.custom_id": CustomIdTaken,
-    "users.email": EmailTaken,
-    "user_device.id": DeviceIdTaken,
+# SQLite names the columns, not the constraint, in its unique-violation message: the
+# constraints queries tell apart, by the columns the schema gives them.
+_CONSTRAINTS = {
+    "users.username": "users_username_key",
+    "users.custom_id": "users_custom_id_key",
+    "users.email": "users_email_key",
+    "user_device.id": "user_device_pkey",
+    "groups.name": "groups_name_key",
 }
+_UNIQUE_FAILED = "UNIQUE constraint failed: "
 
 
-def _duplicate(error: sqlite3.IntegrityError, value_by_field: dict[str, Any]) -> Exception:
+def _violated(error: Exception) -> str | None:
     message = str(error)
-    for column, kind in _DUPLICATES.items():
-        if message.startswith("UNIQUE constraint failed") and column in message:
-            return kind(value_by_field.get(kind.field) or "")
-    return error
+    if not message.startswith(_UNIQUE_FAILED):
+        return None
+    return _CONSTRAINTS.get(message[len(_UNIQUE_FAILED) :])
 
+
+DIALECT = Dialect(
+    name="sqlite",
+    mark="?",
+    lock="",  # BEGIN IMMEDIATE: one writing transaction at a time holds the whole file.
+    ilike="LIKE",  # SQLite's LIKE ignores ASCII case already.
+    time="?",  # REAL seconds.
+    epoch="0",
+    seconds_of="{}",
+    integrity_error=sqlite3.IntegrityError,
+    violated=_violated,
+)
 
 #: How long a statement waits for a lock another process holds, then fails with
 #: "database is locked". It was 30 s, during which the one worker thread, so every
@@ -141,74 +130,88 @@ def _quick_check(db: sqlite3.Connection) -> None:
     raise StorageUnavailable(_damaged("PRAGMA quick_check: " + "; ".join(problems)[:300]))
 
 
-@implementer(IStorage)
-class SqliteStorage(SqliteChat, SqliteSocial, ThreadedStorage):
-    """:class:`IStorage` on a SQLite file (or ``:memory:``)."""
+class SqliteDatabase:
+    """A SQLite file (or ``:memory:``), one connection, used from one thread."""
 
-    log = Logger()
+    dialect = DIALECT
+    threads = 1
+    name = "nakama-rt-sqlite"
 
-    def __init__(self, path: str, reactor: Any) -> None:
-        super().__init__(f"sqlite:{path}", reactor, threads=1, name="nakama-rt-sqlite")
+    def __init__(self, path: str) -> None:
         self.path = path
+        self.address = f"sqlite:{path}"
         self._db: sqlite3.Connection | None = None
         #: What a call found damaged in the file, once one did (read and written on
         #: the worker thread only): the healthcheck then reports it.
         self._damage: str | None = None
 
-    # Lifecycle ---------------------------------------------------------------------------
+    def _conn(self) -> sqlite3.Connection:
+        if self._db is None:
+            raise RuntimeError("SQLite storage is not started")
+        return self._db
 
-    def start(self) -> Deferred[None]:
-        self._start_pool()
-        return self._run(self._open, self._now()).addCallback(self._opened)
+    # Calls --------------------------------------------------------------------------------
 
-    def _opened(self, unchecked: str | None) -> None:
-        if unchecked is not None:
-            self.log.warn("{why}", why=unchecked)
+    def _fail_unavailable(self, error: sqlite3.Error) -> None:
+        """Raise :class:`StorageUnavailable` saying so when ``error`` says the file is
+        locked, damaged or foreign, and remember damage for the healthcheck. Every
+        call goes through here."""
+        reason = _unavailable(error, BUSY_TIMEOUT_SEC)
+        if reason is None:
+            return
+        if _primary_code(error) != sqlite3.SQLITE_BUSY:
+            self._damage = reason
+        raise StorageUnavailable(reason) from error
 
-    def stop(self) -> Deferred[None]:
-        def stopped(result: object) -> object:
-            self._stop_pool()
-            return result
+    def _transaction(self, fn: Callable[..., T], *args: Any) -> T:
+        db = self._conn()
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            result = fn(Tx(db.execute, DIALECT), *args)
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        db.execute("COMMIT")
+        return result
 
-        if not self._pool.started:
-            return succeed(None)
-        return self._run(self._close).addBoth(stopped)
+    def transaction(self, fn: Callable[..., T], *args: Any) -> T:
+        try:
+            return self._transaction(fn, *args)
+        except sqlite3.Error as error:
+            self._fail_unavailable(error)
+            raise
 
-    def ping(self) -> Deferred[None]:
-        return self._run(self._ping)
+    def autocommit(self, fn: Callable[..., T], *args: Any) -> T:
+        try:
+            return fn(Tx(self._conn().execute, DIALECT), *args)
+        except sqlite3.Error as error:
+            self._fail_unavailable(error)
+            raise
 
-    def _ping(self) -> None:
+    def ping(self) -> None:
         """Take and release the write lock, with a short wait: a read alone would pass
         while another process holds the lock (WAL lets readers through) and every
         write of ours waits for it, then fails. Damage a call found is reported too."""
         if self._damage is not None:
             raise StorageUnavailable(self._damage)
         db = self._conn()
-        db.execute(f"PRAGMA busy_timeout = {_milliseconds(PING_BUSY_TIMEOUT_SEC)}")
         try:
-            db.execute("BEGIN IMMEDIATE")
-            db.execute("ROLLBACK")
+            db.execute(f"PRAGMA busy_timeout = {_milliseconds(PING_BUSY_TIMEOUT_SEC)}")
+            try:
+                db.execute("BEGIN IMMEDIATE")
+                db.execute("ROLLBACK")
+            finally:
+                db.execute(f"PRAGMA busy_timeout = {_milliseconds(BUSY_TIMEOUT_SEC)}")
         except sqlite3.Error as error:
-            if _primary_code(error) != sqlite3.SQLITE_BUSY:
-                raise  # Told apart by _in_worker, as for any call.
-            raise StorageUnavailable(_unavailable(error, PING_BUSY_TIMEOUT_SEC)) from error
-        finally:
-            db.execute(f"PRAGMA busy_timeout = {_milliseconds(BUSY_TIMEOUT_SEC)}")
+            if _primary_code(error) == sqlite3.SQLITE_BUSY:
+                reason = _unavailable(error, PING_BUSY_TIMEOUT_SEC)
+                raise StorageUnavailable(reason) from error
+            self._fail_unavailable(error)
+            raise
 
-    def _in_worker(self, fn: Callable[..., T], *args: Any) -> T:
-        """Every call: a locked, damaged or foreign file raises :class:`StorageUnavailable`
-        saying so, and damage is remembered for the healthcheck."""
-        try:
-            return super()._in_worker(fn, *args)
-        except sqlite3.Error as error:
-            reason = _unavailable(error, BUSY_TIMEOUT_SEC)
-            if reason is None:
-                raise
-            if _primary_code(error) != sqlite3.SQLITE_BUSY:
-                self._damage = reason
-            raise StorageUnavailable(reason) from error
+    # Lifecycle ----------------------------------------------------------------------------
 
-    def _open(self, now: float) -> str | None:
+    def open(self, now: float) -> str | None:
         """Open, check and migrate the database; the warning to log when the file was
         too big to check in time, else None."""
         if self.path != ":memory:":
@@ -235,7 +238,7 @@ class SqliteStorage(SqliteChat, SqliteSocial, ThreadedStorage):
             db.execute("PRAGMA synchronous=NORMAL")
             db.execute("PRAGMA foreign_keys=ON")
             self._db = db
-            self._migrate(now)
+            self._transaction(schema.migrate, DIALECT, now)
             db.execute(f"PRAGMA busy_timeout = {_milliseconds(BUSY_TIMEOUT_SEC)}")
         except BaseException as error:
             self._db = None
@@ -265,196 +268,7 @@ class SqliteStorage(SqliteChat, SqliteSocial, ThreadedStorage):
         db.execute("ROLLBACK")
         return unchecked
 
-    def _close(self) -> None:
+    def close(self) -> None:
         if self._db is not None:
             self._db.close()
             self._db = None
-
-    def _migrate(self, now: float) -> None:
-        db = self._conn()
-        db.execute(schema.SQLITE_VERSION_TABLE_DDL)
-        (current,) = db.execute(
-            f"SELECT coalesce(max(version), 0) FROM {schema.VERSION_TABLE}"
-        ).fetchone()
-        for version, statements in schema.sqlite_migrations():
-            if version <= current:
-                continue
-            db.execute("BEGIN IMMEDIATE")
-            try:
-                for statement in statements:
-                    db.execute(statement)
-                db.execute(
-                    f"INSERT INTO {schema.VERSION_TABLE} (version, applied_at) VALUES (?, ?)",
-                    (version, now),
-                )
-            except BaseException:
-                db.execute("ROLLBACK")
-                raise
-            db.execute("COMMIT")
-
-    def _conn(self) -> sqlite3.Connection:
-        if self._db is None:
-            raise RuntimeError("SQLite storage is not started")
-        return self._db
-
-    # Reads --------------------------------------------------------------------------------
-
-    def _users_where(self, where: str, params: tuple[Any, ...]) -> list[User]:
-        db = self._conn()
-        rows = db.execute(_SELECT_USER + where, params).fetchall()
-        if not rows:
-            return []
-        ids = [row[0] for row in rows]
-        marks = ",".join("?" * len(ids))
-        devices: dict[str, list[str]] = {user_id: [] for user_id in ids}
-        for user_id, device_id in db.execute(
-            f"SELECT user_id, id FROM user_device WHERE user_id IN ({marks})", ids
-        ):
-            devices[user_id].append(device_id)
-        return [user_from_row(row, devices[row[0]]) for row in rows]
-
-    def _one(self, where: str, params: tuple[Any, ...]) -> User | None:
-        users = self._users_where(where, params)
-        return users[0] if users else None
-
-    def get_user(self, user_id: str) -> Deferred[User | None]:
-        canonical = canonical_uuid(user_id)
-        if canonical is None:
-            return succeed(None)
-        return self._run(self._one, "WHERE u.id = ?", (canonical,))
-
-    def get_user_by_username(self, username: str) -> Deferred[User | None]:
-        return self._run(self._one, "WHERE u.username = ?", (username,))
-
-    def get_user_by_custom_id(self, custom_id: str) -> Deferred[User | None]:
-        return self._run(self._one, "WHERE u.custom_id = ?", (custom_id,))
-
-    def get_user_by_device_id(self, device_id: str) -> Deferred[User | None]:
-        return self._run(
-            self._one,
-            "WHERE u.id = (SELECT user_id FROM user_device WHERE id = ?)",
-            (device_id,),
-        )
-
-    def get_user_by_email(self, email: str) -> Deferred[User | None]:
-        return self._run(self._one, "WHERE u.email = ?", (normalise_email(email),))
-
-    def get_users(
-        self, ids: Iterable[str] = (), usernames: Iterable[str] = ()
-    ) -> Deferred[list[User]]:
-        wanted_ids = sorted({c for c in map(canonical_uuid, ids) if c is not None})
-        wanted_names = sorted(set(usernames))
-        return self._run(self._get_users, wanted_ids, wanted_names)
-
-    def _get_users(self, ids: list[str], usernames: list[str]) -> list[User]:
-        clauses = []
-        if ids:
-            clauses.append(f"u.id IN ({','.join('?' * len(ids))})")
-        if usernames:
-            clauses.append(f"u.username IN ({','.join('?' * len(usernames))})")
-        if not clauses:
-            return []
-        return self._users_where("WHERE " + " OR ".join(clauses), (*ids, *usernames))
-
-    # Writes -------------------------------------------------------------------------------
-
-    def create_user(
-        self,
-        username: str,
-        custom_id: str | None = None,
-        device_id: str | None = None,
-        email: str | None = None,
-        password_hash: bytes | None = None,
-        user_id: str | None = None,
-    ) -> Deferred[User]:
-        values = {
-            "id": canonical_uuid(user_id) if user_id else new_user_id(),
-            "username": username,
-            "custom_id": custom_id,
-            "email": normalise_email(email),
-            "password": password_hash,
-            "device_id": device_id,
-        }
-        return self._run(self._create_user, values, self._now())
-
-    def _create_user(self, values: dict[str, Any], now: float) -> User:
-        db = self._conn()
-        db.execute("BEGIN IMMEDIATE")
-        try:
-            db.execute(
-                "INSERT INTO users (id, username, custom_id, email, password, "
-                "create_time, update_time) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (
-                    values["id"],
-                    values["username"],
-                    values["custom_id"],
-                    values["email"],
-                    values["password"],
-                    now,
-                    now,
-                ),
-            )
-            if values["device_id"] is not None:
-                db.execute(
-                    "INSERT INTO user_device (id, user_id) VALUES (?, ?)",
-                    (values["device_id"], values["id"]),
-                )
-        except sqlite3.IntegrityError as error:
-            db.execute("ROLLBACK")
-            raise _duplicate(error, values) from error
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
-        db.execute("COMMIT")
-        user = self._one("WHERE u.id = ?", (values["id"],))
-        assert user is not None
-        return user
-
-    def link_device(self, user_id: str, device_id: str) -> Deferred[None]:
-        return self._run(self._link_device, canonical_uuid(user_id), device_id)
-
-    def _link_device(self, user_id: str | None, device_id: str) -> None:
-        db = self._conn()
-        db.execute("BEGIN IMMEDIATE")
-        try:
-            if (
-                user_id is None
-                or not db.execute("SELECT 1 FROM users WHERE id = ?", (user_id,)).fetchone()
-            ):
-                raise UserNotFound(user_id or "")
-            row = db.execute(
-                "SELECT user_id FROM user_device WHERE id = ?", (device_id,)
-            ).fetchone()
-            if row is not None and row[0] != user_id:
-                raise DeviceIdTaken(device_id)
-            if row is None:
-                db.execute(
-                    "INSERT INTO user_device (id, user_id) VALUES (?, ?)", (device_id, user_id)
-                )
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
-        db.execute("COMMIT")
-
-    def unlink_device(self, user_id: str, device_id: str) -> Deferred[bool]:
-        return self._run(self._unlink_device, canonical_uuid(user_id), device_id)
-
-    def _unlink_device(self, user_id: str | None, device_id: str) -> bool:
-        cursor = self._conn().execute(
-            "DELETE FROM user_device WHERE id = ? AND user_id = ?", (device_id, user_id)
-        )
-        return cursor.rowcount == 1
-
-    def update_username(self, user_id: str, username: str) -> Deferred[None]:
-        return self._run(self._update_username, canonical_uuid(user_id), username, self._now())
-
-    def _update_username(self, user_id: str | None, username: str, now: float) -> None:
-        try:
-            cursor = self._conn().execute(
-                "UPDATE users SET username = ?, update_time = ? WHERE id = ?",
-                (username, now, user_id),
-            )
-        except sqlite3.IntegrityError as error:
-            raise _duplicate(error, {"username": username}) from error
-        if cursor.rowcount != 1:
-            raise UserNotFound(user_id or "")
