@@ -1,0 +1,31 @@
+"""The import rules in setup.cfg ([importlinter] contracts) hold: the runtime reaches
+realtime only through its protocols, features never import the socket layer, storage
+and the wire sit below everything, the layers point down, and no package's modules
+import each other in a circle."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_every_import_contract_is_kept() -> None:
+    # A child process reads the checkout's sources afresh (cwd first on its path).
+    check = (
+        "from importlinter.cli import lint_imports; "
+        f"raise SystemExit(lint_imports(config_filename={str(ROOT / 'setup.cfg')!r}, "
+        "no_cache=True, no_logo=True))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", check],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    report = result.stdout + result.stderr
+    assert result.returncode == 0, report
+    assert "Contracts: 6 kept, 0 broken." in report, report
