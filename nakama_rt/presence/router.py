@@ -60,8 +60,9 @@ class LocalRouter:
                 session.send(outgoing)
                 sent += 1
         if sent:
-            # One count update per delivery, however large its audience.
-            self._sent[outgoing.message_type()] += sent
+            # One count update per delivery, however large its audience. An envelope
+            # with no message set has no type; it counts under "".
+            self._sent[outgoing.message_type() or ""] += sent
 
     def send_to_presences(self, presences: Iterable[Presence], envelope: Routable) -> None:
         self.send_to_session_ids((p.session_id for p in presences), envelope)

@@ -13,22 +13,39 @@ from __future__ import annotations
 import copy
 import json
 import uuid
-from collections.abc import Callable, Iterable, Mapping
-from typing import Any, TypeVar
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from google.protobuf import timestamp_pb2
 from twisted.internet.defer import Deferred, succeed
 
 from nakama_rt.ids import canonical_uuid
 from nakama_rt.notifications import NewNotification
-from nakama_rt.proto import api_pb2
+from nakama_rt.proto import api_pb2, realtime_pb2
 from nakama_rt.realtime_refs import MatchFilter, StreamRef
 from nakama_rt.storage import SYSTEM_USER_ID, User
 
 from .logger import RuntimeLogger
 from .realtime import ListMatches, NkChannels, NkMatches, NkStreams
 
+if TYPE_CHECKING:
+    from nakama_rt.presence import Presence, PresenceMeta
+
 _Part = TypeVar("_Part")
+
+
+class UserLookup(Protocol):
+    """What ``nk`` needs of the storage (``IStorage`` has it): users by id or name."""
+
+    def get_users(
+        self, ids: Iterable[str] = (), usernames: Iterable[str] = ()
+    ) -> Deferred[list[User]]: ...
+
+
+class NotificationSender(Protocol):
+    """What ``nk`` needs of the :class:`~nakama_rt.notifications.Notifier`."""
+
+    def send(self, notifications: Sequence[NewNotification]) -> Deferred[None]: ...
 
 
 def _valid_uuid(value: Any) -> bool:
@@ -74,8 +91,8 @@ class NakamaModule:
 
     def __init__(
         self,
-        storage: Any,
-        notifier: Any,
+        storage: UserLookup,
+        notifier: NotificationSender,
         is_online: Callable[[str], bool] | None = None,
         logger: RuntimeLogger | None = None,
         *,
@@ -204,7 +221,7 @@ class NakamaModule:
         sender_id: str = "",
         sender_username: str = "",
         persist: bool = True,
-    ) -> Deferred:
+    ) -> Deferred[realtime_pb2.ChannelMessageAck]:
         """Post to a chat channel as game code; a Deferred of the ``ChannelMessageAck``."""
         channels = self._realtime("channel_message_send", self._channels)
         text = "{}" if content is None else json.dumps(content, separators=(",", ":"))
@@ -254,7 +271,7 @@ class NakamaModule:
 
     def stream_user_get(
         self, mode: int, subject: str, subcontext: str, label: str, user_id: str, session_id: str
-    ) -> Any:
+    ) -> PresenceMeta | None:
         """The presence meta (hidden, persistence, status, username) or None."""
         streams = self._realtime("stream_user_get", self._streams)
         ref = self._stream(mode, subject, subcontext, label)
@@ -268,7 +285,7 @@ class NakamaModule:
         label: str = "",
         include_hidden: bool = True,
         include_not_hidden: bool = True,
-    ) -> list[Any]:
+    ) -> list[Presence]:
         """The presences on a stream (each has user_id, session_id and meta)."""
         streams = self._realtime("stream_user_list", self._streams)
         ref = self._stream(mode, subject, subcontext, label)
@@ -293,7 +310,7 @@ class NakamaModule:
         subcontext: str,
         label: str,
         data: str,
-        presences: Iterable[Any] | None = None,
+        presences: Iterable[Presence] | None = None,
         reliable: bool = True,
     ) -> None:
         """``stream_data`` to the stream's members, or only to ``presences``."""
