@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-import uuid
-
-import orjson
 import pytest
 from twisted.internet.task import Clock
 
-from nakama_rt.codec import Format
 from nakama_rt.dispatch import dispatch_table
 from nakama_rt.pipeline import Pipeline
 from nakama_rt.presence import (
@@ -22,20 +18,7 @@ from nakama_rt.proto import realtime_pb2
 from nakama_rt.realtime.authoritative import MatchError, MatchRegistry
 from nakama_rt.realtime.match import MatchHandlers
 from nakama_rt.session import Session
-
-
-class Wire:
-    def __init__(self) -> None:
-        self.sent: list[dict] = []
-
-    def write_frame(self, envelope, fmt) -> None:
-        self.sent.append(orjson.loads(envelope.payload(Format.JSON)))
-
-    def send_close(self, code: int, reason: str) -> None:
-        pass
-
-    def of(self, key: str) -> list[dict]:
-        return [m[key] for m in self.sent if key in m]
+from tests.helpers import Wire, make_session
 
 
 class Game:
@@ -107,20 +90,7 @@ class World:
 
     def connect(self, name: str) -> tuple[Session, Wire]:
         wire = Wire()
-        session = Session(
-            session_id=str(uuid.uuid4()),
-            user_id=str(uuid.uuid4()),
-            username=name,
-            vars={},
-            expiry=0,
-            token_id="",
-            fmt=Format.JSON,
-            lang="en",
-            client_ip="",
-            client_port="",
-            connection=wire,
-            outgoing_queue_size=1000,
-        )
+        session = make_session(name, wire)
         self.sessions.add(session)
         return session, wire
 
@@ -260,18 +230,60 @@ def test_shutdown_grace_lets_matches_finish(world: World) -> None:
     world.clock.advance(1)
     assert world.registry.get(match_id) is not None, "still ticking within the grace period"
     world.game.loop_result = "end"
-    world.clock.advance(0.2)
+    world.clock.advance(0.1)
     assert world.registry.get(match_id) is None
-    world.clock.advance(0.2)
     assert done.called
+    assert world.clock.getDelayedCalls() == []
+
+
+def test_shutdown_completes_the_moment_the_last_match_ends(world: World) -> None:
+    """No polling: the shutdown fires from the last match's stop (after its members got
+    their leave events), off any 0.1 s grid, and leaves no delayed call behind."""
+    other = Game(tick_rate=4)
+    world.registry.handlers = {**world.registry.handlers, "other": lambda: other}
+    first = world.registry.create("game")
+    last = world.registry.create("other")
+    alice, wire = world.connect("alice")
+    world.join(alice, last)
+    done = world.registry.shutdown(grace_seconds=3)
+    fired: list[tuple[float, list[dict]]] = []
+    done.addCallback(
+        lambda _: fired.append((world.clock.seconds(), wire.of("match_presence_event")))
+    )
+    assert ("terminate", 3) in world.game.calls and ("terminate", 3) in other.calls
+    world.clock.advance(0.5)  # both keep ticking
+    world.game.loop_result = "end"
+    world.clock.advance(0.1)  # the first ends at 0.6; the other is still running
+    assert world.registry.get(first) is None and world.registry.get(last) is not None
+    assert not done.called
+    other.loop_result = "end"
+    world.clock.advance(0.15)  # its loop at 0.75 ends it
+    assert world.registry.get(last) is None
+    assert fired and fired[0][0] == pytest.approx(0.75), "done fires at once, not at 0.8"
+    assert fired[0][1][-1]["leaves"][0]["username"] == "alice", "after the leave event"
+    assert world.clock.getDelayedCalls() == [], "the deadline was cancelled"
 
 
 def test_shutdown_grace_ends_matches_that_do_not_finish(world: World) -> None:
     match_id = world.registry.create("game")
     done = world.registry.shutdown(grace_seconds=2)
-    world.clock.advance(2.05)
+    world.clock.advance(1.95)
+    assert world.registry.get(match_id) is not None
+    assert not done.called
+    world.clock.advance(0.1)
     assert world.registry.get(match_id) is None
     assert done.called
+    assert world.clock.getDelayedCalls() == []
+
+
+def test_an_immediate_shutdown_also_ends_a_graceful_one(world: World) -> None:
+    world.registry.create("game")
+    graceful = world.registry.shutdown(grace_seconds=5)
+    world.clock.advance(1)
+    now = world.registry.shutdown(grace_seconds=0)
+    assert now.called and graceful.called
+    assert len(world.registry) == 0
+    assert world.clock.getDelayedCalls() == []
 
 
 class TickLog:
@@ -358,8 +370,8 @@ def test_every_callback_gets_nakamas_tick() -> None:
         ("loop", 4),
     ]
     assert world.registry.get(match_id) is None
-    world.clock.advance(0.2)
-    assert done.called
+    assert done.called, "the shutdown ends with the match, not a poll later"
+    assert world.clock.getDelayedCalls() == []
     assert game.seen[-1] == ("loop", 4), "no match_terminate after the loop ended it"
 
 

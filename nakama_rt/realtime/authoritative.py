@@ -247,6 +247,9 @@ class AuthoritativeMatch:
             self.registry.router.send_to_stream(self.stream, envelope)
         self.registry.tracker.untrack_by_stream(self.stream)
         self.log.debug("match {mid} stopped: {why}", mid=self.id, why=why)
+        # Last, once its members have had their leave events: a shutdown waiting for
+        # the matches to end may now close their sockets.
+        self.registry.match_ended()
 
     def terminate(self, grace_seconds: int) -> None:
         state = self._invoke("match_terminate", grace_seconds)
@@ -385,6 +388,8 @@ class MatchRegistry:
         self.context_factory = context_factory
         self.logger = logger
         self._matches: dict[str, AuthoritativeMatch] = {}
+        #: Shutdowns in their grace period, fired once the last match has stopped.
+        self._drain_waiters: list[Deferred] = []
         #: Ticks that ran more than a whole tick late, over every match ever run.
         self.tick_overruns = 0
         tracker.add_listener(StreamMode.MATCH_AUTHORITATIVE, self._members_changed)
@@ -428,32 +433,41 @@ class MatchRegistry:
     def shutdown(self, grace_seconds: int) -> Deferred:
         """Tell every match the server is stopping (``match_terminate`` with the grace
         period); they keep ticking until they end by themselves or the grace period is
-        over, then the rest are ended. Fires when no match is left."""
+        over, then the rest are ended. Fires when no match is left: the moment the last
+        one ends (no polling), or at the end of the grace period."""
         for match in list(self._matches.values()):
             match.terminate(grace_seconds)
         done: Deferred = Deferred()
-
-        def finish() -> None:
-            for match in list(self._matches.values()):
-                match.stop("server shutdown")
-            if not done.called:
-                done.callback(None)
-
         if grace_seconds <= 0 or not self._matches:
-            finish()
+            self._stop_all(done)
             return done
+        drained: Deferred = Deferred()
+        self._drain_waiters.append(drained)
+
+        def finish(_: object = None) -> None:
+            if drained in self._drain_waiters:
+                self._drain_waiters.remove(drained)
+            if deadline.active():
+                deadline.cancel()
+            self._stop_all(done)
+
         deadline = self.clock.callLater(grace_seconds, finish)
-
-        def poll() -> None:
-            if not self._matches:
-                if deadline.active():
-                    deadline.cancel()
-                finish()
-            elif deadline.active():
-                self.clock.callLater(0.1, poll)
-
-        self.clock.callLater(0.1, poll)
+        drained.addCallback(finish)
         return done
+
+    def _stop_all(self, done: Deferred) -> None:
+        for match in list(self._matches.values()):
+            match.stop("server shutdown")
+        if not done.called:
+            done.callback(None)
+
+    def match_ended(self) -> None:
+        """A match has stopped: once none is left, wake the shutdowns waiting for it."""
+        if self._matches or not self._drain_waiters:
+            return
+        waiters, self._drain_waiters = self._drain_waiters, []
+        for drained in waiters:
+            drained.callback(None)
 
     def _forget(self, match: AuthoritativeMatch) -> None:
         self._matches.pop(match.subject, None)
