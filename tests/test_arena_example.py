@@ -12,7 +12,7 @@ from urllib.parse import quote
 import pytest
 import pytest_twisted
 
-from tests.wsclient import authenticate, connect, has, http, wait_for
+from tests.wsclient import answer, authenticate, connect, has, http, wait_for
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples" / "runtime"
 
@@ -25,12 +25,6 @@ def server_options() -> dict:
 async def player(port: int, name: str, fmt: str = "json"):
     session = await authenticate(port, f"arena-{uuid.uuid4()}", username=name)
     return session["token"], await connect(port, session["token"], fmt=fmt)
-
-
-async def answer(client, message: dict) -> dict:
-    client.send(message)
-    reply, _ = await wait_for(client, lambda m: m.get("cid") == message["cid"])
-    return reply
 
 
 def match_data(op: int):

@@ -35,7 +35,7 @@ from nakama_rt.storage.sqlite import (
     PING_BUSY_TIMEOUT_SEC,
 )
 from tests.conftest import make_config, start_server, stop_server
-from tests.test_launch import TWISTD, Watch, _env, failed_start, free_port, wait_healthy
+from tests.processes import TWISTD, Watch, child_env, failed_start, free_port, wait_healthy
 from tests.wsclient import SERVER_KEY, http
 
 LOCKED = "the database file is locked by another process"
@@ -492,7 +492,7 @@ async def test_a_running_server_whose_database_gets_locked(tmp_path) -> None:
     watch = Watch()
     args = [*TWISTD, "-n", "--pidfile=", "--logfile=-", "nakama-rt"]
     args += ["--listen", f"tcp:{port}:interface=127.0.0.1", "--data-dir", str(tmp_path / "d")]
-    process = reactor.spawnProcess(watch, sys.executable, args, env=_env(), path=str(tmp_path))
+    process = reactor.spawnProcess(watch, sys.executable, args, env=child_env(), path=str(tmp_path))
     try:
         await wait_healthy(port, watch)
         (status, _), _ = await authenticate(port, "before-the-lock-000")

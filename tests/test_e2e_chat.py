@@ -21,6 +21,7 @@ from tests.test_e2e_nakama_js import (
     assert_frames,
     node,  # noqa: F401  (fixture)
     run_scenario,
+    user_presence,
 )
 from tests.wsclient import authenticate, http
 
@@ -52,17 +53,6 @@ async def friends(port: int, token: str) -> list[tuple[str, int]]:
     return [(f["user"]["id"], f.get("state", 0)) for f in listed]
 
 
-def user_presence(user: dict) -> dict:
-    """A user's presence in a channel as the facts give it (channels carry no status)."""
-    return {
-        "user_id": user["user_id"],
-        "session_id": user["session_id"],
-        "username": user["username"],
-        "status": None,
-        "persistence": True,
-    }
-
-
 def place(room_name="", group_id="", user_id_one="", user_id_two="") -> dict:
     return {
         "room_name": room_name,
@@ -92,7 +82,7 @@ async def test_chat_room(server, node, adapter) -> None:  # noqa: F811
 
     channel_id = f"2...{ROOM}"
     where = place(room_name=ROOM)
-    a_presence, b_presence = user_presence(a), user_presence(b)
+    a_presence, b_presence = user_presence(a, persistence=True), user_presence(b, persistence=True)
 
     def event(joins=(), leaves=()) -> dict:
         return {"channel_id": channel_id, **where, "joins": list(joins), "leaves": list(leaves)}
@@ -204,7 +194,7 @@ async def test_chat_dm_group_notifications_friends(server, node, adapter) -> Non
     b_token = await token_for(port, b["custom_id"])
     assert (await get_json(port, "/v2/account", a_token))["user"]["id"] == a["user_id"]
     assert (await get_json(port, "/v2/account", b_token))["user"]["id"] == b["user_id"]
-    a_presence, b_presence = user_presence(a), user_presence(b)
+    a_presence, b_presence = user_presence(a, persistence=True), user_presence(b, persistence=True)
 
     # The DM: one channel id for both, "4.<smaller user id>.<larger user id>."
     one, two = sorted((a["user_id"], b["user_id"]))

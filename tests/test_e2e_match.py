@@ -21,19 +21,9 @@ from tests.test_e2e_nakama_js import (
     node,  # noqa: F401  (fixture)
     run_scenario,
     user_id_by_http,
+    user_presence,
 )
 from tests.wsclient import authenticate, http
-
-
-def user_presence(user: dict) -> dict:
-    """A user's presence in a match as the facts give it (no status, not persistent)."""
-    return {
-        "user_id": user["user_id"],
-        "session_id": user["session_id"],
-        "username": user["username"],
-        "status": None,
-        "persistence": False,
-    }
 
 
 def by_session(presences: list[dict]) -> list[dict]:

@@ -144,6 +144,18 @@ async def run_on_own_server(node: str, config: Config, adapter: str, scenario: s
     return ScenarioRun(running, adapter, facts)
 
 
+def user_presence(user: dict, persistence: bool = False) -> dict:
+    """A scenario user's presence as the facts give it: no status, and persistent only
+    in a channel (``persistence=True``), not in a match or party."""
+    return {
+        "user_id": user["user_id"],
+        "session_id": user["session_id"],
+        "username": user["username"],
+        "status": None,
+        "persistence": persistence,
+    }
+
+
 async def user_id_by_http(port: int, custom_id: str) -> str:
     """The user id the HTTP API gives for a custom id (authenticate, then GET /v2/account)."""
     session = await authenticate(port, custom_id)

@@ -24,6 +24,7 @@ from tests.test_e2e_nakama_js import (
     node,  # noqa: F401  (fixture)
     run_on_own_server,
     user_id_by_http,
+    user_presence,
 )
 
 
@@ -41,17 +42,6 @@ async def party_run(request, tmp_path_factory, node):  # noqa: F811
 
 
 # --- expected values, as the facts normalise them ---------------------------------------------
-
-
-def member(user: dict) -> dict:
-    """A user's presence in a party (no status, not persistent)."""
-    return {
-        "user_id": user["user_id"],
-        "session_id": user["session_id"],
-        "username": user["username"],
-        "status": None,
-        "persistence": False,
-    }
 
 
 def party(adapter: str, party_id: str, open_: bool, self: dict, leader: dict, members) -> dict:
@@ -162,7 +152,7 @@ async def test_users(party_run) -> None:
 
 def test_open_party(party_run) -> None:
     facts, adapter = party_run.facts, party_run.adapter
-    pa, pb, pc = (member(facts[k]) for k in "abc")
+    pa, pb, pc = (user_presence(facts[k]) for k in "abc")
     pid = facts["open_created"]["party_id"]
     party_id_of_this_node(pid)
 
@@ -216,7 +206,7 @@ def test_open_party(party_run) -> None:
 
 def test_closed_party(party_run) -> None:
     facts, adapter = party_run.facts, party_run.adapter
-    pa, pb, pc = (member(facts[k]) for k in "abc")
+    pa, pb, pc = (user_presence(facts[k]) for k in "abc")
     cid = facts["closed_created"]["party_id"]
     party_id_of_this_node(cid)
     assert cid != facts["open_created"]["party_id"]
@@ -264,7 +254,7 @@ async def test_disconnect_and_nothing_left(party_run) -> None:
     cid = facts["closed_created"]["party_id"]
     # B's socket goes away: A gets B's leave (and, alone, stays leader: no announcement).
     assert facts["closed_b_close"]["was_clean"] is True
-    assert facts["closed_a_until_b_gone"] == [left(cid, member(facts["b"]))]
+    assert facts["closed_a_until_b_gone"] == [left(cid, user_presence(facts["b"]))]
     # A, the last member, leaves: the party is gone.
     assert facts["closed_a_leave_answer"] == ["cid"]
     assert facts["closed_d_join_ended"] == error("Error joining party: party not found")
@@ -288,7 +278,7 @@ async def test_disconnect_and_nothing_left(party_run) -> None:
 # the creator's own party_presence_event, as to every member that joins.
 def test_creator_gets_its_party(party_run) -> None:
     facts, adapter = party_run.facts, party_run.adapter
-    pa = member(facts["a"])
+    pa = user_presence(facts["a"])
     pid = facts["open_created"]["party_id"]
     cid = facts["closed_created"]["party_id"]
     assert facts["open_a_until_own_join"] == [

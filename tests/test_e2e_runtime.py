@@ -27,6 +27,7 @@ from tests.test_e2e_nakama_js import (
     node,  # noqa: F401  (fixture)
     run_scenario,
     user_id_by_http,
+    user_presence,
 )
 from tests.wsclient import authenticate, http
 
@@ -101,16 +102,6 @@ async def test_rpc_payload_server_to_server_is_a_post_body(server) -> None:
 
 
 # --- runtime_arena ------------------------------------------------------------------------
-
-
-def user_presence(user: dict) -> dict:
-    return {
-        "user_id": user["user_id"],
-        "session_id": user["session_id"],
-        "username": user["username"],
-        "status": None,
-        "persistence": False,
-    }
 
 
 def match(match_id: str, size: int, self: dict, presences=()) -> dict:

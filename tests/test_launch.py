@@ -11,38 +11,24 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 import pytest_twisted
 from twisted.internet import reactor
-from twisted.internet.defer import Deferred
-from twisted.internet.protocol import Factory, ProcessProtocol, Protocol
+from twisted.internet.protocol import Factory, Protocol
 from twisted.internet.task import deferLater
 
 from nakama_rt import __version__
-from tests.wsclient import authenticate, connect, http
-
-ROOT = Path(__file__).resolve().parent.parent
-TWISTD = [sys.executable, "-c", "import sys; from twisted.scripts.twistd import run; run()"]
-
-
-def _env() -> dict[str, str]:
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
-    return env
-
-
-def twistd(*args: str, cwd: Path, timeout: float = 30) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [*TWISTD, "-n", "--pidfile=", "nakama-rt", *args],
-        cwd=cwd,
-        env=_env(),
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        stdin=subprocess.DEVNULL,
-    )
+from tests.processes import (
+    TWISTD,
+    Watch,
+    child_env,
+    failed_start,
+    free_port,
+    twistd,
+    wait_healthy,
+)
+from tests.wsclient import authenticate, connect
 
 
 @contextlib.contextmanager
@@ -52,12 +38,6 @@ def busy_port() -> Iterator[int]:
         busy.bind(("127.0.0.1", 0))
         busy.listen()
         yield busy.getsockname()[1]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def test_help_documents_every_option(tmp_path) -> None:
@@ -117,31 +97,6 @@ def test_unknown_config_keys_fail(tmp_path) -> None:
     assert "unknown configuration key socket.ping_period" in result.stdout + result.stderr
 
 
-def failure_lines(result: subprocess.CompletedProcess) -> list[str]:
-    """The lines a failed start wrote about itself, after checking it wrote no traceback."""
-    output = result.stdout + result.stderr
-    assert "Traceback" not in output, output
-    return [line for line in output.splitlines() if "could not start" in line]
-
-
-def failed_start(*args: str, cwd: Path, env: dict[str, str] | None = None) -> str:
-    """Run twistd (on an ephemeral port unless ``args`` name one) expecting a failed
-    start: exit status 1 and one line saying why, which is returned."""
-    listen = [] if "--listen" in args else ["--listen", "tcp:0:interface=127.0.0.1"]
-    result = subprocess.run(
-        [*TWISTD, "-n", "--pidfile=", "nakama-rt", *listen, *args],
-        cwd=cwd,
-        env=env or _env(),
-        capture_output=True,
-        text=True,
-        timeout=30,
-        stdin=subprocess.DEVNULL,
-    )
-    assert result.returncode == 1, result.stdout + result.stderr
-    (line,) = failure_lines(result)
-    return line
-
-
 def test_a_port_in_use_is_one_line_and_exit_status_1(tmp_path) -> None:
     with busy_port() as port:
         line = failed_start("--listen", f"tcp:{port}:interface=127.0.0.1", cwd=tmp_path)
@@ -170,7 +125,7 @@ def test_a_daemon_that_cannot_listen_says_why_in_full_and_exits_1(tmp_path) -> N
                 f"tcp:{port}:interface=127.0.0.1",
             ],
             cwd=tmp_path,
-            env=_env(),
+            env=child_env(),
             capture_output=True,
             text=True,
             timeout=30,
@@ -218,7 +173,7 @@ def test_an_unreachable_postgresql_is_one_line_and_exit_status_1(tmp_path) -> No
 def test_a_missing_postgresql_driver_is_one_line_naming_the_install(tmp_path) -> None:
     (tmp_path / "hide").mkdir()
     (tmp_path / "hide" / "psycopg.py").write_text("raise ImportError('hidden by the test')\n")
-    env = _env()
+    env = child_env()
     env["PYTHONPATH"] = os.pathsep.join([str(tmp_path / "hide"), env["PYTHONPATH"]])
     line = failed_start(
         "--database", "postgresql://postgres@127.0.0.1:5432/test", cwd=tmp_path, env=env
@@ -261,7 +216,7 @@ async def test_no_port_answers_before_the_database_is_open(tmp_path) -> None:
         "--database",
         database,
     ]
-    process = reactor.spawnProcess(watch, sys.executable, args, env=_env(), path=str(tmp_path))
+    process = reactor.spawnProcess(watch, sys.executable, args, env=child_env(), path=str(tmp_path))
     try:
         for _ in range(100):
             if b"nakama-rt " + __version__.encode() + b" starting" in watch.output:
@@ -321,36 +276,6 @@ def test_version_is_nakama_rts(tmp_path) -> None:
     assert result.stdout.startswith(f"nakama-rt {__version__} (Twisted ")
 
 
-class Watch(ProcessProtocol):
-    def __init__(self) -> None:
-        self.output = bytearray()
-        self.ended: Deferred = Deferred()
-
-    def outReceived(self, data: bytes) -> None:  # noqa: N802
-        self.output += data
-
-    errReceived = outReceived
-
-    def processEnded(self, reason) -> None:  # noqa: N802
-        # The exit status, or the signal that killed the process.
-        status = reason.value.exitCode
-        self.ended.callback(status if status is not None else reason.value.signal)
-
-
-async def wait_healthy(port: int, watch: Watch) -> None:
-    for _ in range(200):
-        try:
-            answer = await http(port, "GET", "/healthcheck")
-            if answer.status == 200:
-                return
-        except Exception:
-            pass
-        if watch.ended.called:
-            break
-        await deferLater(reactor, 0.05, lambda: None)
-    raise AssertionError(f"server did not start:\n{watch.output.decode()}")
-
-
 @pytest_twisted.ensureDeferred
 async def test_twistd_serves_and_drains_on_sigterm(tmp_path) -> None:
     port = free_port()
@@ -370,7 +295,7 @@ async def test_twistd_serves_and_drains_on_sigterm(tmp_path) -> None:
         "--data-dir",
         str(tmp_path / "d"),
     ]
-    process = reactor.spawnProcess(watch, sys.executable, args, env=_env(), path=str(tmp_path))
+    process = reactor.spawnProcess(watch, sys.executable, args, env=child_env(), path=str(tmp_path))
     try:
         await wait_healthy(port, watch)
         session = await authenticate(

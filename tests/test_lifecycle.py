@@ -6,10 +6,10 @@ import pytest
 from twisted.internet.defer import Deferred
 from twisted.internet.task import Clock
 
-from nakama_rt.codec import Format
 from nakama_rt.config import SocketConfig
 from nakama_rt.lifecycle import ERROR_PROCESSING, PONG_TIMEOUT, SocketCore, SocketMachine
 from nakama_rt.session import Session
+from tests.helpers import make_session
 
 
 class FakeWire:
@@ -66,18 +66,14 @@ class Harness:
         self.clock = Clock()
         self.wire = FakeWire()
         self.hooks = FakeHooks()
-        self.session = Session(
+        self.session = make_session(
+            "alice",
+            self.wire,
             session_id="s1",
             user_id="u1",
-            username="alice",
-            vars={},
-            expiry=0,
             token_id="t",
-            fmt=Format.JSON,
-            lang="en",
             client_ip="127.0.0.1",
             client_port="1",
-            connection=self.wire,
             outgoing_queue_size=4,
             clock=self.clock,
             write_wait_ms=5000,

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import sys
 import time
 from pathlib import Path
@@ -23,22 +22,15 @@ from twisted.python import usage
 from nakama_rt._version import __version__
 from nakama_rt.logs import format_json
 from nakama_rt.tap import Options
+from tests.processes import ROOT, TWISTD, child_env, free_port
 from tests.wsclient import authenticate, connect, http
 
-ROOT = Path(__file__).resolve().parent.parent
-TWISTD = [sys.executable, "-c", "from twisted.scripts.twistd import run; run()"]
 FIELDS = {"time", "level", "namespace", "msg"}
 NOISY_MODULE = """
 def init_module(ctx, logger, nk, initializer):
     logger.info("runtime says hello")
     logger.warn("runtime warns")
 """
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class Twistd(ProcessProtocol):
@@ -64,8 +56,7 @@ class Twistd(ProcessProtocol):
 async def run_twistd(cwd: Path, twistd_args: list[str], args: list[str], work) -> Twistd:
     """Start twistd, wait until it is healthy, run ``work(port)``, then SIGTERM it."""
     port = free_port()
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
+    env = child_env()
     child = Twistd()
     argv = [*TWISTD, *twistd_args, "--pidfile=", "nakama-rt"]
     argv += [*args, "--listen", f"tcp:{port}:interface=127.0.0.1", "--data-dir", str(cwd / "d")]

@@ -8,7 +8,7 @@ import uuid
 import pytest
 import pytest_twisted
 
-from tests.wsclient import authenticate, connect, has, wait_for
+from tests.wsclient import answer, has, player, wait_for
 
 FORMATS = ["json", "protobuf"]
 
@@ -67,17 +67,6 @@ def server_options(request, tmp_path) -> dict:
         (modules / "matchmaking.py").write_text(textwrap.dedent(source))
         options["runtime"] = {"path": str(modules)}
     return options
-
-
-async def player(port: int, name: str, fmt: str = "json"):
-    session = await authenticate(port, f"mm-{uuid.uuid4()}", username=name)
-    return await connect(port, session["token"], fmt=fmt)
-
-
-async def answer(client, message: dict) -> dict:
-    client.send(message)
-    reply, _ = await wait_for(client, lambda m: m.get("cid") == message["cid"])
-    return reply
 
 
 def ticket_request(cid: str, **fields) -> dict:

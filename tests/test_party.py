@@ -5,39 +5,19 @@ from __future__ import annotations
 import uuid
 from unittest.mock import ANY
 
-import orjson
 import pytest
 from twisted.internet.task import Clock
 
-from nakama_rt.codec import Format
 from nakama_rt.dispatch import dispatch_table
 from nakama_rt.party import PartyPresence, PartyRegistry
 from nakama_rt.pipeline import Pipeline
 from nakama_rt.presence import LocalRouter, LocalTracker, PresenceReason, SessionRegistry
 from nakama_rt.proto import realtime_pb2
 from nakama_rt.realtime.party import PartyHandlers
-from nakama_rt.session import Session
+from tests.helpers import Wire, make_session
 
 BAD_INPUT = 3
 ACK = {"cid": ANY}
-
-
-class Wire:
-    def __init__(self) -> None:
-        self.sent: list[dict] = []
-
-    def write_frame(self, envelope, fmt) -> None:
-        self.sent.append(orjson.loads(envelope.payload(Format.JSON)))
-
-    def send_close(self, code: int, reason: str) -> None:
-        pass
-
-    def of(self, key: str) -> list[dict]:
-        return [m[key] for m in self.sent if key in m]
-
-    def take(self) -> list[dict]:
-        sent, self.sent = self.sent, []
-        return sent
 
 
 class FakeMatchmaker:
@@ -65,20 +45,7 @@ class Player:
     def __init__(self, world: World, name: str) -> None:
         self.world = world
         self.wire = Wire()
-        self.session = Session(
-            session_id=str(uuid.uuid4()),
-            user_id=str(uuid.uuid4()),
-            username=name,
-            vars={},
-            expiry=0,
-            token_id="",
-            fmt=Format.JSON,
-            lang="en",
-            client_ip="",
-            client_port="",
-            connection=self.wire,
-            outgoing_queue_size=1000,
-        )
+        self.session = make_session(name, self.wire)
         world.sessions.add(self.session)
         self.cids = 0
 

@@ -12,30 +12,12 @@ import pytest_twisted
 from twisted.internet import reactor
 from twisted.internet.task import deferLater
 
-from tests.wsclient import authenticate, connect, has, wait_for
+from tests.wsclient import answer, has, player, presence_events, wait_for
 
 FORMATS = ["json", "protobuf"]
 
 
-async def player(port: int, name: str, fmt: str = "json"):
-    session = await authenticate(port, f"match-{uuid.uuid4()}", username=name)
-    return await connect(port, session["token"], fmt=fmt)
-
-
-async def answer(client, message: dict) -> dict:
-    client.send(message)
-    reply, _ = await wait_for(client, lambda m: m.get("cid") == message["cid"])
-    return reply
-
-
-def presence_event(kind: str, username: str):
-    """A predicate: a match presence event with ``username`` among its joins or leaves."""
-
-    def matches(message: dict) -> bool:
-        event = message.get("match_presence_event", {})
-        return any(p["username"] == username for p in event.get(kind, []))
-
-    return matches
+presence_event = presence_events("match_presence_event")
 
 
 def matchmaker_token(match: str, key: str) -> str:

@@ -26,6 +26,7 @@ from nakama_rt.runtime import (
 )
 from nakama_rt.runtime.invoke import error_code, error_message
 from nakama_rt.testing import DEFAULT_USER_ID, FakeNakama, load_runtime, result_of
+from tests.helpers import Wire, make_session
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples" / "runtime"
 
@@ -333,17 +334,8 @@ def test_fake_nakama_records_every_nk_function() -> None:
 
 
 def test_fake_nakama_records_the_stream_and_channel_functions() -> None:
-    from nakama_rt.codec import Format
     from nakama_rt.presence import LocalRouter, LocalTracker, SessionRegistry
     from nakama_rt.realtime.stream import StreamManager
-    from nakama_rt.session import Session
-
-    class Wire:
-        def write_frame(self, envelope, fmt) -> None:
-            pass
-
-        def send_close(self, code: int, reason: str) -> None:
-            pass
 
     class Channels:
         def post(self, channel, content, sender_id, username, persist):
@@ -357,18 +349,11 @@ def test_fake_nakama_records_the_stream_and_channel_functions() -> None:
         channels=Channels(),
     )
     alice = nk.add_user("alice")
-    session = Session(
+    session = make_session(
+        "alice",
+        Wire(),
         session_id="00000000-0000-4000-8000-0000000000bb",
         user_id=alice.id,
-        username="alice",
-        vars={},
-        expiry=0,
-        token_id="",
-        fmt=Format.JSON,
-        lang="en",
-        client_ip="",
-        client_port="",
-        connection=Wire(),
         outgoing_queue_size=10,
     )
     sessions.add(session)
@@ -437,7 +422,7 @@ def test_hooks_through_the_harness(tmp_path) -> None:
 
 
 def test_twistd_documents_runtime_path_and_fails_on_a_broken_module(tmp_path) -> None:
-    from tests.test_launch import twistd
+    from tests.processes import twistd
 
     result = twistd("--help", cwd=tmp_path)
     assert "--runtime-path" in result.stdout

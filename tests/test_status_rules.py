@@ -5,10 +5,8 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 
-import orjson
 from twisted.internet.defer import succeed
 
-from nakama_rt.codec import Format
 from nakama_rt.dispatch import dispatch_table
 from nakama_rt.pipeline import Pipeline
 from nakama_rt.presence import (
@@ -22,6 +20,7 @@ from nakama_rt.presence import (
 from nakama_rt.proto import realtime_pb2
 from nakama_rt.realtime.status import StatusHandlers, StatusRegistry, status_stream
 from nakama_rt.session import Session
+from tests.helpers import Wire, make_session
 
 
 @dataclass
@@ -38,18 +37,6 @@ class FakeStorage:
         return succeed([u for u in self.users if u.id in ids or u.username in usernames])
 
 
-class Recorder:
-    def __init__(self) -> None:
-        self.sent: list[dict] = []
-        self.closes: list[tuple[int, str]] = []
-
-    def write_frame(self, envelope, fmt) -> None:
-        self.sent.append(orjson.loads(envelope.payload(Format.JSON)))
-
-    def send_close(self, code: int, reason: str) -> None:
-        self.closes.append((code, reason))
-
-
 class World:
     def __init__(self, names: list[str]) -> None:
         self.users = {n: FakeUser(str(uuid.uuid4()), n) for n in names}
@@ -61,23 +48,10 @@ class World:
         handlers = StatusHandlers(self.status, self.tracker, storage, self.sessions)
         self.pipeline = Pipeline(dispatch_table(status=handlers))
 
-    def connect(self, name: str, online: bool = True) -> tuple[Session, Recorder]:
+    def connect(self, name: str, online: bool = True) -> tuple[Session, Wire]:
         user = self.users[name]
-        wire = Recorder()
-        session = Session(
-            session_id=str(uuid.uuid4()),
-            user_id=user.id,
-            username=name,
-            vars={},
-            expiry=0,
-            token_id="",
-            fmt=Format.JSON,
-            lang="en",
-            client_ip="",
-            client_port="",
-            connection=wire,
-            outgoing_queue_size=64,
-        )
+        wire = Wire()
+        session = make_session(name, wire, user_id=user.id, outgoing_queue_size=64)
         self.sessions.add(session)
         self.status.follow(session.id, [user.id])
         if online:
@@ -99,7 +73,7 @@ class World:
         return result
 
 
-def events(wire: Recorder) -> list[dict]:
+def events(wire: Wire) -> list[dict]:
     return [m["status_presence_event"] for m in wire.sent if "status_presence_event" in m]
 
 

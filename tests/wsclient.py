@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import uuid
 from urllib.parse import urlencode
 
 import orjson
@@ -219,3 +220,30 @@ async def wait_for(
 def has(key: str):
     """A predicate: the message carries ``key`` (e.g. ``"channel_message"``)."""
     return lambda message: key in message
+
+
+async def player(port: int, name: str, fmt: str = "json") -> SocketClient:
+    """A new user ``name`` (a fresh custom id) with a socket open in ``fmt``."""
+    session = await authenticate(port, f"player-{uuid.uuid4()}", username=name)
+    return await connect(port, session["token"], fmt=fmt)
+
+
+async def answer(client: SocketClient, message: dict) -> dict:
+    """Send ``message``; return the reply carrying its cid."""
+    client.send(message)
+    reply, _ = await wait_for(client, lambda m: m.get("cid") == message["cid"])
+    return reply
+
+
+def presence_events(event: str):
+    """``presence_event(kind, username)`` for ``event`` messages (e.g.
+    ``"party_presence_event"``): a predicate, ``username`` among its joins or leaves."""
+
+    def presence_event(kind: str, username: str):
+        def matches(message: dict) -> bool:
+            body = message.get(event, {})
+            return any(p["username"] == username for p in body.get(kind, []))
+
+        return matches
+
+    return presence_event
