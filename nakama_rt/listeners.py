@@ -28,8 +28,7 @@ def check_description(description: str, reactor: Any) -> None:
     port is outside 0-65535 (Twisted accepts ``tcp:-5`` and fails only when binding)."""
     fields = _FIELD.split(description)
     if fields[0] in _PORT_KINDS:
-        port = next((f for f in fields[1:] if "=" not in f), None)
-        port = port if port is not None else _keyword(fields[1:], "port")
+        port = _port_field(fields)
         if port is None:
             raise ConfigError(f"invalid listener {description!r}: no port given")
         try:
@@ -44,6 +43,18 @@ def check_description(description: str, reactor: Any) -> None:
         serverFromString(reactor, description)
     except Exception as exc:  # Twisted raises several types for bad descriptions.
         raise ConfigError(f"invalid listener {description!r}: {exc}") from None
+
+
+def _port_field(fields: list[str]) -> str | None:
+    """The port of a ``tcp``/``tcp6``/``ssl`` description: its first positional
+    argument, or its ``port=`` keyword."""
+    positional = next((f for f in fields[1:] if "=" not in f), None)
+    return positional if positional is not None else _keyword(fields[1:], "port")
+
+
+def _address(host: str, port: object) -> str:
+    """``host:port``, with an IPv6 host in brackets."""
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
 def _keyword(fields: list[str], name: str) -> str | None:
@@ -63,8 +74,7 @@ def bound_name(purpose: str, port: IListeningPort, description: str) -> str:
     host = port.getHost()
     address = getattr(host, "name", None)  # UNIX sockets
     if address is None:
-        ip = host.host or "0.0.0.0"
-        address = f"[{ip}]:{host.port}" if ":" in ip else f"{ip}:{host.port}"
+        address = _address(host.host or "0.0.0.0", host.port)
     elif isinstance(address, bytes):
         address = address.decode("utf-8", "replace")
     return f"{purpose} on {address}" + (" (TLS)" if is_tls(description) else "")
@@ -74,10 +84,8 @@ def wanted_name(purpose: str, description: str) -> str:
     """The name of a listener not yet bound, from its description alone."""
     fields = _FIELD.split(description)
     if fields[0] in _PORT_KINDS:
-        port = next((f for f in fields[1:] if "=" not in f), None) or _keyword(fields[1:], "port")
         anywhere = "::" if fields[0] == "tcp6" else "0.0.0.0"
-        interface = _keyword(fields[1:], "interface") or anywhere
-        where = f"[{interface}]:{port}" if ":" in interface else f"{interface}:{port}"
+        where = _address(_keyword(fields[1:], "interface") or anywhere, _port_field(fields))
     elif fields[0] == "unix" and len(fields) > 1:
         where = fields[1]
     else:

@@ -217,7 +217,8 @@ def _listen_now(reactor, description: str, factory: IProtocolFactory) -> IListen
 
 def database_failure(config: Config, error: BaseException) -> str:
     """``database sqlite:./data/x.sqlite3: unable to open database file``."""
-    reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+    lines = str(error).strip().splitlines()
+    reason = lines[0] if lines else type(error).__name__
     return f"database {redact_address(config.database_address())}: {reason}"
 
 

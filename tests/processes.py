@@ -25,6 +25,15 @@ def child_env() -> dict[str, str]:
     return env
 
 
+def python_in_checkout(*args: str, timeout: float = 120) -> tuple[int, str]:
+    """Run ``python ARGS`` from the checkout's root (its sources first on the path);
+    the exit status and everything it printed."""
+    result = subprocess.run(
+        [sys.executable, *args], cwd=ROOT, capture_output=True, text=True, timeout=timeout
+    )
+    return result.returncode, result.stdout + result.stderr
+
+
 def twistd(*args: str, cwd: Path, timeout: float = 30) -> subprocess.CompletedProcess:
     return subprocess.run(
         [*TWISTD, "-n", "--pidfile=", "nakama-rt", *args],

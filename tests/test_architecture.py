@@ -5,11 +5,7 @@ import each other in a circle."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
-from pathlib import Path
-
-ROOT = Path(__file__).resolve().parent.parent
+from tests.processes import ROOT, python_in_checkout
 
 
 def test_every_import_contract_is_kept() -> None:
@@ -19,13 +15,6 @@ def test_every_import_contract_is_kept() -> None:
         f"raise SystemExit(lint_imports(config_filename={str(ROOT / 'setup.cfg')!r}, "
         "no_cache=True, no_logo=True))"
     )
-    result = subprocess.run(
-        [sys.executable, "-c", check],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    report = result.stdout + result.stderr
-    assert result.returncode == 0, report
+    status, report = python_in_checkout("-c", check)
+    assert status == 0, report
     assert "Contracts: 6 kept, 0 broken." in report, report

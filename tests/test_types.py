@@ -8,11 +8,9 @@ the rest of the package is not clean yet (issue 14)."""
 from __future__ import annotations
 
 import configparser
-import subprocess
-import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from tests.processes import ROOT, python_in_checkout
 
 #: The modules held strict; setup.cfg's strict [mypy-...] section names the same.
 SEAMS = (
@@ -29,26 +27,18 @@ SEAMS = (
 
 
 def test_the_seams_type_check(tmp_path: Path) -> None:
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "mypy",
-            "--config-file",
-            "setup.cfg",
-            "--follow-imports=silent",
-            "--cache-dir",
-            str(tmp_path / "mypy_cache"),
-            "--no-error-summary",
-            *SEAMS,
-        ],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
+    status, report = python_in_checkout(
+        "-m",
+        "mypy",
+        "--config-file",
+        "setup.cfg",
+        "--follow-imports=silent",
+        "--cache-dir",
+        str(tmp_path / "mypy_cache"),
+        "--no-error-summary",
+        *SEAMS,
     )
-    report = result.stdout + result.stderr
-    assert result.returncode == 0, report
+    assert status == 0, report
 
 
 def test_the_strict_section_names_the_seams() -> None:
