@@ -39,11 +39,11 @@ from twisted.internet.testing import StringTransport
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from nakama_rt.app import NakamaRT  # noqa: E402
-from nakama_rt.codec import Format, decode, encode  # noqa: E402
+from nakama_rt.auth.tokens import issue_session  # noqa: E402
 from nakama_rt.config import Config  # noqa: E402
-from nakama_rt.proto import realtime_pb2  # noqa: E402
 from nakama_rt.service import tune_garbage_collection  # noqa: E402
-from nakama_rt.tokens import issue_session  # noqa: E402
+from nakama_rt.wire.codec import Format, decode, encode  # noqa: E402
+from nakama_rt.wire.proto import realtime_pb2  # noqa: E402
 
 
 def client_frame(

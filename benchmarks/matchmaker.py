@@ -30,9 +30,9 @@ from twisted.internet.task import Clock
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from nakama_rt.codec import Format  # noqa: E402
 from nakama_rt.config import MatchmakerConfig  # noqa: E402
-from nakama_rt.matchmaker import Matchmaker, MatchmakerPresence  # noqa: E402
+from nakama_rt.realtime.matchmaker import Matchmaker, MatchmakerPresence  # noqa: E402
+from nakama_rt.wire.codec import Format  # noqa: E402
 
 REGIONS = ("europe", "us-east", "us-west", "asia", "eu-north")
 MODES = ("ranked", "casual", "custom")

@@ -40,7 +40,7 @@ from nakama_rt import (
     SocketConfig,
     load_config_file,
 )
-from nakama_rt.http_limits import HttpLimits, LimitedSite
+from nakama_rt.web.limits import HttpLimits, LimitedSite
 
 log = Logger(namespace="embed")
 

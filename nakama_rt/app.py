@@ -26,16 +26,16 @@ from twisted.web.resource import Resource
 from nakama_rt._version import __version__
 from nakama_rt.api import BCRYPT_COST, HealthcheckResource, body_limited_request_factory, build_api
 from nakama_rt.api.context import ApiContext
+from nakama_rt.auth.session_cache import PurgeService, SessionCache
 from nakama_rt.config import Config, insecure_defaults
-from nakama_rt.http_limits import HttpLimitCounts, HttpLimits, LimitedSite
 from nakama_rt.logs import Logger, set_level
-from nakama_rt.metrics import MetricsResource, metrics_registry
-from nakama_rt.protocol import NakamaSocketFactory
-from nakama_rt.realtime.match_list import list_matches
-from nakama_rt.server import RealtimeServer
-from nakama_rt.session_cache import PurgeService, SessionCache
+from nakama_rt.realtime.match.listing import list_matches
+from nakama_rt.realtime.server import RealtimeServer
+from nakama_rt.socket.protocol import NakamaSocketFactory, SocketEnvironment
 from nakama_rt.storage import open_storage
-from nakama_rt.web import SocketResource, build_root
+from nakama_rt.web.limits import HttpLimitCounts, HttpLimits, LimitedSite
+from nakama_rt.web.metrics import MetricsResource, metrics_registry
+from nakama_rt.web.resources import SocketResource, build_root
 
 
 class NakamaRT:
@@ -63,7 +63,16 @@ class NakamaRT:
         if config.runtime.path:
             # Game logic loads now, so that a broken module fails construction (startup).
             self.server.runtime.load(config.runtime.path)
-        self.socket_factory = NakamaSocketFactory(self.server)
+        self.socket_factory = NakamaSocketFactory(
+            SocketEnvironment(
+                config=config,
+                clock=reactor,
+                session_cache=self.session_cache,
+                counts=self.server.counts,
+                hooks=self.server,
+                accepting=self.server.accepting_sockets,
+            )
+        )
         self.socket_resource = SocketResource(self.socket_factory)
         self.api_context = ApiContext(
             reactor=reactor,
@@ -92,7 +101,7 @@ class NakamaRT:
 
     def site(self) -> LimitedSite:
         """A ``Site`` serving :attr:`resource`, quiet about each request, with the
-        socket section's HTTP limits (:mod:`nakama_rt.http_limits`)."""
+        socket section's HTTP limits (:mod:`nakama_rt.web.limits`)."""
         site = LimitedSite(
             self.resource,
             HttpLimits.from_config(self.config.socket),
@@ -136,7 +145,6 @@ class NakamaRT:
     def stop(self):
         """End the matches (within ``shutdown_grace_sec``), close every socket with 1001
         and wait (bounded) for them, then the database."""
-        self.server.shutting_down = True
         yield self.server.end_matches()
         self.server.shutdown()
         yield self._wait_for_sockets()

@@ -36,7 +36,7 @@ class SocketConfig:
     #: HTTP: a keep-alive connection waiting for its next request closes after this.
     idle_timeout_ms: int = 60_000
     #: HTTP and sockets: connections at once from one client address, 0 for no cap
-    #: (ours; loopback and private addresses are exempt: see nakama_rt.http_limits).
+    #: (ours; loopback and private addresses are exempt: see nakama_rt.web.limits).
     max_connections_per_address: int = 1000
     ssl_certificate: str = ""
     ssl_private_key: str = ""

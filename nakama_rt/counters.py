@@ -1,4 +1,4 @@
-"""What the realtime hot paths count, in plain Python, for :mod:`nakama_rt.metrics` to read.
+"""What the realtime hot paths count, in plain Python, for :mod:`nakama_rt.web.metrics` to read.
 
 Messages in and out, Error envelopes and socket closes are counted with one
 ``defaultdict`` increment each (about 30 ns) and latencies with one bucket
@@ -15,7 +15,7 @@ from bisect import bisect_left
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
 
-from nakama_rt import close_reasons
+from nakama_rt.wire import close_reasons
 
 #: Handler latency buckets (seconds): most handlers answer in microseconds, storage
 #: round trips take milliseconds.

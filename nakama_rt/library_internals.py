@@ -2,7 +2,7 @@
 
 The socket layer goes under Autobahn's and Twisted's public APIs where they cost too
 much per message or per connection, or do not do what Nakama does (see
-:mod:`nakama_rt.protocol`, :mod:`nakama_rt.framing`, :mod:`nakama_rt.http_limits`).
+:mod:`nakama_rt.socket.protocol`, :mod:`nakama_rt.socket.framing`, :mod:`nakama_rt.web.limits`).
 Each private name it needs is reached here, in one of two ways:
 
 - through a small function of this module, whose docstring says why the name is
@@ -80,7 +80,7 @@ def websocket_connection_made(protocol: WebSocketServerProtocol) -> None:
 def enter_open_state(protocol: WebSocketServerProtocol) -> None:
     """Leave ``protocol`` as Autobahn's ``succeedHandshake`` leaves a socket whose
     handshake it accepted with no subprotocol and no extension, for a handshake
-    answered elsewhere (:mod:`nakama_rt.upgrade`). Its frame reader's state is
+    answered elsewhere (:mod:`nakama_rt.socket.upgrade`). Its frame reader's state is
     Autobahn's undocumented attributes (listed in :data:`CHECKED`)."""
     protocol.websocket_version = 13
     protocol.websocket_protocol_in_use = None
@@ -120,7 +120,7 @@ def received_head_size(channel: HTTPChannel) -> int:
 
 
 #: The parts of a Twisted TCP connection's write state that
-#: :func:`~nakama_rt.framing.send_now` reads, in place (it runs for every write), to
+#: :func:`~nakama_rt.socket.framing.send_now` reads, in place (it runs for every write), to
 #: tell an empty buffer.
 TCP_WRITE_STATE = ("socket", "dataBuffer", "offset", "_tempDataLen", "_writeDisconnected")
 

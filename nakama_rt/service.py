@@ -20,12 +20,12 @@ from twisted.python.failure import Failure
 from nakama_rt._version import __version__
 from nakama_rt.app import NakamaRT, redact_address
 from nakama_rt.config import Config, ConfigError
-from nakama_rt.http_limits import HttpLimits
 from nakama_rt.listeners import bound_name, listen_failure_reason, wanted_name
 from nakama_rt.logs import Logger, set_level
-from nakama_rt.metrics import metrics_site
 from nakama_rt.runtime import RuntimeLoadError
 from nakama_rt.storage import StorageUnavailable
+from nakama_rt.web.limits import HttpLimits
+from nakama_rt.web.metrics import metrics_site
 
 
 class StartupReport(Protocol):

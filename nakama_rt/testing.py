@@ -38,15 +38,15 @@ from twisted.internet.task import Clock
 from twisted.logger import LogLevel
 from twisted.python.failure import Failure
 
-from nakama_rt.codec import Format, OutgoingEnvelope
-from nakama_rt.dispatch import dispatch_table
-from nakama_rt.notifications import NewNotification
-from nakama_rt.pipeline import Pipeline
-from nakama_rt.presence import LocalRouter, LocalTracker, SessionRegistry
-from nakama_rt.proto import realtime_pb2
-from nakama_rt.realtime.authoritative import MatchRegistry
-from nakama_rt.realtime.match import MatchHandlers
-from nakama_rt.realtime.match_list import list_matches
+from nakama_rt.core.notifications import NewNotification
+from nakama_rt.core.pipeline import Pipeline
+from nakama_rt.core.registry import SessionRegistry
+from nakama_rt.core.router import LocalRouter
+from nakama_rt.core.tracker import LocalTracker
+from nakama_rt.realtime.dispatch import dispatch_table
+from nakama_rt.realtime.match.authoritative import MatchRegistry
+from nakama_rt.realtime.match.listing import list_matches
+from nakama_rt.realtime.match.relayed import MatchHandlers
 from nakama_rt.realtime.stream import StreamManager
 from nakama_rt.runtime import (
     NK_FUNCTIONS,
@@ -58,8 +58,10 @@ from nakama_rt.runtime import (
     invoke,
 )
 from nakama_rt.runtime.realtime import ListMatches, NkChannels, NkMatches, NkStreams
-from nakama_rt.session import Session
+from nakama_rt.socket.session import Session
 from nakama_rt.storage import User
+from nakama_rt.wire.codec import Format, OutgoingEnvelope
+from nakama_rt.wire.proto import realtime_pb2
 
 __all__ = [
     "DEFAULT_SESSION_ID",

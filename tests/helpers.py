@@ -7,8 +7,8 @@ from typing import Any
 
 import orjson
 
-from nakama_rt.codec import Format
-from nakama_rt.session import Session
+from nakama_rt.socket.session import Session
+from nakama_rt.wire.codec import Format
 
 
 class Wire:

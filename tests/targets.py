@@ -27,7 +27,7 @@ from twisted.internet.task import deferLater
 from twisted.web.client import Agent, FileBodyProducer, ResponseDone
 from twisted.web.http_headers import Headers
 
-from nakama_rt.proto import realtime_pb2
+from nakama_rt.wire.proto import realtime_pb2
 
 REFERENCE = os.environ.get("NAKAMA_RT_REFERENCE", "")
 TARGET_NAMES = ["ours", "reference"] if REFERENCE else ["ours"]

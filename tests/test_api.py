@@ -24,8 +24,8 @@ from twisted.web.server import Site
 
 from nakama_rt.api import ApiContext, HealthcheckResource, body_limited_request_factory, build_api
 from nakama_rt.api.http import ApiError, Code, JsonResource, Route, read_body
+from nakama_rt.auth.session_cache import SessionCache
 from nakama_rt.config import Config, SessionConfig, SocketConfig
-from nakama_rt.session_cache import SessionCache
 from nakama_rt.storage import StorageUnavailable
 
 SERVER_KEY = "test-server-key"

@@ -5,19 +5,15 @@ from __future__ import annotations
 import pytest
 from twisted.internet.task import Clock
 
-from nakama_rt.dispatch import dispatch_table
-from nakama_rt.pipeline import Pipeline
-from nakama_rt.presence import (
-    LocalRouter,
-    LocalTracker,
-    PresenceStream,
-    SessionRegistry,
-    StreamMode,
-)
-from nakama_rt.proto import realtime_pb2
-from nakama_rt.realtime.authoritative import MatchError, MatchRegistry
-from nakama_rt.realtime.match import MatchHandlers
-from nakama_rt.session import Session
+from nakama_rt.core.pipeline import Pipeline
+from nakama_rt.core.registry import SessionRegistry
+from nakama_rt.core.router import LocalRouter
+from nakama_rt.core.tracker import LocalTracker, PresenceStream, StreamMode
+from nakama_rt.realtime.dispatch import dispatch_table
+from nakama_rt.realtime.match.authoritative import MatchError, MatchRegistry
+from nakama_rt.realtime.match.relayed import MatchHandlers
+from nakama_rt.socket.session import Session
+from nakama_rt.wire.proto import realtime_pb2
 from tests.helpers import Wire, make_session
 
 

@@ -26,8 +26,8 @@ from nakama_rt.api import body_limited_request_factory, build_api
 from nakama_rt.app import NakamaRT
 from nakama_rt.config import DatabaseConfig
 from nakama_rt.logs import set_level
-from nakama_rt.proto import realtime_pb2
-from nakama_rt.web import build_root
+from nakama_rt.web.resources import build_root
+from nakama_rt.wire.proto import realtime_pb2
 from tests.conftest import make_config
 from tests.wsclient import SERVER_KEY, SocketClient, authenticate, connect, http, wait_for
 

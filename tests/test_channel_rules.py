@@ -6,8 +6,8 @@ import uuid
 
 import pytest
 
-from nakama_rt.presence import PresenceStream, StreamMode
-from nakama_rt.realtime.channel import channel_id, is_json_object, parse_channel_id
+from nakama_rt.core.tracker import PresenceStream, StreamMode
+from nakama_rt.realtime.chat.channel import channel_id, is_json_object, parse_channel_id
 
 A, B = sorted(str(uuid.uuid4()) for _ in range(2))
 

@@ -7,8 +7,8 @@ from urllib.parse import quote
 
 import pytest_twisted
 
-from nakama_rt.notifications import NewNotification
-from nakama_rt.realtime.group_chat import group_stream
+from nakama_rt.core.notifications import NewNotification
+from nakama_rt.realtime.chat.group_chat import group_stream
 from tests.wsclient import authenticate, connect, has, http, wait_for
 
 

@@ -5,8 +5,10 @@ from __future__ import annotations
 import orjson
 import pytest
 
-from nakama_rt import codec
-from nakama_rt.codec import (
+from nakama_rt.realtime.match.relayed import RelayedData
+from nakama_rt.realtime.ping import PongReply
+from nakama_rt.wire import codec
+from nakama_rt.wire.codec import (
     REASON_MALFORMED_PAYLOAD,
     REASON_WRONG_FRAME_TYPE,
     Format,
@@ -16,10 +18,8 @@ from nakama_rt.codec import (
     decode,
     encode,
 )
-from nakama_rt.proto import api_pb2, realtime_pb2
-from nakama_rt.proto.realtime_pb2 import Envelope, UserPresence
-from nakama_rt.realtime.match import RelayedData
-from nakama_rt.realtime.ping import PongReply
+from nakama_rt.wire.proto import api_pb2, realtime_pb2
+from nakama_rt.wire.proto.realtime_pb2 import Envelope, UserPresence
 
 JSON, PROTOBUF = Format.JSON, Format.PROTOBUF
 USER = "4c2ae592-b2a7-445e-98ec-697694478b1c"

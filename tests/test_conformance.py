@@ -16,7 +16,7 @@ import orjson
 import pytest
 import pytest_twisted
 
-from nakama_rt.proto import realtime_pb2
+from nakama_rt.wire.proto import realtime_pb2
 from tests.targets import (
     Frame,
     Target,

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 import pytest_twisted
 
-from nakama_rt.server import NODE_NAME
+from nakama_rt.realtime.server import NODE_NAME
 from tests.test_e2e_nakama_js import (
     ADAPTERS,
     all_sockets_gone,

@@ -25,7 +25,8 @@ from twisted.logger import globalLogPublisher
 from twisted.web.resource import Resource
 from twisted.web.server import Site
 
-from nakama_rt import NakamaRT, tokens
+from nakama_rt import NakamaRT
+from nakama_rt.auth import tokens
 from nakama_rt.service import NakamaService, RecordedStartup
 from nakama_rt.tap import Options
 from tests.conftest import make_config

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from nakama_rt.codec import Format
+from nakama_rt.wire.codec import Format
 
 _HOTPATH = Path(__file__).resolve().parent.parent / "benchmarks" / "hotpath.py"
 _spec = importlib.util.spec_from_file_location("hotpath_benchmark", _HOTPATH)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from autobahn.websocket.protocol import PreparedMessage
 
-from nakama_rt.codec import Format, OutgoingEnvelope, encode, websocket_frame
-from nakama_rt.proto import realtime_pb2
+from nakama_rt.wire.codec import Format, OutgoingEnvelope, encode, websocket_frame
+from nakama_rt.wire.proto import realtime_pb2
 
 
 @pytest.mark.parametrize("size", [0, 1, 125, 126, 127, 65535, 65536, 70000])

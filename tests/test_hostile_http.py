@@ -34,14 +34,14 @@ from wsclient import authenticate, connect
 
 from nakama_rt.api import body_limited_request_factory
 from nakama_rt.config import Config, ConfigError, SocketConfig
-from nakama_rt.http_limits import (
+from nakama_rt.tap import Options
+from nakama_rt.web.limits import (
     BAD_REQUEST,
     HEADERS_TOO_LARGE,
     HttpLimits,
     LimitedSite,
     address_key,
 )
-from nakama_rt.tap import Options
 
 READ_TIMEOUT = 0.6
 IDLE_TIMEOUT = 1.5

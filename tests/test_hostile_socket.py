@@ -6,7 +6,7 @@ keeps being served.
 - A message that never ends: a first fragment, then empty continuation frames for
   ever. They add no bytes, so the byte limit never saw them, and Autobahn kept a list
   entry for each one. A message may now have
-  :func:`~nakama_rt.framing.message_frame_limit` frames (64 at 4,096 bytes); one more
+  :func:`~nakama_rt.socket.framing.message_frame_limit` frames (64 at 4,096 bytes); one more
   closes with 1009 and no text, as an oversize message does. Nakama keeps reading
   (it holds nothing per frame).
 - A close frame with a code a peer may not send (RFC 6455 7.4) or a reason that is not
@@ -32,9 +32,9 @@ from twisted.internet.protocol import Protocol
 from twisted.python.failure import Failure
 from wsclient import authenticate, connect
 
-from nakama_rt.close_reasons import READ_LIMIT_EXCEEDED
-from nakama_rt.framing import message_frame_limit
-from nakama_rt.proto import realtime_pb2
+from nakama_rt.socket.framing import message_frame_limit
+from nakama_rt.wire.close_reasons import READ_LIMIT_EXCEEDED
+from nakama_rt.wire.proto import realtime_pb2
 
 TEXT, BINARY, CONTINUATION, CLOSE, PING, PONG = 0x1, 0x2, 0x0, 0x8, 0x9, 0xA
 

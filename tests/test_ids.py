@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 
-from nakama_rt.ids import new_session_id
+from nakama_rt.wire.ids import new_session_id
 
 
 def test_session_ids_are_time_based_and_never_repeat() -> None:

@@ -46,8 +46,8 @@ from twisted.web.http import HTTPChannel
 
 import nakama_rt
 from nakama_rt import library_internals as internals
-from nakama_rt.framing import can_send_now, send_now
 from nakama_rt.library_internals import CHECKED, COPIED, Copied, Internal
+from nakama_rt.socket.framing import can_send_now, send_now
 
 DISTRIBUTIONS = {"autobahn": "autobahn", "twisted": "Twisted"}
 

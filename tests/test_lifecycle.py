@@ -7,8 +7,8 @@ from twisted.internet.defer import Deferred
 from twisted.internet.task import Clock
 
 from nakama_rt.config import SocketConfig
-from nakama_rt.lifecycle import ERROR_PROCESSING, PONG_TIMEOUT, SocketCore, SocketMachine
-from nakama_rt.session import Session
+from nakama_rt.socket.lifecycle import ERROR_PROCESSING, PONG_TIMEOUT, SocketCore, SocketMachine
+from nakama_rt.socket.session import Session
 from tests.helpers import make_session
 
 
@@ -247,8 +247,8 @@ def test_close_before_open_never_opens() -> None:
 
 
 def test_outgoing_queue_bound_disconnects_a_slow_reader(h: Harness) -> None:
-    from nakama_rt.codec import OutgoingEnvelope
-    from nakama_rt.proto import realtime_pb2
+    from nakama_rt.wire.codec import OutgoingEnvelope
+    from nakama_rt.wire.proto import realtime_pb2
 
     out = OutgoingEnvelope(realtime_pb2.Envelope(pong=realtime_pb2.Pong()))
     h.session.pause_writing()
@@ -261,8 +261,8 @@ def test_outgoing_queue_bound_disconnects_a_slow_reader(h: Harness) -> None:
 
 
 def test_queued_frames_flow_when_the_transport_drains(h: Harness) -> None:
-    from nakama_rt.codec import OutgoingEnvelope
-    from nakama_rt.proto import realtime_pb2
+    from nakama_rt.wire.codec import OutgoingEnvelope
+    from nakama_rt.wire.proto import realtime_pb2
 
     h.session.pause_writing()
     for n in range(3):

@@ -13,9 +13,8 @@ import pytest
 from twisted.internet.defer import Deferred
 from twisted.internet.task import Clock
 
-from nakama_rt.codec import Format, encode
 from nakama_rt.config import Config, ConfigError, MatchmakerConfig, config_from_mapping
-from nakama_rt.matchmaker import (
+from nakama_rt.realtime.matchmaker import (
     InvalidCounts,
     Matchmaker,
     MatchmakerEntry,
@@ -24,10 +23,11 @@ from nakama_rt.matchmaker import (
     TicketNotFound,
     check_counts,
 )
-from nakama_rt.matchmaker._process import group_tickets
-from nakama_rt.matchmaker._wire import matched_envelopes
-from nakama_rt.proto import realtime_pb2
+from nakama_rt.realtime.matchmaker._process import group_tickets
+from nakama_rt.realtime.matchmaker._wire import matched_envelopes
 from nakama_rt.runtime import Initializer, Runtime
+from nakama_rt.wire.codec import Format, encode
+from nakama_rt.wire.proto import realtime_pb2
 
 KEY = "a-test-encryption-key-of-32-byte"
 

@@ -13,11 +13,13 @@ from twisted.internet.task import deferLater
 from twisted.python import usage
 from twisted.web.test.requesthelper import DummyRequest
 
-from nakama_rt import close_reasons, codec, lifecycle, server, session
 from nakama_rt.config import ConfigError, config_from_mapping
 from nakama_rt.counters import Histograms, RealtimeCounts, reason_class
-from nakama_rt.metrics import MetricsResource, RealtimeCollector, metrics_registry, metrics_site
+from nakama_rt.realtime import server
+from nakama_rt.socket import lifecycle, session
 from nakama_rt.tap import Options
+from nakama_rt.web.metrics import MetricsResource, RealtimeCollector, metrics_registry, metrics_site
+from nakama_rt.wire import close_reasons, codec
 from tests.conftest import make_config, start_server, stop_server
 from tests.wsclient import authenticate, connect, has, http, wait_for
 

@@ -8,12 +8,14 @@ from unittest.mock import ANY
 import pytest
 from twisted.internet.task import Clock
 
-from nakama_rt.dispatch import dispatch_table
-from nakama_rt.party import PartyPresence, PartyRegistry
-from nakama_rt.pipeline import Pipeline
-from nakama_rt.presence import LocalRouter, LocalTracker, PresenceReason, SessionRegistry
-from nakama_rt.proto import realtime_pb2
-from nakama_rt.realtime.party import PartyHandlers
+from nakama_rt.core.pipeline import Pipeline
+from nakama_rt.core.registry import SessionRegistry
+from nakama_rt.core.router import LocalRouter
+from nakama_rt.core.tracker import LocalTracker, PresenceReason
+from nakama_rt.realtime.dispatch import dispatch_table
+from nakama_rt.realtime.party.handlers import PartyHandlers
+from nakama_rt.realtime.party.registry import PartyPresence, PartyRegistry
+from nakama_rt.wire.proto import realtime_pb2
 from tests.helpers import Wire, make_session
 
 BAD_INPUT = 3

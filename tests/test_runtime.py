@@ -11,7 +11,6 @@ import pytest
 from twisted.internet.defer import Deferred, succeed
 from twisted.internet.task import Clock, deferLater
 
-from nakama_rt.proto import realtime_pb2
 from nakama_rt.runtime import (
     HOOKABLE_MESSAGES,
     NK_FUNCTIONS,
@@ -26,6 +25,7 @@ from nakama_rt.runtime import (
 )
 from nakama_rt.runtime.invoke import error_code, error_message
 from nakama_rt.testing import DEFAULT_USER_ID, FakeNakama, load_runtime, result_of
+from nakama_rt.wire.proto import realtime_pb2
 from tests.helpers import Wire, make_session
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples" / "runtime"
@@ -334,7 +334,9 @@ def test_fake_nakama_records_every_nk_function() -> None:
 
 
 def test_fake_nakama_records_the_stream_and_channel_functions() -> None:
-    from nakama_rt.presence import LocalRouter, LocalTracker, SessionRegistry
+    from nakama_rt.core.registry import SessionRegistry
+    from nakama_rt.core.router import LocalRouter
+    from nakama_rt.core.tracker import LocalTracker
     from nakama_rt.realtime.stream import StreamManager
 
     class Channels:

@@ -10,8 +10,8 @@ import pytest_twisted
 from twisted.application.internet import TimerService
 from twisted.internet import reactor
 
+from nakama_rt.auth.session_cache import PurgeService
 from nakama_rt.service import ListenerService, NakamaService, RecordedStartup
-from nakama_rt.session_cache import PurgeService
 from tests.conftest import make_config
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from twisted.internet.task import Clock
 
+from nakama_rt.auth.session_cache import PurgeService, SessionCache
 from nakama_rt.config import SessionConfig
-from nakama_rt.session_cache import PurgeService, SessionCache
 
 TOKEN_EXPIRY = 60
 REFRESH_EXPIRY = 3600

@@ -15,7 +15,7 @@ from twisted.web.resource import Resource
 from twisted.web.server import Site
 
 from nakama_rt.api import ApiContext, Code, body_limited_request_factory, build_api
-from nakama_rt.session_cache import SessionCache
+from nakama_rt.auth.session_cache import SessionCache
 
 
 class FakeNotifier:

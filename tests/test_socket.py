@@ -41,7 +41,7 @@ async def test_a_close_without_a_code_is_answered_without_one(server) -> None:
 
 def unhandled_message(server) -> str:
     """An Envelope message type the server does not handle (yet)."""
-    from nakama_rt.proto import realtime_pb2
+    from nakama_rt.wire.proto import realtime_pb2
 
     names = [f.name for f in realtime_pb2.Envelope.DESCRIPTOR.oneofs_by_name["message"].fields]
     return next(n for n in names if not server.server.pipeline.handles(n) and n != "error")
@@ -70,7 +70,7 @@ async def still_serving(port: int) -> None:
 
 @pytest_twisted.ensureDeferred
 async def test_upgrade_refusals_happen_before_the_upgrade(server) -> None:
-    from nakama_rt import tokens
+    from nakama_rt.auth import tokens
     from nakama_rt.config import SessionConfig
 
     session = await new_session(server.port)

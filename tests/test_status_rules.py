@@ -7,19 +7,14 @@ from dataclasses import dataclass
 
 from twisted.internet.defer import succeed
 
-from nakama_rt.dispatch import dispatch_table
-from nakama_rt.pipeline import Pipeline
-from nakama_rt.presence import (
-    LocalRouter,
-    LocalTracker,
-    PresenceMeta,
-    PresenceStream,
-    SessionRegistry,
-    StreamMode,
-)
-from nakama_rt.proto import realtime_pb2
+from nakama_rt.core.pipeline import Pipeline
+from nakama_rt.core.registry import SessionRegistry
+from nakama_rt.core.router import LocalRouter
+from nakama_rt.core.tracker import LocalTracker, PresenceMeta, PresenceStream, StreamMode
+from nakama_rt.realtime.dispatch import dispatch_table
 from nakama_rt.realtime.status import StatusHandlers, StatusRegistry, status_stream
-from nakama_rt.session import Session
+from nakama_rt.socket.session import Session
+from nakama_rt.wire.proto import realtime_pb2
 from tests.helpers import Wire, make_session
 
 

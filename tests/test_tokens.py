@@ -10,8 +10,7 @@ import warnings
 import jwt
 import pytest
 
-from nakama_rt.config import SessionConfig
-from nakama_rt.tokens import (
+from nakama_rt.auth.tokens import (
     InvalidToken,
     generate_token,
     issue_session,
@@ -19,6 +18,7 @@ from nakama_rt.tokens import (
     parse_session_token,
     parse_token,
 )
+from nakama_rt.config import SessionConfig
 
 CONFIG = SessionConfig(
     encryption_key="session-key", refresh_encryption_key="refresh-key", token_expiry_sec=60
@@ -186,7 +186,7 @@ def _segments() -> list[bytes]:
 def test_segments_are_read_with_pyjwts_verdicts():
     from jwt.api_jws import PyJWS
 
-    from nakama_rt.tokens import _ServerJWS
+    from nakama_rt.auth.tokens import _ServerJWS
 
     decided = 0
     for segment in _segments():

@@ -14,15 +14,15 @@ from tests.processes import ROOT, python_in_checkout
 
 #: The modules held strict; setup.cfg's strict [mypy-...] section names the same.
 SEAMS = (
-    "nakama_rt/pipeline.py",
-    "nakama_rt/dispatch.py",
-    "nakama_rt/presence/router.py",
-    "nakama_rt/presence/tracker.py",
+    "nakama_rt/core/pipeline.py",
+    "nakama_rt/realtime/dispatch.py",
+    "nakama_rt/core/router.py",
+    "nakama_rt/core/tracker.py",
     "nakama_rt/storage/interface.py",
     "nakama_rt/storage/sql.py",
     "nakama_rt/runtime/nk.py",
     "nakama_rt/runtime/realtime.py",
-    "nakama_rt/realtime_refs.py",
+    "nakama_rt/core/refs.py",
 )
 
 

@@ -14,9 +14,9 @@ from twisted.internet import reactor
 from twisted.logger import globalLogPublisher
 from twisted.web.http_headers import Headers
 
-from nakama_rt import upgrade
-from nakama_rt.protocol import NakamaServerProtocol
-from nakama_rt.web import SocketResource
+from nakama_rt.socket import upgrade
+from nakama_rt.socket.protocol import NakamaServerProtocol
+from nakama_rt.web.resources import SocketResource
 from tests.targets import Target, raw_request
 from tests.wsclient import authenticate, connect
 

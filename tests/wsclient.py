@@ -16,7 +16,7 @@ from twisted.internet.endpoints import TCP4ClientEndpoint, wrapClientTLS
 from twisted.web.client import Agent, readBody
 from twisted.web.http_headers import Headers
 
-from nakama_rt.proto import realtime_pb2
+from nakama_rt.wire.proto import realtime_pb2
 
 SERVER_KEY = "defaultkey"
 

@@ -105,7 +105,7 @@ class ProtobufWire:
 
     def __init__(self) -> None:
         # Imported here so the JSON format never pays for the generated classes.
-        from nakama_rt.proto import api_pb2, realtime_pb2
+        from nakama_rt.wire.proto import api_pb2, realtime_pb2
 
         self._api = api_pb2
         self._rt = realtime_pb2

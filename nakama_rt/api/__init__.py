@@ -16,10 +16,11 @@ from twisted.internet.interfaces import IReactorTime
 from twisted.python.failure import Failure
 from twisted.web.resource import IResource
 
-from ..logs import Logger
-from ..runtime import Runtime
-from ..storage.interface import IStorage, StorageUnavailable
-from . import account, authenticate, chat, friends, groups, match, session
+from nakama_rt.logs import Logger
+from nakama_rt.runtime import Runtime
+from nakama_rt.storage.interface import IStorage, StorageUnavailable
+
+from . import account, authenticate, chat, friends, groups, match, session_tokens
 from .context import BCRYPT_COST, ApiContext
 from .http import (
     ApiError,
@@ -45,7 +46,7 @@ __all__ = [
 def build_api(context: ApiContext, runtime: Runtime | None = None) -> IResource:
     """The resource answering everything under ``/v2/``; ``/v2/rpc/{id}`` calls the
     functions of ``runtime`` (none when it is None)."""
-    routes = [*authenticate.ROUTES, *session.ROUTES, *account.ROUTES]
+    routes = [*authenticate.ROUTES, *session_tokens.ROUTES, *account.ROUTES]
     routes += [*friends.ROUTES, *groups.ROUTES, *chat.ROUTES, *match.ROUTES]
     api = JsonResource(
         context,

@@ -10,7 +10,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from ..storage import User
+from nakama_rt.storage import User
+
 from .context import ApiContext
 from .http import ApiError, Call, Code, Route
 

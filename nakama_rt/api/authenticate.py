@@ -13,8 +13,9 @@ from typing import Any
 
 import bcrypt
 
-from ..storage import DuplicateError, User, UsernameTaken
-from ..tokens import issue_session
+from nakama_rt.auth.tokens import issue_session
+from nakama_rt.storage import DuplicateError, User, UsernameTaken
+
 from .context import ApiContext
 from .http import ApiError, Call, Code, ErrorMap, FieldKind, Handler, Route
 

@@ -13,14 +13,19 @@ from typing import Any
 
 import orjson
 
-from nakama_rt.codec import Format, encode
-from nakama_rt.notifications import wire_notification
-from nakama_rt.presence import PresenceStream, StreamMode
-from nakama_rt.proto import api_pb2
-from nakama_rt.realtime.channel import MEMBER_STATES, parse_channel_id, stream_key, wire_message
+from nakama_rt.core.notifications import wire_notification
+from nakama_rt.core.tracker import PresenceStream, StreamMode
+from nakama_rt.realtime.chat.channel import (
+    MEMBER_STATES,
+    parse_channel_id,
+    stream_key,
+    wire_message,
+)
+from nakama_rt.storage.social import InvalidCursor
+from nakama_rt.storage.social_core import load_cursor
+from nakama_rt.wire.codec import Format, encode
+from nakama_rt.wire.proto import api_pb2
 
-from ..storage.social import InvalidCursor
-from ..storage.social_core import load_cursor
 from .context import ApiContext
 from .http import ApiError, Call, Code, Route
 from .social_http import query_list

@@ -10,10 +10,10 @@ from twisted.internet.defer import Deferred
 from twisted.internet.threads import deferToThreadPool
 from twisted.python.threadpool import ThreadPool
 
-from ..config import Config
-from ..counters import RealtimeCounts
-from ..session_cache import SessionCache
-from ..storage import IStorage
+from nakama_rt.auth.session_cache import SessionCache
+from nakama_rt.config import Config
+from nakama_rt.counters import RealtimeCounts
+from nakama_rt.storage import IStorage
 
 #: Nakama hashes passwords with ``max(bcrypt.DefaultCost, 13)`` = 13.
 BCRYPT_COST = 13
@@ -32,7 +32,7 @@ class ApiContext:
     ``storage``
         A started :class:`~nakama_rt.storage.IStorage`.
     ``session_cache``
-        The server's :class:`~nakama_rt.session_cache.SessionCache` (the socket
+        The server's :class:`~nakama_rt.auth.session_cache.SessionCache` (the socket
         acceptor must check tokens against the same instance).
     ``threadpool``
         Where bcrypt runs, never the reactor thread; None means
@@ -43,13 +43,13 @@ class ApiContext:
         ``user_id -> bool`` for the account's ``online`` flag (the status
         registry); None means always offline.
     ``notifier``
-        The server's :class:`~nakama_rt.notifications.Notifier` (persist and
+        The server's :class:`~nakama_rt.core.notifications.Notifier` (persist and
         deliver notifications); None in tests that do not need it.
     ``chat``
-        The server's :class:`~nakama_rt.realtime.group_chat.ChatEvents` (group
+        The server's :class:`~nakama_rt.realtime.chat.group_chat.ChatEvents` (group
         channel messages and channel clean-up); None in tests that do not need it.
     ``list_matches``
-        ``MatchFilter -> [api.Match]`` (:mod:`nakama_rt.realtime.match_list`).
+        ``MatchFilter -> [api.Match]`` (:mod:`nakama_rt.realtime.match.listing`).
     ``counts``
         The server's :class:`~nakama_rt.counters.RealtimeCounts` (``server.counts``),
         where requests refused as the client's mistake are counted for the metrics;

@@ -14,12 +14,12 @@ from typing import Any
 
 import orjson
 
+from nakama_rt.core.notifications import NewNotification, NotificationCode
 from nakama_rt.logs import Logger
-from nakama_rt.notifications import NewNotification, NotificationCode
+from nakama_rt.storage import SYSTEM_USER_ID
+from nakama_rt.storage.social import Friend, InvalidCursor
+from nakama_rt.wire.ids import canonical_uuid
 
-from ..ids import canonical_uuid
-from ..storage import SYSTEM_USER_ID
-from ..storage.social import Friend, InvalidCursor
 from .account import timestamp, user_json
 from .context import ApiContext
 from .http import ApiError, Call, Code, Route, holds_nul, nul_refused

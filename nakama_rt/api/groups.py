@@ -11,13 +11,11 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
+from nakama_rt.core.notifications import NewNotification, NotificationCode
 from nakama_rt.logs import Logger
-from nakama_rt.notifications import NewNotification, NotificationCode
-from nakama_rt.realtime.group_chat import GroupMessageCode
-
-from ..ids import canonical_uuid
-from ..storage import SYSTEM_USER_ID
-from ..storage.social import (
+from nakama_rt.realtime.chat.group_chat import GroupMessageCode
+from nakama_rt.storage import SYSTEM_USER_ID
+from nakama_rt.storage.social import (
     GROUP_TEXT_LIMITS,
     JOIN_REQUEST,
     MEMBER,
@@ -31,6 +29,8 @@ from ..storage.social import (
     GroupUserNotFound,
     InvalidCursor,
 )
+from nakama_rt.wire.ids import canonical_uuid
+
 from .account import user_json
 from .context import ApiContext
 from .friends import notify, online

@@ -72,11 +72,11 @@ from twisted.python.failure import Failure
 from twisted.web import server
 from twisted.web.resource import Resource
 
+from nakama_rt.auth.tokens import InvalidToken, SessionClaims, parse_session_token
+from nakama_rt.counters import RealtimeCounts
 from nakama_rt.logs import Logger
+from nakama_rt.storage import StorageUnavailable
 
-from ..counters import RealtimeCounts
-from ..storage import StorageUnavailable
-from ..tokens import InvalidToken, SessionClaims, parse_session_token
 from .outage import OutageLog
 
 log = Logger()

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from nakama_rt.proto import api_pb2
+from nakama_rt.core.refs import ListError, MatchFilter
 from nakama_rt.query import QueryError
-from nakama_rt.realtime_refs import ListError, MatchFilter
+from nakama_rt.wire.proto import api_pb2
 
 from .chat import as_json
 from .context import ApiContext

@@ -16,8 +16,8 @@ from typing import Any
 
 from twisted.logger import Logger as TwistedLogger
 
-from ..logs import Logger
-from ..storage import StorageUnavailable
+from nakama_rt.logs import Logger
+from nakama_rt.storage import StorageUnavailable
 
 #: The shortest time between two lines about the same reason.
 QUIET_SEC = 60.0

@@ -26,10 +26,11 @@ from twisted.python.failure import Failure
 from twisted.web import server
 from twisted.web.resource import Resource
 
-from ..logs import Logger
-from ..runtime import ExecutionMode, NakamaError, Runtime
-from ..runtime.invoke import error_code, error_message
-from ..tokens import InvalidToken, parse_session_token
+from nakama_rt.auth.tokens import InvalidToken, parse_session_token
+from nakama_rt.logs import Logger
+from nakama_rt.runtime import ExecutionMode, NakamaError, Runtime
+from nakama_rt.runtime.invoke import error_code, error_message
+
 from .context import ApiContext
 from .http import (
     HTTP_STATUS,

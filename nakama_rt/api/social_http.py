@@ -13,7 +13,8 @@ from typing import Any, Literal
 
 import orjson
 
-from ..storage.social import Group
+from nakama_rt.storage.social import Group
+
 from .account import timestamp
 from .http import ApiError, Call, Code, check_text, read_body
 

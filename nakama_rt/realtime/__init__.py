@@ -1,1 +1,2 @@
-"""Realtime features, one module each, like Nakama's ``pipeline_*.go``."""
+"""Realtime features, one folder or module each, like Nakama's ``pipeline_*.go``; ``server``
+builds them and ``dispatch`` maps each envelope to its handler."""

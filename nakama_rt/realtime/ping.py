@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import orjson
 
-from nakama_rt.codec import Format, LazyEnvelope
-from nakama_rt.pipeline import Requester
-from nakama_rt.proto import realtime_pb2
+from nakama_rt.core.pipeline import Requester
+from nakama_rt.wire.codec import Format, LazyEnvelope
+from nakama_rt.wire.proto import realtime_pb2
 
 
 class PongReply(LazyEnvelope):

@@ -13,10 +13,10 @@ from typing import NoReturn
 from twisted.internet.defer import Deferred
 from twisted.python.failure import Failure
 
-from nakama_rt.pipeline import ErrorCode, RealtimeError, Requester
-from nakama_rt.proto import api_pb2, realtime_pb2
+from nakama_rt.core.pipeline import ErrorCode, RealtimeError, Requester
 from nakama_rt.runtime import ExecutionMode, Runtime
 from nakama_rt.runtime.invoke import error_message
+from nakama_rt.wire.proto import api_pb2, realtime_pb2
 
 ID_REQUIRED = "RPC ID must be set"
 NOT_FOUND = "RPC function not found"

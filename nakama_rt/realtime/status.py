@@ -16,12 +16,13 @@ from google.protobuf import wrappers_pb2
 from twisted.internet.defer import Deferred
 from twisted.python.failure import Failure
 
-from nakama_rt.ids import canonical_uuid
+from nakama_rt.core.pipeline import Answer, ErrorCode, RealtimeError, ReplyFirst, Requester
+from nakama_rt.core.registry import SessionDirectory
+from nakama_rt.core.router import IRouter
+from nakama_rt.core.tracker import ITracker, Presence, PresenceMeta, PresenceStream, StreamMode
 from nakama_rt.logs import Logger
-from nakama_rt.pipeline import Answer, ErrorCode, RealtimeError, ReplyFirst, Requester
-from nakama_rt.presence import IRouter, ITracker, Presence, PresenceMeta, PresenceStream, StreamMode
-from nakama_rt.presence.registry import SessionDirectory
-from nakama_rt.proto import realtime_pb2
+from nakama_rt.wire.ids import canonical_uuid
+from nakama_rt.wire.proto import realtime_pb2
 
 MAX_STATUS_LENGTH = 2048
 

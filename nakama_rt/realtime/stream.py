@@ -10,18 +10,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from nakama_rt.ids import canonical_uuid
-from nakama_rt.pipeline import Requester
-from nakama_rt.presence import (
-    IRouter,
-    ITracker,
-    Presence,
-    PresenceMeta,
-    PresenceStream,
-    SessionDirectory,
-)
-from nakama_rt.proto import realtime_pb2
-from nakama_rt.realtime_refs import StreamRef
+from nakama_rt.core.pipeline import Requester
+from nakama_rt.core.refs import StreamRef
+from nakama_rt.core.registry import SessionDirectory
+from nakama_rt.core.router import IRouter
+from nakama_rt.core.tracker import ITracker, Presence, PresenceMeta, PresenceStream
+from nakama_rt.wire.ids import canonical_uuid
+from nakama_rt.wire.proto import realtime_pb2
 
 __all__ = ["StreamError", "StreamManager", "StreamRef", "to_stream", "wire_stream"]
 

@@ -15,7 +15,7 @@ from twisted.internet.defer import Deferred
 from twisted.python.failure import Failure
 
 from nakama_rt.logs import Logger
-from nakama_rt.proto import realtime_pb2
+from nakama_rt.wire.proto import realtime_pb2
 
 from .context import Event, ExecutionMode, RuntimeContext, match_context
 from .initializer import Initializer
@@ -30,7 +30,7 @@ INVALID_RPC_RESULT = (
 
 class SessionFacts(Protocol):
     """What a ``ctx`` tells of the session a call serves: the pipeline's
-    :class:`~nakama_rt.pipeline.Requester`, or a test's stand-in."""
+    :class:`~nakama_rt.core.pipeline.Requester`, or a test's stand-in."""
 
     @property
     def session_id(self) -> str | None: ...

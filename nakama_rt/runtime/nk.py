@@ -19,17 +19,17 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 from google.protobuf import timestamp_pb2
 from twisted.internet.defer import Deferred, succeed
 
-from nakama_rt.ids import canonical_uuid
-from nakama_rt.notifications import NewNotification
-from nakama_rt.proto import api_pb2, realtime_pb2
-from nakama_rt.realtime_refs import MatchFilter, StreamRef
+from nakama_rt.core.notifications import NewNotification
+from nakama_rt.core.refs import MatchFilter, StreamRef
 from nakama_rt.storage import SYSTEM_USER_ID, User
+from nakama_rt.wire.ids import canonical_uuid
+from nakama_rt.wire.proto import api_pb2, realtime_pb2
 
 from .logger import RuntimeLogger
 from .realtime import ListMatches, NkChannels, NkMatches, NkStreams
 
 if TYPE_CHECKING:
-    from nakama_rt.presence import Presence, PresenceMeta
+    from nakama_rt.core.tracker import Presence, PresenceMeta
 
 _Part = TypeVar("_Part")
 
@@ -43,7 +43,7 @@ class UserLookup(Protocol):
 
 
 class NotificationSender(Protocol):
-    """What ``nk`` needs of the :class:`~nakama_rt.notifications.Notifier`."""
+    """What ``nk`` needs of the :class:`~nakama_rt.core.notifications.Notifier`."""
 
     def send(self, notifications: Sequence[NewNotification]) -> Deferred[None]: ...
 
@@ -83,7 +83,7 @@ def _notification(
 
 class NakamaModule:
     """The ``nk`` object. Collaborators are the server's own: ``storage`` (an
-    ``IStorage``), ``notifier`` (a :class:`~nakama_rt.notifications.Notifier`),
+    ``IStorage``), ``notifier`` (a :class:`~nakama_rt.core.notifications.Notifier`),
     ``is_online`` (user id -> bool) for the users' ``online`` flag, and the realtime
     side for ``stream_*``, ``match_*`` and ``channel_message_send``: ``streams``,
     ``matches``, ``list_matches`` and ``channels`` (protocols of :mod:`.realtime`).

@@ -1,11 +1,11 @@
 """What ``nk`` needs of the server's realtime side, as protocols the runtime owns.
 
 The server's :class:`~nakama_rt.realtime.stream.StreamManager`,
-:class:`~nakama_rt.realtime.authoritative.MatchRegistry`,
-:func:`~nakama_rt.realtime.match_list.list_matches` and
-:class:`~nakama_rt.realtime.channel.ChannelHandlers` fit them; the runtime never
+:class:`~nakama_rt.realtime.match.authoritative.MatchRegistry`,
+:func:`~nakama_rt.realtime.match.listing.list_matches` and
+:class:`~nakama_rt.realtime.chat.channel.ChannelHandlers` fit them; the runtime never
 imports those modules. What crosses the seam is plain data from
-:mod:`nakama_rt.realtime_refs` (below both) and the wire types.
+:mod:`nakama_rt.core.refs` (below both) and the wire types.
 
 The match registry does not hold ``nk``: whoever creates a match passes the ``nk``
 its handler callbacks get (``nk.match_create`` passes itself), so ``nk`` can be
@@ -19,11 +19,11 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from twisted.internet.defer import Deferred
 
-from nakama_rt.proto import api_pb2, realtime_pb2
-from nakama_rt.realtime_refs import MatchFilter, StreamRef
+from nakama_rt.core.refs import MatchFilter, StreamRef
+from nakama_rt.wire.proto import api_pb2, realtime_pb2
 
 if TYPE_CHECKING:
-    from nakama_rt.presence import Presence, PresenceMeta
+    from nakama_rt.core.tracker import Presence, PresenceMeta
 
 
 class NkStreams(Protocol):

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..ids import canonical_uuid
+from nakama_rt.wire.ids import canonical_uuid
+
 from .social import GroupList, GroupMember, GroupMemberList, InvalidCursor, UserGroup, UserGroupList
 from .social_core import (
     EdgePage,

@@ -23,9 +23,10 @@ from twisted.python.threadable import isInIOThread
 from twisted.python.threadpool import ThreadPool
 from zope.interface import implementer
 
-from ..counters import DATABASE_BUCKETS, Histograms
-from ..ids import canonical_uuid
-from ..logs import Logger
+from nakama_rt.counters import DATABASE_BUCKETS, Histograms
+from nakama_rt.logs import Logger
+from nakama_rt.wire.ids import canonical_uuid
+
 from .chat import ChatQueries, IChatStorage, StoredMessage, StoredNotification, StreamKey
 from .interface import IStorage, User, UserNotFound
 from .social import (

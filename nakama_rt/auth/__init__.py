@@ -1,0 +1,1 @@
+"""Session and refresh tokens, and the cache that ends them early."""

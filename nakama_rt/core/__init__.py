@@ -1,0 +1,1 @@
+"""What every feature shares: the pipeline, presence tracker, router, registry, notifier."""

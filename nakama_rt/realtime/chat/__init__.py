@@ -1,0 +1,1 @@
+"""Chat channels: rooms, groups and direct messages, live and in history."""

@@ -1,0 +1,1 @@
+"""Matches: relayed and authoritative, and listing them."""

@@ -1,0 +1,1 @@
+"""Parties: their state and rules, and the socket messages that drive them."""

@@ -1,0 +1,233 @@
+"""The realtime core: registries, tracker, router, pipeline, and what a session does
+when it opens and closes.
+
+One :class:`RealtimeServer` per process. It owns all realtime state and lives on the
+reactor thread; sockets reach it through the lifecycle's hooks.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from functools import partial
+
+from google.protobuf import timestamp_pb2
+from twisted.internet.defer import Deferred
+from twisted.internet.interfaces import IReactorTime
+
+from nakama_rt.config import Config
+from nakama_rt.core.notifications import NotificationCode, Notifier
+from nakama_rt.core.pipeline import Pipeline
+from nakama_rt.core.registry import LiveSession, SessionRegistry
+from nakama_rt.core.router import LocalRouter
+from nakama_rt.core.tracker import (
+    LocalTracker,
+    PresenceMeta,
+    PresenceReason,
+    PresenceStream,
+    StreamMode,
+)
+from nakama_rt.counters import MATCHMAKER_BUCKETS, Histograms, RealtimeCounts
+from nakama_rt.logs import Logger
+from nakama_rt.realtime.chat.channel import ChannelHandlers
+from nakama_rt.realtime.chat.group_chat import ChatEvents
+from nakama_rt.realtime.dispatch import dispatch_table
+from nakama_rt.realtime.match.authoritative import MatchRegistry
+from nakama_rt.realtime.match.listing import list_matches
+from nakama_rt.realtime.match.relayed import MatchHandlers
+from nakama_rt.realtime.matchmaker import Matchmaker
+from nakama_rt.realtime.matchmaker.handlers import MatchmakerHandlers
+from nakama_rt.realtime.party.handlers import PartyHandlers
+from nakama_rt.realtime.party.registry import PartyRegistry
+from nakama_rt.realtime.rpc import RpcHandler
+from nakama_rt.realtime.status import StatusHandlers, StatusRegistry, status_stream
+from nakama_rt.realtime.stream import StreamManager
+from nakama_rt.runtime import Initializer, NakamaModule, Runtime, RuntimeLogger
+from nakama_rt.runtime.context import match_context
+from nakama_rt.wire.close_reasons import CLOSE_GOING_AWAY, SHUTDOWN_REASON, SINGLE_SOCKET_REASON
+from nakama_rt.wire.proto import api_pb2, realtime_pb2
+
+#: This node's name in authoritative match ids ("<uuid>.<node>"), Nakama's default.
+NODE_NAME = "nakama"
+
+
+class RealtimeServer:
+    """Everything realtime, wired together. Implements the lifecycle's SessionHooks.
+
+    Each collaborator gets the others it needs when it is built, so the order below
+    is the dependency order; the one exception is ``nk``, whose stream, match and
+    channel functions are bound once those exist (the matches call game code with
+    ``nk`` in turn).
+    """
+
+    log = Logger()
+
+    def __init__(self, config: Config, clock: IReactorTime, storage, session_cache) -> None:
+        self.config = config
+        self.clock = clock
+        self.storage = storage
+        self.session_cache = session_cache
+        #: Socket traffic counts, read by :mod:`nakama_rt.web.metrics` when scraped.
+        self.counts = RealtimeCounts()
+        self.sessions = SessionRegistry()
+        self.tracker = LocalTracker()
+        self.router = LocalRouter(self.sessions, self.tracker, self.counts)
+        self.status = StatusRegistry(self.tracker, self.router)
+        self.notifier = Notifier(storage, self.router, clock)
+        self.channels = ChannelHandlers(
+            self.tracker, self.router, storage, self.notifier, clock, self.sessions
+        )
+        self.chat_events = ChatEvents(self.tracker, self.router, storage, clock)
+        self.streams = StreamManager(self.tracker, self.router, self.sessions)
+        # Game logic: empty until NakamaRT loads runtime.path into its initializer.
+        runtime_env = dict(config.runtime.env or {})
+        runtime_logger = RuntimeLogger()
+        initializer = Initializer()
+        # Authoritative matches run the handlers the initializer registers; each match
+        # gets the nk that created it (the registry holds none).
+        self.match_registry = MatchRegistry(
+            self.tracker,
+            self.router,
+            clock,
+            node=NODE_NAME,
+            handlers=initializer.matches,  # filled in place when modules load
+            context_factory=partial(match_context, runtime_env, NODE_NAME),
+            logger=runtime_logger,
+        )
+        self.runtime = Runtime(
+            env=runtime_env,
+            node=NODE_NAME,
+            nk=NakamaModule(
+                storage,
+                self.notifier,
+                self.status.is_online,
+                runtime_logger,
+                streams=self.streams,
+                matches=self.match_registry,
+                list_matches=partial(list_matches, self.match_registry, self.tracker),
+                channels=self.channels,
+            ),
+            logger=runtime_logger,
+            initializer=initializer,
+            clock=clock,
+        )
+        self.matches = MatchHandlers(
+            self.tracker,
+            self.router,
+            config.session.encryption_key,
+            clock,
+            authoritative=self.match_registry,
+        )
+        #: How long each matchmaker pass took (its slices and the gaps between them).
+        self.matchmaker_passes = Histograms(MATCHMAKER_BUCKETS)
+        # The matchmaker: a pass every matchmaker.interval_sec; parties queue through it.
+        self.matchmaker = Matchmaker(
+            config.matchmaker,
+            clock,
+            self.router,
+            config.session.encryption_key,
+            node=NODE_NAME,
+            runtime=self.runtime,
+            pass_observer=lambda seconds: self.matchmaker_passes.observe("", seconds),
+        )
+        self.parties = PartyRegistry(
+            self.tracker, self.router, self.sessions, clock, NODE_NAME, matchmaker=self.matchmaker
+        )
+        handlers = dispatch_table(
+            channels=self.channels,
+            matches=self.matches,
+            matchmaker=MatchmakerHandlers(self.matchmaker, NODE_NAME),
+            rpc=RpcHandler(self.runtime),
+            status=StatusHandlers(self.status, self.tracker, storage, self.sessions),
+            parties=PartyHandlers(self.parties),
+        )
+        self.pipeline = Pipeline(handlers, self.counts, hooks=self.runtime)
+        self._shutting_down = False
+
+    # SessionHooks
+
+    def session_opened(self, session: LiveSession) -> None:
+        if self._shutting_down:
+            session.close(SHUTDOWN_REASON, CLOSE_GOING_AWAY)
+            return
+        self.sessions.add(session)
+        user_id = session.user_id
+        self.status.follow(session.id, (user_id,))
+        self.tracker.track(
+            session.id,
+            PresenceStream(StreamMode.NOTIFICATIONS, user_id),
+            user_id,
+            PresenceMeta(username=session.username, format=session.format.value, hidden=True),
+        )
+        if session.status_on_open:
+            self.tracker.track(
+                session.id,
+                status_stream(user_id),
+                user_id,
+                PresenceMeta(username=session.username, format=session.format.value),
+            )
+        if self.config.session.single_socket:
+            self._close_older_sockets(session)
+        self.runtime.session_start(session.requester)
+        self.log.debug("session {sid} opened for {uid}", sid=session.id, uid=user_id)
+
+    def process(
+        self, session: LiveSession, envelope: realtime_pb2.Envelope
+    ) -> bool | Deferred[bool]:
+        return self.pipeline.process(session, envelope)
+
+    def session_closed(self, session: LiveSession, reason: str = "") -> None:
+        """Clean up in Nakama's order: tickets, presences (leave events), follows,
+        registry; then the session_end event, with the reason the socket closed."""
+        self.matchmaker.remove_session_all(session.id)
+        self.tracker.untrack_all(session.id, PresenceReason.DISCONNECT)
+        self.status.unfollow_all(session.id)
+        self.sessions.remove(session.id)
+        self.runtime.session_end(session.requester, reason)
+        self.log.debug("session {sid} closed", sid=session.id)
+
+    # Server-wide operations
+
+    def _close_older_sockets(self, session: LiveSession) -> None:
+        stream = PresenceStream(StreamMode.NOTIFICATIONS, session.user_id)
+        for session_id in self.tracker.session_ids_by_stream(stream):
+            if session_id == session.id:
+                continue
+            older = self.sessions.get(session_id)
+            if older is None:
+                continue
+            notice = api_pb2.Notification(
+                id=str(uuid.uuid4()),
+                subject="single_socket",
+                content="{}",
+                code=NotificationCode.SINGLE_SOCKET,
+                create_time=timestamp_pb2.Timestamp(seconds=int(time.time())),
+                persistent=False,
+            )
+            notices = realtime_pb2.Notifications(notifications=[notice])
+            self.router.send_to_session_ids(
+                [session_id], realtime_pb2.Envelope(notifications=notices)
+            )
+            older.close(SINGLE_SOCKET_REASON)
+
+    def accepting_sockets(self) -> bool:
+        """False from the start of a shutdown: new sockets are refused."""
+        return not self._shutting_down
+
+    def end_matches(self) -> Deferred:
+        """Refuse new sockets, and give authoritative matches ``shutdown_grace_sec`` to
+        finish before they are ended."""
+        self._shutting_down = True
+        return self.match_registry.shutdown(self.config.shutdown_grace_sec)
+
+    def shutdown(self) -> None:
+        """Refuse new sockets, send every session the leave events of all the others
+        while they can still receive them, then close each with 1001."""
+        self._shutting_down = True
+        self.matchmaker.stop()
+        self.match_registry.shutdown(0)
+        sessions = list(self.sessions)
+        for session in sessions:
+            self.tracker.untrack_all(session.id, PresenceReason.DISCONNECT)
+        for session in sessions:
+            session.close(SHUTDOWN_REASON, CLOSE_GOING_AWAY)

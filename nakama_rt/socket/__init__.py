@@ -1,0 +1,1 @@
+"""One WebSocket per client: upgrade, framing, the socket's life and its session."""

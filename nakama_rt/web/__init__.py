@@ -1,0 +1,1 @@
+"""The HTTP side: the root resource, the site's limits and the metrics listener."""
