@@ -109,8 +109,6 @@ class NakamaRT:
             reactor=self.reactor,
             counts=self.http_counts,
         )
-        site.log = lambda request: None
-        site.noisy = False  # no "Starting factory <Site object at 0x...>" lines
         return site
 
     @inlineCallbacks

@@ -40,7 +40,8 @@ import os
 import re
 from collections.abc import MutableMapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from functools import partial
+from typing import TYPE_CHECKING, Any, cast
 
 import txaio
 from autobahn.twisted.util import create_transport_details
@@ -49,6 +50,7 @@ from autobahn.websocket.protocol import WebSocketProtocol
 
 if TYPE_CHECKING:
     from autobahn.twisted.websocket import WebSocketServerProtocol
+    from twisted.internet.interfaces import ITCPTransport
     from twisted.web.http import HTTPChannel
 
 # Autobahn: a socket's start, without its opening handshake
@@ -65,12 +67,15 @@ def websocket_connection_made(protocol: WebSocketServerProtocol) -> None:
     (the framework-independent start; autobahn >= 0.7.0), called on the base class to
     skip the server class's version, which only logs and counts the connection.
     """
-    details = create_transport_details(protocol.transport, protocol.is_server)
+    # Set by now: Twisted gives the protocol its transport before connectionMade. A
+    # UNIX socket's has no setTcpNoDelay (the AttributeError below).
+    transport = cast("ITCPTransport", protocol.transport)
+    details = create_transport_details(transport, protocol.is_server)
     details.channel_framing = TransportDetails.CHANNEL_FRAMING_WEBSOCKET
     protocol._transport_details = details
     protocol.peer = details.peer
     try:
-        protocol.transport.setTcpNoDelay(protocol.tcpNoDelay)
+        transport.setTcpNoDelay(protocol.tcpNoDelay)  # type: ignore[attr-defined]  # Autobahn option set at runtime
     except (AttributeError, OSError):  # not TCP (a UNIX socket)
         pass
     WebSocketProtocol._connectionMade(protocol)
@@ -87,7 +92,7 @@ def enter_open_state(protocol: WebSocketServerProtocol) -> None:
     protocol.websocket_extensions_in_use = []
     protocol.state = WebSocketProtocol.STATE_OPEN
     protocol.inside_message = False
-    protocol.current_frame = None
+    protocol.current_frame = None  # type: ignore[assignment]  # Autobahn sets None too
 
 
 def fire_open(protocol: WebSocketServerProtocol) -> None:
@@ -95,7 +100,7 @@ def fire_open(protocol: WebSocketServerProtocol) -> None:
     before ``onOpen``, which fills in a TLS connection's transport details; autobahn
     >= 0.7.0), then the ``is_open`` future."""
     protocol._onOpen()
-    txaio.resolve(protocol.is_open, None)
+    txaio.resolve(protocol.is_open, None)  # type: ignore[attr-defined]  # bound at runtime by txaio
 
 
 # Twisted: the connection twisted.web served the upgrade request on
@@ -423,22 +428,29 @@ def _checked_list(table: str) -> tuple[Internal, ...]:
             continue
         header, *lines = re.sub(r"\n {8}", " ", block).splitlines()
         named = _HEADER.fullmatch(header)
-        details = [_DETAIL.fullmatch(line) for line in lines]
-        if named is None or None in details:
+        details = [match for match in map(_DETAIL.fullmatch, lines) if match is not None]
+        if named is None or len(details) != len(lines):
             raise ValueError(f"not an entry of the checked list: {block!r}")
-        fields = {key.replace(" ", "_"): value for key, value in (d.groups() for d in details)}
+        fields: dict[str, str] = {match[1].replace(" ", "_"): match[2] for match in details}
         found_in = tuple(_path(path) for path in fields.pop("found_in", "").split(", ") if path)
-        common = {"owner": OWNERS[named["owner"]], **fields, "found_in": found_in}
+        entry = partial(
+            Internal,
+            owner=OWNERS[named["owner"]],
+            since=fields["since"],
+            used_in=fields["used_in"],
+            why=fields["why"],
+            found_in=found_in,
+        )
         if named["text"] is not None:
-            entries.append(Internal(name=named["text"], kind=CONSTANT, **common))
+            entries.append(entry(name=named["text"], kind=CONSTANT))
             continue
         names = [name.lstrip(".") for name in named["names"].split(", ")]
         params = named["params"]
         if params is None:
-            entries += [Internal(name=name, kind=ATTRIBUTE, **common) for name in names]
+            entries += [entry(name=name, kind=ATTRIBUTE) for name in names]
         else:
-            kind = {"kind": METHOD, "params": tuple(params.split(", "))}
-            entries += [Internal(name=name, **kind, **common) for name in names]
+            parameters = tuple(params.split(", "))
+            entries += [entry(name=name, kind=METHOD, params=parameters) for name in names]
     return tuple(entries)
 
 

@@ -9,13 +9,16 @@ from __future__ import annotations
 
 import errno
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from twisted.internet.endpoints import serverFromString
 from twisted.internet.error import CannotListenError
 from twisted.internet.interfaces import IListeningPort
 
 from nakama_rt.config import ConfigError
+
+if TYPE_CHECKING:
+    from twisted.internet.address import IPv4Address, IPv6Address
 
 #: Endpoint kinds whose first argument is a TCP port number.
 _PORT_KINDS = ("tcp", "tcp6", "ssl")
@@ -73,8 +76,9 @@ def bound_name(purpose: str, port: IListeningPort, description: str) -> str:
     """``socket and API on 0.0.0.0:7350 (TLS)``: what a bound listener serves, where."""
     host = port.getHost()
     address = getattr(host, "name", None)  # UNIX sockets
-    if address is None:
-        address = _address(host.host or "0.0.0.0", host.port)
+    if address is None:  # TCP or TLS
+        ip = cast("IPv4Address | IPv6Address", host)
+        address = _address(ip.host or "0.0.0.0", ip.port)
     elif isinstance(address, bytes):
         address = address.decode("utf-8", "replace")
     return f"{purpose} on {address}" + (" (TLS)" if is_tls(description) else "")

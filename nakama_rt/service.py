@@ -6,7 +6,7 @@ from __future__ import annotations
 import gc
 import platform
 import signal
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 from twisted.application.service import MultiService, Service
 from twisted.copyright import version as twisted_version
@@ -81,7 +81,11 @@ class ListenerService(Service):
     def stopService(self) -> Deferred[None]:  # noqa: N802
         super().stopService()
         port, self.port = self.port, None
-        return maybeDeferred(port.stopListening) if port is not None else succeed(None)
+        if port is None:
+            return succeed(None)
+        # maybeDeferred unwraps the Deferred stopListening may return (Twisted's
+        # overloads, given a Deferred or None, would type a Deferred of it).
+        return cast("Deferred[None]", maybeDeferred(port.stopListening))
 
 
 class NakamaService(MultiService):

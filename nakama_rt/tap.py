@@ -17,6 +17,7 @@ from typing import IO, Any
 
 from twisted.copyright import version as twisted_version
 from twisted.internet.endpoints import quoteStringArgument
+from twisted.internet.interfaces import IReactorFromThreads
 from twisted.python import usage
 from twisted.python.logfile import LogFile
 
@@ -326,7 +327,8 @@ class Options(usage.Options):
         if self["runtime-env"] is not None:
             pairs = [p for p in self["runtime-env"].split(",") if p]
             sections.setdefault("runtime", {})["env"] = parse_env_pairs(pairs, "--runtime-env")
-        changes: dict[str, object] = {
+        # Values of several Config fields, by name: checked by update_section and validate.
+        changes: dict[str, Any] = {
             section: update_section(getattr(config, section), section, values)
             for section, values in sections.items()
         }
@@ -442,7 +444,7 @@ def twistd_log_file(twistd_options: Mapping[str, Any]) -> IO[Any]:
         def rotate(signum: int, frame: Any) -> None:
             from twisted.internet import reactor
 
-            reactor.callFromThread(log_file.rotate)
+            IReactorFromThreads(reactor).callFromThread(log_file.rotate)
 
         signal.signal(signal.SIGUSR1, rotate)
     return log_file

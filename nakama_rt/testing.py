@@ -44,7 +44,7 @@ from nakama_rt.core.registry import SessionRegistry
 from nakama_rt.core.router import LocalRouter
 from nakama_rt.core.tracker import LocalTracker
 from nakama_rt.realtime.dispatch import dispatch_table
-from nakama_rt.realtime.match.authoritative import MatchRegistry
+from nakama_rt.realtime.match.authoritative import AuthoritativeMatch, MatchRegistry
 from nakama_rt.realtime.match.listing import list_matches
 from nakama_rt.realtime.match.relayed import MatchHandlers
 from nakama_rt.realtime.stream import StreamManager
@@ -385,7 +385,9 @@ class MatchHarness:
             ),
         )
         self.match_id = self.registry.create(name, params or {}, self.nk)
-        self._match = self.registry.get(self.match_id)
+        match = self.registry.get(self.match_id)
+        assert match is not None  # create() registered it under this id
+        self._match: AuthoritativeMatch = match
 
     @property
     def state(self) -> Any:

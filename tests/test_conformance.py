@@ -17,6 +17,7 @@ import pytest
 import pytest_twisted
 
 from nakama_rt.wire.proto import realtime_pb2
+from tests.bytesocket import CLOSE, close_payload, frame, raw_socket
 from tests.targets import (
     Frame,
     Target,
@@ -461,6 +462,38 @@ async def test_a_client_close_is_echoed_without_a_reason(target, sent, answered)
     else:
         socket.sendClose(*sent)
     assert await socket.until_close() == ([], answered)
+
+
+# A client's close frame, byte for byte -> the server's answering close frame's payload:
+# a code a peer may not send, or a reason that is not UTF-8, is a protocol error (1002 and
+# gorilla/websocket's words); one byte is a close without a code.
+CLOSE_FRAMES = [
+    *[
+        (
+            f"code-{code}",
+            close_payload(code),
+            close_payload(1002, f"bad close code {code}".encode()),
+        )
+        for code in (0, 999, 1005, 1006, 1015, 2999, 5000)
+    ],
+    (
+        "utf8",
+        close_payload(1000, b"bye \xff"),
+        close_payload(1002, b"invalid utf8 payload in close frame"),
+    ),
+    ("one-byte", b"\x03", b""),
+    ("1013-with-reason", close_payload(1013, b"later"), close_payload(1013)),
+]
+
+
+@cases_on_targets("label, payload, answer", CLOSE_FRAMES)
+@pytest_twisted.ensureDeferred
+async def test_a_close_frame_is_answered_as_gorilla_answers_it(target, label, payload, answer):
+    user = await new_user(target)
+    client = await raw_socket(target.port, user.token, host=target.host)
+    client.send(frame(payload, CLOSE))
+    assert await client.next() == (CLOSE, answer)
+    assert await client.end() is True, "the server reset the connection"
 
 
 # Socket: status ------------------------------------------------------------------------------

@@ -77,6 +77,8 @@ class Harness:
             outgoing_queue_size=4,
             clock=self.clock,
             write_wait_ms=5000,
+            # As the socket protocol does: the server's close goes through the lifecycle.
+            on_close=lambda reason, code: self.machine.close(reason, code),
         )
         self.config = SocketConfig(**socket_options)
         self.machine = SocketMachine(

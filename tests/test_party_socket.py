@@ -125,26 +125,10 @@ async def test_disconnecting_leader_hands_over_and_last_one_out_ends_it(server) 
     assert len(parties) == 0
 
 
-class FakeMatchmaker:
-    def __init__(self) -> None:
-        self.added: list[tuple] = []
-
-    def add_party(self, party_id, leader_session_id, presences, *rest):
-        self.added.append((party_id, [p.username for p in presences], *rest))
-        return "party-ticket"
-
-    def remove_party(self, party_id, ticket):
-        if ticket != "party-ticket":
-            raise ValueError("ticket not found")
-
-    def remove_party_all(self, party_id):
-        pass
-
-
 @pytest.mark.parametrize("fmt", FORMATS)
 @pytest_twisted.ensureDeferred
 async def test_party_matchmaking_tickets_reach_every_member(server, fmt) -> None:
-    matchmaker = server.server.parties.matchmaker = FakeMatchmaker()
+    matchmaker = server.server.matchmaker
     host = await player(server.port, "host", fmt)
     guest = await player(server.port, "guest", other(fmt))
     party_id = (await answer(host, {"cid": "c", "party_create": {"open": True, "max_size": 4}}))[
@@ -163,13 +147,20 @@ async def test_party_matchmaking_tickets_reach_every_member(server, fmt) -> None
             "numeric_properties": {"rank": 3},
         },
     }
-    ticket = {"party_id": party_id, "ticket": "party-ticket"}
-    assert await answer(host, add) == {"cid": "m", "party_matchmaker_ticket": ticket}
+    answered = await answer(host, add)
+    ticket = {"party_id": party_id, "ticket": answered["party_matchmaker_ticket"]["ticket"]}
+    assert answered == {"cid": "m", "party_matchmaker_ticket": ticket}
     got, _ = await wait_for(guest, has("party_matchmaker_ticket"))
     assert got == {"party_matchmaker_ticket": ticket}
-    assert matchmaker.added == [
-        (party_id, ["host", "guest"], 2, 4, 2, "*", {"region": "eu"}, {"rank": 3.0})
-    ]
+    held = matchmaker.pool.tickets[ticket["ticket"]]
+    counts = (held.min_count, held.max_count, held.count_multiple, held.query.text)
+    assert (held.party_id, counts) == (party_id, (2, 4, 2, "*"))
+    assert [e.presence.username for e in held.entries] == ["host", "guest"]
+    properties = [(e.string_properties, e.numeric_properties) for e in held.entries]
+    assert properties == [({"region": "eu"}, {"rank": 3.0})] * 2
     remove = {"cid": "r", "party_matchmaker_remove": {"party_id": party_id, "ticket": "nope"}}
     refused = await answer(host, remove)
-    assert refused["error"] == {"code": 3, "message": "Error closing party: ticket not found"}
+    assert refused["error"] == {
+        "code": 3,
+        "message": "Error closing party: matchmaker ticket not found",
+    }

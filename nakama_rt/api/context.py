@@ -12,11 +12,18 @@ from twisted.python.threadpool import ThreadPool
 
 from nakama_rt.auth.session_cache import SessionCache
 from nakama_rt.config import Config
+from nakama_rt.core.refs import MatchFilter
 from nakama_rt.counters import RealtimeCounts
-from nakama_rt.storage import IStorage
+from nakama_rt.storage import IServerStorage
+from nakama_rt.wire.proto import api_pb2
 
 #: Nakama hashes passwords with ``max(bcrypt.DefaultCost, 13)`` = 13.
 BCRYPT_COST = 13
+
+
+def _no_match_listing(match_filter: MatchFilter) -> list[api_pb2.Match]:
+    """``list_matches`` when none is given: ``GET /v2/match`` fails (a 500)."""
+    raise RuntimeError("GET /v2/match needs ApiContext.list_matches (the server's match listing)")
 
 
 @dataclass(frozen=True)
@@ -30,7 +37,7 @@ class ApiContext:
         The server :class:`~nakama_rt.config.Config` (server key, session keys and
         expiries, ``single_session``, ``max_request_size_bytes``).
     ``storage``
-        A started :class:`~nakama_rt.storage.IStorage`.
+        A started :class:`~nakama_rt.storage.IServerStorage` (accounts, chat, social graph).
     ``session_cache``
         The server's :class:`~nakama_rt.auth.session_cache.SessionCache` (the socket
         acceptor must check tokens against the same instance).
@@ -49,7 +56,8 @@ class ApiContext:
         The server's :class:`~nakama_rt.realtime.chat.group_chat.ChatEvents` (group
         channel messages and channel clean-up); None in tests that do not need it.
     ``list_matches``
-        ``MatchFilter -> [api.Match]`` (:mod:`nakama_rt.realtime.match.listing`).
+        ``MatchFilter -> [api.Match]`` (:mod:`nakama_rt.realtime.match.listing`); when
+        not given, ``GET /v2/match`` fails (tests that do not need it).
     ``counts``
         The server's :class:`~nakama_rt.counters.RealtimeCounts` (``server.counts``),
         where requests refused as the client's mistake are counted for the metrics;
@@ -58,14 +66,14 @@ class ApiContext:
 
     reactor: Any
     config: Config
-    storage: IStorage
+    storage: IServerStorage
     session_cache: SessionCache
     threadpool: ThreadPool | None = None
     bcrypt_cost: int = BCRYPT_COST
     is_online: Callable[[str], bool] | None = None
     notifier: Any = None
     chat: Any = None
-    list_matches: Callable[[Any], list[Any]] | None = None
+    list_matches: Callable[[MatchFilter], list[api_pb2.Match]] = _no_match_listing
     counts: RealtimeCounts | None = None
 
     def in_thread(self, fn: Callable[..., Any], *args: Any) -> Deferred[Any]:

@@ -62,7 +62,7 @@ import io
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, BinaryIO, Literal
 from urllib.parse import unquote
 
 import orjson
@@ -429,6 +429,8 @@ class BodyLimitedRequest(NakamaRequest):
     max_body_bytes: int | None = None
     body_too_large = False
     _body_bytes = 0
+    #: The body file, which gotLength sets (twisted.web's ``content = None`` types it None).
+    content: BinaryIO  # type: ignore[assignment]  # twisted's stub: Request.content is None
 
     def gotLength(self, length: int | None) -> None:
         if self.max_body_bytes is not None and length is not None and length > self.max_body_bytes:
@@ -661,7 +663,7 @@ class JsonResource(Resource):
             self._refuse(request, error)
             return server.NOT_DONE_YET
         # Set once the request is finished or its connection lost: write nothing after.
-        over: list[bool] = []
+        over: list[Failure | None] = []
         request.notifyFinish().addBoth(over.append)
         done = Deferred.fromCoroutine(self._serve(request, route, values, over))
         done.addErrback(self._unexpected, request, over)
@@ -681,7 +683,11 @@ class JsonResource(Resource):
         return None
 
     async def _serve(
-        self, request: server.Request, route: Route, values: list[str], over: list[Any]
+        self,
+        request: server.Request,
+        route: Route,
+        values: list[str],
+        over: list[Failure | None],
     ) -> None:
         call: Call | None = None
         try:
@@ -712,7 +718,7 @@ class JsonResource(Resource):
         route: Route,
         internal: str,
         error: Exception,
-        over: list[Any],
+        over: list[Failure | None],
     ) -> None:
         """Answer what the handler let through, unless the request is ``over``: as its
         route maps it, else a 500; log an outage or an unexpected failure either way."""
@@ -758,7 +764,9 @@ class JsonResource(Resource):
             cause="" if client_error else f" ({type(cause).__name__}: {cause})",
         )
 
-    def _unexpected(self, failure: Failure, request: server.Request, over: list[Any]) -> None:
+    def _unexpected(
+        self, failure: Failure, request: server.Request, over: list[Failure | None]
+    ) -> None:
         log.failure(
             "Unexpected error serving {method} {uri}",
             failure,

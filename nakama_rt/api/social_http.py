@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from types import MappingProxyType
 from typing import Any, Literal
 
 import orjson
@@ -21,6 +22,11 @@ from .http import ApiError, Call, Code, check_text, read_body
 # Query parameters --------------------------------------------------------------------------
 
 
+#: The query of a request with none. (twisted.web types ``Request.args`` as its ``= None``
+#: class default, so ``args or {}`` would read as an empty dict of nothing.)
+_NO_ARGS: Mapping[bytes, list[bytes]] = MappingProxyType({})
+
+
 def _invalid_query(name: str) -> ApiError:
     return ApiError(Code.INVALID_ARGUMENT, f'Invalid value for query parameter "{name}".')
 
@@ -28,7 +34,9 @@ def _invalid_query(name: str) -> ApiError:
 def query_list(call: Call, name: str) -> list[str]:
     """Every value of a repeated query parameter, in order (none with a NUL)."""
     try:
-        values = [raw.decode("utf-8") for raw in (call.request.args or {}).get(name.encode(), [])]
+        values = [
+            raw.decode("utf-8") for raw in (call.request.args or _NO_ARGS).get(name.encode(), [])
+        ]
     except UnicodeDecodeError:
         raise _invalid_query(name) from None
     return [check_text(value, name, "query parameter") for value in values]

@@ -73,7 +73,7 @@ class Requester:
     user_id: str
     username: str
     format: Format
-    vars: Mapping[str, str]
+    vars: Mapping[str, str] | None
     lang: str
     #: The session token's expiry (UNIX seconds).
     expiry: int

@@ -463,13 +463,13 @@ class Query:
         """Whether the document is a hit (Bluge's boolean semantics)."""
         if document.__class__ is not Document:
             document = index_document(document)
-        return self.matcher(document)  # type: ignore[arg-type]
+        return self.matcher(document)
 
     def evaluate(self, document: Document | Mapping[str, Any]) -> float | None:
         """The Bluge score of a hit, or None when the document does not match."""
         if document.__class__ is not Document:
             document = index_document(document)
-        return self.scorer(document)  # type: ignore[arg-type]
+        return self.scorer(document)
 
     def score(self, document: Document | Mapping[str, Any]) -> float:
         """The Bluge score of a hit, 0.0 when the document does not match."""

@@ -104,7 +104,9 @@ def load_modules(
 
 def _is_within(module: Any, path: str) -> bool:
     file = getattr(module, "__file__", None)
-    return bool(file) and os.path.abspath(file).startswith(path + os.sep)
+    if not file:
+        return False
+    return os.path.abspath(file).startswith(path + os.sep)
 
 
 def _forget_other_loads(path: str, names: list[str]) -> None:

@@ -16,11 +16,15 @@ from twisted.logger import LogLevel
 
 from nakama_rt.logs import Logger
 
+_NO_FIELDS: Mapping[str, Any] = MappingProxyType({})
+
 
 class RuntimeLogger:
     """``debug``/``info``/``warn``/``error(message, *args)`` plus ``with_field(s)``."""
 
-    def __init__(self, namespace: str = "nakama_rt.runtime", fields: Mapping[str, Any] = ()):
+    def __init__(
+        self, namespace: str = "nakama_rt.runtime", fields: Mapping[str, Any] = _NO_FIELDS
+    ) -> None:
         self.namespace = namespace
         self.fields: Mapping[str, Any] = MappingProxyType(dict(fields))
         self._log = Logger(namespace)

@@ -11,7 +11,7 @@ are built by :func:`nakama_rt.wire.codec.websocket_frame`.
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import Protocol, TypeGuard
 
 from twisted.internet import tcp
 from twisted.internet.interfaces import IReactorTime
@@ -87,9 +87,10 @@ def unmask(payload: bytes, mask: bytes) -> bytes:
     return unmasked.to_bytes(size, "little")
 
 
-def can_send_now(transport: object) -> bool:
+def can_send_now(transport: object) -> TypeGuard[tcp.Connection]:
     """Whether :func:`send_now` may write to ``transport``'s socket itself: a plain
-    TCP connection of Twisted's (not TLS, not a test's fake transport)."""
+    TCP connection of Twisted's (not TLS, not a test's fake transport). True tells
+    the type checker that ``transport`` is a ``tcp.Connection``."""
     return (
         isinstance(transport, tcp.Connection)
         and not transport.TLS

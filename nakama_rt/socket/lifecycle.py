@@ -21,7 +21,7 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Concatenate, Protocol
 
 from automat import TypeMachineBuilder
 from twisted.internet.defer import Deferred
@@ -126,7 +126,6 @@ Closed = builder.state("closed")
 @Connecting.upon(SocketInputs.opened).to(Open)
 def _open(inputs: SocketInputs, core: SocketCore) -> None:
     core.receiving = True
-    core.session.bind_close(inputs.close)
     core.messages_until_reset = core.config.ping_backoff_threshold
     _reset_ping(inputs, core)
     try:
@@ -146,6 +145,10 @@ def _close_before_open(inputs: SocketInputs, core: SocketCore, reason: str, code
     core.session.mark_closed()
     core.wire.send_close(code, reason)
 
+
+#: An input a state ignores, in the loops that say so (each input takes its own
+#: arguments after the machine's).
+_input: Callable[Concatenate[SocketInputs, ...], None]
 
 for _input in (
     SocketInputs.frame_received,

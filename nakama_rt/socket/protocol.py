@@ -19,6 +19,7 @@ from __future__ import annotations
 import types
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, cast
 
 from autobahn.twisted.websocket import WebSocketServerFactory, WebSocketServerProtocol
 from autobahn.util import encode_truncate
@@ -45,7 +46,13 @@ from nakama_rt.socket.framing import (
     send_now,
     whole_frames,
 )
-from nakama_rt.socket.lifecycle import SessionHooks, SocketCore, SocketMachine, receive_frame
+from nakama_rt.socket.lifecycle import (
+    SessionHooks,
+    SocketCore,
+    SocketInputs,
+    SocketMachine,
+    receive_frame,
+)
 from nakama_rt.socket.session import Session
 from nakama_rt.wire.close_reasons import (
     CONNECTION_DROPPED,
@@ -57,6 +64,15 @@ from nakama_rt.wire.close_reasons import (
 )
 from nakama_rt.wire.codec import Format, OutgoingEnvelope
 from nakama_rt.wire.ids import new_session_id
+
+if TYPE_CHECKING:
+    from twisted.internet.interfaces import IConsumer, ITransport
+
+    class ISocketTransport(ITransport, IConsumer, IPushProducer):
+        """What a socket's transport is to it: a connection (Twisted's TCP one, TLS
+        over it, a test's StringTransport) that takes the socket as its producer and
+        pauses and resumes its own reading when asked."""
+
 
 INVALID_FORMAT = "Invalid format parameter"
 INVALID_TOKEN = "Missing or invalid token"
@@ -155,10 +171,20 @@ class NakamaServerProtocol(WebSocketServerProtocol):
 
     _log = Logger()
 
+    #: Set by ``makeConnection`` before anything here runs (Twisted's None is only the
+    #: default of a protocol never connected).
+    transport: ISocketTransport
+    #: One of the factory's protocol options, a class attribute of the protocol class
+    #: it makes (see :meth:`NakamaSocketFactory._bind_protocol_options`).
+    maxFramePayloadSize: int
+
     auth: SocketAuth | None = None
     session: Session | None = None
     core: SocketCore | None = None
-    machine = None
+    #: The lifecycle, from the accepted upgrade on (``_start``): None before, and only
+    #: ``_fail_connection`` and ``onClose``, which a socket refused or gone before then
+    #: can reach, test for that. The frame paths run on an open socket only.
+    machine: SocketInputs = None  # type: ignore[assignment]
     write_through = False
     #: Frames written this turn, for :class:`TurnWriter` to send (write-through only).
     pending: list[bytes] | None = None
@@ -226,6 +252,7 @@ class NakamaServerProtocol(WebSocketServerProtocol):
             clock=server.clock,
             write_wait_ms=server.config.socket.write_wait_ms,
             counts=server.counts,
+            on_close=self._close_from_session,
         )
         self.core = SocketCore(
             clock=server.clock,
@@ -235,6 +262,10 @@ class NakamaServerProtocol(WebSocketServerProtocol):
             hooks=server.hooks,
         )
         self.machine = SocketMachine(self.core)
+
+    def _close_from_session(self, reason: str, code: int) -> None:
+        """The server closes the session (a feature, a shutdown): through the lifecycle."""
+        self.machine.close(reason, code)
 
     def onOpen(self):  # noqa: N802
         transport = self.transport
@@ -284,9 +315,12 @@ class NakamaServerProtocol(WebSocketServerProtocol):
     # (and per read), and empty continuation frames never reach the byte limit, so a
     # message that never ends grew without bound; its frames are counted instead.
 
-    #: Data frames of the message being read, and the bytes so far (Autobahn's name).
+    #: Data frames of the message being read, and the bytes so far (Autobahn's name,
+    #: which Autobahn declares as its list of frames). The bytes are a bytearray from
+    #: onMessageBegin to onMessageEnd, the only time they are read, and None between
+    #: messages, so that no message's bytes are kept.
     message_frames = 0
-    message_data: bytearray | None = None
+    message_data: bytearray = None  # type: ignore[assignment]
 
     def onMessageBegin(self, isBinary: bool) -> None:  # noqa: N802, N803
         self.message_is_binary = isBinary
@@ -309,7 +343,9 @@ class NakamaServerProtocol(WebSocketServerProtocol):
             self.message_data += payload
 
     def onMessageFrameEnd(self) -> None:  # noqa: N802
-        self.frame_data = None
+        # As Autobahn's own onMessageFrameEnd, whose frame_data is typed by its first
+        # value (a list) but is None between frames.
+        self.frame_data = None  # type: ignore[assignment]
 
     def onMessageEnd(self) -> None:  # noqa: N802
         # Autobahn's version also fires its "message" observer event (a txaio
@@ -321,7 +357,7 @@ class NakamaServerProtocol(WebSocketServerProtocol):
                 receive_frame(self.machine, core, payload, self.message_is_binary)
             else:
                 self.machine.frame_received(payload, self.message_is_binary)
-        self.message_data = None
+        self.message_data = None  # type: ignore[assignment]  # between messages
 
     def onPong(self, payload):  # noqa: N802
         self.machine.pong_received()
@@ -445,7 +481,8 @@ class NakamaServerProtocol(WebSocketServerProtocol):
             return
         self.pending = None
         data = pending[0] if len(pending) == 1 else b"".join(pending)
-        rest = send_now(self.transport, data)
+        # Only with write_through, which can_send_now set: a tcp.Connection.
+        rest = send_now(self.transport, data)  # type: ignore[arg-type]
         if rest:
             self.transport.write(rest)  # dropped by Twisted if the connection is gone
 
@@ -505,8 +542,16 @@ class NakamaSocketFactory(WebSocketServerFactory):
             if isinstance(value, types.FunctionType):  # e.g. perMessageCompressionAccept
                 options[name] = staticmethod(value)  # stays a plain callable on the class
         base = NakamaServerProtocol
-        self.protocol = type(base.__name__, (base,), {**options, "CONFIG_ATTRS": ()})
-        self.upgraded_protocol = type(base.__name__, (self.protocol,), {"openHandshakeTimeout": 0})
+        # type() with three arguments is typed as making a plain type: these are
+        # subclasses of base.
+        self.protocol = cast(
+            "type[NakamaServerProtocol]",
+            type(base.__name__, (base,), {**options, "CONFIG_ATTRS": ()}),
+        )
+        self.upgraded_protocol = cast(
+            "type[NakamaServerProtocol]",
+            type(base.__name__, (self.protocol,), {"openHandshakeTimeout": 0}),
+        )
 
     def build_upgraded(self) -> NakamaServerProtocol:
         """A protocol for a connection whose upgrade was already accepted: no opening

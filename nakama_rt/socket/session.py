@@ -70,7 +70,7 @@ class Session:
         session_id: str,
         user_id: str,
         username: str,
-        vars: Mapping[str, str],
+        vars: Mapping[str, str] | None,
         expiry: int,
         token_id: str,
         fmt: Format,
@@ -83,6 +83,7 @@ class Session:
         clock: IReactorTime | None = None,
         write_wait_ms: int = 5000,
         counts: RealtimeCounts | None = None,
+        on_close: Callable[[str, int], None] | None = None,
     ) -> None:
         self.id = session_id
         self.user_id = user_id
@@ -111,7 +112,10 @@ class Session:
         self._queue_limit = outgoing_queue_size
         self._paused = False
         self._closed = False
-        self._on_close: Callable[[str, int], None] | None = None
+        #: Where :meth:`close` goes: the socket's lifecycle, which cleans up and sends
+        #: the close frame; without one (a session in a test harness), straight to the
+        #: connection.
+        self._on_close = on_close
         self._clock = clock
         self._write_wait = write_wait_ms / 1000.0
         self._write_timer: IDelayedCall | None = None
@@ -123,10 +127,6 @@ class Session:
     @property
     def closed(self) -> bool:
         return self._closed
-
-    def bind_close(self, on_close: Callable[[str, int], None]) -> None:
-        """Route :meth:`close` to the socket lifecycle."""
-        self._on_close = on_close
 
     def send(self, envelope: OutgoingEnvelope) -> bool:
         """Queue or write one envelope; False when the session can no longer send."""
@@ -148,7 +148,8 @@ class Session:
     def send_reply(self, outgoing: OutgoingEnvelope) -> bool:
         """Send the pipeline's answer to this session's request, counted as sent (the
         router counts what it delivers)."""
-        self._counts.messages_out[outgoing.message_type()] += 1
+        # An ack without a message has no type: counted under "", as the router does.
+        self._counts.messages_out[outgoing.message_type() or ""] += 1
         return self.send(outgoing)
 
     def close(self, reason: str = "", code: int = CLOSE_NORMAL) -> None:

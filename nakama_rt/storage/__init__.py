@@ -42,7 +42,7 @@ from .interface import (
     UserNotFound,
 )
 from .sqlite import SqliteDatabase
-from .store import Storage
+from .store import IServerStorage, Storage
 
 __all__ = [
     "SYSTEM_USER_ID",
@@ -50,6 +50,7 @@ __all__ = [
     "DeviceIdTaken",
     "DuplicateError",
     "EmailTaken",
+    "IServerStorage",
     "IStorage",
     "Storage",
     "StorageError",
@@ -61,7 +62,7 @@ __all__ = [
 ]
 
 
-def open_storage(address: str, reactor: Any) -> IStorage:
+def open_storage(address: str, reactor: Any) -> IServerStorage:
     """Build (not start) the storage for ``sqlite:PATH`` or a ``postgresql://`` URL."""
     if address.startswith("sqlite:"):
         path = address[len("sqlite:") :]

@@ -52,30 +52,32 @@ class StoredNotification:
 class IChatStorage(Interface):
     """Every method returns a Deferred and runs off the reactor thread."""
 
-    def add_message(message: StoredMessage) -> Deferred:
+    def add_message(message: StoredMessage) -> Deferred[None]:
         """Persist a new channel message."""
 
     def update_message(
         message_id: str, sender_id: str, content: str, username: str, update_time_us: int
-    ) -> Deferred:
+    ) -> Deferred[int | None]:
         """Update a message its sender wrote; fire with its create time, or None if none."""
 
-    def remove_message(message_id: str, sender_id: str) -> Deferred:
+    def remove_message(message_id: str, sender_id: str) -> Deferred[tuple[int, int] | None]:
         """Delete a message its sender wrote; fire with (create_us, update_us), or None."""
 
     def list_messages(
         stream: StreamKey, limit: int, ascending: bool, after: tuple[int, str] | None
-    ) -> Deferred:
+    ) -> Deferred[list[StoredMessage]]:
         """Up to ``limit`` messages of a stream ordered by (create time, id), strictly
         after (ascending) or before (descending) the ``after`` position when given."""
 
-    def add_notifications(notifications: Sequence[StoredNotification]) -> Deferred:
+    def add_notifications(notifications: Sequence[StoredNotification]) -> Deferred[None]:
         """Persist notifications."""
 
-    def list_notifications(user_id: str, limit: int, after: tuple[int, str] | None) -> Deferred:
+    def list_notifications(
+        user_id: str, limit: int, after: tuple[int, str] | None
+    ) -> Deferred[list[StoredNotification]]:
         """A user's notifications, oldest first, strictly after ``after`` when given."""
 
-    def delete_notifications(user_id: str, ids: Sequence[str]) -> Deferred:
+    def delete_notifications(user_id: str, ids: Sequence[str]) -> Deferred[None]:
         """Delete a user's notifications by id (others' ids are ignored)."""
 
 

@@ -83,7 +83,12 @@ def _no_group(group_id: str, caller_id: str | None) -> Deferred[Any]:
     return fail(GroupPermissionDenied(group_id))
 
 
-@implementer(IStorage, IChatStorage, ISocialStorage)
+class IServerStorage(IStorage, IChatStorage, ISocialStorage):
+    """Every storage interface in one: accounts, chat and the social graph, as
+    :class:`Storage` provides them and the server's parts use them."""
+
+
+@implementer(IServerStorage)
 class Storage:
     """Accounts, chat and the social graph on one database."""
 

@@ -56,14 +56,16 @@ from __future__ import annotations
 
 import functools
 import ipaddress
+import typing
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from twisted.internet import abstract
 from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IAddress, IReactorTime
-from twisted.internet.protocol import Protocol
-from twisted.web.http import HTTPChannel
+from twisted.internet.protocol import Protocol, connectionDone
+from twisted.python.failure import Failure
+from twisted.web.http import HTTPChannel, Request
 from twisted.web.resource import IResource
 from twisted.web.server import Site
 
@@ -121,8 +123,15 @@ class HttpLimitCounts:
     idle_timeouts: int = 0
 
 
-def _discard(*args: Any) -> None:
+def _discard(data: bytes) -> None:
     pass
+
+
+class AbortableTransport(typing.Protocol):
+    """A transport that can be dropped at once, unanswered: TCP's and UNIX's
+    (``ITCPTransport``) and TLS's (which Twisted declares only an ``ITransport``)."""
+
+    def abortConnection(self) -> None: ...  # noqa: N802 (Twisted's name)
 
 
 class LimitedHTTPChannel(HTTPChannel):
@@ -146,7 +155,7 @@ class LimitedHTTPChannel(HTTPChannel):
 
     def connectionMade(self) -> None:  # noqa: N802 (Twisted's names, here and below)
         # The first request's deadline runs from the connection's start, as Go's.
-        self.timeOut = self.site.read_timeout
+        self.timeOut = self.site.read_timeout  # type: ignore[assignment]  # Twisted says int; float seconds work
         super().connectionMade()
 
     def resetTimeout(self) -> None:  # noqa: N802
@@ -202,9 +211,9 @@ class LimitedHTTPChannel(HTTPChannel):
                 counts.idle_timeouts += 1
             else:
                 counts.read_timeouts += 1
-        self.transport.abortConnection()
+        cast(AbortableTransport, self.transport).abortConnection()
 
-    def connectionLost(self, reason: Any) -> None:  # noqa: N802
+    def connectionLost(self, reason: Failure = connectionDone) -> None:  # noqa: N802
         super().connectionLost(reason)
         self._release()
 
@@ -242,12 +251,13 @@ class LimitedHTTPChannel(HTTPChannel):
         self._ignore_input()
         self.persistent = False
         self._answered_early = True
+        assert self.transport is not None  # reading a head: the connection is ours
         self.transport.write(answer)
         self.loseConnection()
 
     def _ignore_input(self) -> None:
         # As HTTPChannel does after a last request: the rest is never parsed.
-        self.dataReceived = self.lineReceived = self.rawDataReceived = _discard
+        self.dataReceived = self.lineReceived = self.rawDataReceived = _discard  # type: ignore[method-assign]  # as HTTPChannel does
 
     def loseConnection(self) -> None:  # noqa: N802
         transport = self.transport
@@ -298,7 +308,7 @@ class _Refused(Protocol):
     ``Protocol`` rather than ``None``, which a TLS listener would try to wrap)."""
 
     def connectionMade(self) -> None:  # noqa: N802
-        self.transport.abortConnection()
+        cast(AbortableTransport, self.transport).abortConnection()
 
 
 @functools.lru_cache(maxsize=4096)
@@ -319,9 +329,16 @@ def address_key(host: str, exempt_private: bool = True) -> str | None:
 
 
 class LimitedSite(Site):
-    """A ``Site`` whose connections keep :class:`HttpLimits` (see the module)."""
+    """A ``Site`` whose connections keep :class:`HttpLimits` (see the module). It keeps
+    no access log (Nakama has none) and logs no "Starting factory" lines."""
 
-    protocol = LimitedHTTPChannel
+    protocol = LimitedHTTPChannel  # type: ignore[assignment]  # Twisted: HTTP/2's wrapper only
+    #: Seconds a connection waiting for its next request stays open (never None here).
+    timeOut: float
+    noisy = False
+
+    def log(self, request: Request) -> None:
+        """No access log line per request."""
 
     def __init__(
         self,
@@ -355,7 +372,7 @@ class LimitedSite(Site):
     def acceptableProtocols(self) -> list[bytes]:  # noqa: N802
         return [b"http/1.1"]
 
-    def buildProtocol(self, addr: IAddress) -> Protocol | None:  # noqa: N802
+    def buildProtocol(self, addr: IAddress | None) -> Protocol | None:  # type: ignore[override]  # noqa: N802 (Twisted: HTTP/2's wrapper only)
         cap = self.limits.max_connections_per_address
         host = getattr(addr, "host", None)
         key = address_key(host, self.limits.exempt_private_addresses) if cap and host else None

@@ -243,6 +243,4 @@ def metrics_site(
     root = Resource()
     root.putChild(b"metrics", resource)
     site = LimitedSite(root, limits, reactor=reactor, counts=counts)
-    site.log = lambda request: None
-    site.noisy = False
     return site

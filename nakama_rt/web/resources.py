@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from typing import cast
+
 from twisted.protocols.policies import ProtocolWrapper
-from twisted.web.resource import Resource
+from twisted.web.resource import IResource, Resource
 from twisted.web.server import NOT_DONE_YET, Request
 
 from nakama_rt.api.http import ApiError, Code, client_address, write_error
@@ -16,13 +18,14 @@ from nakama_rt.socket.protocol import (
     UpgradeRefused,
     authenticate_upgrade,
 )
-from nakama_rt.web.limits import connection_taken_over
+from nakama_rt.web.limits import AbortableTransport, connection_taken_over
 
 
 def _decoded_args(request: Request) -> dict[str, list[str]]:
+    args: dict[bytes, list[bytes]] = request.args or {}  # (Twisted types it as None)
     return {
         key.decode("utf-8", "replace"): [v.decode("utf-8", "replace") for v in values]
-        for key, values in (request.args or {}).items()
+        for key, values in args.items()
     }
 
 
@@ -74,7 +77,7 @@ class SocketResource(Resource):
         except Exception:
             # The connection is no longer twisted.web's to answer: drop it.
             self.log.failure("socket open failed")
-            transport.abortConnection()
+            cast(AbortableTransport, transport).abortConnection()
         return NOT_DONE_YET
 
 
@@ -133,7 +136,7 @@ class _Root(Resource):
         return b""
 
 
-def build_root(socket: SocketResource, api: Resource, healthcheck: Resource) -> Resource:
+def build_root(socket: SocketResource, api: IResource, healthcheck: IResource) -> Resource:
     """The resource tree the server serves; an embedding app may mount the parts itself."""
     root = _Root()
     root.putChild(b"ws", socket)

@@ -34,14 +34,31 @@ import math
 import re
 from collections.abc import Callable
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeAlias, cast
 
 import orjson
-from google.protobuf.descriptor import Descriptor, FieldDescriptor
+from google.protobuf.descriptor import Descriptor, EnumDescriptor, FieldDescriptor
 from google.protobuf.message import DecodeError, Message
 
 from nakama_rt.wire.close_reasons import REASON_MALFORMED_PAYLOAD, REASON_WRONG_FRAME_TYPE
 from nakama_rt.wire.proto.realtime_pb2 import Envelope
+
+if TYPE_CHECKING:
+    from google.protobuf import wrappers_pb2
+    from google.protobuf.timestamp_pb2 import Timestamp
+
+    #: The well-known wrapper messages (:data:`_WRAPPERS`): one ``value`` field each.
+    _Wrapper: TypeAlias = (
+        wrappers_pb2.DoubleValue
+        | wrappers_pb2.FloatValue
+        | wrappers_pb2.Int64Value
+        | wrappers_pb2.UInt64Value
+        | wrappers_pb2.Int32Value
+        | wrappers_pb2.UInt32Value
+        | wrappers_pb2.BoolValue
+        | wrappers_pb2.StringValue
+        | wrappers_pb2.BytesValue
+    )
 
 
 class Format(enum.Enum):
@@ -226,7 +243,13 @@ _EPOCH = datetime.datetime(1970, 1, 1)
 
 
 def _is_map(fd: FieldDescriptor) -> bool:
-    return fd.is_repeated and fd.type == _F.TYPE_MESSAGE and fd.message_type.GetOptions().map_entry
+    # Only worked out once per field (_read_plan, _field_writer); a message field always
+    # has its message type.
+    return (
+        fd.is_repeated
+        and fd.type == _F.TYPE_MESSAGE
+        and cast(Descriptor, fd.message_type).GetOptions().map_entry
+    )
 
 
 class _Invalid(ValueError):
@@ -306,9 +329,9 @@ def _to_bytes(value: Any) -> bytes:
     return binascii.a2b_base64(text + "=" * (-len(text) % 4))
 
 
-def _to_enum(fd: FieldDescriptor, value: Any) -> int:
-    if type(value) is str and value in fd.enum_type.values_by_name:
-        return fd.enum_type.values_by_name[value].number
+def _to_enum(enum_type: EnumDescriptor, value: Any) -> int:
+    if type(value) is str and value in enum_type.values_by_name:
+        return enum_type.values_by_name[value].number
     return _to_int(value, -(2**31), 2**31 - 1)
 
 
@@ -319,7 +342,8 @@ def _scalar_reader(fd: FieldDescriptor) -> Callable[[Any], Any]:
     if fd.type in (_F.TYPE_DOUBLE, _F.TYPE_FLOAT):
         return _to_float
     if fd.type == _F.TYPE_ENUM:
-        return functools.partial(_to_enum, fd)
+        # An enum field always has its enum type; bound once, here.
+        return functools.partial(_to_enum, cast(EnumDescriptor, fd.enum_type))
     return {_F.TYPE_BOOL: _to_bool, _F.TYPE_STRING: _to_str, _F.TYPE_BYTES: _to_bytes}[fd.type]
 
 
@@ -348,10 +372,14 @@ def _fields_by_name(desc: Descriptor) -> dict[str, FieldDescriptor]:
 def _read_message(msg: Message, value: Any) -> None:
     """Fill ``msg`` (already marked present) from a JSON value."""
     name = msg.DESCRIPTOR.full_name
+    # The descriptor's name says which well-known message ``msg`` is, which the type
+    # checker cannot follow (a Message has no fields to it).
     if name == _TIMESTAMP:
-        msg.seconds, msg.nanos = _parse_timestamp(_to_str(value))
+        timestamp: Timestamp = msg  # type: ignore[assignment]
+        timestamp.seconds, timestamp.nanos = _parse_timestamp(_to_str(value))
     elif name in _WRAPPERS:
-        msg.value = _scalar_reader(msg.DESCRIPTOR.fields_by_name["value"])(value)
+        wrapper: _Wrapper = msg  # type: ignore[assignment]
+        wrapper.value = _scalar_reader(msg.DESCRIPTOR.fields_by_name["value"])(value)
     else:
         _read_object(msg, value)
 
@@ -428,7 +456,8 @@ def _read_list(container: Any, fd: FieldDescriptor, value: Any) -> None:
 def _read_map(container: Any, fd: FieldDescriptor, value: Any) -> None:
     if type(value) is not dict:
         raise _Invalid(f"{fd.full_name}: expected a JSON object")
-    key_fd, value_fd = fd.message_type.fields
+    # A map field's message type is its entry message (key, value), never None.
+    key_fd, value_fd = fd.message_type.fields  # type: ignore[union-attr]
     read_key = _map_key_reader(key_fd)
     if value_fd.type == _F.TYPE_MESSAGE:
         for key, item in value.items():
@@ -481,7 +510,7 @@ def _format_double(value: float) -> Any:
     return orjson.Fragment(text)
 
 
-def _format_timestamp(ts: Message) -> str:
+def _format_timestamp(ts: Timestamp) -> str:
     """RFC 3339 in UTC with 0, 3, 6 or 9 fractional digits, as Go writes it."""
     seconds, nanos = ts.seconds, ts.nanos
     if not _MIN_SECONDS <= seconds <= _MAX_SECONDS or not 0 <= nanos < 1_000_000_000:
@@ -500,17 +529,18 @@ def _format_bytes(value: bytes) -> str:
     return binascii.b2a_base64(value, newline=False).decode("ascii")
 
 
-def _write_wrapper(msg: Message) -> Any:
+def _write_wrapper(msg: _Wrapper) -> Any:
     write = _scalar_writer(msg.DESCRIPTOR.fields_by_name["value"])
     return msg.value if write is None else write(msg.value)
 
 
 def _write_any_message(msg: Message) -> Any:
     name = msg.DESCRIPTOR.full_name
+    # The descriptor's name says which well-known message ``msg`` is (see _read_message).
     if name == _TIMESTAMP:
-        return _format_timestamp(msg)
+        return _format_timestamp(msg)  # type: ignore[arg-type]
     if name in _WRAPPERS:
-        return _write_wrapper(msg)
+        return _write_wrapper(msg)  # type: ignore[arg-type]
     return _write_message(msg)
 
 
@@ -534,7 +564,7 @@ _MAP_KEY_TEXT = {True: "true", False: "false"}
 @functools.cache
 def _field_writer(fd: FieldDescriptor) -> Callable[[Any], Any] | None:
     if _is_map(fd):
-        key_fd, value_fd = fd.message_type.fields
+        key_fd, value_fd = cast(Descriptor, fd.message_type).fields  # a map's entry message
         write = _scalar_writer(value_fd)
         key_text = str if key_fd.type != _F.TYPE_BOOL else _MAP_KEY_TEXT.__getitem__
 

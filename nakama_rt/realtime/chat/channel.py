@@ -282,7 +282,9 @@ class ChannelHandlers:
         if is_new and stream.mode == StreamMode.DM:
             user_id = requester.user_id
             other = stream.subcontext if stream.subject == user_id else stream.subject
-            if not any(p.user_id == other for p in self._tracker.list_by_stream(stream)):
+            if not any(
+                p.user_id == other for p in self._tracker.list_by_stream(stream, True, True)
+            ):
                 self._invite(requester, other)
 
     def _invite(self, requester: Requester, other: str) -> None:

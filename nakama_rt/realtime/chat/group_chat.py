@@ -80,7 +80,7 @@ class ChatEvents:
     def remove_from_group(self, group_id: str, user_id: str) -> None:
         """Take every socket of ``user_id`` out of the group's channel."""
         stream = group_stream(group_id)
-        for presence in self._tracker.list_by_stream(stream):
+        for presence in self._tracker.list_by_stream(stream, True, True):
             if presence.user_id == user_id:
                 self._tracker.untrack(presence.session_id, stream, user_id)
 

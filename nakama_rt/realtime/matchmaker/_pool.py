@@ -36,7 +36,7 @@ import heapq
 import itertools
 import operator
 from bisect import bisect_left, insort
-from collections.abc import Iterable, Iterator
+from collections.abc import Generator, Iterable
 from typing import Any
 
 from nakama_rt.query import Query
@@ -367,7 +367,7 @@ class TicketPool:
             return sources[0]
         return heapq.merge(*sources, key=_seq)
 
-    def hits(self, ticket: Ticket) -> Iterator[Ticket]:
+    def hits(self, ticket: Ticket) -> Generator[Ticket, None, None]:
         """Nakama's search results for ``ticket``, in its order, itself excluded.
         Consume it before changing the pool."""
         party = ticket.party_id

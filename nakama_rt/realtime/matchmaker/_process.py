@@ -157,12 +157,13 @@ def find_match(
             )
         ):
             continue
-        candidate: list[Slot] | None = found
+        candidate = found
         rem = size % ticket.count_multiple
         if rem:
-            candidate = _fix_multiple(found, rem)
-            if candidate is None:
+            fixed = _fix_multiple(found, rem)
+            if fixed is None:
                 continue
+            candidate = fixed
             size = len(candidate) + own_count
             if size % ticket.count_multiple:
                 continue
