@@ -229,7 +229,7 @@ WebSocketProtocol._connectionMade(self)
 
 WebSocketProtocol._dataReceived(self, data)
     since: autobahn 0.7.0
-    used in: protocol.NakamaServerProtocol.dataReceived (in place: per read)
+    used in: socket.protocol.NakamaServerProtocol.dataReceived (in place: per read)
     why: Autobahn's reader, without the debug line its adapter formats for every read
 
 WebSocketAdapterProtocol._onOpen(self)
@@ -242,7 +242,7 @@ WebSocketProtocol._fail_connection(self, code, reason)
     since: autobahn 0.13.0
     found in: WebSocketProtocol._protocol_violation,
         WebSocketProtocol._max_message_size_exceeded
-    used in: protocol.NakamaServerProtocol._fail_connection (override), and its
+    used in: socket.protocol.NakamaServerProtocol._fail_connection (override), and its
         onMessageFrameBegin (for a message of too many frames)
     why: where Autobahn fails a socket (protocol errors, oversize messages): through
         the lifecycle instead, for Nakama's close codes and session_end reasons
@@ -250,13 +250,13 @@ WebSocketProtocol._fail_connection(self, code, reason)
 WebSocketProtocol._protocol_violation(self, reason)
     since: autobahn 0.13.0
     found in: WebSocketProtocol.processData
-    used in: protocol.NakamaServerProtocol._protocol_violation (override)
+    used in: socket.protocol.NakamaServerProtocol._protocol_violation (override)
     why: a one-byte close frame is a close without a code, as gorilla/websocket reads it
 
 WebSocketProtocol "{ONE_BYTE_CLOSE}"
     since: autobahn 0.5.0
     found in: WebSocketProtocol.processData
-    used in: protocol.NakamaServerProtocol._protocol_violation (compares the reason)
+    used in: socket.protocol.NakamaServerProtocol._protocol_violation (compares the reason)
     why: the only way to tell that violation from the others
 
 WebSocketProtocol._transport_details
@@ -270,55 +270,55 @@ WebSocketProtocol._transport_details
 WebSocketProtocol.onCloseFrame(self, code, reasonRaw)
     since: autobahn 0.5.0
     found in: WebSocketProtocol.processControlFrame
-    used in: protocol.NakamaServerProtocol.onCloseFrame (override)
+    used in: socket.protocol.NakamaServerProtocol.onCloseFrame (override)
     why: answers a client's close as Nakama does (its code, no reason)
 
 WebSocketProtocol.sendData(self, data, sync, chopsize)
     since: autobahn 0.5.0
     found in: WebSocketProtocol.sendFrame
-    used in: protocol.NakamaServerProtocol.sendData (override)
+    used in: socket.protocol.NakamaServerProtocol.sendData (override)
     why: Autobahn's own frames (close, ping, pong) must not overtake a turn's frames
 
 WebSocketProtocol.sendCloseFrame(self, code, reasonUtf8, isReply)
     since: autobahn 0.5.0
-    used in: protocol.NakamaServerProtocol.send_close (by keyword)
+    used in: socket.protocol.NakamaServerProtocol.send_close (by keyword)
     why: sendClose lets applications use only 1000 and 3000-4999; the server needs 1001
 
 WebSocketProtocol.dropConnection(self, abort)
     since: autobahn 0.5.0
-    used in: protocol.NakamaServerProtocol (send_close, abort, _refuse_close_frame)
+    used in: socket.protocol.NakamaServerProtocol (send_close, abort, _refuse_close_frame)
     why: ends the TCP connection through Autobahn's state machine
 
 WebSocketProtocol.data, .current_frame, .inside_message
     since: autobahn 0.5.0
     found in: WebSocketProtocol.processData
-    used in: protocol.NakamaServerProtocol.dataReceived (in place: per read)
+    used in: socket.protocol.NakamaServerProtocol.dataReceived (in place: per read)
     why: the fast path takes whole frames only while Autobahn's reader is between
         messages, with nothing buffered
 
 WebSocketProtocol.state
     since: autobahn 0.5.0
     found in: WebSocketProtocol.consumeData
-    used in: protocol.NakamaServerProtocol (dataReceived, in place: per read; and more)
+    used in: socket.protocol.NakamaServerProtocol (dataReceived, in place: per read; and more)
     why: the socket's state in Autobahn's state machine
 
 WebSocketProtocol.failedByMe
     since: autobahn 0.5.0
     found in: WebSocketProtocol._fail_connection, WebSocketProtocol.onMessageFrameBegin
-    used in: protocol.NakamaServerProtocol (onMessageFrame*, onMessageEnd,
+    used in: socket.protocol.NakamaServerProtocol (onMessageFrame*, onMessageEnd,
         _fail_connection)
     why: set once the socket failed: what is read after it is dropped
 
 WebSocketProtocol.echoCloseCodeReason
     since: autobahn 0.5.0
     found in: WebSocketProtocol.onCloseFrame
-    used in: protocol.NakamaServerProtocol.onCloseFrame
+    used in: socket.protocol.NakamaServerProtocol.onCloseFrame
     why: makes Autobahn answer a close frame with the client's code
 
 WebSocketProtocol.message_data_total_length, .frame_data
     since: autobahn 0.5.0
     found in: WebSocketProtocol.onMessageFrameBegin
-    used in: protocol.NakamaServerProtocol.onMessageBegin, onMessageFrameEnd
+    used in: socket.protocol.NakamaServerProtocol.onMessageBegin, onMessageFrameEnd
     why: a message's bytes go into one bytearray; Autobahn's byte limits, in the
         onMessageFrameBegin we call, read these
 
@@ -337,7 +337,7 @@ WebSocketServerProtocol.websocket_protocol_in_use, .websocket_extensions_in_use
 WebSocketServerProtocol.CONFIG_ATTRS
     since: autobahn 0.6.3
     found in: WebSocketProtocol._connectionMade
-    used in: protocol.NakamaSocketFactory._bind_protocol_options
+    used in: socket.protocol.NakamaSocketFactory._bind_protocol_options
     why: the options Autobahn copies from the factory onto every protocol that does
         not have them already
 
@@ -352,14 +352,14 @@ WebSocketServerFactory.countConnections
 FileDescriptor._tempDataLen, ._writeDisconnected
     since: Twisted 8.0.0
     found in: FileDescriptor.write, FileDescriptor.doWrite
-    used in: framing.send_now (in place: per write) and framing.can_send_now
+    used in: socket.framing.send_now (in place: per write) and framing.can_send_now
     why: bytes written but not yet in dataBuffer, and a closed write side: only
         without either may a frame skip Twisted's buffer
 
 HTTPChannel._respondToBadRequestAndDisconnect(self)
     since: Twisted 15.2.0
     found in: HTTPChannel.lineReceived, HTTPChannel.headerReceived
-    used in: http_limits.LimitedHTTPChannel._respondToBadRequestAndDisconnect
+    used in: web.limits.LimitedHTTPChannel._respondToBadRequestAndDisconnect
         (override)
     why: HTTPChannel's answer to every head it refuses: Go's 400 or 431 instead
 
@@ -380,37 +380,37 @@ UnixApplicationRunner "statusPipe"
 
 HTTPChannel.allHeadersReceived(self)
     since: Twisted 8.0.0
-    used in: http_limits.LimitedHTTPChannel.allHeadersReceived (override)
+    used in: web.limits.LimitedHTTPChannel.allHeadersReceived (override)
     why: the request's head is read: a body it will not read is not waited for
 
 HTTPChannel.allContentReceived(self)
     since: Twisted 8.0.0
-    used in: http_limits.LimitedHTTPChannel.allContentReceived (override)
+    used in: web.limits.LimitedHTTPChannel.allContentReceived (override)
     why: the request is read: a connection taken over leaves the address's count
 
 HTTPChannel.requestDone(self, request)
     since: Twisted 8.0.0
-    used in: http_limits.LimitedHTTPChannel.requestDone (override)
+    used in: web.limits.LimitedHTTPChannel.requestDone (override)
     why: the response is done: the idle deadline starts
 
 HTTPChannel.requests, .length, .persistent
     since: Twisted 8.0.0
     found in: HTTPChannel.allHeadersReceived
     used in: library_internals.detach_http_channel (requests),
-        http_limits.LimitedHTTPChannel
+        web.limits.LimitedHTTPChannel
     why: the channel's queue of requests, the body's declared length (0: handed over
         at once), whether the connection stays open after the response
 
 Connection.socket
     since: Twisted 8.0.0
     found in: Connection.writeSomeData
-    used in: framing.send_now (in place: per write) and framing.can_send_now
+    used in: socket.framing.send_now (in place: per write) and framing.can_send_now
     why: the socket a frame is sent on when Twisted's buffer is empty
 
 Connection.dataBuffer, .offset
     since: Twisted 8.0.0
     found in: FileDescriptor.doWrite
-    used in: framing.send_now (in place: per write) and framing.can_send_now
+    used in: socket.framing.send_now (in place: per write) and framing.can_send_now
     why: Twisted's write buffer, and how much of it was sent
 """
 
@@ -500,7 +500,7 @@ COPIED: tuple[Copied, ...] = (
     ),
     Copied(
         function=_path("WebSocketAdapterProtocol.dataReceived"),
-        copied_by="protocol.NakamaServerProtocol.dataReceived",
+        copied_by="socket.protocol.NakamaServerProtocol.dataReceived",
         known=frozenset(_DEBUG_LOG | {"dataReceived", "peer", "len", "_dataReceived"}),
     ),
     Copied(

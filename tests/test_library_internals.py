@@ -281,11 +281,11 @@ def test_twisted_web_refuses_a_large_head_through_the_override() -> None:
         channel.dataReceived(line)
     assert channel.head_sizes, (
         f"{installed('twisted')}: HTTPChannel no longer refuses a large head through "
-        "_respondToBadRequestAndDisconnect (http_limits answers 431 there)"
+        "_respondToBadRequestAndDisconnect (web.limits answers 431 there)"
     )
     assert channel.head_sizes[0] > channel.totalHeadersSize, (
         f"{installed('twisted')}: HTTPChannel._receivedHeaderSize no longer counts the "
-        f"head's bytes ({channel.head_sizes[0]}); http_limits tells 431 from 400 by it"
+        f"head's bytes ({channel.head_sizes[0]}); web.limits tells 431 from 400 by it"
     )
 
 

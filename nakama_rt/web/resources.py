@@ -62,7 +62,7 @@ class SocketResource(Resource):
             return _plain(request, 400, upgrade.BAD_REQUEST)
         client_ip, client_port = client_address(request)
         # The socket outlives the HTTP request: stop the channel's timer (its idle
-        # timer, or http_limits' read and idle deadlines), take its transport over,
+        # timer, or web.limits' read and idle deadlines), take its transport over,
         # and let the channel and this request go as soon as render returns (they
         # hold each other: left to the garbage collector, they tripled the time
         # collections took while sockets were connecting).
