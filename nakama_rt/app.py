@@ -27,6 +27,8 @@ from nakama_rt._version import __version__
 from nakama_rt.api import BCRYPT_COST, HealthcheckResource, body_limited_request_factory, build_api
 from nakama_rt.api.context import ApiContext
 from nakama_rt.auth.session_cache import PurgeService, SessionCache
+from nakama_rt.cluster import redis as cluster_redis
+from nakama_rt.cluster.nodes import HeartbeatService, NodeMembership
 from nakama_rt.config import Config, insecure_defaults
 from nakama_rt.logs import Logger, set_level
 from nakama_rt.realtime.match.listing import list_matches
@@ -55,6 +57,9 @@ class NakamaRT:
         self.reactor = reactor
         self.storage = open_storage(config.database_address(), reactor)
         self.session_cache = SessionCache(config.session, reactor)
+        #: The cluster's Redis and this node's place in it, once :meth:`open` joined.
+        self.redis: cluster_redis.RedisConnection | None = None
+        self.membership: NodeMembership | None = None
         #: The server's periodic work, started once the database is open: a child of
         #: the twistd service, or started by :meth:`start` for an embedding app.
         self.timers = MultiService()
@@ -119,12 +124,19 @@ class NakamaRT:
 
     @inlineCallbacks
     def open(self):
-        """Open (and migrate) the database; say what runs, and what is insecure."""
+        """Open (and migrate) the database, join the cluster when there is one; say what
+        runs, and what is insecure."""
         yield self.storage.start()
+        cluster = self.config.cluster
+        if cluster.redis:
+            yield self._join_cluster()
         self.log.info(
-            "nakama-rt {version} ready (database {db})",
+            "nakama-rt {version} ready (database {db}{cluster})",
             version=__version__,
             db=redact_address(self.config.database_address()),
+            cluster=f", node {self.config.name} of cluster {cluster.redis}"
+            if cluster.redis
+            else "",
         )
         for key, option in insecure_defaults(self.config):
             self.log.warn(
@@ -140,6 +152,31 @@ class NakamaRT:
             )
 
     @inlineCallbacks
+    def _join_cluster(self):
+        """Connect to the cluster's Redis and take this node's name in it."""
+        cluster = self.config.cluster
+        self.redis = yield Deferred.fromCoroutine(
+            cluster_redis.connect(cluster.redis, self.reactor)
+        )
+        membership = NodeMembership(self.redis, self.config.name, cluster.node_ttl_sec)
+        try:
+            yield Deferred.fromCoroutine(membership.join())
+        except Exception:
+            yield self.redis.disconnect()
+            self.redis = None
+            raise
+        self.membership = membership
+        HeartbeatService(membership, self.reactor).setServiceParent(self.timers)
+        nodes = yield Deferred.fromCoroutine(membership.live_nodes())
+        self.log.info(
+            "node {name} joined cluster {url}: {count} live ({nodes})",
+            name=self.config.name,
+            url=cluster.redis,
+            count=len(nodes),
+            nodes=", ".join(nodes),
+        )
+
+    @inlineCallbacks
     def stop(self):
         """End the matches (within ``shutdown_grace_sec``), close every socket with 1001
         and wait (bounded) for them, then the database."""
@@ -148,6 +185,9 @@ class NakamaRT:
         yield self._wait_for_sockets()
         if self.timers.running:
             yield self.timers.stopService()
+        if self.membership is not None:
+            yield Deferred.fromCoroutine(self.membership.leave())
+            yield self.redis.disconnect()
         yield self.storage.stop()
 
     def _wait_for_sockets(self) -> Deferred:

@@ -96,8 +96,20 @@ class MetricsConfig:
 
 
 @dataclass(frozen=True)
+class ClusterConfig:
+    """One server over processes and machines (off unless ``redis`` is set)."""
+
+    #: ``redis://host:port/db``: the Redis the nodes of one cluster share.
+    redis: str = ""
+    #: Seconds a node stays listed without a heartbeat (it renews at a third of that).
+    node_ttl_sec: int = 10
+
+
+@dataclass(frozen=True)
 class Config:
-    name: str = "nakama-rt"
+    #: The node's name, as Nakama's: the ``.node`` of match and party ids, and this
+    #: process's name in a cluster.
+    name: str = "nakama"
     data_dir: str = "./data"
     #: Seconds authoritative matches get to finish (match_terminate) on shutdown.
     shutdown_grace_sec: int = 0
@@ -109,6 +121,7 @@ class Config:
     matchmaker: MatchmakerConfig = field(default_factory=MatchmakerConfig)
     logger: LoggerConfig = field(default_factory=LoggerConfig)
     metrics: MetricsConfig = field(default_factory=MetricsConfig)
+    cluster: ClusterConfig = field(default_factory=ClusterConfig)
 
     def database_address(self) -> str:
         """The database to open: the configured one, else SQLite in the data dir."""
@@ -172,6 +185,14 @@ class Config:
             raise ConfigError("metrics.prometheus_port must be between 0 and 65535")
         if not self.listen:
             raise ConfigError("at least one listener is required")
+        if not self.name or not all(c.isalnum() or c in "-_" for c in self.name):
+            raise ConfigError(
+                f"name must be letters, digits, '-' or '_' (it ends match ids), not {self.name!r}"
+            )
+        if self.cluster.node_ttl_sec < 1:
+            raise ConfigError("cluster.node_ttl_sec must be greater than 0")
+        if self.cluster.redis and not self.cluster.redis.startswith("redis://"):
+            raise ConfigError(f"cluster.redis must be a redis:// URL, not {self.cluster.redis!r}")
         if self.shutdown_grace_sec < 0:
             raise ConfigError("shutdown_grace_sec must be 0 or more")
         db = self.database_address()
@@ -205,6 +226,7 @@ def insecure_defaults(config: Config) -> list[tuple[str, str]]:
 
 
 _SECTIONS = {
+    "cluster": ClusterConfig,
     "socket": SocketConfig,
     "session": SessionConfig,
     "database": DatabaseConfig,

@@ -19,6 +19,8 @@ from twisted.python.failure import Failure
 
 from nakama_rt._version import __version__
 from nakama_rt.app import NakamaRT, redact_address
+from nakama_rt.cluster.nodes import NodeNameTaken
+from nakama_rt.cluster.redis import ClusterUnavailable
 from nakama_rt.config import Config, ConfigError
 from nakama_rt.listeners import bound_name, listen_failure_reason, wanted_name
 from nakama_rt.logs import Logger, set_level
@@ -220,7 +222,10 @@ def _listen_now(reactor, description: str, factory: IProtocolFactory) -> IListen
 
 
 def database_failure(config: Config, error: BaseException) -> str:
-    """``database sqlite:./data/x.sqlite3: unable to open database file``."""
+    """``database sqlite:./data/x.sqlite3: unable to open database file``, or the
+    cluster's refusal (``cluster redis://...: Connection refused``)."""
+    if isinstance(error, ClusterUnavailable | NodeNameTaken):
+        return str(error)
     lines = str(error).strip().splitlines()
     reason = lines[0] if lines else type(error).__name__
     return f"database {redact_address(config.database_address())}: {reason}"

@@ -232,6 +232,13 @@ class Options(usage.Options):
         ],
         ["data-dir", None, None, "Directory for the embedded database (default ./data)."],
         [
+            "cluster",
+            None,
+            None,
+            "redis://host:port/db: join the cluster of the nodes on this Redis (cluster.redis).",
+        ],
+        ["node", None, None, "This node's name (name; default nakama)."],
+        [
             "shutdown-grace-sec",
             None,
             None,
@@ -324,6 +331,8 @@ class Options(usage.Options):
             sections.setdefault("socket", {})["ssl_private_key"] = self["tls-key"]
         if self["database"] is not None:
             sections.setdefault("database", {})["address"] = self["database"]
+        if self["cluster"] is not None:
+            sections.setdefault("cluster", {})["redis"] = self["cluster"]
         if self["runtime-env"] is not None:
             pairs = [p for p in self["runtime-env"].split(",") if p]
             sections.setdefault("runtime", {})["env"] = parse_env_pairs(pairs, "--runtime-env")
@@ -334,6 +343,8 @@ class Options(usage.Options):
         }
         if self["data-dir"] is not None:
             changes["data_dir"] = self["data-dir"]
+        if self["node"] is not None:
+            changes["name"] = self["node"]
         if self["shutdown-grace-sec"] is not None:
             try:
                 changes["shutdown_grace_sec"] = int(self["shutdown-grace-sec"])

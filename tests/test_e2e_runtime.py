@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 import pytest_twisted
 
-from nakama_rt.realtime.server import NODE_NAME
+from nakama_rt.config import Config
 from tests.test_e2e_nakama_js import (
     ADAPTERS,
     all_sockets_gone,
@@ -157,7 +157,7 @@ async def test_arena_match_and_news_stream(server, node, adapter) -> None:  # no
     assert facts["create_arena"]["id"] == "create_arena"
     assert json.loads(facts["create_arena"]["payload"]) == {"match_id": mid}
     match_uuid, node_name = mid.split(".")
-    assert (uuid.UUID(match_uuid).version, node_name) == (4, NODE_NAME)
+    assert (uuid.UUID(match_uuid).version, node_name) == (4, Config().name)
 
     # match_join_attempt refuses a join without metadata: MATCH_JOIN_REJECTED (5) with the
     # handler's reason; the socket stays usable.

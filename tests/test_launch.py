@@ -66,6 +66,8 @@ def test_help_documents_every_option(tmp_path) -> None:
         "--metrics-listen",
         "--http-key",
         "--log-level",
+        "--cluster",
+        "--node",
     ]:
         assert option in result.stdout, option
 
@@ -82,6 +84,8 @@ def test_help_documents_every_option(tmp_path) -> None:
         (["--database", "mysql://x"], "must be sqlite:PATH or a postgresql:// URL"),
         (["--config", "missing.yml"], "cannot read config file missing.yml"),
         (["--log-level", "loud"], "logger.level must be one of"),
+        (["--node", "a.b"], "name must be letters, digits, '-' or '_' (it ends match ids)"),
+        (["--cluster", "http://x"], "cluster.redis must be a redis:// URL"),
     ],
 )
 def test_invalid_options_fail_with_a_clear_message(tmp_path, args, message) -> None:
@@ -168,6 +172,15 @@ def test_an_unreachable_postgresql_is_one_line_and_exit_status_1(tmp_path) -> No
         f'connection to server at "127.0.0.1", port {port} failed: Connection refused'
     )
     assert "secret" not in line
+
+
+def test_an_unreachable_cluster_redis_is_one_line_and_exit_status_1(tmp_path) -> None:
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]  # bound, never listening: connections are refused
+        line = failed_start("--cluster", f"redis://127.0.0.1:{port}/0", cwd=tmp_path)
+    assert f"nakama-rt could not start: cluster redis://127.0.0.1:{port}/0: " in line
+    assert "refused" in line
 
 
 def test_a_missing_postgresql_driver_is_one_line_naming_the_install(tmp_path) -> None:

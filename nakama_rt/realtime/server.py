@@ -48,7 +48,6 @@ from nakama_rt.wire.close_reasons import CLOSE_GOING_AWAY, SHUTDOWN_REASON, SING
 from nakama_rt.wire.proto import api_pb2, realtime_pb2
 
 #: This node's name in authoritative match ids ("<uuid>.<node>"), Nakama's default.
-NODE_NAME = "nakama"
 
 
 class RealtimeServer:
@@ -89,14 +88,14 @@ class RealtimeServer:
             self.tracker,
             self.router,
             clock,
-            node=NODE_NAME,
+            node=config.name,
             handlers=initializer.matches,  # filled in place when modules load
-            context_factory=partial(match_context, runtime_env, NODE_NAME),
+            context_factory=partial(match_context, runtime_env, config.name),
             logger=runtime_logger,
         )
         self.runtime = Runtime(
             env=runtime_env,
-            node=NODE_NAME,
+            node=config.name,
             nk=NakamaModule(
                 storage,
                 self.notifier,
@@ -126,17 +125,17 @@ class RealtimeServer:
             clock,
             self.router,
             config.session.encryption_key,
-            node=NODE_NAME,
+            node=config.name,
             runtime=self.runtime,
             pass_observer=lambda seconds: self.matchmaker_passes.observe("", seconds),
         )
         self.parties = PartyRegistry(
-            self.tracker, self.router, self.sessions, clock, NODE_NAME, matchmaker=self.matchmaker
+            self.tracker, self.router, self.sessions, clock, config.name, matchmaker=self.matchmaker
         )
         handlers = dispatch_table(
             channels=self.channels,
             matches=self.matches,
-            matchmaker=MatchmakerHandlers(self.matchmaker, NODE_NAME),
+            matchmaker=MatchmakerHandlers(self.matchmaker, config.name),
             rpc=RpcHandler(self.runtime),
             status=StatusHandlers(self.status, self.tracker, storage, self.sessions),
             parties=PartyHandlers(self.parties),

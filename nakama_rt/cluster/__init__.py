@@ -1,0 +1,1 @@
+"""One server over processes and machines: nodes that share a Redis (``--cluster``)."""

@@ -1,0 +1,44 @@
+"""The real Redis for cluster tests: a database number of their own, flushed before each
+test. Without Redis they are skipped, except under CI (``CI`` set), where they fail."""
+
+from __future__ import annotations
+
+import os
+import socket
+from urllib.parse import urlsplit
+
+import pytest
+
+#: Database 13: kept apart from anything else using this machine's Redis.
+REDIS_URL = os.environ.get("NAKAMA_RT_TEST_REDIS", "redis://127.0.0.1:6379/13")
+
+
+def _command(url: str, *words: str) -> bytes:
+    """One Redis command over a plain socket (the fixture must not need the reactor)."""
+    parts = urlsplit(url)
+    request = b"".join(
+        b"*%d\r\n" % len(words) + b"".join(b"$%d\r\n%s\r\n" % (len(w), w.encode()) for w in words)
+        for words in (("SELECT", parts.path.strip("/") or "0"), words)
+    )
+    with socket.create_connection((parts.hostname, parts.port or 6379), timeout=2) as sock:
+        sock.sendall(request)
+        return sock.recv(65536)
+
+
+@pytest.fixture
+def redis_url() -> str:
+    """The test Redis, emptied; skips (or fails under CI) when there is none."""
+    try:
+        reply = _command(REDIS_URL, "FLUSHDB")
+    except OSError as error:
+        message = f"no Redis at {REDIS_URL}: {error}"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    assert reply.endswith(b"+OK\r\n"), reply
+    return REDIS_URL
+
+
+def flush(url: str) -> None:
+    """Empty the test database, as a restarted Redis that keeps nothing would be."""
+    _command(url, "FLUSHDB")

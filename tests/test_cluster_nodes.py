@@ -1,0 +1,89 @@
+"""Nodes join a cluster on the real Redis (issue 15, first part): each takes its name,
+sees the others, renews its name while it lives, gives it up when it stops, drops out
+when it dies without a word, and takes its name back after Redis lost it."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+import pytest_twisted
+from conftest import make_config
+from redis_fixtures import flush
+from twisted.internet import reactor
+from twisted.internet.defer import Deferred
+from twisted.internet.task import deferLater
+
+from nakama_rt.app import NakamaRT
+from nakama_rt.cluster.nodes import NodeNameTaken
+
+
+def node(tmp_path, url: str, name: str, ttl: int = 10) -> NakamaRT:
+    config = make_config(tmp_path / name, cluster={"redis": url, "node_ttl_sec": ttl})
+    return NakamaRT(dataclasses.replace(config, name=name), reactor, bcrypt_cost=4)
+
+
+def live(app: NakamaRT) -> Deferred:
+    assert app.membership is not None
+    return Deferred.fromCoroutine(app.membership.live_nodes())
+
+
+@pytest_twisted.ensureDeferred
+async def test_nodes_see_each_other_and_a_stopped_node_leaves(tmp_path, redis_url) -> None:
+    a, b = node(tmp_path, redis_url, "a"), node(tmp_path, redis_url, "b")
+    await a.start()
+    await b.start()
+    try:
+        assert await live(a) == ["a", "b"]
+        assert await live(b) == ["a", "b"]
+    finally:
+        await b.stop()
+    assert await live(a) == ["a"]
+    await a.stop()
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_name_already_live_is_refused(tmp_path, redis_url) -> None:
+    first, second = node(tmp_path, redis_url, "same"), node(tmp_path / "2", redis_url, "same")
+    await first.start()
+    try:
+        with pytest.raises(NodeNameTaken, match="node name 'same' is already live"):
+            await second.open()
+        assert second.redis is None  # its connection was closed
+        assert await live(first) == ["same"]
+    finally:
+        await second.storage.stop()
+        await first.stop()
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_node_that_dies_drops_out_within_its_ttl(tmp_path, redis_url) -> None:
+    watcher, doomed = node(tmp_path, redis_url, "watcher"), node(tmp_path, redis_url, "doomed", 1)
+    await watcher.start()
+    await doomed.start()
+    try:
+        assert await live(watcher) == ["doomed", "watcher"]
+        # Killed: no more heartbeats, and no goodbye.
+        await doomed.timers.stopService()
+        await deferLater(reactor, 0.5, lambda: None)
+        assert await live(watcher) == ["doomed", "watcher"]  # within its TTL
+        await deferLater(reactor, 0.8, lambda: None)
+        assert await live(watcher) == ["watcher"]
+    finally:
+        await doomed.redis.disconnect()
+        await doomed.storage.stop()
+        await watcher.stop()
+
+
+@pytest_twisted.ensureDeferred
+async def test_heartbeats_take_the_name_back_after_redis_lost_it(tmp_path, redis_url) -> None:
+    a = node(tmp_path, redis_url, "a")
+    await a.start()
+    try:
+        flush(redis_url)  # Redis restarted: it keeps nothing
+        assert await live(a) == []
+        assert a.membership is not None
+        await a.membership.renew()
+        assert await live(a) == ["a"]
+    finally:
+        await a.stop()
