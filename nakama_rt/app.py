@@ -28,7 +28,8 @@ from nakama_rt.api import BCRYPT_COST, HealthcheckResource, body_limited_request
 from nakama_rt.api.context import ApiContext
 from nakama_rt.auth.session_cache import PurgeService, SessionCache
 from nakama_rt.cluster import redis as cluster_redis
-from nakama_rt.cluster.nodes import HeartbeatService, NodeMembership
+from nakama_rt.cluster.node import ClusterNode
+from nakama_rt.cluster.nodes import HeartbeatService, NodeMembership, NodeWatch
 from nakama_rt.config import Config, insecure_defaults
 from nakama_rt.logs import Logger, set_level
 from nakama_rt.realtime.match.listing import list_matches
@@ -64,7 +65,15 @@ class NakamaRT:
         #: the twistd service, or started by :meth:`start` for an embedding app.
         self.timers = MultiService()
         PurgeService(self.session_cache, reactor).setServiceParent(self.timers)
-        self.server = RealtimeServer(config, reactor, self.storage, self.session_cache)
+        #: The cluster's bus, tracker and router when ``cluster.redis`` is set.
+        self.cluster: ClusterNode | None = None
+        delivery = None
+        if config.cluster.redis:
+            self.cluster = ClusterNode.build(config.name, reactor)
+            delivery = self.cluster.delivery
+        self.server = RealtimeServer(
+            config, reactor, self.storage, self.session_cache, delivery=delivery
+        )
         if config.runtime.path:
             # Game logic loads now, so that a broken module fails construction (startup).
             self.server.runtime.load(config.runtime.path)
@@ -167,6 +176,14 @@ class NakamaRT:
             raise
         self.membership = membership
         HeartbeatService(membership, self.reactor).setServiceParent(self.timers)
+        assert self.cluster is not None  # built with the config that has cluster.redis
+        yield Deferred.fromCoroutine(
+            self.cluster.bus.listen(cluster.redis, self.reactor, self.redis, self.cluster.received)
+        )
+        self.cluster.tracker.start_sync()
+        NodeWatch(
+            membership, self.cluster.tracker.nodes, self.cluster.tracker.forget_node, self.reactor
+        ).setServiceParent(self.timers)
         nodes = yield Deferred.fromCoroutine(membership.live_nodes())
         self.log.info(
             "node {name} joined cluster {url}: {count} live ({nodes})",
@@ -187,6 +204,8 @@ class NakamaRT:
             yield self.timers.stopService()
         if self.membership is not None:
             yield Deferred.fromCoroutine(self.membership.leave())
+            if self.cluster is not None:
+                yield self.cluster.bus.stop()
             yield self.redis.disconnect()
         yield self.storage.stop()
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import uuid
+from collections.abc import Callable
 
 from twisted.application.internet import TimerService
 from twisted.internet.defer import Deferred
@@ -94,3 +95,34 @@ class HeartbeatService(TimerService):
     def __init__(self, membership: NodeMembership, clock: IReactorTime) -> None:
         super().__init__(membership.renew_interval, membership.renew)
         self.clock = clock  # TimerService's own attribute for the clock its loop runs on
+
+
+class NodeWatch(TimerService):
+    """Every renewal interval, tells ``on_dead`` each node that ``known`` still names
+    but the cluster no longer lists (it stopped, or died and its name expired)."""
+
+    def __init__(
+        self,
+        membership: NodeMembership,
+        known: Callable[[], set[str]],
+        on_dead: Callable[[str], None],
+        clock: IReactorTime,
+    ) -> None:
+        super().__init__(membership.renew_interval, self._check)
+        self.clock = clock  # TimerService's own attribute for the clock its loop runs on
+        self._membership = membership
+        self._known = known
+        self._on_dead = on_dead
+
+    def _check(self) -> Deferred[None]:
+        return Deferred.fromCoroutine(self._check_now())
+
+    async def _check_now(self) -> None:
+        try:
+            live = set(await self._membership.live_nodes())
+        except Exception as error:
+            NodeMembership.log.warn("cluster node check failed: {why}", why=error)
+            return
+        for node in sorted(self._known() - live):
+            NodeMembership.log.info("cluster node {node} is gone", node=node)
+            self._on_dead(node)

@@ -142,6 +142,10 @@ class LocalTracker:
     def __len__(self) -> int:
         return sum(len(members) for members in self._by_stream.values())
 
+    def presences(self) -> list[Presence]:
+        """Every presence held (a cluster node tells them to a node that joins)."""
+        return [p for members in self._by_stream.values() for p in members.values()]
+
     def track(
         self, session_id: str, stream: PresenceStream, user_id: str, meta: PresenceMeta
     ) -> bool:

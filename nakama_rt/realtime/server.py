@@ -16,18 +16,17 @@ from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IReactorTime
 
 from nakama_rt.config import Config
+from nakama_rt.core.delivery import Delivery
 from nakama_rt.core.notifications import NotificationCode, Notifier
 from nakama_rt.core.pipeline import Pipeline
-from nakama_rt.core.registry import LiveSession, SessionRegistry
-from nakama_rt.core.router import LocalRouter
+from nakama_rt.core.registry import LiveSession
 from nakama_rt.core.tracker import (
-    LocalTracker,
     PresenceMeta,
     PresenceReason,
     PresenceStream,
     StreamMode,
 )
-from nakama_rt.counters import MATCHMAKER_BUCKETS, Histograms, RealtimeCounts
+from nakama_rt.counters import MATCHMAKER_BUCKETS, Histograms
 from nakama_rt.logs import Logger
 from nakama_rt.realtime.chat.channel import ChannelHandlers
 from nakama_rt.realtime.chat.group_chat import ChatEvents
@@ -61,16 +60,27 @@ class RealtimeServer:
 
     log = Logger()
 
-    def __init__(self, config: Config, clock: IReactorTime, storage, session_cache) -> None:
+    def __init__(
+        self,
+        config: Config,
+        clock: IReactorTime,
+        storage,
+        session_cache,
+        *,
+        delivery: Delivery | None = None,
+    ) -> None:
         self.config = config
         self.clock = clock
         self.storage = storage
         self.session_cache = session_cache
+        # Who is where, and how envelopes reach them: this process's own, unless the
+        # app gives the cluster's (the same interfaces, over several nodes).
+        delivery = delivery or Delivery.local()
         #: Socket traffic counts, read by :mod:`nakama_rt.web.metrics` when scraped.
-        self.counts = RealtimeCounts()
-        self.sessions = SessionRegistry()
-        self.tracker = LocalTracker()
-        self.router = LocalRouter(self.sessions, self.tracker, self.counts)
+        self.counts = delivery.counts
+        self.sessions = delivery.sessions
+        self.tracker = delivery.tracker
+        self.router = delivery.router
         self.status = StatusRegistry(self.tracker, self.router)
         self.notifier = Notifier(storage, self.router, clock)
         self.channels = ChannelHandlers(

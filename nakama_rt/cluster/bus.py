@@ -1,0 +1,130 @@
+"""Messages between the nodes of a cluster, over Redis pub/sub.
+
+Each node subscribes to its own channel (``nakama-rt:to:<name>``) and to the one every
+node hears (``nakama-rt:all``). What a node sends to one channel within one reactor
+turn goes as one PUBLISH: the messages are framed one after the other (a 4-byte length,
+then the message), so a burst of deliveries to one node costs one Redis command. A
+message starts with its kind (one byte) and the sender's name, ended by a NUL byte.
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Callable
+
+import txredisapi
+from twisted.internet.defer import Deferred
+from twisted.internet.endpoints import TCP4ClientEndpoint
+from twisted.internet.interfaces import IDelayedCall, IReactorTCP, IReactorTime
+from twisted.python.failure import Failure
+
+from nakama_rt.cluster.redis import RedisConnection, parse_redis_url
+from nakama_rt.logs import Logger
+
+ALL = b"nakama-rt:all"
+_LENGTH = struct.Struct(">I")
+
+#: Called with (kind, sender, body) for every message another node sent here.
+Receiver = Callable[[bytes, str, bytes], None]
+
+
+def channel_of(node: str) -> bytes:
+    return b"nakama-rt:to:" + node.encode()
+
+
+def split(batch: bytes) -> list[tuple[bytes, str, bytes]]:
+    """The ``(kind, sender, body)`` of each message in a published batch."""
+    messages = []
+    at, end = 0, len(batch)
+    while at < end:
+        (size,) = _LENGTH.unpack_from(batch, at)
+        message = batch[at + 4 : at + 4 + size]
+        at += 4 + size
+        sender, _, body = message[1:].partition(b"\0")
+        messages.append((message[:1], sender.decode(), body))
+    return messages
+
+
+class ClusterBus:
+    """This node's end of the bus. Reactor thread only."""
+
+    log = Logger()
+
+    def __init__(self, node: str, clock: IReactorTime) -> None:
+        self.node = node
+        self._prefix = node.encode() + b"\0"
+        #: Set by :meth:`listen`; what is sent before waits for it.
+        self._publisher: RedisConnection | None = None
+        self._clock = clock
+        self._pending: dict[bytes, list[bytes]] = {}
+        self._flush_call: IDelayedCall | None = None
+        self._subscriber: _Subscriber | None = None
+        #: Messages and PUBLISH commands sent, for tests and the metrics.
+        self.sent_messages = 0
+        self.published = 0
+
+    async def listen(
+        self, url: str, reactor: IReactorTCP, publisher: RedisConnection, receiver: Receiver
+    ) -> None:
+        """Subscribe to this node's channel and the all-nodes one, and publish on
+        ``publisher`` from now on."""
+        host, port, _ = parse_redis_url(url)
+        factory = txredisapi.SubscriberFactory()
+        factory.protocol = _Subscriber
+        factory.charset = None  # messages are bytes
+        factory.receiver = receiver
+        factory.startConnecting(TCP4ClientEndpoint(reactor, host, port, timeout=5))
+        subscriber = await factory.deferred
+        await subscriber.subscribe([channel_of(self.node), ALL])
+        self._subscriber = subscriber
+        self._publisher = publisher
+        if self._pending and self._flush_call is None:
+            self._flush_call = self._clock.callLater(0, self._flush)
+
+    def send(self, node: str | None, kind: bytes, body: bytes) -> None:
+        """Queue one message for ``node`` (None: every node but this one)."""
+        channel = ALL if node is None else channel_of(node)
+        message = kind + self._prefix + body
+        self._pending.setdefault(channel, []).append(_LENGTH.pack(len(message)) + message)
+        self.sent_messages += 1
+        if self._flush_call is None:
+            self._flush_call = self._clock.callLater(0, self._flush)
+
+    def _flush(self) -> None:
+        self._flush_call = None
+        if self._publisher is None:
+            return  # not listening yet: sent once it is
+        pending, self._pending = self._pending, {}
+        for channel, messages in pending.items():
+            self.published += 1
+            self._publisher.publish(channel, b"".join(messages)).addErrback(
+                self._publish_failed, channel
+            )
+
+    def _publish_failed(self, failure: Failure, channel: bytes) -> None:
+        self.log.warn(
+            "cluster publish to {channel} failed: {why}",
+            channel=channel.decode(),
+            why=failure.getErrorMessage(),
+        )
+
+    def stop(self) -> Deferred[object] | None:
+        if self._flush_call is not None and self._flush_call.active():
+            self._flush_call.cancel()
+            self._flush()
+        if self._subscriber is not None:
+            subscriber, self._subscriber = self._subscriber, None
+            return subscriber.disconnect()
+        return None
+
+
+class _Subscriber(txredisapi.SubscriberProtocol):
+    """Hands every batch published to this node's channels to the bus' receiver."""
+
+    def messageReceived(self, pattern, channel, batch) -> None:  # noqa: N802 (theirs)
+        receiver = self.factory.receiver
+        for kind, sender, body in split(batch):
+            try:
+                receiver(kind, sender, body)
+            except Exception:
+                ClusterBus.log.failure("cluster message from {sender} failed", sender=sender)

@@ -1,0 +1,230 @@
+"""The cluster's tracker: this node's presences, and a copy of every other node's.
+
+Behind :class:`~nakama_rt.core.tracker.ITracker`, so the features do not know they run
+in a cluster. Local changes go through a :class:`~nakama_rt.core.tracker.LocalTracker`,
+which emits the join and leave events to the listeners of this node, and are told to
+every other node (one message per change, batched per reactor turn by the bus). The
+other nodes' presences are kept in a replica that answers the reads (who is on a
+stream, how many, on which node) and emits no event: the node where a change happened
+sent its events to every member of the stream, wherever they are, through the router.
+
+A node that joins asks the others for their presences (a sync); a node that leaves or
+dies is forgotten (:meth:`ClusterTracker.forget_node`).
+"""
+
+from __future__ import annotations
+
+import orjson
+from zope.interface import implementer
+
+from nakama_rt.cluster.bus import ClusterBus
+from nakama_rt.core.tracker import (
+    ITracker,
+    LocalTracker,
+    Presence,
+    PresenceListener,
+    PresenceMeta,
+    PresenceReason,
+    PresenceStream,
+)
+
+#: Message kinds on the bus.
+PRESENCES = b"P"  # a node's presence changes (or, to one node, all of them: a sync)
+SYNC = b"S"  # a node that joined asks for everyone's presences
+
+
+def _stream_key(stream: PresenceStream) -> list[object]:
+    return [stream.mode, stream.subject, stream.subcontext, stream.label]
+
+
+def _add_op(presence: Presence) -> list[object]:
+    meta = presence.meta
+    return [
+        "+",
+        presence.session_id,
+        presence.user_id,
+        *_stream_key(presence.stream),
+        meta.username,
+        meta.format,
+        meta.hidden,
+        meta.persistence,
+        meta.status,
+    ]
+
+
+@implementer(ITracker)
+class ClusterTracker:
+    """Stream membership over the cluster. Reactor thread only."""
+
+    def __init__(self, node: str, bus: ClusterBus) -> None:
+        self.node = node
+        self.local = LocalTracker()
+        self._bus = bus
+        #: Other nodes' presences: by stream, then session id.
+        self._remote: dict[PresenceStream, dict[str, Presence]] = {}
+        #: Which node holds each remote session, and what it holds.
+        self._node_of: dict[str, str] = {}
+        self._by_remote_session: dict[str, set[PresenceStream]] = {}
+
+    # Writes: local, then told to the other nodes
+
+    def track(
+        self, session_id: str, stream: PresenceStream, user_id: str, meta: PresenceMeta
+    ) -> bool:
+        added = self.local.track(session_id, stream, user_id, meta)
+        if added:
+            self._tell([_add_op(Presence(session_id, user_id, stream, meta))])
+        return added
+
+    def update(
+        self, session_id: str, stream: PresenceStream, user_id: str, meta: PresenceMeta
+    ) -> None:
+        self.local.update(session_id, stream, user_id, meta)
+        self._tell([_add_op(Presence(session_id, user_id, stream, meta))])
+
+    def untrack(self, session_id: str, stream: PresenceStream, user_id: str) -> None:
+        if self.local.get_by_stream(session_id, stream) is None:
+            return
+        self.local.untrack(session_id, stream, user_id)
+        self._tell([["-", session_id, *_stream_key(stream)]])
+
+    def untrack_all(
+        self, session_id: str, reason: PresenceReason = PresenceReason.DISCONNECT
+    ) -> None:
+        if not self.local.streams_by_session(session_id):
+            return
+        self.local.untrack_all(session_id, reason)
+        self._tell([["x", session_id]])
+
+    def untrack_by_stream(self, stream: PresenceStream) -> None:
+        held = self.local.session_ids_by_stream(stream)
+        self.local.untrack_by_stream(stream)
+        if held:
+            self._tell([["-", session_id, *_stream_key(stream)] for session_id in held])
+
+    def add_listener(self, mode: int, listener: PresenceListener) -> None:
+        self.local.add_listener(mode, listener)
+
+    def add_default_listener(self, listener: PresenceListener) -> None:
+        self.local.add_default_listener(listener)
+
+    # Reads: this node's presences and the replica together
+
+    def list_by_stream(
+        self, stream: PresenceStream, include_hidden: bool = True, include_not_hidden: bool = True
+    ) -> list[Presence]:
+        found = self.local.list_by_stream(stream, include_hidden, include_not_hidden)
+        remote = self._remote.get(stream)
+        if remote:
+            found.extend(
+                p
+                for p in remote.values()
+                if (include_hidden and include_not_hidden) or p.meta.hidden == include_hidden
+            )
+        return found
+
+    def get_by_stream(self, session_id: str, stream: PresenceStream) -> Presence | None:
+        presence = self.local.get_by_stream(session_id, stream)
+        if presence is None:
+            presence = self._remote.get(stream, {}).get(session_id)
+        return presence
+
+    def count_by_stream(self, stream: PresenceStream) -> int:
+        return self.local.count_by_stream(stream) + len(self._remote.get(stream, ()))
+
+    def session_ids_by_stream(self, stream: PresenceStream) -> list[str]:
+        ids = self.local.session_ids_by_stream(stream)
+        ids.extend(self._remote.get(stream, ()))
+        return ids
+
+    def streams_by_session(self, session_id: str) -> list[PresenceStream]:
+        streams = self.local.streams_by_session(session_id)
+        return streams or list(self._by_remote_session.get(session_id, ()))
+
+    def streams_by_mode(self, mode: int) -> list[tuple[PresenceStream, int]]:
+        counts = dict(self.local.streams_by_mode(mode))
+        for stream, members in self._remote.items():
+            if stream.mode == mode:
+                counts[stream] = counts.get(stream, 0) + len(members)
+        return list(counts.items())
+
+    # Where remote sessions are, for the router
+
+    def node_of(self, session_id: str) -> str | None:
+        """The node holding a session of another node, or None."""
+        return self._node_of.get(session_id)
+
+    def remote_nodes(self, stream: PresenceStream) -> set[str]:
+        """The other nodes with a member on ``stream``."""
+        node_of = self._node_of
+        return {node_of[s] for s in self._remote.get(stream, ())}
+
+    # The bus
+
+    def _tell(self, ops: list[list[object]]) -> None:
+        self._bus.send(None, PRESENCES, orjson.dumps(ops))
+
+    def start_sync(self) -> None:
+        """Ask every other node for its presences (this node just joined)."""
+        self._bus.send(None, SYNC, b"")
+
+    def received(self, kind: bytes, sender: str, body: bytes) -> bool:
+        """Apply a message from another node; False when it is not the tracker's."""
+        if sender == self.node:
+            return True  # our own, heard on the all-nodes channel
+        if kind == PRESENCES:
+            self._apply(sender, orjson.loads(body))
+        elif kind == SYNC:
+            snapshot = [_add_op(p) for p in self.local.presences()]
+            self._bus.send(sender, PRESENCES, orjson.dumps([["=", None], *snapshot]))
+        else:
+            return False
+        return True
+
+    def _apply(self, node: str, ops: list[list]) -> None:
+        for op in ops:
+            code = op[0]
+            if code == "+":
+                (_, session_id, user_id, mode, subject, subcontext, label, *meta) = op
+                stream = PresenceStream(mode, subject, subcontext, label)
+                username, fmt, hidden, persistence, status = meta
+                presence = Presence(
+                    session_id,
+                    user_id,
+                    stream,
+                    PresenceMeta(username, fmt, hidden, persistence, status),
+                )
+                self._remote.setdefault(stream, {})[session_id] = presence
+                self._node_of[session_id] = node
+                self._by_remote_session.setdefault(session_id, set()).add(stream)
+            elif code == "-":
+                _, session_id, mode, subject, subcontext, label = op
+                self._drop(session_id, PresenceStream(mode, subject, subcontext, label))
+            elif code == "x":
+                for stream in list(self._by_remote_session.get(op[1], ())):
+                    self._drop(op[1], stream)
+            elif code == "=":
+                self.forget_node(node)
+
+    def _drop(self, session_id: str, stream: PresenceStream) -> None:
+        members = self._remote.get(stream)
+        if members is not None:
+            members.pop(session_id, None)
+            if not members:
+                del self._remote[stream]
+        held = self._by_remote_session.get(session_id)
+        if held is not None:
+            held.discard(stream)
+            if not held:
+                del self._by_remote_session[session_id]
+                self._node_of.pop(session_id, None)
+
+    def forget_node(self, node: str) -> None:
+        """Drop every presence of ``node`` (it left, died, or is about to resend all)."""
+        for session_id in [s for s, n in self._node_of.items() if n == node]:
+            for stream in list(self._by_remote_session.get(session_id, ())):
+                self._drop(session_id, stream)
+
+    def nodes(self) -> set[str]:
+        """The other nodes that hold presences now."""
+        return set(self._node_of.values())

@@ -1,0 +1,26 @@
+"""How the features reach players: this node's sessions, the tracker, the router and the
+counts the router keeps. One process builds :meth:`Delivery.local`; a cluster node
+builds the same four over the cluster (``nakama_rt.cluster.node``)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from nakama_rt.core.registry import SessionRegistry
+from nakama_rt.core.router import IRouter, LocalRouter
+from nakama_rt.core.tracker import ITracker, LocalTracker
+from nakama_rt.counters import RealtimeCounts
+
+
+@dataclass(frozen=True)
+class Delivery:
+    sessions: SessionRegistry
+    tracker: ITracker
+    router: IRouter
+    counts: RealtimeCounts
+
+    @classmethod
+    def local(cls) -> Delivery:
+        """One process, no cluster."""
+        sessions, tracker, counts = SessionRegistry(), LocalTracker(), RealtimeCounts()
+        return cls(sessions, tracker, LocalRouter(sessions, tracker, counts), counts)

@@ -1,0 +1,156 @@
+"""Players on two nodes of one cluster meet (issue 15, second part): two servers in this
+process, each its own node on the real Redis and its own port, sharing one SQLite file
+as workers on one machine do; real sockets in both formats."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+import pytest_twisted
+from conftest import make_config
+from twisted.internet import reactor
+from twisted.internet.task import deferLater
+
+from nakama_rt.app import NakamaRT
+from tests.wsclient import has, player, wait_for
+
+FORMATS = ["json", "protobuf"]
+
+
+class Node:
+    def __init__(self, app: NakamaRT) -> None:
+        self.app = app
+        self.listening = reactor.listenTCP(0, app.site(), interface="127.0.0.1")
+        self.port = self.listening.getHost().port
+
+    async def stop(self) -> None:
+        await self.listening.stopListening()
+        await self.app.stop()
+
+
+@pytest_twisted.async_yield_fixture
+async def nodes(tmp_path, redis_url):
+    started = []
+    for name in ("a", "b"):
+        config = make_config(tmp_path, cluster={"redis": redis_url})
+        app = NakamaRT(dataclasses.replace(config, name=name), reactor, bcrypt_cost=4)
+        await app.start()
+        started.append(Node(app))
+    await settle()
+    yield started
+    for node in started:
+        await node.stop()
+
+
+async def settle(seconds: float = 0.1) -> None:
+    """Let what one node published reach the other (a Redis round trip)."""
+    await deferLater(reactor, seconds, lambda: None)
+
+
+def room(name: str) -> dict:
+    return {"cid": "j", "channel_join": {"target": name, "type": 1, "persistence": False}}
+
+
+def joined_by(event: str, username: str):
+    """A predicate: an ``event`` whose joins include ``username``."""
+    return lambda m: username in [p["username"] for p in m.get(event, {}).get("joins", [])]
+
+
+def other(fmt: str) -> str:
+    return "protobuf" if fmt == "json" else "json"
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+@pytest_twisted.ensureDeferred
+async def test_a_room_spans_two_nodes(nodes, fmt) -> None:
+    a, b = nodes
+    alice = await player(a.port, "alice", fmt)
+    bob = await player(b.port, "bob", other(fmt))
+    await alice.request(room("lobby"))
+    await settle()
+    joined = await bob.request(room("lobby"))
+    # bob, on b, sees alice, on a, among the room's presences...
+    assert [p["username"] for p in joined["channel"]["presences"]] == ["alice"]
+    # ...and alice gets bob's join, sent by b through Redis.
+    await wait_for(alice, joined_by("channel_presence_event", "bob"))
+
+    channel_id = joined["channel"]["id"]
+    alice.send({"cid": "m", "channel_message_send": {"channel_id": channel_id, "content": "{}"}})
+    mine, _ = await wait_for(alice, has("channel_message"))
+    theirs, _ = await wait_for(bob, has("channel_message"))
+    assert theirs["channel_message"] == mine["channel_message"]
+    assert theirs["channel_message"]["username"] == "alice"
+
+    bob_session = joined["channel"]["self"]["session_id"]
+    assert a.app.cluster.tracker.node_of(bob_session) == "b"
+    bob.sendClose(1000)
+    await bob.closed()
+    left, _ = await wait_for(alice, has("channel_presence_event"))
+    assert [p["username"] for p in left["channel_presence_event"]["leaves"]] == ["bob"]
+    await settle()
+    assert a.app.cluster.tracker.node_of(bob_session) is None
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_room_on_one_node_costs_no_redis_traffic(nodes) -> None:
+    a, b = nodes
+    alice = await player(a.port, "alice")
+    carol = await player(a.port, "carol")
+    for client in (alice, carol):
+        await client.request(room("local"))
+    await settle()
+    bus = a.app.cluster.bus
+    before = bus.sent_messages
+    channel_id = "2...local"
+    for n in range(5):
+        send = {"channel_id": channel_id, "content": "{}"}
+        alice.send({"cid": f"m{n}", "channel_message_send": send})
+    for _ in range(5):
+        await wait_for(carol, has("channel_message"))
+    assert bus.sent_messages == before
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_node_that_joins_late_learns_the_presences(tmp_path, redis_url, nodes) -> None:
+    a, _ = nodes
+    alice = await player(a.port, "alice")
+    await alice.request(room("early"))
+    config = make_config(tmp_path, cluster={"redis": redis_url})
+    late = NakamaRT(dataclasses.replace(config, name="c"), reactor, bcrypt_cost=4)
+    await late.start()
+    node = Node(late)
+    try:
+        await settle(0.3)
+        dave = await player(node.port, "dave")
+        joined = await dave.request(room("early"))
+        assert [p["username"] for p in joined["channel"]["presences"]] == ["alice"]
+    finally:
+        await node.stop()
+    await settle()
+    assert "c" not in a.app.cluster.tracker.nodes()  # its sessions closed, and a was told
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+@pytest_twisted.ensureDeferred
+async def test_a_relayed_match_spans_two_nodes(nodes, fmt) -> None:
+    a, b = nodes
+    alice = await player(a.port, "alice", fmt)
+    bob = await player(b.port, "bob", other(fmt))
+    created = await alice.request({"cid": "c", "match_create": {}})
+    match_id = created["match"]["match_id"]
+    await settle()
+    joined = await bob.request({"cid": "j", "match_join": {"match_id": match_id}})
+    assert [p["username"] for p in joined["match"]["presences"]] == ["alice"]
+    await wait_for(alice, joined_by("match_presence_event", "bob"))
+    await settle()
+    alice.send({"match_data_send": {"match_id": match_id, "op_code": 7, "data": "aGk="}})
+    data, _ = await wait_for(bob, has("match_data"))
+    assert data["match_data"]["op_code"] == "7"
+    assert data["match_data"]["presence"]["username"] == "alice"
+    bob.send({"match_data_send": {"match_id": match_id, "op_code": 8, "data": "eW8="}})
+    data, _ = await wait_for(alice, has("match_data"))
+    assert (data["match_data"]["op_code"], data["match_data"]["presence"]["username"]) == (
+        "8",
+        "bob",
+    )
