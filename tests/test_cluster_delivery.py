@@ -13,7 +13,7 @@ from twisted.internet import reactor
 from twisted.internet.task import deferLater
 
 from nakama_rt.app import NakamaRT
-from tests.wsclient import has, player, wait_for
+from tests.wsclient import authenticate, connect, has, player, wait_for
 
 FORMATS = ["json", "protobuf"]
 
@@ -29,15 +29,20 @@ class Node:
         await self.app.stop()
 
 
-@pytest_twisted.async_yield_fixture
-async def nodes(tmp_path, redis_url):
+async def start_nodes(tmp_path, redis_url: str, names: tuple[str, ...], ttl: int = 10):
     started = []
-    for name in ("a", "b"):
-        config = make_config(tmp_path, cluster={"redis": redis_url})
+    for name in names:
+        config = make_config(tmp_path, cluster={"redis": redis_url, "node_ttl_sec": ttl})
         app = NakamaRT(dataclasses.replace(config, name=name), reactor, bcrypt_cost=4)
         await app.start()
         started.append(Node(app))
     await settle()
+    return started
+
+
+@pytest_twisted.async_yield_fixture
+async def nodes(tmp_path, redis_url):
+    started = await start_nodes(tmp_path, redis_url, ("a", "b"))
     yield started
     for node in started:
         await node.stop()
@@ -154,3 +159,48 @@ async def test_a_relayed_match_spans_two_nodes(nodes, fmt) -> None:
         "8",
         "bob",
     )
+
+
+@pytest_twisted.ensureDeferred
+async def test_status_follows_span_two_nodes(nodes) -> None:
+    a, b = nodes
+    alice = await player(a.port, "alice")
+    session = await authenticate(b.port, "custom-bob-cluster", username="bob")
+    bob = await connect(b.port, session["token"], status=True)
+    await settle()
+    followed = await alice.request({"cid": "f", "status_follow": {"usernames": ["bob"]}})
+    assert [p["username"] for p in followed["status"]["presences"]] == ["bob"]
+    bob.send({"cid": "u", "status_update": {"status": "away"}})
+    event, _ = await wait_for(alice, has("status_presence_event"))
+    assert [p.get("status") for p in event["status_presence_event"]["joins"]] == ["away"]
+    bob.sendClose(1000)
+    await bob.closed()
+    event, _ = await wait_for(
+        alice,
+        lambda m: (
+            "leaves" in m.get("status_presence_event", {})
+            and "joins" not in m.get("status_presence_event", {})
+        ),
+    )
+    assert [p["username"] for p in event["status_presence_event"]["leaves"]] == ["bob"]
+
+
+@pytest_twisted.ensureDeferred
+async def test_the_presences_of_a_node_that_dies_leave(tmp_path, redis_url) -> None:
+    survivor, doomed = await start_nodes(tmp_path, redis_url, ("a", "b"), ttl=1)
+    try:
+        alice = await player(survivor.port, "alice")
+        bob = await player(doomed.port, "bob")
+        await alice.request(room("lobby"))
+        await settle()
+        await bob.request(room("lobby"))
+        await wait_for(alice, joined_by("channel_presence_event", "bob"))
+        # b dies: no heartbeat, no goodbye, and nothing more it says is heard.
+        await doomed.app.timers.stopService()
+        await doomed.app.cluster.bus.stop()
+        event, _ = await wait_for(alice, has("channel_presence_event"), timeout=4)
+        assert [p["username"] for p in event["channel_presence_event"]["leaves"]] == ["bob"]
+        assert survivor.app.cluster.tracker.nodes() == set()
+    finally:
+        await doomed.stop()
+        await survivor.stop()

@@ -8,8 +8,12 @@ other nodes' presences are kept in a replica that answers the reads (who is on a
 stream, how many, on which node) and emits no event: the node where a change happened
 sent its events to every member of the stream, wherever they are, through the router.
 
-A node that joins asks the others for their presences (a sync); a node that leaves or
-dies is forgotten (:meth:`ClusterTracker.forget_node`).
+Status follows are kept per node, and the status listener tells only this node's
+followers: so every node runs it for the other nodes' status changes too
+(:data:`LOCAL_LISTENER_MODES`). A node that joins asks the others for their presences
+(a sync). When a node dies, every node tells its own followers, and one node (the
+first live one by name) runs the other listeners with the dead node's leaves, which
+reach every member of those streams through the router (:meth:`ClusterTracker.node_died`).
 """
 
 from __future__ import annotations
@@ -26,7 +30,11 @@ from nakama_rt.core.tracker import (
     PresenceMeta,
     PresenceReason,
     PresenceStream,
+    StreamMode,
 )
+
+#: Modes whose listeners tell only this node's sessions: run for every node's changes.
+LOCAL_LISTENER_MODES = frozenset({StreamMode.STATUS})
 
 #: Message kinds on the bus.
 PRESENCES = b"P"  # a node's presence changes (or, to one node, all of them: a sync)
@@ -35,6 +43,24 @@ SYNC = b"S"  # a node that joined asks for everyone's presences
 
 def _stream_key(stream: PresenceStream) -> list[object]:
     return [stream.mode, stream.subject, stream.subcontext, stream.label]
+
+
+def _left(presence: Presence) -> Presence:
+    """``presence`` as it leaves with its node: disconnected."""
+    meta = presence.meta
+    return Presence(
+        presence.session_id,
+        presence.user_id,
+        presence.stream,
+        PresenceMeta(
+            meta.username,
+            meta.format,
+            meta.hidden,
+            meta.persistence,
+            meta.status,
+            PresenceReason.DISCONNECT,
+        ),
+    )
 
 
 def _add_op(presence: Presence) -> list[object]:
@@ -194,22 +220,31 @@ class ClusterTracker:
                     stream,
                     PresenceMeta(username, fmt, hidden, persistence, status),
                 )
-                self._remote.setdefault(stream, {})[session_id] = presence
+                members = self._remote.setdefault(stream, {})
+                previous = members.get(session_id)
+                members[session_id] = presence
                 self._node_of[session_id] = node
                 self._by_remote_session.setdefault(session_id, set()).add(stream)
+                if mode in LOCAL_LISTENER_MODES:
+                    self.local.announce(
+                        stream,
+                        [] if hidden else [presence],
+                        [previous] if previous is not None and not previous.meta.hidden else [],
+                    )
             elif code == "-":
                 _, session_id, mode, subject, subcontext, label = op
-                self._drop(session_id, PresenceStream(mode, subject, subcontext, label))
+                self._drop(session_id, PresenceStream(mode, subject, subcontext, label), True)
             elif code == "x":
                 for stream in list(self._by_remote_session.get(op[1], ())):
-                    self._drop(op[1], stream)
+                    self._drop(op[1], stream, True)
             elif code == "=":
                 self.forget_node(node)
 
-    def _drop(self, session_id: str, stream: PresenceStream) -> None:
+    def _drop(self, session_id: str, stream: PresenceStream, announce: bool) -> Presence | None:
         members = self._remote.get(stream)
+        presence = None
         if members is not None:
-            members.pop(session_id, None)
+            presence = members.pop(session_id, None)
             if not members:
                 del self._remote[stream]
         held = self._by_remote_session.get(session_id)
@@ -218,12 +253,39 @@ class ClusterTracker:
             if not held:
                 del self._by_remote_session[session_id]
                 self._node_of.pop(session_id, None)
+        if (
+            announce
+            and presence is not None
+            and stream.mode in LOCAL_LISTENER_MODES
+            and not presence.meta.hidden
+        ):
+            self.local.announce(stream, [], [presence])
+        return presence
 
-    def forget_node(self, node: str) -> None:
-        """Drop every presence of ``node`` (it left, died, or is about to resend all)."""
+    def forget_node(self, node: str) -> list[Presence]:
+        """Drop every presence of ``node`` without a word (it is about to resend them
+        all); return them."""
+        dropped = []
         for session_id in [s for s, n in self._node_of.items() if n == node]:
             for stream in list(self._by_remote_session.get(session_id, ())):
-                self._drop(session_id, stream)
+                presence = self._drop(session_id, stream, False)
+                if presence is not None:
+                    dropped.append(presence)
+        return dropped
+
+    def node_died(self, node: str, live: set[str]) -> None:
+        """``node`` is gone without closing its sessions: its presences leave. Every
+        node tells its own followers; the first live node by name runs the other
+        listeners, whose events reach every member wherever they are."""
+        leaves: dict[PresenceStream, list[Presence]] = {}
+        for presence in self.forget_node(node):
+            if not presence.meta.hidden:
+                presence = _left(presence)
+                leaves.setdefault(presence.stream, []).append(presence)
+        elected = min(live | {self.node}) == self.node
+        for stream, gone in leaves.items():
+            if stream.mode in LOCAL_LISTENER_MODES or elected:
+                self.local.announce(stream, [], gone)
 
     def nodes(self) -> set[str]:
         """The other nodes that hold presences now."""

@@ -142,6 +142,14 @@ class LocalTracker:
     def __len__(self) -> int:
         return sum(len(members) for members in self._by_stream.values())
 
+    def announce(
+        self, stream: PresenceStream, joins: list[Presence], leaves: list[Presence]
+    ) -> None:
+        """Run the listeners of ``stream``'s mode for a change this tracker does not hold
+        (another node's, in a cluster)."""
+        if joins or leaves:
+            self._emit(stream, joins, leaves)
+
     def presences(self) -> list[Presence]:
         """Every presence held (a cluster node tells them to a node that joins)."""
         return [p for members in self._by_stream.values() for p in members.values()]
