@@ -178,7 +178,13 @@ class NakamaRT:
         HeartbeatService(membership, self.reactor).setServiceParent(self.timers)
         assert self.cluster is not None  # built with the config that has cluster.redis
         yield Deferred.fromCoroutine(
-            self.cluster.bus.listen(cluster.redis, self.reactor, self.redis, self.cluster.received)
+            self.cluster.bus.listen(
+                cluster.redis,
+                self.reactor,
+                self.redis,
+                self.cluster.received,
+                self.cluster.tracker.resync,
+            )
         )
         self.cluster.tracker.start_sync()
         NodeWatch(

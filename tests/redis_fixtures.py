@@ -42,3 +42,20 @@ def redis_url() -> str:
 def flush(url: str) -> None:
     """Empty the test database, as a restarted Redis that keeps nothing would be."""
     _command(url, "FLUSHDB")
+
+
+def drop_connections(url: str) -> int:
+    """Close every connection to the test database but this one, as a Redis restart
+    does; return how many."""
+    database = urlsplit(url).path.strip("/") or "0"
+    listing = _command(url, "CLIENT", "LIST").decode()
+    ids = [
+        fields["id"]
+        for line in listing.splitlines()
+        if "id=" in line
+        for fields in [dict(f.split("=", 1) for f in line.split() if "=" in f)]
+        if fields.get("db") == database and "client" not in fields.get("cmd", "")
+    ]
+    for client_id in ids:
+        _command(url, "CLIENT", "KILL", "ID", client_id)
+    return len(ids)

@@ -9,7 +9,9 @@ import dataclasses
 import pytest
 import pytest_twisted
 from conftest import make_config
+from redis_fixtures import drop_connections, flush
 from twisted.internet import reactor
+from twisted.internet.defer import Deferred
 from twisted.internet.task import deferLater
 
 from nakama_rt.app import NakamaRT
@@ -204,3 +206,30 @@ async def test_the_presences_of_a_node_that_dies_leave(tmp_path, redis_url) -> N
     finally:
         await doomed.stop()
         await survivor.stop()
+
+
+@pytest_twisted.ensureDeferred
+async def test_the_cluster_converges_after_redis_restarts(tmp_path, redis_url) -> None:
+    a, b = await start_nodes(tmp_path, redis_url, ("a", "b"), ttl=1)
+    try:
+        alice = await player(a.port, "alice")
+        await alice.request(room("lobby"))
+        await settle()
+        # Redis restarts: every connection drops, and it keeps nothing.
+        assert drop_connections(redis_url) >= 4  # each node's publisher and subscriber
+        flush(redis_url)
+        await settle(3.0)  # txredisapi reconnects after about a second
+        assert await Deferred.fromCoroutine(a.app.membership.live_nodes()) == ["a", "b"]
+        carol = await player(b.port, "carol")
+        joined = await carol.request(room("lobby"))
+        assert [p["username"] for p in joined["channel"]["presences"]] == ["alice"]
+        await wait_for(alice, joined_by("channel_presence_event", "carol"))
+        channel_id = joined["channel"]["id"]
+        carol.send(
+            {"cid": "m", "channel_message_send": {"channel_id": channel_id, "content": "{}"}}
+        )
+        theirs, _ = await wait_for(alice, has("channel_message"))
+        assert theirs["channel_message"]["username"] == "carol"
+    finally:
+        await b.stop()
+        await a.stop()

@@ -59,23 +59,28 @@ class ClusterBus:
         self._pending: dict[bytes, list[bytes]] = {}
         self._flush_call: IDelayedCall | None = None
         self._subscriber: _Subscriber | None = None
+        self._failing = False
         #: Messages and PUBLISH commands sent, for tests and the metrics.
         self.sent_messages = 0
         self.published = 0
 
     async def listen(
-        self, url: str, reactor: IReactorTCP, publisher: RedisConnection, receiver: Receiver
+        self,
+        url: str,
+        reactor: IReactorTCP,
+        publisher: RedisConnection,
+        receiver: Receiver,
+        reconnected: Callable[[], None],
     ) -> None:
         """Subscribe to this node's channel and the all-nodes one, and publish on
-        ``publisher`` from now on."""
-        host, port, _ = parse_redis_url(url)
-        factory = txredisapi.SubscriberFactory()
-        factory.protocol = _Subscriber
-        factory.charset = None  # messages are bytes
-        factory.receiver = receiver
+        ``publisher`` from now on. When Redis comes back after it went away, the
+        subscription is made again and ``reconnected`` is called (what was published
+        meanwhile is lost: the tracker sends everything again)."""
+        host, port, database = parse_redis_url(url)
+        factory = _Subscriptions([channel_of(self.node), ALL], database, receiver, reconnected)
         factory.startConnecting(TCP4ClientEndpoint(reactor, host, port, timeout=5))
         subscriber = await factory.deferred
-        await subscriber.subscribe([channel_of(self.node), ALL])
+        await subscriber.subscribe(factory.channels)
         self._subscriber = subscriber
         self._publisher = publisher
         if self._pending and self._flush_call is None:
@@ -97,16 +102,24 @@ class ClusterBus:
         pending, self._pending = self._pending, {}
         for channel, messages in pending.items():
             self.published += 1
-            self._publisher.publish(channel, b"".join(messages)).addErrback(
-                self._publish_failed, channel
+            self._publisher.publish(channel, b"".join(messages)).addCallbacks(
+                self._published, self._publish_failed, errbackArgs=(channel,)
             )
 
     def _publish_failed(self, failure: Failure, channel: bytes) -> None:
-        self.log.warn(
-            "cluster publish to {channel} failed: {why}",
-            channel=channel.decode(),
-            why=failure.getErrorMessage(),
-        )
+        # Once per outage, not once per message.
+        if not self._failing:
+            self._failing = True
+            self.log.warn(
+                "cluster publish to {channel} failed: {why} (Redis down? players on "
+                "other nodes miss what is sent until it is back)",
+                channel=channel.decode(),
+                why=failure.getErrorMessage(),
+            )
+
+    def _published(self, result: object) -> object:
+        self._failing = False
+        return result
 
     def stop(self) -> Deferred[object] | None:
         if self._flush_call is not None and self._flush_call.active():
@@ -116,6 +129,41 @@ class ClusterBus:
             subscriber, self._subscriber = self._subscriber, None
             return subscriber.disconnect()
         return None
+
+
+class _Subscriptions(txredisapi.SubscriberFactory):
+    """The subscriber's connection (txredisapi reconnects it), subscribed again to
+    ``channels`` on every connection after the first."""
+
+    def __init__(
+        self,
+        channels: list[bytes],
+        database: int,
+        receiver: Receiver,
+        reconnected: Callable[[], None],
+    ) -> None:
+        super().__init__()
+        # Channels are server-wide; the database only names the connection's place in
+        # CLIENT LIST, beside the node's other one.
+        self.dbid = database
+        self.protocol = _Subscriber
+        self.charset = None  # messages are bytes
+        self.channels = channels
+        self.receiver = receiver
+        self._reconnected = reconnected
+        self._connected_before = False
+
+    def addConnection(self, conn) -> None:  # noqa: N802 (txredisapi's name)
+        super().addConnection(conn)
+        if not conn.connected:
+            return
+        if self._connected_before:
+            ClusterBus.log.info("cluster Redis is back: subscribing again")
+            conn.subscribe(self.channels).addCallbacks(
+                lambda _: self._reconnected(),
+                lambda failure: ClusterBus.log.failure("subscribing again failed", failure),
+            )
+        self._connected_before = True
 
 
 class _Subscriber(txredisapi.SubscriberProtocol):

@@ -194,6 +194,13 @@ class ClusterTracker:
         """Ask every other node for its presences (this node just joined)."""
         self._bus.send(None, SYNC, b"")
 
+    def resync(self) -> None:
+        """After Redis came back: tell every node all of this node's presences, and ask
+        for theirs (what was published while it was gone is lost)."""
+        snapshot = [_add_op(p) for p in self.local.presences()]
+        self._bus.send(None, PRESENCES, orjson.dumps([["=", None], *snapshot]))
+        self.start_sync()
+
     def received(self, kind: bytes, sender: str, body: bytes) -> bool:
         """Apply a message from another node; False when it is not the tracker's."""
         if sender == self.node:
