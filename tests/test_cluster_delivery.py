@@ -31,10 +31,13 @@ class Node:
         await self.app.stop()
 
 
-async def start_nodes(tmp_path, redis_url: str, names: tuple[str, ...], ttl: int = 10):
+async def start_nodes(
+    tmp_path, redis_url: str, names: tuple[str, ...], ttl: int = 10, **sections: dict
+):
     started = []
     for name in names:
-        config = make_config(tmp_path, cluster={"redis": redis_url, "node_ttl_sec": ttl})
+        cluster = {"redis": redis_url, "node_ttl_sec": ttl}
+        config = make_config(tmp_path, cluster=cluster, **sections)
         app = NakamaRT(dataclasses.replace(config, name=name), reactor, bcrypt_cost=4)
         await app.start()
         started.append(Node(app))
@@ -230,6 +233,25 @@ async def test_the_cluster_converges_after_redis_restarts(tmp_path, redis_url) -
         )
         theirs, _ = await wait_for(alice, has("channel_message"))
         assert theirs["channel_message"]["username"] == "carol"
+    finally:
+        await b.stop()
+        await a.stop()
+
+
+@pytest_twisted.ensureDeferred
+async def test_single_socket_closes_the_older_socket_on_another_node(tmp_path, redis_url) -> None:
+    a, b = await start_nodes(tmp_path, redis_url, ("a", "b"), session={"single_socket": True})
+    try:
+        session = await authenticate(a.port, "custom-single-cluster", username="solo")
+        older = await connect(a.port, session["token"])
+        await settle()
+        newer = await connect(b.port, session["token"], fmt="protobuf")
+        notice = await older.next()
+        (note,) = notice["notifications"]["notifications"]
+        assert (note["code"], note["subject"]) == (-7, "single_socket")
+        assert await older.closed() == (1000, "server-side session disconnect")
+        assert await newer.request({"cid": "1", "ping": {}}) == {"cid": "1", "pong": {}}
+        assert [s.username for s in b.app.server.sessions] == ["solo"]
     finally:
         await b.stop()
         await a.stop()

@@ -25,6 +25,7 @@ from nakama_rt.wire.proto import realtime_pb2
 #: Message kinds on the bus.
 TO_STREAM = b"D"  # an envelope for this node's members of a stream
 TO_SESSIONS = b"E"  # an envelope for some of this node's sessions
+CLOSE = b"C"  # close some of this node's sessions, with a reason
 
 
 def _wire_bytes(envelope: Routable) -> bytes:
@@ -49,15 +50,7 @@ class ClusterRouter:
         self._bus = bus
 
     def send_to_session_ids(self, session_ids: Iterable[str], envelope: Routable) -> None:
-        here: list[str] = []
-        elsewhere: dict[str, list[str]] = {}
-        node_of = self._tracker.node_of
-        for session_id in session_ids:
-            node = node_of(session_id)
-            if node is None:
-                here.append(session_id)
-            else:
-                elsewhere.setdefault(node, []).append(session_id)
+        here, elsewhere = self._by_node(session_ids)
         if here:
             self._local.send_to_session_ids(here, envelope)
         if elsewhere:
@@ -79,8 +72,32 @@ class ClusterRouter:
             for node in nodes:
                 self._bus.send(node, TO_STREAM, body)
 
+    def close_sessions(self, session_ids: Iterable[str], reason: str) -> None:
+        here, elsewhere = self._by_node(session_ids)
+        if here:
+            self._local.close_sessions(here, reason)
+        for node, ids in elsewhere.items():
+            self._bus.send(node, CLOSE, orjson.dumps([reason, ids]))
+
+    def _by_node(self, session_ids: Iterable[str]) -> tuple[list[str], dict[str, list[str]]]:
+        """This node's sessions, and the others' by node."""
+        here: list[str] = []
+        elsewhere: dict[str, list[str]] = {}
+        node_of = self._tracker.node_of
+        for session_id in session_ids:
+            node = node_of(session_id)
+            if node is None:
+                here.append(session_id)
+            else:
+                elsewhere.setdefault(node, []).append(session_id)
+        return here, elsewhere
+
     def received(self, kind: bytes, sender: str, body: bytes) -> bool:
         """Deliver what another node routed here; False when it is not the router's."""
+        if kind == CLOSE:
+            reason, ids = orjson.loads(body)
+            self._local.close_sessions(ids, reason)
+            return True
         if kind not in (TO_STREAM, TO_SESSIONS):
             return False
         address, _, data = body.partition(b"\n")

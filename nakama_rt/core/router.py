@@ -36,6 +36,9 @@ class IRouter(Interface):
     def send_to_stream(stream: PresenceStream, envelope: Routable) -> None:
         """Deliver to every session on a stream, hidden members included."""
 
+    def close_sessions(session_ids: Iterable[str], reason: str) -> None:
+        """Close these sessions, wherever they are connected (``single_socket``)."""
+
 
 @implementer(IRouter)
 class LocalRouter:
@@ -69,3 +72,9 @@ class LocalRouter:
 
     def send_to_stream(self, stream: PresenceStream, envelope: Routable) -> None:
         self.send_to_session_ids(self._tracker.session_ids_by_stream(stream), envelope)
+
+    def close_sessions(self, session_ids: Iterable[str], reason: str) -> None:
+        for session_id in session_ids:
+            session = self._sessions.get(session_id)
+            if session is not None:
+                session.close(reason)

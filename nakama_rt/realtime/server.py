@@ -198,26 +198,22 @@ class RealtimeServer:
     # Server-wide operations
 
     def _close_older_sockets(self, session: LiveSession) -> None:
+        """Tell the user's other sockets, on whichever node, why they close; close them."""
         stream = PresenceStream(StreamMode.NOTIFICATIONS, session.user_id)
-        for session_id in self.tracker.session_ids_by_stream(stream):
-            if session_id == session.id:
-                continue
-            older = self.sessions.get(session_id)
-            if older is None:
-                continue
-            notice = api_pb2.Notification(
-                id=str(uuid.uuid4()),
-                subject="single_socket",
-                content="{}",
-                code=NotificationCode.SINGLE_SOCKET,
-                create_time=timestamp_pb2.Timestamp(seconds=int(time.time())),
-                persistent=False,
-            )
-            notices = realtime_pb2.Notifications(notifications=[notice])
-            self.router.send_to_session_ids(
-                [session_id], realtime_pb2.Envelope(notifications=notices)
-            )
-            older.close(SINGLE_SOCKET_REASON)
+        older = [s for s in self.tracker.session_ids_by_stream(stream) if s != session.id]
+        if not older:
+            return
+        notice = api_pb2.Notification(
+            id=str(uuid.uuid4()),
+            subject="single_socket",
+            content="{}",
+            code=NotificationCode.SINGLE_SOCKET,
+            create_time=timestamp_pb2.Timestamp(seconds=int(time.time())),
+            persistent=False,
+        )
+        notices = realtime_pb2.Notifications(notifications=[notice])
+        self.router.send_to_session_ids(older, realtime_pb2.Envelope(notifications=notices))
+        self.router.close_sessions(older, SINGLE_SOCKET_REASON)
 
     def accepting_sockets(self) -> bool:
         """False from the start of a shutdown: new sockets are refused."""
