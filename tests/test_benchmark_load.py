@@ -150,3 +150,21 @@ def test_the_relay_sends_each_input_to_the_other_players() -> None:
     game.tick()
     assert [d["bytes"] for d in blue.data()] == [b"north", b"east"]
     assert json.loads(game.signal("")) == {"players": 2}
+
+
+def test_sockets_spread_over_the_ports_of_a_cluster() -> None:
+    """--also-port: socket by socket, every room spans the ports; --spread groups keeps
+    each room on one."""
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    try:
+        from loadgen.plan import Params, members
+    finally:
+        sys.path.remove(str(ROOT / "benchmarks"))
+    spread = Params("chat", port=1, also_ports=(2,), rooms=2, members=4)
+    by_room: dict[int, set[int]] = {}
+    for member in members(spread):
+        by_room.setdefault(member.group, set()).add(spread.port_of(member))
+    assert by_room == {0: {1, 2}, 1: {1, 2}}
+    kept = Params("chat", port=1, also_ports=(2,), rooms=2, members=4, spread="groups")
+    assert {m.group: kept.port_of(m) for m in members(kept)} == {0: 1, 1: 2}
+    assert Params("chat").port_of(members(Params("chat"))[3]) == 7350

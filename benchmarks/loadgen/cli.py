@@ -37,6 +37,22 @@ def parser() -> argparse.ArgumentParser:
     server.add_argument("--host", default="127.0.0.1")
     server.add_argument("--port", type=int, default=7350)
     server.add_argument("--server-key", default="defaultkey")
+    server.add_argument(
+        "--also-port",
+        type=int,
+        action="append",
+        default=[],
+        metavar="PORT",
+        help="another port of the same server, e.g. another node of a cluster (repeatable): "
+        "sockets are spread over --port and these",
+    )
+    server.add_argument(
+        "--spread",
+        choices=("members", "groups"),
+        default="members",
+        help="with --also-port: socket by socket (every room or match spans the ports), "
+        "or room by room (each room or match on one port)",
+    )
     server.add_argument("--format", choices=("json", "protobuf"), default="json")
     server.add_argument(
         "--server-pid",
@@ -124,6 +140,8 @@ def _params(args: argparse.Namespace, host: str, port: int) -> Params:
         hold=args.hold,
         user_prefix=args.user_prefix,
         rpc_id=args.rpc_id,
+        also_ports=tuple(args.also_port),
+        spread=args.spread,
     )
     # More workers than sockets would only idle.
     workers = max(1, min(args.workers, params.total_sockets))

@@ -42,6 +42,16 @@ class Params:
     hold: float = 2.0
     user_prefix: str = "bench"
     rpc_id: str = "relay_create"
+    #: Further ports of the same server (the nodes of a cluster): sockets are spread
+    #: over ``port`` and these, by socket (``members``) or by room or match (``groups``).
+    also_ports: tuple[int, ...] = ()
+    spread: str = "members"
+
+    def port_of(self, member: Member) -> int:
+        """The port this member's socket connects to."""
+        ports = (self.port, *self.also_ports)
+        key = member.group if self.spread == "groups" and member.group >= 0 else member.slot
+        return ports[key % len(ports)]
 
     @property
     def group_size(self) -> int:
@@ -78,6 +88,8 @@ class Params:
     def public(self) -> dict[str, object]:
         """The parameters that shape the load, for the report."""
         shared = {"workers": self.workers, "warmup_s": self.warmup, "duration_s": self.duration}
+        if self.also_ports:
+            shared = {**shared, "ports": 1 + len(self.also_ports), "spread": self.spread}
         if self.scenario == "connect":
             return {
                 "sockets": self.sockets,

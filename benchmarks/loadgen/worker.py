@@ -156,7 +156,9 @@ class Worker:
         errors: list[str] = []
 
         async def open_one(member: Member) -> None:
-            url = socket_url(params.host, params.port, self.tokens[member.slot], params.format)
+            url = socket_url(
+                params.host, params.port_of(member), self.tokens[member.slot], params.format
+            )
             async with gate:
                 began = time.time()
                 try:
