@@ -50,6 +50,9 @@ class ClusterRouter:
         self._bus = bus
 
     def send_to_session_ids(self, session_ids: Iterable[str], envelope: Routable) -> None:
+        if not self._tracker.remote_sessions:  # nobody on another node
+            self._local.send_to_session_ids(session_ids, envelope)
+            return
         here, elsewhere = self._by_node(session_ids)
         if here:
             self._local.send_to_session_ids(here, envelope)
@@ -80,10 +83,11 @@ class ClusterRouter:
             self._bus.send(node, CLOSE, orjson.dumps([reason, ids]))
 
     def _by_node(self, session_ids: Iterable[str]) -> tuple[list[str], dict[str, list[str]]]:
-        """This node's sessions, and the others' by node."""
+        """This node's sessions, and the others' by node (one dictionary lookup each:
+        this runs for every recipient of every match message)."""
         here: list[str] = []
         elsewhere: dict[str, list[str]] = {}
-        node_of = self._tracker.node_of
+        node_of = self._tracker.remote_sessions.get
         for session_id in session_ids:
             node = node_of(session_id)
             if node is None:

@@ -18,6 +18,8 @@ reach every member of those streams through the router (:meth:`ClusterTracker.no
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import orjson
 from zope.interface import implementer
 
@@ -179,6 +181,12 @@ class ClusterTracker:
     def node_of(self, session_id: str) -> str | None:
         """The node holding a session of another node, or None."""
         return self._node_of.get(session_id)
+
+    @property
+    def remote_sessions(self) -> Mapping[str, str]:
+        """Session id -> node, for every session of the other nodes (read only: the
+        router looks up each recipient here)."""
+        return self._node_of
 
     def remote_nodes(self, stream: PresenceStream) -> set[str]:
         """The other nodes with a member on ``stream``."""
