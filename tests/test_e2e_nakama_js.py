@@ -101,10 +101,11 @@ class _NodeRun(protocol.ProcessProtocol):
         self.ended.callback((code, b"".join(self.out).decode(), b"".join(self.err).decode()))
 
 
-async def run_scenario(node: str, port: int, adapter: str, scenario: str) -> dict:
-    """Run one scenario in node (without blocking the reactor) and return its facts."""
+async def run_scenario(node: str, port: int, adapter: str, scenario: str, *extra: str) -> dict:
+    """Run one scenario in node (without blocking the reactor) and return its facts;
+    ``extra`` are more arguments for the driver (``--other-port``)."""
     args = [node, "scenarios.mjs", "--host", "127.0.0.1", "--port", str(port)]
-    args += ["--server-key", SERVER_KEY, "--adapter", adapter, "--scenario", scenario]
+    args += ["--server-key", SERVER_KEY, "--adapter", adapter, "--scenario", scenario, *extra]
     run = _NodeRun()
     process = reactor.spawnProcess(run, node, args, env=dict(os.environ), path=str(E2E_DIR))
     killer = reactor.callLater(NODE_TIMEOUT_S, process.signalProcess, "KILL")

@@ -2,8 +2,8 @@
 // End-to-end scenarios: the official nakama-js client against a running nakama_rt server.
 //
 //   node scenarios.mjs --host 127.0.0.1 --port 7350 --server-key defaultkey \
-//        --adapter json|protobuf --scenario session|ping|status|chat_room|chat_dm_group|match_relayed|party|matchmaker|matchmaker_hook
-//        [--room lobby]
+//        --adapter json|protobuf --scenario session|ping|status|chat_room|chat_dm_group|match_relayed|party|matchmaker|matchmaker_hook|cluster_chat|cluster_match
+//        [--room lobby] [--other-port 7351]
 //
 // Each scenario asserts what it observes and, on success, prints exactly one JSON line of
 // facts on stdout (for tests/test_e2e_nakama_js.py to check against the server) and exits
@@ -12,7 +12,8 @@
 //
 // The chat and notification scenarios live in chat_scenarios.mjs, the relayed match ones
 // in match_scenarios.mjs, the party one in party_scenarios.mjs, the matchmaker ones in
-// matchmaker_scenarios.mjs; they import the helpers exported here (an import cycle: they
+// matchmaker_scenarios.mjs, the two-node ones (--other-port) in cluster_scenarios.mjs;
+// they import the helpers exported here (an import cycle: they
 // are only used once main() runs).
 
 import { randomUUID } from "node:crypto";
@@ -23,6 +24,7 @@ import { WebSocketAdapterPb } from "@heroiclabs/nakama-js-protobuf";
 import WebSocket from "ws";
 
 import { scenarioChatDmGroup, scenarioChatRoom } from "./chat_scenarios.mjs";
+import { scenarioClusterChat, scenarioClusterMatch } from "./cluster_scenarios.mjs";
 import { scenarioMatchRelayed } from "./match_scenarios.mjs";
 import { scenarioMatchmaker, scenarioMatchmakerHook } from "./matchmaker_scenarios.mjs";
 import { scenarioParty } from "./party_scenarios.mjs";
@@ -37,6 +39,8 @@ export const { values: opts } = parseArgs({
   options: {
     host: { type: "string", default: "127.0.0.1" },
     port: { type: "string" },
+    // cluster scenarios: the second node's port
+    "other-port": { type: "string" },
     "server-key": { type: "string", default: "defaultkey" },
     adapter: { type: "string", default: "json" },
     scenario: { type: "string" },
@@ -232,10 +236,10 @@ export function socketError(error) {
   return { code: error.code, message: error.message };
 }
 
-export function newClient() {
+export function newClient(port = opts.port) {
   // autoRefreshSession off: with the default 60 s tokens nakama-js would refresh before
   // every call (it refreshes within 5 minutes of expiry), hiding what is tested here.
-  return new Client(opts["server-key"], opts.host, opts.port, false, STEP_MS, false);
+  return new Client(opts["server-key"], opts.host, port, false, STEP_MS, false);
 }
 
 export async function newUser(client, prefix) {
@@ -484,6 +488,8 @@ const SCENARIOS = {
   matchmaker_hook: scenarioMatchmakerHook,
   runtime_rpc: scenarioRuntimeRpc,
   runtime_arena: scenarioRuntimeArena,
+  cluster_chat: scenarioClusterChat,
+  cluster_match: scenarioClusterMatch,
 };
 
 // --- main ---------------------------------------------------------------------------------

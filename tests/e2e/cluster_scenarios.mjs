@@ -1,0 +1,106 @@
+// Scenarios across two nodes of one cluster, for scenarios.mjs (see its header): user A's
+// client talks to --port, user B's to --other-port, and they meet as on one server.
+//
+//   cluster_chat   a room: B sees A among its presences, both see the other's join, each
+//                  gets the other's messages, A sees B leave when B's socket closes.
+//   cluster_match  a relayed match created on A's node, joined on B's: presences, events
+//                  and match data both ways.
+//
+// What one node tells the others crosses Redis; a short pause lets it arrive before the
+// other node is asked about it (SETTLE_MS).
+
+import { randomUUID } from "node:crypto";
+
+import { Inbox, STEP_MS, checkEqual, facts, newClient, newUser, openSocket, opts, sleep, within } from "./scenarios.mjs";
+
+const ROOM = 1;
+const SETTLE_MS = 250;
+
+function names(presences) {
+  return (presences ?? []).map((p) => p.username).sort();
+}
+
+/** Chat content as an object: the JSON adapter parses it, the protobuf one does not. */
+function content(m) {
+  return typeof m.content === "string" ? JSON.parse(m.content) : m.content;
+}
+
+async function twoUsersOnTwoNodes() {
+  if (!opts["other-port"]) throw new Error("--other-port (the second node) is required");
+  const here = newClient();
+  const there = newClient(opts["other-port"]);
+  const [a, b] = await Promise.all([newUser(here, "ca"), newUser(there, "cb")]);
+  const sa = openSocket(here, "A");
+  const sb = openSocket(there, "B");
+  for (const s of [sa, sb]) {
+    s.messages = new Inbox(`${s.label}'s channel messages`);
+    s.channelEvents = new Inbox(`${s.label}'s channel presence events`);
+    s.matchData = new Inbox(`${s.label}'s match data`);
+    s.matchEvents = new Inbox(`${s.label}'s match presence events`);
+    s.socket.onchannelmessage = (m) => s.messages.push(m);
+    s.socket.onchannelpresence = (e) => s.channelEvents.push(e);
+    s.socket.onmatchdata = (m) => s.matchData.push(m);
+    s.socket.onmatchpresence = (e) => s.matchEvents.push(e);
+  }
+  await within(sa.socket.connect(a.session, false, STEP_MS), "A connects to the first node");
+  await within(sb.socket.connect(b.session, false, STEP_MS), "B connects to the second node");
+  return { a, b, sa, sb };
+}
+
+export async function scenarioClusterChat() {
+  const { a, b, sa, sb } = await twoUsersOnTwoNodes();
+  const room = `cluster-${randomUUID()}`;
+  await within(sa.socket.joinChat(room, ROOM, false, false), "A joins");
+  await sa.channelEvents.next("A's own join");
+  await sleep(SETTLE_MS);
+  const joined = await within(sb.socket.joinChat(room, ROOM, false, false), "B joins");
+  facts.b_sees = names(joined.presences);
+  checkEqual(facts.b_sees, [a.username], "B's channel lists A, on the other node");
+  await sb.channelEvents.next("B's own join");
+  const seen = await sa.channelEvents.next("B's join, seen by A");
+  facts.a_sees_join = names(seen.joins);
+  checkEqual(facts.a_sees_join, [b.username], "A sees B join");
+
+  await within(sa.socket.writeChatMessage(joined.id, { text: "from A" }), "A writes");
+  const atB = await sb.messages.next("A's message, at B");
+  facts.b_got = { username: atB.username, content: content(atB) };
+  checkEqual(facts.b_got, { username: a.username, content: { text: "from A" } }, "B gets A's message");
+  await sa.messages.next("A's own message");
+  await within(sb.socket.writeChatMessage(joined.id, { text: "from B" }), "B writes");
+  const atA = await sa.messages.next("B's message, at A");
+  facts.a_got = { username: atA.username, content: content(atA) };
+  checkEqual(facts.a_got, { username: b.username, content: { text: "from B" } }, "A gets B's message");
+
+  sb.socket.disconnect(false);
+  const left = await sa.channelEvents.next("B's leave, seen by A");
+  facts.a_sees_leave = names(left.leaves);
+  checkEqual(facts.a_sees_leave, [b.username], "A sees B leave");
+  sa.socket.disconnect(false);
+}
+
+export async function scenarioClusterMatch() {
+  const { a, b, sa, sb } = await twoUsersOnTwoNodes();
+  const match = await within(sa.socket.createMatch(), "A creates a match");
+  await sleep(SETTLE_MS);
+  const joined = await within(sb.socket.joinMatch(match.match_id), "B joins it on the other node");
+  facts.b_sees = names(joined.presences);
+  checkEqual(facts.b_sees, [a.username], "B's match lists A");
+  let seen = await sa.matchEvents.next("B's join, seen by A");
+  if (names(seen.joins).includes(a.username)) {
+    seen = await sa.matchEvents.next("B's join, seen by A (after A's own)");
+  }
+  facts.a_sees_join = names(seen.joins);
+  checkEqual(facts.a_sees_join, [b.username], "A sees B join");
+  await sleep(SETTLE_MS);
+
+  await within(sa.socket.sendMatchState(match.match_id, 7, "from A"), "A sends");
+  const atB = await sb.matchData.next("A's data, at B");
+  facts.b_got = { op_code: Number(atB.op_code), sender: atB.presence.username };
+  checkEqual(facts.b_got, { op_code: 7, sender: a.username }, "B gets A's data");
+  await within(sb.socket.sendMatchState(match.match_id, 8, "from B"), "B sends");
+  const atA = await sa.matchData.next("B's data, at A");
+  facts.a_got = { op_code: Number(atA.op_code), sender: atA.presence.username };
+  checkEqual(facts.a_got, { op_code: 8, sender: b.username }, "A gets B's data");
+  sa.socket.disconnect(false);
+  sb.socket.disconnect(false);
+}
