@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 import pytest_twisted
 
-from tests.test_cluster_delivery import start_nodes
+from tests.test_cluster_delivery import nodes  # noqa: F401  (fixture: nodes a and b)
 from tests.test_e2e_nakama_js import (
     ADAPTERS,
     node,  # noqa: F401  (fixture)
@@ -16,18 +16,10 @@ from tests.test_e2e_nakama_js import (
 )
 
 
-@pytest_twisted.async_yield_fixture
-async def cluster(tmp_path, redis_url):
-    started = await start_nodes(tmp_path, redis_url, ("a", "b"))
-    yield started
-    for running in started:
-        await running.stop()
-
-
 @pytest.mark.parametrize("adapter", ADAPTERS)
 @pytest_twisted.ensureDeferred
-async def test_a_room_across_two_nodes(node, cluster, adapter) -> None:  # noqa: F811
-    a, b = cluster
+async def test_a_room_across_two_nodes(node, nodes, adapter) -> None:  # noqa: F811
+    a, b = nodes
     facts = await run_scenario(node, a.port, adapter, "cluster_chat", "--other-port", str(b.port))
     user_a, user_b = facts["b_got"]["username"], facts["a_got"]["username"]
     assert facts["b_sees"] == [user_a]  # B's channel, on b, lists A, on a
@@ -38,8 +30,8 @@ async def test_a_room_across_two_nodes(node, cluster, adapter) -> None:  # noqa:
 
 @pytest.mark.parametrize("adapter", ADAPTERS)
 @pytest_twisted.ensureDeferred
-async def test_a_relayed_match_across_two_nodes(node, cluster, adapter) -> None:  # noqa: F811
-    a, b = cluster
+async def test_a_relayed_match_across_two_nodes(node, nodes, adapter) -> None:  # noqa: F811
+    a, b = nodes
     facts = await run_scenario(node, a.port, adapter, "cluster_match", "--other-port", str(b.port))
     assert (facts["b_got"]["op_code"], facts["a_got"]["op_code"]) == (7, 8)
     assert facts["b_sees"] == [facts["b_got"]["sender"]]
