@@ -125,6 +125,12 @@ class ClusterBus:
         if self._flush_call is not None and self._flush_call.active():
             self._flush_call.cancel()
             self._flush()
+        self.log.info(
+            "cluster bus of node {node}: {messages} messages sent in {published} publishes",
+            node=self.node,
+            messages=self.sent_messages,
+            published=self.published,
+        )
         if self._subscriber is not None:
             subscriber, self._subscriber = self._subscriber, None
             return subscriber.disconnect()
