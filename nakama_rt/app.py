@@ -110,7 +110,9 @@ class NakamaRT:
         #: This server's Prometheus registry and its ``GET /metrics`` resource.
         #: What the HTTP limits stopped, on every site this server builds.
         self.http_counts = HttpLimitCounts()
-        self.metrics_registry = metrics_registry(self.server, self.storage, self.http_counts)
+        self.metrics_registry = metrics_registry(
+            self.server, self.storage, self.http_counts, self.cluster
+        )
         self.metrics_resource = MetricsResource(self.metrics_registry)
 
     def site(self) -> LimitedSite:
@@ -176,6 +178,12 @@ class NakamaRT:
             raise
         self.membership = membership
         HeartbeatService(membership, self.reactor).setServiceParent(self.timers)
+        if self.config.database_address().startswith("sqlite:"):
+            self.log.warn(
+                "cluster with the embedded SQLite database: only nodes on this machine, "
+                "with the same --data-dir, share it; nodes on other machines need "
+                "PostgreSQL (--database postgresql://...)"
+            )
         assert self.cluster is not None  # built with the config that has cluster.redis
         yield Deferred.fromCoroutine(
             self.cluster.bus.listen(

@@ -255,3 +255,27 @@ async def test_single_socket_closes_the_older_socket_on_another_node(tmp_path, r
     finally:
         await b.stop()
         await a.stop()
+
+
+@pytest_twisted.ensureDeferred
+async def test_the_metrics_show_the_cluster(nodes) -> None:
+    a, b = nodes
+    alice = await player(a.port, "alice")
+    bob = await player(b.port, "bob")
+    for client in (alice, bob):
+        await client.request(room("metered"))
+    await settle()
+    scraped = {
+        sample.name: sample.value
+        for family in a.app.metrics_registry.collect()
+        for sample in family.samples
+    }
+    assert scraped["nakama_rt_cluster_nodes_with_presences"] == 1  # b
+    # bob's hidden notifications presence and his room presence
+    assert scraped["nakama_rt_cluster_remote_presences"] == 2
+    assert scraped["nakama_rt_presences"] == 2  # alice's, on a
+    sent, published = (
+        scraped["nakama_rt_cluster_messages_sent_total"],
+        scraped["nakama_rt_cluster_publishes_total"],
+    )
+    assert 0 < published <= sent

@@ -13,6 +13,7 @@ from redis_fixtures import flush
 from twisted.internet import reactor
 from twisted.internet.defer import Deferred
 from twisted.internet.task import deferLater
+from twisted.logger import LogLevel, formatEvent, globalLogPublisher
 
 from nakama_rt.app import NakamaRT
 from nakama_rt.cluster.nodes import NodeNameTaken
@@ -87,3 +88,25 @@ async def test_heartbeats_take_the_name_back_after_redis_lost_it(tmp_path, redis
         assert await live(a) == ["a"]
     finally:
         await a.stop()
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_node_on_sqlite_says_other_machines_need_postgresql(tmp_path, redis_url) -> None:
+    said: list[str] = []
+
+    def observe(event: dict) -> None:
+        if event.get("log_level") == LogLevel.warn:
+            said.append(formatEvent(event))
+
+    globalLogPublisher.addObserver(observe)
+    a = node(tmp_path, redis_url, "a")
+    try:
+        await a.start()
+    finally:
+        globalLogPublisher.removeObserver(observe)
+    await a.stop()
+    assert [line for line in said if "cluster with the embedded SQLite" in line] == [
+        "cluster with the embedded SQLite database: only nodes on this machine, with the "
+        "same --data-dir, share it; nodes on other machines need PostgreSQL "
+        "(--database postgresql://...)"
+    ]

@@ -94,6 +94,15 @@ class ClusterTracker:
         self._node_of: dict[str, str] = {}
         self._by_remote_session: dict[str, set[PresenceStream]] = {}
 
+    def __len__(self) -> int:
+        """Presences of this node's sessions (the metrics' count)."""
+        return len(self.local)
+
+    @property
+    def remote_count(self) -> int:
+        """Presences of the other nodes' sessions, in the replica."""
+        return sum(len(members) for members in self._remote.values())
+
     # Writes: local, then told to the other nodes
 
     def track(

@@ -33,6 +33,7 @@ from twisted.internet.interfaces import IReactorTime
 from twisted.web.resource import Resource
 from twisted.web.server import Request, Site
 
+from nakama_rt.cluster.node import ClusterNode
 from nakama_rt.core.pipeline import ErrorCode
 from nakama_rt.core.tracker import StreamMode
 from nakama_rt.counters import QUEUE_FULL, Histograms
@@ -204,12 +205,49 @@ def _error_name(code: int) -> str:
         return "OTHER"
 
 
+class ClusterCollector:
+    """This node's view of its cluster: the nodes with players, the replica of their
+    presences, and what the bus sent."""
+
+    def __init__(self, node: ClusterNode) -> None:
+        self._node = node
+
+    def collect(self) -> Iterator[Metric]:
+        tracker, bus = self._node.tracker, self._node.bus
+        yield GaugeMetricFamily(
+            PREFIX + "cluster_nodes_with_presences",
+            "Other nodes of the cluster whose sessions this node knows of.",
+            value=len(tracker.nodes()),
+        )
+        yield GaugeMetricFamily(
+            PREFIX + "cluster_remote_presences",
+            "Presences of the other nodes' sessions, as this node's replica holds them.",
+            value=tracker.remote_count,
+        )
+        yield CounterMetricFamily(
+            PREFIX + "cluster_messages_sent",
+            "Messages this node sent to other nodes (presence changes, deliveries).",
+            value=bus.sent_messages,
+        )
+        yield CounterMetricFamily(
+            PREFIX + "cluster_publishes",
+            "Redis PUBLISH commands those messages took (one a channel a reactor turn).",
+            value=bus.published,
+        )
+
+
 def metrics_registry(
-    server: Any, storage: Any = None, http: HttpLimitCounts | None = None
+    server: Any,
+    storage: Any = None,
+    http: HttpLimitCounts | None = None,
+    cluster: ClusterNode | None = None,
 ) -> CollectorRegistry:
-    """A registry of this server's metrics plus the process's (CPU, memory, GC)."""
+    """A registry of this server's metrics plus the process's (CPU, memory, GC), and
+    the cluster's when this node is in one."""
     registry = CollectorRegistry()
     registry.register(RealtimeCollector(server, storage, http))
+    if cluster is not None:
+        registry.register(ClusterCollector(cluster))
     for collector in (PROCESS_COLLECTOR, PLATFORM_COLLECTOR, GC_COLLECTOR):
         registry.register(collector)
     return registry
