@@ -62,6 +62,13 @@ def room(name: str) -> dict:
     return {"cid": "j", "channel_join": {"target": name, "type": 1, "persistence": False}}
 
 
+async def all_join(name: str, *clients) -> None:
+    """Each client joins room ``name``, then what the nodes told each other arrives."""
+    for client in clients:
+        await client.request(room(name))
+    await settle()
+
+
 def joined_by(event: str, username: str):
     """A predicate: an ``event`` whose joins include ``username``."""
     return lambda m: username in [p["username"] for p in m.get(event, {}).get("joins", [])]
@@ -107,9 +114,7 @@ async def test_a_room_on_one_node_costs_no_redis_traffic(nodes) -> None:
     a, b = nodes
     alice = await player(a.port, "alice")
     carol = await player(a.port, "carol")
-    for client in (alice, carol):
-        await client.request(room("local"))
-    await settle()
+    await all_join("local", alice, carol)
     bus = a.app.cluster.bus
     before = bus.sent_messages
     channel_id = "2...local"
@@ -260,11 +265,7 @@ async def test_single_socket_closes_the_older_socket_on_another_node(tmp_path, r
 @pytest_twisted.ensureDeferred
 async def test_the_metrics_show_the_cluster(nodes) -> None:
     a, b = nodes
-    alice = await player(a.port, "alice")
-    bob = await player(b.port, "bob")
-    for client in (alice, bob):
-        await client.request(room("metered"))
-    await settle()
+    await all_join("metered", await player(a.port, "alice"), await player(b.port, "bob"))
     scraped = {
         sample.name: sample.value
         for family in a.app.metrics_registry.collect()
