@@ -34,6 +34,21 @@ def python_in_checkout(*args: str, timeout: float = 120) -> tuple[int, str]:
     return result.returncode, result.stdout + result.stderr
 
 
+def serving(port: int, *options: str) -> list[str]:
+    """The command of a server in the foreground on 127.0.0.1:``port``, logging to
+    stdout, with ``options`` for nakama-rt."""
+    return [
+        *TWISTD,
+        "-n",
+        "--pidfile=",
+        "--logfile=-",
+        "nakama-rt",
+        "--listen",
+        f"tcp:{port}:interface=127.0.0.1",
+        *options,
+    ]
+
+
 def twistd(*args: str, cwd: Path, timeout: float = 30) -> subprocess.CompletedProcess:
     return subprocess.run(
         [*TWISTD, "-n", "--pidfile=", "nakama-rt", *args],

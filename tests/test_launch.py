@@ -25,6 +25,7 @@ from tests.processes import (
     child_env,
     failed_start,
     free_port,
+    serving,
     twistd,
     wait_healthy,
 )
@@ -218,17 +219,7 @@ async def test_no_port_answers_before_the_database_is_open(tmp_path) -> None:
     database = f"postgresql://postgres@127.0.0.1:{silent.getHost().port}/test"
     port = free_port()
     watch = Watch()
-    args = [
-        *TWISTD,
-        "-n",
-        "--pidfile=",
-        "--logfile=-",
-        "nakama-rt",
-        "--listen",
-        f"tcp:{port}:interface=127.0.0.1",
-        "--database",
-        database,
-    ]
+    args = serving(port, "--database", database)
     process = reactor.spawnProcess(watch, sys.executable, args, env=child_env(), path=str(tmp_path))
     try:
         for _ in range(100):
@@ -295,19 +286,7 @@ async def test_twistd_serves_and_drains_on_sigterm(tmp_path) -> None:
     config = tmp_path / "nakama.yml"
     config.write_text("socket:\n  server_key: sekrit\nsession:\n  token_expiry_sec: 120\n")
     watch = Watch()
-    args = [
-        *TWISTD,
-        "-n",
-        "--pidfile=",
-        "--logfile=-",
-        "nakama-rt",
-        "--config",
-        str(config),
-        "--listen",
-        f"tcp:{port}:interface=127.0.0.1",
-        "--data-dir",
-        str(tmp_path / "d"),
-    ]
+    args = serving(port, "--config", str(config), "--data-dir", str(tmp_path / "d"))
     process = reactor.spawnProcess(watch, sys.executable, args, env=child_env(), path=str(tmp_path))
     try:
         await wait_healthy(port, watch)
