@@ -22,6 +22,7 @@ import argparse
 import json
 import os
 import resource
+import socket
 import statistics
 import subprocess
 import sys
@@ -36,16 +37,11 @@ def _cpu() -> float:
 
 
 def _redis_cpu(host: str, port: int) -> float:
-    """Redis' own CPU seconds so far (INFO cpu), read over a plain socket."""
-    import socket
-
-    with socket.create_connection((host, port)) as sock:
+    """Redis' own CPU seconds so far (INFO cpu), read over a plain socket: the reply is
+    one bulk string, ``$<length>`` then that many bytes."""
+    with socket.create_connection((host, port)) as sock, sock.makefile("rb") as reply:
         sock.sendall(b"INFO cpu\r\n")
-        data = b""
-        while not data.endswith(b"\r\n") or data.count(b"\r\n") < 2:
-            data += sock.recv(65536)
-            if b"used_cpu_user:" in data and data.endswith(b"\r\n"):
-                break
+        data = reply.read(int(reply.readline()[1:]))
     fields = dict(line.split(":", 1) for line in data.decode().splitlines() if ":" in line)
     return float(fields["used_cpu_sys"]) + float(fields["used_cpu_user"])
 

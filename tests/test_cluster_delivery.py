@@ -62,6 +62,12 @@ def room(name: str) -> dict:
     return {"cid": "j", "channel_join": {"target": name, "type": 1, "persistence": False}}
 
 
+async def alice_and_bob(nodes, fmt: str):
+    """alice on the first node in ``fmt``, bob on the second in the other format."""
+    a, b = nodes
+    return await player(a.port, "alice", fmt), await player(b.port, "bob", other(fmt))
+
+
 async def all_join(name: str, *clients) -> None:
     """Each client joins room ``name``, then what the nodes told each other arrives."""
     for client in clients:
@@ -82,8 +88,7 @@ def other(fmt: str) -> str:
 @pytest_twisted.ensureDeferred
 async def test_a_room_spans_two_nodes(nodes, fmt) -> None:
     a, b = nodes
-    alice = await player(a.port, "alice", fmt)
-    bob = await player(b.port, "bob", other(fmt))
+    alice, bob = await alice_and_bob(nodes, fmt)
     await alice.request(room("lobby"))
     await settle()
     joined = await bob.request(room("lobby"))
@@ -149,9 +154,7 @@ async def test_a_node_that_joins_late_learns_the_presences(tmp_path, redis_url, 
 @pytest.mark.parametrize("fmt", FORMATS)
 @pytest_twisted.ensureDeferred
 async def test_a_relayed_match_spans_two_nodes(nodes, fmt) -> None:
-    a, b = nodes
-    alice = await player(a.port, "alice", fmt)
-    bob = await player(b.port, "bob", other(fmt))
+    alice, bob = await alice_and_bob(nodes, fmt)
     created = await alice.request({"cid": "c", "match_create": {}})
     match_id = created["match"]["match_id"]
     await settle()

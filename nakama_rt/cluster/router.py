@@ -16,7 +16,7 @@ import orjson
 from zope.interface import implementer
 
 from nakama_rt.cluster.bus import ClusterBus
-from nakama_rt.cluster.tracker import ClusterTracker
+from nakama_rt.cluster.tracker import ClusterTracker, stream_key
 from nakama_rt.core.router import IRouter, LocalRouter, Routable
 from nakama_rt.core.tracker import Presence, PresenceStream
 from nakama_rt.wire.codec import OutgoingEnvelope
@@ -68,10 +68,7 @@ class ClusterRouter:
         self._local.send_to_stream(stream, envelope)
         nodes = self._tracker.remote_nodes(stream)
         if nodes:
-            body = _body(
-                [stream.mode, stream.subject, stream.subcontext, stream.label],
-                _wire_bytes(envelope),
-            )
+            body = _body(stream_key(stream), _wire_bytes(envelope))
             for node in nodes:
                 self._bus.send(node, TO_STREAM, body)
 

@@ -33,6 +33,7 @@ from nakama_rt.core.tracker import (
     PresenceReason,
     PresenceStream,
     StreamMode,
+    with_reason,
 )
 
 #: Modes whose listeners tell only this node's sessions: run for every node's changes.
@@ -43,26 +44,9 @@ PRESENCES = b"P"  # a node's presence changes (or, to one node, all of them: a s
 SYNC = b"S"  # a node that joined asks for everyone's presences
 
 
-def _stream_key(stream: PresenceStream) -> list[object]:
+def stream_key(stream: PresenceStream) -> list[object]:
+    """A stream as the nodes tell it each other (JSON), and back with ``PresenceStream(*key)``."""
     return [stream.mode, stream.subject, stream.subcontext, stream.label]
-
-
-def _left(presence: Presence) -> Presence:
-    """``presence`` as it leaves with its node: disconnected."""
-    meta = presence.meta
-    return Presence(
-        presence.session_id,
-        presence.user_id,
-        presence.stream,
-        PresenceMeta(
-            meta.username,
-            meta.format,
-            meta.hidden,
-            meta.persistence,
-            meta.status,
-            PresenceReason.DISCONNECT,
-        ),
-    )
 
 
 def _add_op(presence: Presence) -> list[object]:
@@ -71,7 +55,7 @@ def _add_op(presence: Presence) -> list[object]:
         "+",
         presence.session_id,
         presence.user_id,
-        *_stream_key(presence.stream),
+        *stream_key(presence.stream),
         meta.username,
         meta.format,
         meta.hidden,
@@ -123,7 +107,7 @@ class ClusterTracker:
         if self.local.get_by_stream(session_id, stream) is None:
             return
         self.local.untrack(session_id, stream, user_id)
-        self._tell([["-", session_id, *_stream_key(stream)]])
+        self._tell([["-", session_id, *stream_key(stream)]])
 
     def untrack_all(
         self, session_id: str, reason: PresenceReason = PresenceReason.DISCONNECT
@@ -137,7 +121,7 @@ class ClusterTracker:
         held = self.local.session_ids_by_stream(stream)
         self.local.untrack_by_stream(stream)
         if held:
-            self._tell([["-", session_id, *_stream_key(stream)] for session_id in held])
+            self._tell([["-", session_id, *stream_key(stream)] for session_id in held])
 
     def add_listener(self, mode: int, listener: PresenceListener) -> None:
         self.local.add_listener(mode, listener)
@@ -214,9 +198,12 @@ class ClusterTracker:
     def resync(self) -> None:
         """After Redis came back: tell every node all of this node's presences, and ask
         for theirs (what was published while it was gone is lost)."""
-        snapshot = [_add_op(p) for p in self.local.presences()]
-        self._bus.send(None, PRESENCES, orjson.dumps([["=", None], *snapshot]))
+        self._bus.send(None, PRESENCES, self._snapshot())
         self.start_sync()
+
+    def _snapshot(self) -> bytes:
+        """All of this node's presences, replacing what a node held of them ("=")."""
+        return orjson.dumps([["=", None], *(_add_op(p) for p in self.local.presences())])
 
     def received(self, kind: bytes, sender: str, body: bytes) -> bool:
         """Apply a message from another node; False when it is not the tracker's."""
@@ -225,8 +212,7 @@ class ClusterTracker:
         if kind == PRESENCES:
             self._apply(sender, orjson.loads(body))
         elif kind == SYNC:
-            snapshot = [_add_op(p) for p in self.local.presences()]
-            self._bus.send(sender, PRESENCES, orjson.dumps([["=", None], *snapshot]))
+            self._bus.send(sender, PRESENCES, self._snapshot())
         else:
             return False
         return True
@@ -304,7 +290,7 @@ class ClusterTracker:
         leaves: dict[PresenceStream, list[Presence]] = {}
         for presence in self.forget_node(node):
             if not presence.meta.hidden:
-                presence = _left(presence)
+                presence = with_reason(presence, PresenceReason.DISCONNECT)
                 leaves.setdefault(presence.stream, []).append(presence)
         elected = min(live | {self.node}) == self.node
         for stream, gone in leaves.items():

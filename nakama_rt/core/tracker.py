@@ -196,7 +196,7 @@ class LocalTracker:
             if not members:
                 del self._by_stream[stream]
             if presence is not None and not presence.meta.hidden:
-                self._emit(stream, [], [_with_reason(presence, reason)])
+                self._emit(stream, [], [with_reason(presence, reason)])
 
     def untrack_by_stream(self, stream: PresenceStream) -> None:
         members = self._by_stream.pop(stream, None)
@@ -263,7 +263,8 @@ class LocalTracker:
                 self.log.failure("presence listener failed for stream {stream}", stream=stream)
 
 
-def _with_reason(presence: Presence, reason: PresenceReason) -> Presence:
+def with_reason(presence: Presence, reason: PresenceReason) -> Presence:
+    """``presence`` as it leaves for ``reason``."""
     meta = presence.meta
     return Presence(
         presence.session_id,
