@@ -59,3 +59,8 @@ def drop_connections(url: str) -> int:
     for client_id in ids:
         _command(url, "CLIENT", "KILL", "ID", client_id)
     return len(ids)
+
+
+def publish(url: str, channel: str, message: str) -> None:
+    """PUBLISH ``message`` on ``channel``, as any client of the Redis could."""
+    _command(url, "PUBLISH", channel, message)

@@ -9,10 +9,11 @@ import dataclasses
 import pytest
 import pytest_twisted
 from conftest import make_config
-from redis_fixtures import drop_connections, flush
+from redis_fixtures import drop_connections, flush, publish
 from twisted.internet import reactor
 from twisted.internet.defer import Deferred
 from twisted.internet.task import deferLater
+from twisted.logger import formatEvent, globalLogPublisher
 
 from nakama_rt.app import NakamaRT
 from tests.wsclient import authenticate, connect, has, player, wait_for
@@ -283,3 +284,30 @@ async def test_the_metrics_show_the_cluster(nodes) -> None:
         scraped["nakama_rt_cluster_publishes_total"],
     )
     assert 0 < published <= sent
+
+
+@pytest_twisted.ensureDeferred
+async def test_what_is_not_a_cluster_message_is_dropped(nodes, redis_url) -> None:
+    """Anyone with access to the Redis can publish on the nodes' channels."""
+    a, b = nodes
+    said: list[str] = []
+
+    def observe(event: dict) -> None:
+        said.append(formatEvent(event))
+
+    globalLogPublisher.addObserver(observe)
+    try:
+        for garbage in ("junk", "\x00\x00\x00\x40short", "\x00\x00\x00\x05Pb\x00[["):
+            publish(redis_url, "nakama-rt:to:a", garbage)
+        await settle()
+    finally:
+        globalLogPublisher.removeObserver(observe)
+    assert said.count("dropped a malformed cluster message on b'nakama-rt:to:a'") == 2
+    assert "cluster message from b failed" in said  # a P from "b" that is not JSON
+    alice = await player(a.port, "alice")
+    bob = await player(b.port, "bob")
+    await all_join("after-garbage", alice, bob)
+    message = {"channel_id": "2...after-garbage", "content": "{}"}
+    bob.send({"cid": "m", "channel_message_send": message})
+    theirs, _ = await wait_for(alice, has("channel_message"))
+    assert theirs["channel_message"]["username"] == "bob"

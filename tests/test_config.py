@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from twisted.logger import globalLogPublisher
 from twisted.python import usage
@@ -90,6 +92,20 @@ def test_listeners_repeat_and_tls_turns_tcp_into_ssl(tmp_path) -> None:
 def test_bad_files_name_the_key(data, message) -> None:
     with pytest.raises(ConfigError, match=message):
         config_from_mapping(data)
+
+
+@pytest.mark.parametrize(
+    "data, message",
+    [
+        ({"cluster": {"node_ttl_sec": 0}}, "cluster.node_ttl_sec must be greater than 0"),
+        ({"cluster": {"redis": "127.0.0.1:6379"}}, "cluster.redis must be a redis:// URL"),
+        ({"name": "a.b"}, "name must be letters, digits, '-' or '_'"),
+        ({"name": ""}, "name must be letters, digits, '-' or '_'"),
+    ],
+)
+def test_bad_cluster_settings_are_refused(data, message) -> None:
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        config_from_mapping(data).validate()
 
 
 def test_the_log_level_filters_the_servers_events() -> None:

@@ -33,11 +33,14 @@ def channel_of(node: str) -> bytes:
 
 
 def split(batch: bytes) -> list[tuple[bytes, str, bytes]]:
-    """The ``(kind, sender, body)`` of each message in a published batch."""
+    """The ``(kind, sender, body)`` of each message in a published batch; ValueError
+    (or struct.error, UnicodeDecodeError) when it is not one."""
     messages = []
     at, end = 0, len(batch)
     while at < end:
         (size,) = _LENGTH.unpack_from(batch, at)
+        if size < 2 or at + 4 + size > end:
+            raise ValueError("a message runs past the end of its batch")
         message = batch[at + 4 : at + 4 + size]
         at += 4 + size
         sender, _, body = message[1:].partition(b"\0")
@@ -177,7 +180,14 @@ class _Subscriber(txredisapi.SubscriberProtocol):
 
     def messageReceived(self, pattern, channel, batch) -> None:  # noqa: N802 (theirs)
         receiver = self.factory.receiver
-        for kind, sender, body in split(batch):
+        try:
+            messages = split(batch)
+        except Exception:
+            # Anyone with access to Redis can publish on these channels: what is not a
+            # batch of ours is dropped, and the node goes on.
+            ClusterBus.log.warn("dropped a malformed cluster message on {channel}", channel=channel)
+            return
+        for kind, sender, body in messages:
             try:
                 receiver(kind, sender, body)
             except Exception:
