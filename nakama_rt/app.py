@@ -196,7 +196,7 @@ class NakamaRT:
         )
         self.cluster.tracker.start_sync()
         NodeWatch(
-            membership, self.cluster.tracker.nodes, self.cluster.tracker.node_died, self.reactor
+            membership, self.cluster.known_nodes, self.cluster.node_died, self.reactor
         ).setServiceParent(self.timers)
         nodes = yield Deferred.fromCoroutine(membership.live_nodes())
         self.log.info(

@@ -44,6 +44,11 @@ def flush(url: str) -> None:
     _command(url, "FLUSHDB")
 
 
+def delete(url: str, key: str) -> None:
+    """Remove one key from the test database."""
+    _command(url, "DEL", key)
+
+
 def drop_connections(url: str) -> int:
     """Close every connection to the test database but this one, as a Redis restart
     does; return how many."""

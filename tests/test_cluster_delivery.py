@@ -9,7 +9,7 @@ import dataclasses
 import pytest
 import pytest_twisted
 from conftest import make_config
-from redis_fixtures import drop_connections, flush, publish
+from redis_fixtures import delete, drop_connections, flush, publish
 from twisted.internet import reactor
 from twisted.internet.defer import Deferred
 from twisted.internet.task import deferLater
@@ -218,6 +218,33 @@ async def test_the_presences_of_a_node_that_dies_leave(tmp_path, redis_url) -> N
     finally:
         await doomed.stop()
         await survivor.stop()
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_node_started_again_under_its_name_clears_its_predecessor(
+    tmp_path, redis_url
+) -> None:
+    # A long TTL: the others learn of the death from the new node's hello, not the watch.
+    survivor, doomed = await start_nodes(tmp_path, redis_url, ("a", "b"), ttl=30)
+    reborn = None
+    try:
+        alice = await player(survivor.port, "alice")
+        bob = await player(doomed.port, "bob")
+        await all_join("lobby", alice, bob)
+        await wait_for(alice, joined_by("channel_presence_event", "bob"))
+        await doomed.app.timers.stopService()
+        await doomed.app.cluster.bus.stop()
+        delete(redis_url, "nakama-rt:node:b")  # its name is free, as a takeover makes it
+        (reborn,) = await start_nodes(tmp_path, redis_url, ("b",), ttl=30)
+        event, _ = await wait_for(alice, has("channel_presence_event"), timeout=2)
+        assert [p["username"] for p in event["channel_presence_event"]["leaves"]] == ["bob"]
+        carol = await player(reborn.port, "carol")
+        joined = await carol.request(room("lobby"))
+        assert [p["username"] for p in joined["channel"]["presences"]] == ["alice"]
+    finally:
+        for node in (reborn, doomed, survivor):
+            if node is not None:
+                await node.stop()
 
 
 @pytest_twisted.ensureDeferred

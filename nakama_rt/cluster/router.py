@@ -49,6 +49,11 @@ class ClusterRouter:
         self._tracker = tracker
         self._bus = bus
 
+    @property
+    def local(self) -> LocalRouter:
+        """Delivery to this node's sessions only."""
+        return self._local
+
     def send_to_session_ids(self, session_ids: Iterable[str], envelope: Routable) -> None:
         if not self._tracker.remote_sessions:  # nobody on another node
             self._local.send_to_session_ids(session_ids, envelope)

@@ -14,6 +14,12 @@ followers: so every node runs it for the other nodes' status changes too
 (a sync). When a node dies, every node tells its own followers, and one node (the
 first live one by name) runs the other listeners with the dead node's leaves, which
 reach every member of those streams through the router (:meth:`ClusterTracker.node_died`).
+
+A match or party stream lives on the node in its label (:data:`HOME_LISTENER_MODES`):
+its listener (the match handler, the party's rules) runs there, for the changes of
+every node. Its members are still tracked on the nodes of their sessions, as every
+presence is: the home node asks that node to track or untrack one of its sessions,
+and a stream ended anywhere ends on every node.
 """
 
 from __future__ import annotations
@@ -38,10 +44,14 @@ from nakama_rt.core.tracker import (
 
 #: Modes whose listeners tell only this node's sessions: run for every node's changes.
 LOCAL_LISTENER_MODES = frozenset({StreamMode.STATUS})
+#: Modes whose listeners run on the stream's home node (its label), for every node's changes.
+HOME_LISTENER_MODES = frozenset({StreamMode.MATCH_AUTHORITATIVE, StreamMode.PARTY})
 
 #: Message kinds on the bus.
 PRESENCES = b"P"  # a node's presence changes (or, to one node, all of them: a sync)
 SYNC = b"S"  # a node that joined asks for everyone's presences
+TRACK = b"T"  # track, update or untrack a session of the node this goes to
+STARTED = b"started"  # a SYNC's body when the node just started (else: Redis came back)
 
 
 def stream_key(stream: PresenceStream) -> list[object]:
@@ -92,6 +102,14 @@ class ClusterTracker:
     def track(
         self, session_id: str, stream: PresenceStream, user_id: str, meta: PresenceMeta
     ) -> bool:
+        node = self._node_of.get(session_id)
+        if node is not None:
+            # Another node's session (a member a match or party here lets in): that
+            # node tracks it, and tells everyone. Taken as added.
+            self._bus.send(
+                node, TRACK, orjson.dumps(_add_op(Presence(session_id, user_id, stream, meta)))
+            )
+            return True
         added = self.local.track(session_id, stream, user_id, meta)
         if added:
             self._tell([_add_op(Presence(session_id, user_id, stream, meta))])
@@ -100,11 +118,20 @@ class ClusterTracker:
     def update(
         self, session_id: str, stream: PresenceStream, user_id: str, meta: PresenceMeta
     ) -> None:
+        node = self._node_of.get(session_id)
+        if node is not None:
+            op = _add_op(Presence(session_id, user_id, stream, meta))
+            op[0] = "~"
+            self._bus.send(node, TRACK, orjson.dumps(op))
+            return
         self.local.update(session_id, stream, user_id, meta)
         self._tell([_add_op(Presence(session_id, user_id, stream, meta))])
 
     def untrack(self, session_id: str, stream: PresenceStream, user_id: str) -> None:
         if self.local.get_by_stream(session_id, stream) is None:
+            node = self._node_of.get(session_id)
+            if node is not None:
+                self._bus.send(node, TRACK, orjson.dumps(["-", session_id, *stream_key(stream)]))
             return
         self.local.untrack(session_id, stream, user_id)
         self._tell([["-", session_id, *stream_key(stream)]])
@@ -115,16 +142,41 @@ class ClusterTracker:
         if not self.local.streams_by_session(session_id):
             return
         self.local.untrack_all(session_id, reason)
-        self._tell([["x", session_id]])
+        self._tell([["x", session_id, int(reason)]])
 
     def untrack_by_stream(self, stream: PresenceStream) -> None:
+        """Everyone leaves ``stream``, on every node (a match or party ends)."""
+        self._untrack_stream_here(stream)
+        if stream in self._remote:
+            self._tell([["s", *stream_key(stream)]])
+
+    def _untrack_stream_here(self, stream: PresenceStream) -> None:
         held = self.local.session_ids_by_stream(stream)
         self.local.untrack_by_stream(stream)
         if held:
             self._tell([["-", session_id, *stream_key(stream)] for session_id in held])
 
     def add_listener(self, mode: int, listener: PresenceListener) -> None:
+        if mode in HOME_LISTENER_MODES:
+            listener = self._at_home(listener)
         self.local.add_listener(mode, listener)
+
+    def _at_home(self, listener: PresenceListener) -> PresenceListener:
+        """``listener``, heard only for the streams this node is home to."""
+        node = self.node
+
+        def at_home(stream: PresenceStream, joins: list[Presence], leaves: list[Presence]) -> None:
+            if stream.label == node:
+                listener(stream, joins, leaves)
+
+        return at_home
+
+    def _listens_here(self, stream: PresenceStream) -> bool:
+        """Whether this node runs the listeners for another node's change of ``stream``."""
+        mode = stream.mode
+        return mode in LOCAL_LISTENER_MODES or (
+            mode in HOME_LISTENER_MODES and stream.label == self.node
+        )
 
     def add_default_listener(self, listener: PresenceListener) -> None:
         self.local.add_default_listener(listener)
@@ -192,14 +244,15 @@ class ClusterTracker:
         self._bus.send(None, PRESENCES, orjson.dumps(ops))
 
     def start_sync(self) -> None:
-        """Ask every other node for its presences (this node just joined)."""
-        self._bus.send(None, SYNC, b"")
+        """Ask every other node for its presences (this node just started: what they
+        hold of a node of this name is a dead predecessor's, which leaves)."""
+        self._bus.send(None, SYNC, STARTED)
 
     def resync(self) -> None:
         """After Redis came back: tell every node all of this node's presences, and ask
         for theirs (what was published while it was gone is lost)."""
         self._bus.send(None, PRESENCES, self._snapshot())
-        self.start_sync()
+        self._bus.send(None, SYNC, b"")
 
     def _snapshot(self) -> bytes:
         """All of this node's presences, replacing what a node held of them ("=")."""
@@ -213,6 +266,8 @@ class ClusterTracker:
             self._apply(sender, orjson.loads(body))
         elif kind == SYNC:
             self._bus.send(sender, PRESENCES, self._snapshot())
+        elif kind == TRACK:
+            self._track_here(orjson.loads(body))
         else:
             return False
         return True
@@ -235,7 +290,7 @@ class ClusterTracker:
                 members[session_id] = presence
                 self._node_of[session_id] = node
                 self._by_remote_session.setdefault(session_id, set()).add(stream)
-                if mode in LOCAL_LISTENER_MODES:
+                if self._listens_here(stream):
                     self.local.announce(
                         stream,
                         [] if hidden else [presence],
@@ -245,12 +300,38 @@ class ClusterTracker:
                 _, session_id, mode, subject, subcontext, label = op
                 self._drop(session_id, PresenceStream(mode, subject, subcontext, label), True)
             elif code == "x":
+                reason = PresenceReason(op[2]) if len(op) > 2 else PresenceReason.DISCONNECT
                 for stream in list(self._by_remote_session.get(op[1], ())):
-                    self._drop(op[1], stream, True)
+                    self._drop(op[1], stream, True, reason)
+            elif code == "s":
+                self._untrack_stream_here(PresenceStream(*op[1:]))
             elif code == "=":
                 self.forget_node(node)
 
-    def _drop(self, session_id: str, stream: PresenceStream, announce: bool) -> Presence | None:
+    def _track_here(self, op: list) -> None:
+        """A home node's track, update or untrack of a session of this node; a session
+        that closed meanwhile is left alone."""
+        code, session_id, *rest = op
+        if not self.local.streams_by_session(session_id):
+            return  # not connected here (any more)
+        if code == "-":
+            self.untrack(session_id, PresenceStream(*rest), "")
+            return
+        user_id, mode, subject, subcontext, label, username, fmt, hidden, persistence, status = rest
+        stream = PresenceStream(mode, subject, subcontext, label)
+        meta = PresenceMeta(username, fmt, hidden, persistence, status)
+        if code == "~":
+            self.update(session_id, stream, user_id, meta)
+        else:
+            self.track(session_id, stream, user_id, meta)
+
+    def _drop(
+        self,
+        session_id: str,
+        stream: PresenceStream,
+        announce: bool,
+        reason: PresenceReason | None = None,
+    ) -> Presence | None:
         members = self._remote.get(stream)
         presence = None
         if members is not None:
@@ -263,13 +344,11 @@ class ClusterTracker:
             if not held:
                 del self._by_remote_session[session_id]
                 self._node_of.pop(session_id, None)
-        if (
-            announce
-            and presence is not None
-            and stream.mode in LOCAL_LISTENER_MODES
-            and not presence.meta.hidden
-        ):
-            self.local.announce(stream, [], [presence])
+        if announce and presence is not None and not presence.meta.hidden:
+            if self._listens_here(stream):
+                if reason is not None:
+                    presence = with_reason(presence, reason)
+                self.local.announce(stream, [], [presence])
         return presence
 
     def forget_node(self, node: str) -> list[Presence]:
@@ -283,10 +362,13 @@ class ClusterTracker:
                     dropped.append(presence)
         return dropped
 
-    def node_died(self, node: str, live: set[str]) -> None:
+    def node_died(self, node: str, live: set[str]) -> dict[PresenceStream, list[Presence]]:
         """``node`` is gone without closing its sessions: its presences leave. Every
-        node tells its own followers; the first live node by name runs the other
-        listeners, whose events reach every member wherever they are."""
+        node tells its own followers and runs the listeners of the streams it is home
+        to; the first live node by name runs the other listeners, whose events reach
+        every member wherever they are. Return the streams that were home on the dead
+        node with their members here, which are untracked (their match or party is
+        gone): the caller tells those members, first."""
         leaves: dict[PresenceStream, list[Presence]] = {}
         for presence in self.forget_node(node):
             if not presence.meta.hidden:
@@ -294,8 +376,20 @@ class ClusterTracker:
                 leaves.setdefault(presence.stream, []).append(presence)
         elected = min(live | {self.node}) == self.node
         for stream, gone in leaves.items():
-            if stream.mode in LOCAL_LISTENER_MODES or elected:
+            if self._listens_here(stream) or (elected and stream.mode not in HOME_LISTENER_MODES):
                 self.local.announce(stream, [], gone)
+        orphans: dict[PresenceStream, list[Presence]] = {}
+        for mode in HOME_LISTENER_MODES:
+            for stream, _ in self.local.streams_by_mode(mode):
+                if stream.label == node:
+                    members = self.list_by_stream(stream, False, True)
+                    orphans[stream] = members + leaves.get(stream, [])
+        return orphans
+
+    def drop_orphans(self, streams: list[PresenceStream]) -> None:
+        """Untrack this node's members of streams whose home died."""
+        for stream in streams:
+            self._untrack_stream_here(stream)
 
     def nodes(self) -> set[str]:
         """The other nodes that hold presences now."""

@@ -1,12 +1,14 @@
 """How the features reach players: this node's sessions, the tracker, the router and the
-counts the router keeps. One process builds :meth:`Delivery.local`; a cluster node
-builds the same four over the cluster (``nakama_rt.cluster.node``)."""
+counts the router keeps, and the other nodes where matches and parties live. One
+process builds :meth:`Delivery.local` (no other node); a cluster node builds the same
+over the cluster (``nakama_rt.cluster.node``)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 from nakama_rt.core.registry import SessionRegistry
+from nakama_rt.core.remote import IRemote
 from nakama_rt.core.router import IRouter, LocalRouter
 from nakama_rt.core.tracker import ITracker, LocalTracker
 from nakama_rt.counters import RealtimeCounts
@@ -18,6 +20,8 @@ class Delivery:
     tracker: ITracker
     router: IRouter
     counts: RealtimeCounts
+    #: Calls to the other nodes; None in one process.
+    remote: IRemote | None = None
 
     @classmethod
     def local(cls) -> Delivery:

@@ -7,11 +7,13 @@ passes the ones it builds and gets only their messages, so no second table exist
 
 from __future__ import annotations
 
+from nakama_rt.core.forwarding import Home
 from nakama_rt.core.pipeline import Handler
 from nakama_rt.realtime import ping
 from nakama_rt.realtime.chat.channel import ChannelHandlers
-from nakama_rt.realtime.match.relayed import MatchHandlers
+from nakama_rt.realtime.match.relayed import MatchHandlers, data_home
 from nakama_rt.realtime.matchmaker.handlers import MatchmakerHandlers
+from nakama_rt.realtime.party import handlers as party_handlers
 from nakama_rt.realtime.party.handlers import PartyHandlers
 from nakama_rt.realtime.rpc import RpcHandler
 from nakama_rt.realtime.status import StatusHandlers
@@ -59,3 +61,21 @@ def dispatch_table(
         "party_update": parties.update if parties else None,
     }
     return {message: handler for message, handler in every.items() if handler is not None}
+
+
+#: Messages forwarded without waiting for an answer (the busiest, answered by nothing).
+ONE_WAY = frozenset({"match_data_send"})
+
+
+def home_nodes(table: dict[str, Handler], matches: MatchHandlers | None) -> dict[str, Home]:
+    """Message -> the node its match or party lives on, for the messages of ``table``
+    that must be handled there (``nakama_rt.core.forwarding``)."""
+    homes: dict[str, Home] = {
+        message: party_handlers.party_home
+        for message in table
+        if message.startswith("party_") and message not in party_handlers.HERE
+    }
+    homes["match_data_send"] = data_home
+    if matches is not None:
+        homes["match_join"] = matches.join_home
+    return homes

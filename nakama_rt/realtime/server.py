@@ -17,6 +17,7 @@ from twisted.internet.interfaces import IReactorTime
 
 from nakama_rt.config import Config
 from nakama_rt.core.delivery import Delivery
+from nakama_rt.core.forwarding import forwarded
 from nakama_rt.core.notifications import NotificationCode, Notifier
 from nakama_rt.core.pipeline import Pipeline
 from nakama_rt.core.registry import LiveSession
@@ -30,7 +31,7 @@ from nakama_rt.counters import MATCHMAKER_BUCKETS, Histograms
 from nakama_rt.logs import Logger
 from nakama_rt.realtime.chat.channel import ChannelHandlers
 from nakama_rt.realtime.chat.group_chat import ChatEvents
-from nakama_rt.realtime.dispatch import dispatch_table
+from nakama_rt.realtime.dispatch import ONE_WAY, dispatch_table, home_nodes
 from nakama_rt.realtime.match.authoritative import MatchRegistry
 from nakama_rt.realtime.match.listing import list_matches
 from nakama_rt.realtime.match.relayed import MatchHandlers
@@ -150,6 +151,11 @@ class RealtimeServer:
             status=StatusHandlers(self.status, self.tracker, storage, self.sessions),
             parties=PartyHandlers(self.parties),
         )
+        if delivery.remote is not None:
+            # Requests for a match or party of another node are handled there.
+            handlers = forwarded(
+                handlers, home_nodes(handlers, self.matches), delivery.remote, one_way=ONE_WAY
+            )
         self.pipeline = Pipeline(handlers, self.counts, hooks=self.runtime)
         self._shutting_down = False
 

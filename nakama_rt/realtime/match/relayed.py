@@ -54,6 +54,12 @@ def presence_event(
     return realtime_pb2.Envelope(match_presence_event=event)
 
 
+def data_home(envelope: realtime_pb2.Envelope) -> str:
+    """The node of the authoritative match a ``match_data_send`` is for ("" if none)."""
+    parsed = parse_match_id(envelope.match_data_send.match_id)
+    return parsed[1] if parsed is not None else ""
+
+
 def _self(requester: Requester) -> realtime_pb2.UserPresence:
     return realtime_pb2.UserPresence(
         user_id=requester.user_id, session_id=requester.session_id, username=requester.username
@@ -218,6 +224,15 @@ class MatchHandlers:
                 raise RealtimeError(ErrorCode.BAD_INPUT, INVALID_TOKEN)
             return MatchTarget(*parsed, text), True
         raise RealtimeError(ErrorCode.BAD_INPUT, "No match ID or token found")
+
+    def join_home(self, envelope: realtime_pb2.Envelope) -> str:
+        """The node of the authoritative match a ``match_join`` names ("" for a relayed
+        match, or for a request refused anywhere alike)."""
+        try:
+            target, _ = self._target(envelope.match_join)
+        except RealtimeError:
+            return ""
+        return target.node
 
     def join(
         self, envelope: realtime_pb2.Envelope, requester: Requester

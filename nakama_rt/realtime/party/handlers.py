@@ -35,6 +35,18 @@ INVALID_MULTIPLE_MIN = "Invalid count multiple for minimum count, must divide"
 INVALID_MULTIPLE_MAX = "Invalid count multiple for maximum count, must divide"
 
 
+#: The party messages not answered on the party's node: a new party is this node's, and
+#: a leave is an untrack here (which the party's node hears).
+HERE = frozenset({"party_create", "party_leave"})
+
+
+def party_home(envelope: realtime_pb2.Envelope) -> str:
+    """The node of the party a request names ("" when the id is not one)."""
+    request = getattr(envelope, envelope.WhichOneof("message") or "")
+    parsed = parse_match_id(request.party_id)
+    return parsed[1] if parsed is not None else ""
+
+
 def _me(requester: Requester) -> PartyPresence:
     return PartyPresence(requester.user_id, requester.session_id, requester.username)
 
@@ -118,18 +130,19 @@ class PartyHandlers:
             presences=[me.wire()],
             label=request.label,
         )
-        track = partial(self._registry.track, party, requester)
+        track = partial(self._registry.track, party, me)
         return ReplyFirst(realtime_pb2.Envelope(party=reply), then=track)
 
     def join(self, envelope: realtime_pb2.Envelope, requester: Requester) -> Answer:
         prefix = "Error joining party"
         party = self._party(envelope.party_join.party_id, prefix)
+        me = _me(requester)
         try:
-            joins_now = party.join_request(_me(requester))
+            joins_now = party.join_request(me)
         except PartyError as error:
             raise _refused(f"{prefix}: {error}") from None
         if joins_now:
-            return ReplyFirst(_ack(), then=partial(self._registry.track, party, requester))
+            return ReplyFirst(_ack(), then=partial(self._registry.track, party, me))
         return _ack()
 
     def leave(self, envelope: realtime_pb2.Envelope, requester: Requester) -> realtime_pb2.Envelope:

@@ -194,10 +194,9 @@ class Party:
         else:
             raise PartyError(NOT_REQUEST)
         self.join_requests.remove(request)
-        requester = self.registry.sessions.requester(request.session_id)
-        if requester is None:
+        if self.registry.member_meta(request.session_id, request.username) is None:
             raise PartyError(ACCEPT_FAILED)
-        self.registry.track(self, requester)
+        self.registry.track(self, request)
 
     def remove(self, session_id: str, presence: PartyPresence) -> None:
         """Kick a member (it gets ``party_close``) or silently decline a join request."""
@@ -486,14 +485,26 @@ class PartyRegistry:
             raise PartyError(HIDDEN_WITH_LABEL)
         self.find(subject, node).update(session_id, label, open, hidden)
 
-    def track(self, party: Party, member: Requester) -> bool:
+    def track(self, party: Party, member: PartyPresence) -> bool:
         """Put a session on the party's stream (the join events follow from the
         tracker). A session that closed meanwhile is not tracked and leaves."""
-        if self.sessions.requester(member.session_id) is None:
+        meta = self.member_meta(member.session_id, member.username)
+        if meta is None:
             party.members_left([member.session_id])
             return False
-        meta = PresenceMeta(username=member.username, format=member.format.value)
         return self.tracker.track(member.session_id, party.stream, member.user_id, meta)
+
+    def member_meta(self, session_id: str, username: str) -> PresenceMeta | None:
+        """A member's presence on a party stream, in its socket's format; None when the
+        session is gone. A session of another node is known by its presences there."""
+        requester = self.sessions.requester(session_id)
+        if requester is not None:
+            return PresenceMeta(username=username, format=requester.format.value)
+        for stream in self.tracker.streams_by_session(session_id):
+            presence = self.tracker.get_by_stream(session_id, stream)
+            if presence is not None:
+                return PresenceMeta(username=username, format=presence.meta.format)
+        return None
 
     def leave(self, subject: str, node: str, member: Requester) -> None:
         stream = PresenceStream(StreamMode.PARTY, subject, label=node)

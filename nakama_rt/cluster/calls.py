@@ -1,0 +1,127 @@
+"""Calls between nodes over the bus (:class:`~nakama_rt.core.remote.IRemote`).
+
+A call is a request message to the node's channel and an answer message back, matched
+by a number; one that gets no answer within ``timeout`` seconds fails with
+:class:`~nakama_rt.core.remote.CallFailed` (Redis down, or the node too busy), never
+hangs. A node is callable once this node has heard from it (every node says hello when
+it joins, and answers a newcomer's hello) and until it is found dead; calling another
+fails at once with :class:`~nakama_rt.core.remote.NodeUnavailable`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from twisted.internet.defer import Deferred, fail, maybeDeferred
+from twisted.internet.interfaces import IDelayedCall, IReactorTime
+from twisted.python.failure import Failure
+from zope.interface import implementer
+
+from nakama_rt.cluster.bus import ClusterBus
+from nakama_rt.core.remote import CallFailed, IRemote, NodeUnavailable, Served, Service
+from nakama_rt.logs import Logger
+
+#: Message kinds on the bus.
+REQUEST = b"Q"
+ANSWER = b"A"
+ONE_WAY = b"O"
+
+#: Seconds a call waits for its answer.
+CALL_TIMEOUT = 5.0
+
+
+@implementer(IRemote)
+class ClusterCalls:
+    """This node's calls to the others, and its services for theirs. Reactor thread only."""
+
+    log = Logger()
+
+    def __init__(self, bus: ClusterBus, clock: IReactorTime, timeout: float = CALL_TIMEOUT):
+        self.node = bus.node
+        self._bus = bus
+        self._clock = clock
+        self._timeout = timeout
+        self._services: dict[str, Service] = {}
+        self._next = 0
+        #: Calls waiting for their answer: number -> (node, Deferred, timer).
+        self._waiting: dict[int, tuple[str, Deferred[bytes], IDelayedCall]] = {}
+        #: The other nodes heard from and not found dead since.
+        self.live: set[str] = set()
+
+    def serve(self, service: str, handler: Service) -> None:
+        self._services[service] = handler
+
+    def call(self, node: str, service: str, payload: bytes) -> Deferred[bytes]:
+        if node not in self.live:
+            return fail(NodeUnavailable(f"no live node {node!r}"))
+        self._next += 1
+        number = self._next
+        answered: Deferred[bytes] = Deferred()
+        timer = self._clock.callLater(self._timeout, self._timed_out, number)
+        self._waiting[number] = (node, answered, timer)
+        self._bus.send(node, REQUEST, _header(number, service) + payload)
+        return answered
+
+    def tell(self, node: str, service: str, payload: bytes) -> None:
+        if node in self.live:
+            self._bus.send(node, ONE_WAY, _header(0, service) + payload)
+
+    def _timed_out(self, number: int) -> None:
+        node, answered, _ = self._waiting.pop(number)
+        answered.errback(CallFailed(f"no answer from node {node} in {self._timeout:g}s"))
+
+    # Membership, from the node
+
+    def heard_from(self, node: str) -> None:
+        self.live.add(node)
+
+    def node_died(self, node: str) -> None:
+        """Calls waiting for ``node`` fail now, and new ones at once."""
+        self.live.discard(node)
+        for number, (to, answered, timer) in list(self._waiting.items()):
+            if to == node:
+                del self._waiting[number]
+                timer.cancel()
+                answered.errback(NodeUnavailable(f"node {node} died"))
+
+    # The bus
+
+    def received(self, kind: bytes, sender: str, body: bytes) -> bool:
+        """Serve a request, or settle a call with its answer; False when it is neither."""
+        if kind not in (REQUEST, ANSWER, ONE_WAY):
+            return False
+        header, _, payload = body.partition(b"\n")
+        number_text, _, service = header.partition(b" ")
+        number = int(number_text)
+        if kind == ANSWER:
+            waiting = self._waiting.pop(number, None)
+            if waiting is not None:  # else it timed out already
+                waiting[2].cancel()
+                waiting[1].callback(payload)
+            return True
+        handler = self._services.get(service.decode())
+        if handler is None:
+            self.log.warn(
+                "node {sender} called unknown service {service!r}", sender=sender, service=service
+            )
+            return True
+        served: Deferred[Any] = maybeDeferred(handler, sender, payload)
+        served.addCallback(self._answer, sender, number, kind == REQUEST)
+        served.addErrback(self._serve_failed, sender, service)
+        return True
+
+    def _answer(self, served: Served, sender: str, number: int, answers: bool) -> None:
+        data, then = served
+        if answers:
+            self._bus.send(sender, ANSWER, _header(number, "") + data)
+        if then is not None:
+            then()  # after the answer is queued: its events follow it
+
+    def _serve_failed(self, failure: Failure, sender: str, service: bytes) -> None:
+        self.log.failure(
+            "serving {service!r} to node {sender} failed", failure, service=service, sender=sender
+        )
+
+
+def _header(number: int, service: str) -> bytes:
+    return f"{number} {service}\n".encode()

@@ -1,0 +1,277 @@
+"""Authoritative matches and parties live on one node, their members on any (issue 15):
+two nodes in this process on the real Redis, real sockets in both formats. The match's
+handler and the party's rules run where they live; requests from players on the other
+node are handled there and answered here."""
+
+from __future__ import annotations
+
+import pytest
+import pytest_twisted
+from test_cluster_delivery import joined_by, other, settle, start_nodes
+
+from nakama_rt.core.tracker import PresenceStream, StreamMode
+from tests.wsclient import has, player, wait_for
+
+FORMATS = ["json", "protobuf"]
+
+
+class Game:
+    """Accepts who knows the password; echoes data back as op 100+ from the loop."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple] = []
+
+    def match_init(self, ctx, logger, nk, params):
+        return {"end": False}, 10, '{"mode":"duel"}'
+
+    def match_join_attempt(self, ctx, logger, nk, dispatcher, tick, state, presence, metadata):
+        self.calls.append(("attempt", presence.username, presence.session_id))
+        if metadata.get("password") != "open sesame":
+            return state, False, "wrong password"
+        return state, True
+
+    def match_join(self, ctx, logger, nk, dispatcher, tick, state, presences):
+        self.calls.append(("join", sorted(p.username for p in presences)))
+        return state
+
+    def match_leave(self, ctx, logger, nk, dispatcher, tick, state, presences):
+        self.calls.append(("leave", sorted(p.username for p in presences)))
+        return state
+
+    def match_loop(self, ctx, logger, nk, dispatcher, tick, state, messages):
+        for m in messages:
+            self.calls.append(("data", m.username, m.session_id, m.data))
+            dispatcher.broadcast_message(m.op_code + 100, m.data, sender=m)
+            if m.data == b"kick me":
+                dispatcher.match_kick([m])
+        return None if state["end"] else state
+
+    def match_terminate(self, ctx, logger, nk, dispatcher, tick, state, grace_seconds):
+        return state
+
+    def match_signal(self, ctx, logger, nk, dispatcher, tick, state, data):
+        return state, data
+
+
+@pytest_twisted.async_yield_fixture
+async def nodes(tmp_path, redis_url):
+    started = await start_nodes(tmp_path, redis_url, ("a", "b"), ttl=1)
+    yield started
+    for node in started:
+        await node.stop()
+
+
+def host_match(node) -> tuple[str, Game]:
+    """A match of :class:`Game` on ``node``; its id and its handler."""
+    game = Game()
+    registry = node.app.server.match_registry
+    registry.handlers = {"game": lambda: game}
+    return registry.create("game", {}), game
+
+
+def join(match_id: str, password: str = "open sesame") -> dict:
+    return {"cid": "j", "match_join": {"match_id": match_id, "metadata": {"password": password}}}
+
+
+def usernames(presences: list[dict]) -> list[str]:
+    return sorted(p["username"] for p in presences)
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+@pytest_twisted.ensureDeferred
+async def test_an_authoritative_match_plays_with_a_player_on_another_node(nodes, fmt) -> None:
+    a, b = nodes
+    match_id, game = host_match(b)
+    alice = await player(a.port, "alice", fmt)
+    bob = await player(b.port, "bob", other(fmt))
+    await settle()
+
+    refused = await alice.request(join(match_id, "guess"))
+    assert refused["error"]["code"] == 5
+    assert refused["error"]["message"] == "wrong password"
+    assert refused["cid"] == "j"
+
+    joined = await bob.request(join(match_id))
+    assert "presences" not in joined["match"]  # nobody else yet
+    joined = await alice.request(join(match_id))
+    match = joined["match"]
+    assert (match["match_id"], match["authoritative"], match["label"]) == (
+        match_id,
+        True,
+        '{"mode":"duel"}',
+    )
+    assert usernames(match["presences"]) == ["bob"]
+    await wait_for(bob, joined_by("match_presence_event", "alice"))
+    assert ("join", ["alice"]) in game.calls
+
+    alice.send({"match_data_send": {"match_id": match_id, "op_code": 7, "data": "aGk="}})
+    for client in (alice, bob):
+        data, _ = await wait_for(client, has("match_data"))
+        assert (data["match_data"]["op_code"], data["match_data"]["data"]) == ("107", "aGk=")
+        assert data["match_data"]["presence"]["username"] == "alice"
+    alice_session = next(c[2] for c in game.calls if c[:2] == ("attempt", "alice"))
+    assert ("data", "alice", alice_session, b"hi") in game.calls
+
+    left = await alice.request({"cid": "l", "match_leave": {"match_id": match_id}})
+    assert left == {"cid": "l"}
+    event, _ = await wait_for(bob, has("match_presence_event"))
+    assert usernames(event["match_presence_event"]["leaves"]) == ["alice"]
+    await settle()
+    assert ("leave", ["alice"]) in game.calls
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_match_ending_or_kicking_reaches_players_on_another_node(nodes) -> None:
+    a, b = nodes
+    match_id, game = host_match(b)
+    alice, carol = await player(a.port, "alice"), await player(a.port, "carol", "protobuf")
+    await settle()
+    await alice.request(join(match_id))
+    await carol.request(join(match_id))
+    await wait_for(alice, has("match_presence_event"))
+
+    # The handler kicks carol: she is untracked on her node, and everyone hears.
+    carol.send({"match_data_send": {"match_id": match_id, "op_code": 1, "data": "a2ljayBtZQ=="}})
+    event, _ = await wait_for(alice, lambda m: "leaves" in m.get("match_presence_event", {}))
+    assert usernames(event["match_presence_event"]["leaves"]) == ["carol"]
+    await settle()
+    stream = b.app.server.match_registry.get(match_id).stream
+    assert [p.meta.username for p in a.app.server.tracker.list_by_stream(stream)] == ["alice"]
+
+    # The match ends: alice is told everyone left, and is off the stream on her node.
+    b.app.server.match_registry.get(match_id).state["end"] = True
+    event, _ = await wait_for(alice, lambda m: "leaves" in m.get("match_presence_event", {}))
+    assert usernames(event["match_presence_event"]["leaves"]) == ["alice"]
+    await settle()
+    assert a.app.server.tracker.list_by_stream(stream) == []
+
+
+@pytest_twisted.ensureDeferred
+async def test_the_matches_and_parties_of_a_node_that_dies_end(nodes) -> None:
+    a, b = nodes
+    match_id, _ = host_match(b)
+    bob = await player(b.port, "bob")
+    created = await bob.request({"cid": "p", "party_create": {"open": True, "max_size": 4}})
+    party_id = created["party"]["party_id"]
+    await bob.request(join(match_id))
+    alice = await player(a.port, "alice", "protobuf")
+    await settle()
+    await alice.request(join(match_id))
+    await wait_for(alice, joined_by("match_presence_event", "alice"))
+    alice.send({"cid": "pj", "party_join": {"party_id": party_id}})
+    await wait_for(alice, has("party"))
+    # b dies: no heartbeat, no goodbye, and nothing more it says is heard.
+    await b.app.timers.stopService()
+    await b.app.cluster.bus.stop()
+    ended: dict[str, dict] = {}
+    while len(ended) < 2:
+        message = await alice.next(timeout=4)
+        for key in ("party_close", "match_presence_event"):
+            if key in message:
+                ended[key] = message[key]
+    assert ended["party_close"]["party_id"] == party_id
+    assert usernames(ended["match_presence_event"]["leaves"]) == ["alice", "bob"]
+    await settle()
+    home_modes = (StreamMode.MATCH_AUTHORITATIVE, StreamMode.PARTY)
+    assert [s for s in a.app.server.tracker.local.presences() if s.stream.mode in home_modes] == []
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+@pytest_twisted.ensureDeferred
+async def test_a_party_spans_two_nodes(nodes, fmt) -> None:
+    a, b = nodes
+    alice = await player(a.port, "alice", fmt)
+    bob = await player(b.port, "bob", other(fmt))
+    created = await alice.request({"cid": "p", "party_create": {"open": False, "max_size": 4}})
+    party_id = created["party"]["party_id"]
+    assert party_id.endswith(".a")
+    await settle()
+
+    # bob asks to join; alice (leader, on the party's node) is asked and accepts.
+    assert await bob.request({"cid": "j", "party_join": {"party_id": party_id}}) == {"cid": "j"}
+    asked, _ = await wait_for(alice, has("party_join_request"))
+    (request,) = asked["party_join_request"]["presences"]
+    assert request["username"] == "bob"
+    listed = await bob.request({"cid": "l", "party_join_request_list": {"party_id": party_id}})
+    assert listed["error"]["message"] == "Error listing party join requests: party leader only"
+    accepted = await alice.request(
+        {"cid": "a", "party_accept": {"party_id": party_id, "presence": request}}
+    )
+    assert accepted == {"cid": "a"}
+    party, _ = await wait_for(bob, has("party"))
+    assert usernames(party["party"]["presences"]) == ["alice", "bob"]
+    assert party["party"]["leader"]["username"] == "alice"
+    event, _ = await wait_for(alice, has("party_presence_event"))
+    assert usernames(event["party_presence_event"]["joins"]) == ["bob"]
+
+    # Data both ways; bob's request is handled on a and answered on b.
+    bob.send({"cid": "d", "party_data_send": {"party_id": party_id, "op_code": 3, "data": "eW8="}})
+    data, _ = await wait_for(alice, has("party_data"))
+    assert (data["party_data"]["presence"]["username"], data["party_data"]["data"]) == (
+        "bob",
+        "eW8=",
+    )
+    assert (await wait_for(bob, lambda m: m.get("cid") == "d"))[0] == {"cid": "d"}
+
+    # alice hands over to bob, who closes the party from the other node.
+    bob_presence = party["party"]["self"]
+    alice.send({"cid": "pr", "party_promote": {"party_id": party_id, "presence": bob_presence}})
+    assert (await wait_for(alice, lambda m: m.get("cid") == "pr"))[0] == {"cid": "pr"}
+    leader, _ = await wait_for(bob, has("party_leader"))
+    assert leader["party_leader"]["presence"]["username"] == "bob"
+    bob.send({"cid": "c", "party_close": {"party_id": party_id}})
+    assert (await wait_for(bob, lambda m: m.get("cid") == "c"))[0] == {"cid": "c"}
+    closed, _ = await wait_for(alice, has("party_close"))
+    assert closed["party_close"]["party_id"] == party_id
+    await settle()
+    for node in nodes:
+        assert node.app.server.tracker.count_by_stream(_party_stream(party_id)) == 0
+
+
+def _party_stream(party_id: str) -> PresenceStream:
+    subject, _, node = party_id.partition(".")
+    return PresenceStream(StreamMode.PARTY, subject, label=node)
+
+
+@pytest_twisted.ensureDeferred
+async def test_an_open_party_joins_and_kicks_across_nodes(nodes) -> None:
+    a, b = nodes
+    alice = await player(a.port, "alice")
+    bob = await player(b.port, "bob", "protobuf")
+    created = await alice.request({"cid": "p", "party_create": {"open": True, "max_size": 2}})
+    party_id = created["party"]["party_id"]
+    await settle()
+    assert await bob.request({"cid": "j", "party_join": {"party_id": party_id}}) == {"cid": "j"}
+    party, _ = await wait_for(bob, has("party"))
+    bob_presence = party["party"]["self"]
+    await wait_for(alice, joined_by("party_presence_event", "bob"))
+    # Full now: carol, on b too, is refused by the party's node in its words.
+    carol = await player(b.port, "carol")
+    await settle()
+    refused = await carol.request({"cid": "j", "party_join": {"party_id": party_id}})
+    assert refused["error"]["message"] == "Error joining party: party full"
+    # alice kicks bob: his node untracks him, and he is told.
+    removed = await alice.request(
+        {"cid": "r", "party_remove": {"party_id": party_id, "presence": bob_presence}}
+    )
+    assert removed == {"cid": "r"}
+    closed, _ = await wait_for(bob, has("party_close"))
+    assert closed["party_close"]["party_id"] == party_id
+    await settle()
+    assert b.app.server.tracker.local.count_by_stream(_party_stream(party_id)) == 0
+    alice_session = created["party"]["self"]["session_id"]
+    assert list(a.app.server.parties.get(party_id).members) == [alice_session]
+
+
+@pytest_twisted.ensureDeferred
+async def test_requests_for_a_node_that_is_not_there_are_not_found(nodes) -> None:
+    a, _ = nodes
+    alice = await player(a.port, "alice")
+    missing_match = "5a1c6f2e-1111-4222-8333-944445555666.nowhere"
+    refused = await alice.request(join(missing_match))
+    assert (refused["error"]["code"], refused["error"]["message"]) == (4, "Match not found")
+    refused = await alice.request({"cid": "j", "party_join": {"party_id": missing_match}})
+    assert refused["error"]["message"] == "Error joining party: party not found"
+    # Data for it is dropped without a word; the socket goes on.
+    alice.send({"match_data_send": {"match_id": missing_match, "op_code": 1, "data": ""}})
+    assert await alice.request({"cid": "p", "ping": {}}) == {"cid": "p", "pong": {}}
