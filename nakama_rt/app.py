@@ -69,7 +69,8 @@ class NakamaRT:
         self.cluster: ClusterNode | None = None
         delivery = None
         if config.cluster.redis:
-            self.cluster = ClusterNode.build(config.name, reactor)
+            database = cluster_redis.parse_redis_url(config.cluster.redis)[2]
+            self.cluster = ClusterNode.build(config.name, reactor, database)
             delivery = self.cluster.delivery
         self.server = RealtimeServer(
             config, reactor, self.storage, self.session_cache, delivery=delivery
@@ -191,14 +192,14 @@ class NakamaRT:
                 self.reactor,
                 self.redis,
                 self.cluster.received,
-                self.cluster.tracker.resync,
+                self.cluster.resync,
             )
         )
-        self.cluster.tracker.start_sync()
+        nodes = yield Deferred.fromCoroutine(membership.live_nodes())
+        self.cluster.start(nodes)
         NodeWatch(
             membership, self.cluster.known_nodes, self.cluster.node_died, self.reactor
         ).setServiceParent(self.timers)
-        nodes = yield Deferred.fromCoroutine(membership.live_nodes())
         self.log.info(
             "node {name} joined cluster {url}: {count} live ({nodes})",
             name=self.config.name,

@@ -39,9 +39,9 @@ class Bus:
     def __init__(self, wire: Wire, node: str) -> None:
         self.wire = wire
         self.node = node
+        self.peers: set[str] = set()
 
-    def send(self, node: str | None, kind: bytes, body: bytes) -> None:
-        assert node is not None
+    def send(self, node: str, kind: bytes, body: bytes) -> None:
         self.wire.queued.append((self.node, node, kind, body))
 
 
@@ -49,8 +49,8 @@ def two_nodes(clock: Clock) -> tuple[Wire, ClusterCalls, ClusterCalls]:
     wire = Wire()
     a, b = ClusterCalls(wire.bus("a"), clock), ClusterCalls(wire.bus("b"), clock)
     wire.nodes.update(a=a, b=b)
-    a.heard_from("b")
-    b.heard_from("a")
+    wire.nodes["a"]._bus.peers.add("b")
+    wire.nodes["b"]._bus.peers.add("a")
     return wire, a, b
 
 
@@ -99,6 +99,7 @@ def test_calls_to_a_node_not_live_fail_at_once_and_waiting_ones_when_it_dies() -
     wire, a, b = two_nodes(clock)
     assert outcome(a.call("nowhere", "echo", b"")).check(NodeUnavailable)
     waiting = a.call("b", "echo", b"")
+    a._bus.peers.discard("b")  # as the node does when b is found dead
     a.node_died("b")
     assert outcome(waiting).check(NodeUnavailable)
     assert outcome(a.call("b", "echo", b"")).check(NodeUnavailable)

@@ -325,11 +325,12 @@ async def test_what_is_not_a_cluster_message_is_dropped(nodes, redis_url) -> Non
     globalLogPublisher.addObserver(observe)
     try:
         for garbage in ("junk", "\x00\x00\x00\x40short", "\x00\x00\x00\x05Pb\x00[["):
-            publish(redis_url, "nakama-rt:to:a", garbage)
+            publish(redis_url, a.app.cluster.bus.channel("a").decode(), garbage)
         await settle()
     finally:
         globalLogPublisher.removeObserver(observe)
-    assert said.count("dropped a malformed cluster message on b'nakama-rt:to:a'") == 2
+    channel = a.app.cluster.bus.channel("a")
+    assert said.count(f"dropped a malformed cluster message on {channel!r}") == 2
     assert "cluster message from b failed" in said  # a P from "b" that is not JSON
     alice = await player(a.port, "alice")
     bob = await player(b.port, "bob")
@@ -338,3 +339,24 @@ async def test_what_is_not_a_cluster_message_is_dropped(nodes, redis_url) -> Non
     bob.send({"cid": "m", "channel_message_send": message})
     theirs, _ = await wait_for(alice, has("channel_message"))
     assert theirs["channel_message"]["username"] == "bob"
+
+
+@pytest_twisted.ensureDeferred
+async def test_clusters_on_two_databases_of_one_redis_do_not_hear_each_other(
+    tmp_path, redis_url
+) -> None:
+    other_url = redis_url.rsplit("/", 1)[0] + "/14"
+    (tmp_path / "one").mkdir()
+    (tmp_path / "two").mkdir()
+    flush(other_url)
+    (a,) = await start_nodes(tmp_path / "one", redis_url, ("a",))
+    (b,) = await start_nodes(tmp_path / "two", other_url, ("b",))
+    try:
+        alice, bob = await player(a.port, "alice"), await player(b.port, "bob")
+        await all_join("lobby", alice, bob)
+        assert a.app.cluster.known_nodes() == set() == b.app.cluster.known_nodes()
+        assert a.app.cluster.tracker.remote_count == 0
+    finally:
+        await b.stop()
+        await a.stop()
+        flush(other_url)

@@ -8,9 +8,11 @@ from __future__ import annotations
 import pytest
 import pytest_twisted
 from test_cluster_delivery import joined_by, other, settle, start_nodes
+from test_match_list import listing
 
 from nakama_rt.core.tracker import PresenceStream, StreamMode
-from tests.wsclient import has, player, wait_for
+from nakama_rt.realtime.match.authoritative import MatchError
+from tests.wsclient import authenticate, has, player, wait_for
 
 FORMATS = ["json", "protobuf"]
 
@@ -275,3 +277,48 @@ async def test_requests_for_a_node_that_is_not_there_are_not_found(nodes) -> Non
     # Data for it is dropped without a word; the socket goes on.
     alice.send({"match_data_send": {"match_id": missing_match, "op_code": 1, "data": ""}})
     assert await alice.request({"cid": "p", "ping": {}}) == {"cid": "p", "pong": {}}
+
+
+@pytest_twisted.ensureDeferred
+async def test_every_node_lists_gets_and_signals_every_match(tmp_path, redis_url, nodes) -> None:
+    a, b = nodes
+    match_id, _ = host_match(b)
+    alice = await player(a.port, "alice")
+    await settle()
+    await alice.request(join(match_id))
+    await settle()
+    session = await authenticate(a.port, "custom-lister-cluster", username="lister")
+    status, listed = await listing(a.port, session["token"], limit=10, query="+label.mode:duel")
+    assert status == 200
+    (match,) = listed["matches"]
+    assert (match["match_id"], match["size"], match["label"], match["tick_rate"]) == (
+        match_id,
+        1,
+        '{"mode":"duel"}',
+        10,
+    )
+    assert a.app.server.match_registry.describe(match_id).handler_name == "game"
+
+    # Its label changes on b: a lists it anew.
+    b.app.server.match_registry.get(match_id).set_label('{"mode":"ranked"}')
+    await settle()
+    status, listed = await listing(a.port, session["token"], limit=10, label='{"mode":"ranked"}')
+    assert [m["match_id"] for m in listed["matches"]] == [match_id]
+
+    # nk.match_signal from a reaches the handler on b, and comes back.
+    signalled = await a.app.server.match_registry.signal_anywhere(match_id, "hello")
+    assert signalled == "hello"
+    with pytest.raises(MatchError, match="match not found"):
+        await a.app.server.match_registry.signal_anywhere(match_id[:-1] + "nowhere", "")
+
+    # A node that joins late learns it; once it ends, no node lists it.
+    (c,) = await start_nodes(tmp_path, redis_url, ("c",), ttl=1)
+    try:
+        assert [m.match_id for m in c.app.server.match_registry.listed()] == [match_id]
+        b.app.server.match_registry.get(match_id).stop("test")
+        await settle()
+        for node in (a, c):
+            assert node.app.server.match_registry.listed() == []
+            assert node.app.server.match_registry.describe(match_id) is None
+    finally:
+        await c.stop()

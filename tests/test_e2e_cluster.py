@@ -9,6 +9,7 @@ import pytest
 import pytest_twisted
 
 from tests.test_cluster_delivery import nodes  # noqa: F401  (fixture: nodes a and b)
+from tests.test_cluster_homes import host_match
 from tests.test_e2e_nakama_js import (
     ADAPTERS,
     node,  # noqa: F401  (fixture)
@@ -36,3 +37,35 @@ async def test_a_relayed_match_across_two_nodes(node, nodes, adapter) -> None:  
     assert (facts["b_got"]["op_code"], facts["a_got"]["op_code"]) == (7, 8)
     assert facts["b_sees"] == [facts["b_got"]["sender"]]
     assert facts["a_sees_join"] == [facts["a_got"]["sender"]]
+
+
+@pytest.mark.parametrize("adapter", ADAPTERS)
+@pytest_twisted.ensureDeferred
+async def test_an_authoritative_match_across_two_nodes(node, nodes, adapter) -> None:  # noqa: F811
+    a, b = nodes
+    match_id, game = host_match(b)
+    facts = await run_scenario(
+        node,
+        a.port,
+        adapter,
+        "cluster_authoritative",
+        "--other-port",
+        str(b.port),
+        "--match-id",
+        match_id,
+    )
+    assert facts["a_refused"] == {"code": 5, "message": "wrong password"}
+    assert facts["a_match"]["authoritative"] is True
+    assert facts["echo_of_a"][0] == 107 and facts["echo_of_b"][0] == 108
+    # The handler on b saw both players, and A leave.
+    assert [c[0] for c in game.calls if c[0] in ("join", "leave")][-1] == "leave"
+
+
+@pytest.mark.parametrize("adapter", ADAPTERS)
+@pytest_twisted.ensureDeferred
+async def test_a_party_across_two_nodes(node, nodes, adapter) -> None:  # noqa: F811
+    a, b = nodes
+    facts = await run_scenario(node, a.port, adapter, "cluster_party", "--other-port", str(b.port))
+    assert facts["a_got"][0] == 3 and facts["b_got"][0] == 4
+    assert facts["leader"] == facts["b_joined"][0]
+    assert facts["a_closed"] is True

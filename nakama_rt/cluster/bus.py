@@ -1,10 +1,18 @@
 """Messages between the nodes of a cluster, over Redis pub/sub.
 
-Each node subscribes to its own channel (``nakama-rt:to:<name>``) and to the one every
-node hears (``nakama-rt:all``). What a node sends to one channel within one reactor
-turn goes as one PUBLISH: the messages are framed one after the other (a 4-byte length,
-then the message), so a burst of deliveries to one node costs one Redis command. A
-message starts with its kind (one byte) and the sender's name, ended by a NUL byte.
+Each node subscribes to its own channel (``nakama-rt:<db>:to:<name>``) and to the one
+every node hears (``nakama-rt:<db>:all``), which carries only hellos: a node that
+starts (or comes back from a Redis outage) says hello there, and the others take it
+as a peer. Everything else goes to one node's channel, a broadcast to each peer's:
+so all that one node sends another arrives in the order it was sent (a match's last
+event before the end of its stream), which messages on two channels would not.
+Channels are Redis-wide, so they carry the database number of the cluster's URL:
+clusters on different databases of one Redis do not hear each other.
+
+What a node sends to one channel within one reactor turn goes as one PUBLISH: the
+messages are framed one after the other (a 4-byte length, then the message), so a
+burst of deliveries to one node costs one Redis command. A message starts with its
+kind (one byte) and the sender's name, ended by a NUL byte.
 """
 
 from __future__ import annotations
@@ -21,15 +29,10 @@ from twisted.python.failure import Failure
 from nakama_rt.cluster.redis import RedisConnection, parse_redis_url
 from nakama_rt.logs import Logger
 
-ALL = b"nakama-rt:all"
 _LENGTH = struct.Struct(">I")
 
 #: Called with (kind, sender, body) for every message another node sent here.
 Receiver = Callable[[bytes, str, bytes], None]
-
-
-def channel_of(node: str) -> bytes:
-    return b"nakama-rt:to:" + node.encode()
 
 
 def split(batch: bytes) -> list[tuple[bytes, str, bytes]]:
@@ -53,8 +56,13 @@ class ClusterBus:
 
     log = Logger()
 
-    def __init__(self, node: str, clock: IReactorTime) -> None:
+    def __init__(self, node: str, clock: IReactorTime, database: int = 0) -> None:
         self.node = node
+        self._namespace = f"nakama-rt:{database}:".encode()
+        #: The channel every node hears.
+        self.all_channel = self._namespace + b"all"
+        #: The other nodes heard from and not found dead since: a broadcast's recipients.
+        self.peers: set[str] = set()
         self._prefix = node.encode() + b"\0"
         #: Set by :meth:`listen`; what is sent before waits for it.
         self._publisher: RedisConnection | None = None
@@ -80,7 +88,8 @@ class ClusterBus:
         subscription is made again and ``reconnected`` is called (what was published
         meanwhile is lost: the tracker sends everything again)."""
         host, port, database = parse_redis_url(url)
-        factory = _Subscriptions([channel_of(self.node), ALL], database, receiver, reconnected)
+        channels = [self.channel(self.node), self.all_channel]
+        factory = _Subscriptions(channels, database, receiver, reconnected)
         factory.startConnecting(TCP4ClientEndpoint(reactor, host, port, timeout=5))
         subscriber = await factory.deferred
         await subscriber.subscribe(factory.channels)
@@ -89,9 +98,24 @@ class ClusterBus:
         if self._pending and self._flush_call is None:
             self._flush_call = self._clock.callLater(0, self._flush)
 
-    def send(self, node: str | None, kind: bytes, body: bytes) -> None:
-        """Queue one message for ``node`` (None: every node but this one)."""
-        channel = ALL if node is None else channel_of(node)
+    def channel(self, node: str) -> bytes:
+        """The channel ``node`` hears alone."""
+        return self._namespace + b"to:" + node.encode()
+
+    def send(self, node: str, kind: bytes, body: bytes) -> None:
+        """Queue one message for ``node``."""
+        self._queue(self.channel(node), kind, body)
+
+    def broadcast(self, kind: bytes, body: bytes) -> None:
+        """Queue one message for every peer."""
+        for node in self.peers:
+            self._queue(self.channel(node), kind, body)
+
+    def hello(self, kind: bytes, body: bytes) -> None:
+        """Queue one message for every node listening, peer or not."""
+        self._queue(self.all_channel, kind, body)
+
+    def _queue(self, channel: bytes, kind: bytes, body: bytes) -> None:
         message = kind + self._prefix + body
         self._pending.setdefault(channel, []).append(_LENGTH.pack(len(message)) + message)
         self.sent_messages += 1

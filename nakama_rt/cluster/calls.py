@@ -3,9 +3,9 @@
 A call is a request message to the node's channel and an answer message back, matched
 by a number; one that gets no answer within ``timeout`` seconds fails with
 :class:`~nakama_rt.core.remote.CallFailed` (Redis down, or the node too busy), never
-hangs. A node is callable once this node has heard from it (every node says hello when
-it joins, and answers a newcomer's hello) and until it is found dead; calling another
-fails at once with :class:`~nakama_rt.core.remote.NodeUnavailable`.
+hangs. A node is callable while it is a peer of the bus (heard from, and not found
+dead since); calling another fails at once with
+:class:`~nakama_rt.core.remote.NodeUnavailable`.
 """
 
 from __future__ import annotations
@@ -45,14 +45,12 @@ class ClusterCalls:
         self._next = 0
         #: Calls waiting for their answer: number -> (node, Deferred, timer).
         self._waiting: dict[int, tuple[str, Deferred[bytes], IDelayedCall]] = {}
-        #: The other nodes heard from and not found dead since.
-        self.live: set[str] = set()
 
     def serve(self, service: str, handler: Service) -> None:
         self._services[service] = handler
 
     def call(self, node: str, service: str, payload: bytes) -> Deferred[bytes]:
-        if node not in self.live:
+        if node not in self._bus.peers:
             return fail(NodeUnavailable(f"no live node {node!r}"))
         self._next += 1
         number = self._next
@@ -63,7 +61,7 @@ class ClusterCalls:
         return answered
 
     def tell(self, node: str, service: str, payload: bytes) -> None:
-        if node in self.live:
+        if node in self._bus.peers:
             self._bus.send(node, ONE_WAY, _header(0, service) + payload)
 
     def _timed_out(self, number: int) -> None:
@@ -72,12 +70,8 @@ class ClusterCalls:
 
     # Membership, from the node
 
-    def heard_from(self, node: str) -> None:
-        self.live.add(node)
-
     def node_died(self, node: str) -> None:
-        """Calls waiting for ``node`` fail now, and new ones at once."""
-        self.live.discard(node)
+        """Calls waiting for ``node`` fail now (new ones do, once it is no peer)."""
         for number, (to, answered, timer) in list(self._waiting.items()):
             if to == node:
                 del self._waiting[number]

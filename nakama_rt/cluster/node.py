@@ -1,16 +1,17 @@
-"""This process as a node of a cluster: its bus, the tracker, router and calls over it,
-and what happens when another node dies."""
+"""This process as a node of a cluster: its bus, the tracker, router, calls and match
+directory over it, and what happens when another node dies."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from twisted.internet.interfaces import IReactorTime
 
 from nakama_rt.cluster.bus import ClusterBus
 from nakama_rt.cluster.calls import ClusterCalls
+from nakama_rt.cluster.matches import ClusterMatchDirectory
 from nakama_rt.cluster.router import ClusterRouter
-from nakama_rt.cluster.tracker import STARTED, SYNC, ClusterTracker
+from nakama_rt.cluster.tracker import STARTED, SYNC, ClusterTracker, HereOnly
 from nakama_rt.core.delivery import Delivery
 from nakama_rt.core.registry import SessionRegistry
 from nakama_rt.core.router import LocalRouter
@@ -28,49 +29,66 @@ class ClusterNode:
     tracker: ClusterTracker
     router: ClusterRouter
     calls: ClusterCalls
+    matches: ClusterMatchDirectory
     delivery: Delivery
-    #: Every other node this one heard from and has not found dead since.
-    heard: set[str] = field(default_factory=set)
 
     @classmethod
-    def build(cls, name: str, clock: IReactorTime) -> ClusterNode:
-        """The node's parts, wired; :meth:`ClusterBus.listen` connects them."""
-        bus = ClusterBus(name, clock)
+    def build(cls, name: str, clock: IReactorTime, database: int = 0) -> ClusterNode:
+        """The node's parts, wired, for the cluster on Redis database ``database``;
+        :meth:`ClusterBus.listen` connects them."""
+        bus = ClusterBus(name, clock, database)
         sessions, counts = SessionRegistry(), RealtimeCounts()
-        tracker = ClusterTracker(name, bus)
-        router = ClusterRouter(LocalRouter(sessions, tracker.local, counts), tracker, bus)
+        here_only = HereOnly()
+        tracker = ClusterTracker(name, bus, here_only)
+        local = LocalRouter(sessions, tracker.local, counts)
+        router = ClusterRouter(local, tracker, bus, here_only)
         calls = ClusterCalls(bus, clock)
-        delivery = Delivery(sessions, tracker, router, counts, remote=calls)
-        return cls(bus, tracker, router, calls, delivery)
+        matches = ClusterMatchDirectory(bus)
+        delivery = Delivery(sessions, tracker, router, counts, remote=calls, matches=matches)
+        return cls(bus, tracker, router, calls, matches, delivery)
+
+    def start(self, live: list[str]) -> None:
+        """This node is listening: the ``live`` nodes are its peers (those that start
+        later say hello), and it says hello to ask them for what they hold."""
+        self.bus.peers.update(node for node in live if node != self.bus.node)
+        self.tracker.start_sync()
 
     def received(self, kind: bytes, sender: str, body: bytes) -> None:
         """A message from another node: the tracker's, the router's or the calls'."""
         if sender == self.bus.node:
-            return  # our own, heard on the all-nodes channel
-        if kind == SYNC and body == STARTED and sender in self.heard:
+            return  # our own hello, heard on the all-nodes channel
+        peers = self.bus.peers
+        if kind == SYNC and body == STARTED and sender in peers:
             # A node of that name started again: what is held of it is its dead
             # predecessor's (a worker restarted before its name expired).
-            self.node_died(sender, self.heard - {sender})
-        if sender not in self.heard:
-            self.heard.add(sender)
-            self.calls.heard_from(sender)
+            self.node_died(sender)
+        peers.add(sender)
+        if kind == SYNC:
+            self.matches.tell_all(sender)
         if not (
             self.tracker.received(kind, sender, body)
             or self.router.received(kind, sender, body)
             or self.calls.received(kind, sender, body)
+            or self.matches.received(kind, sender, body)
         ):
             log.warn("unknown cluster message {kind!r} from {sender}", kind=kind, sender=sender)
 
+    def resync(self) -> None:
+        """Redis came back: tell everything again, and ask the others for theirs."""
+        self.matches.tell_all()
+        self.tracker.resync()
+
     def known_nodes(self) -> set[str]:
         """The other nodes to watch for death."""
-        return self.heard | self.tracker.nodes()
+        return self.bus.peers | self.tracker.nodes()
 
-    def node_died(self, node: str, live: set[str]) -> None:
+    def node_died(self, node: str, live: set[str] | None = None) -> None:
         """``node`` is gone: its calls fail, its presences leave, and the members here of
         its matches and parties hear that those ended, as when they end on a live node."""
-        self.heard.discard(node)
+        self.bus.peers.discard(node)
         self.calls.node_died(node)
-        orphans = self.tracker.node_died(node, live)
+        self.matches.forget(node)
+        orphans = self.tracker.node_died(node)
         local = self.tracker.local
         for stream, members in orphans.items():
             recipients = local.session_ids_by_stream(stream)

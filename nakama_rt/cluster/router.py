@@ -1,6 +1,8 @@
 """The cluster's router: deliver here, and publish once per other node with recipients.
 
-Behind :class:`~nakama_rt.core.router.IRouter`. Recipients on this node get the
+Behind :class:`~nakama_rt.core.router.IRouter`. What a listener that every node runs
+sends goes to this node's sessions only (:class:`~nakama_rt.cluster.tracker.HereOnly`).
+Otherwise, recipients on this node get the
 envelope from the local router, encoded once per format as always. For recipients on
 other nodes the envelope is serialized once (protobuf) and sent once per node that has
 any, with their addresses (a stream, or session ids); that node decodes it once and
@@ -16,7 +18,7 @@ import orjson
 from zope.interface import implementer
 
 from nakama_rt.cluster.bus import ClusterBus
-from nakama_rt.cluster.tracker import ClusterTracker, stream_key
+from nakama_rt.cluster.tracker import ClusterTracker, HereOnly, stream_key
 from nakama_rt.core.router import IRouter, LocalRouter, Routable
 from nakama_rt.core.tracker import Presence, PresenceStream
 from nakama_rt.wire.codec import OutgoingEnvelope
@@ -44,8 +46,11 @@ def _body(address: object, envelope: bytes) -> bytes:
 class ClusterRouter:
     """Delivery over the cluster. Reactor thread only."""
 
-    def __init__(self, local: LocalRouter, tracker: ClusterTracker, bus: ClusterBus) -> None:
+    def __init__(
+        self, local: LocalRouter, tracker: ClusterTracker, bus: ClusterBus, here_only: HereOnly
+    ) -> None:
         self._local = local
+        self._here_only = here_only
         self._tracker = tracker
         self._bus = bus
 
@@ -55,7 +60,7 @@ class ClusterRouter:
         return self._local
 
     def send_to_session_ids(self, session_ids: Iterable[str], envelope: Routable) -> None:
-        if not self._tracker.remote_sessions:  # nobody on another node
+        if self._here_only.depth or not self._tracker.remote_sessions:
             self._local.send_to_session_ids(session_ids, envelope)
             return
         here, elsewhere = self._by_node(session_ids)
@@ -71,6 +76,8 @@ class ClusterRouter:
 
     def send_to_stream(self, stream: PresenceStream, envelope: Routable) -> None:
         self._local.send_to_stream(stream, envelope)
+        if self._here_only.depth:
+            return  # every node runs this listener, for its own sessions
         nodes = self._tracker.remote_nodes(stream)
         if nodes:
             body = _body(stream_key(stream), _wire_bytes(envelope))

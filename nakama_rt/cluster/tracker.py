@@ -1,25 +1,25 @@
 """The cluster's tracker: this node's presences, and a copy of every other node's.
 
 Behind :class:`~nakama_rt.core.tracker.ITracker`, so the features do not know they run
-in a cluster. Local changes go through a :class:`~nakama_rt.core.tracker.LocalTracker`,
-which emits the join and leave events to the listeners of this node, and are told to
-every other node (one message per change, batched per reactor turn by the bus). The
-other nodes' presences are kept in a replica that answers the reads (who is on a
-stream, how many, on which node) and emits no event: the node where a change happened
-sent its events to every member of the stream, wherever they are, through the router.
+in a cluster. Local changes go through a :class:`~nakama_rt.core.tracker.LocalTracker`
+and are told to every other node (one message per change, batched per reactor turn by
+the bus); the other nodes' presences are kept in a replica that answers the reads (who
+is on a stream, how many, on which node).
 
-Status follows are kept per node, and the status listener tells only this node's
-followers: so every node runs it for the other nodes' status changes too
-(:data:`LOCAL_LISTENER_MODES`). A node that joins asks the others for their presences
-(a sync). When a node dies, every node tells its own followers, and one node (the
-first live one by name) runs the other listeners with the dead node's leaves, which
-reach every member of those streams through the router (:meth:`ClusterTracker.node_died`).
+Every node runs the listeners (chat presence events, status follows, streams...) for
+every change, its own and those it is told, and what they send reaches only this
+node's sessions (:class:`HereOnly`): each member hears of a change from its own node,
+so a member who joined on one node an instant before a change on another still hears
+of it once the change is told, and a join costs one message per node, not an event
+per node too. A node that joins asks the others for their presences (a sync); when a
+node dies, every node runs the listeners with its presences' leaves
+(:meth:`ClusterTracker.node_died`).
 
 A match or party stream lives on the node in its label (:data:`HOME_LISTENER_MODES`):
-its listener (the match handler, the party's rules) runs there, for the changes of
-every node. Its members are still tracked on the nodes of their sessions, as every
-presence is: the home node asks that node to track or untrack one of its sessions,
-and a stream ended anywhere ends on every node.
+its listener (the match handler, the party's rules) runs there only, for the changes
+of every node, and what it sends reaches every member. Its members are still tracked
+on the nodes of their sessions, as every presence is: the home node asks that node to
+track or untrack one of its sessions, and a stream ended anywhere ends on every node.
 """
 
 from __future__ import annotations
@@ -42,8 +42,6 @@ from nakama_rt.core.tracker import (
     with_reason,
 )
 
-#: Modes whose listeners tell only this node's sessions: run for every node's changes.
-LOCAL_LISTENER_MODES = frozenset({StreamMode.STATUS})
 #: Modes whose listeners run on the stream's home node (its label), for every node's changes.
 HOME_LISTENER_MODES = frozenset({StreamMode.MATCH_AUTHORITATIVE, StreamMode.PARTY})
 
@@ -74,12 +72,33 @@ def _add_op(presence: Presence) -> list[object]:
     ]
 
 
+class HereOnly:
+    """Set while a listener runs that every node runs: the router then delivers what it
+    sends to this node's sessions only (shared by the tracker and the router)."""
+
+    __slots__ = ("depth",)
+
+    def __init__(self) -> None:
+        self.depth = 0
+
+    def wrap(self, listener: PresenceListener) -> PresenceListener:
+        def here_only(stream: PresenceStream, joins: list[Presence], leaves: list[Presence]):
+            self.depth += 1
+            try:
+                listener(stream, joins, leaves)
+            finally:
+                self.depth -= 1
+
+        return here_only
+
+
 @implementer(ITracker)
 class ClusterTracker:
     """Stream membership over the cluster. Reactor thread only."""
 
-    def __init__(self, node: str, bus: ClusterBus) -> None:
+    def __init__(self, node: str, bus: ClusterBus, here_only: HereOnly) -> None:
         self.node = node
+        self._here_only = here_only
         self.local = LocalTracker()
         self._bus = bus
         #: Other nodes' presences: by stream, then session id.
@@ -159,6 +178,8 @@ class ClusterTracker:
     def add_listener(self, mode: int, listener: PresenceListener) -> None:
         if mode in HOME_LISTENER_MODES:
             listener = self._at_home(listener)
+        else:
+            listener = self._here_only.wrap(listener)
         self.local.add_listener(mode, listener)
 
     def _at_home(self, listener: PresenceListener) -> PresenceListener:
@@ -173,13 +194,10 @@ class ClusterTracker:
 
     def _listens_here(self, stream: PresenceStream) -> bool:
         """Whether this node runs the listeners for another node's change of ``stream``."""
-        mode = stream.mode
-        return mode in LOCAL_LISTENER_MODES or (
-            mode in HOME_LISTENER_MODES and stream.label == self.node
-        )
+        return stream.mode not in HOME_LISTENER_MODES or stream.label == self.node
 
     def add_default_listener(self, listener: PresenceListener) -> None:
-        self.local.add_default_listener(listener)
+        self.local.add_default_listener(self._here_only.wrap(listener))
 
     # Reads: this node's presences and the replica together
 
@@ -241,18 +259,18 @@ class ClusterTracker:
     # The bus
 
     def _tell(self, ops: list[list[object]]) -> None:
-        self._bus.send(None, PRESENCES, orjson.dumps(ops))
+        self._bus.broadcast(PRESENCES, orjson.dumps(ops))
 
     def start_sync(self) -> None:
         """Ask every other node for its presences (this node just started: what they
         hold of a node of this name is a dead predecessor's, which leaves)."""
-        self._bus.send(None, SYNC, STARTED)
+        self._bus.hello(SYNC, STARTED)
 
     def resync(self) -> None:
         """After Redis came back: tell every node all of this node's presences, and ask
         for theirs (what was published while it was gone is lost)."""
-        self._bus.send(None, PRESENCES, self._snapshot())
-        self._bus.send(None, SYNC, b"")
+        self._bus.broadcast(PRESENCES, self._snapshot())
+        self._bus.hello(SYNC, b"")
 
     def _snapshot(self) -> bytes:
         """All of this node's presences, replacing what a node held of them ("=")."""
@@ -362,21 +380,18 @@ class ClusterTracker:
                     dropped.append(presence)
         return dropped
 
-    def node_died(self, node: str, live: set[str]) -> dict[PresenceStream, list[Presence]]:
-        """``node`` is gone without closing its sessions: its presences leave. Every
-        node tells its own followers and runs the listeners of the streams it is home
-        to; the first live node by name runs the other listeners, whose events reach
-        every member wherever they are. Return the streams that were home on the dead
-        node with their members here, which are untracked (their match or party is
-        gone): the caller tells those members, first."""
+    def node_died(self, node: str) -> dict[PresenceStream, list[Presence]]:
+        """``node`` is gone without closing its sessions: its presences leave, heard by
+        every node's listeners (the home ones on the streams' homes). Return the streams
+        that were home on the dead node with their members here, which are untracked
+        (their match or party is gone): the caller tells those members, first."""
         leaves: dict[PresenceStream, list[Presence]] = {}
         for presence in self.forget_node(node):
             if not presence.meta.hidden:
                 presence = with_reason(presence, PresenceReason.DISCONNECT)
                 leaves.setdefault(presence.stream, []).append(presence)
-        elected = min(live | {self.node}) == self.node
         for stream, gone in leaves.items():
-            if self._listens_here(stream) or (elected and stream.mode not in HOME_LISTENER_MODES):
+            if self._listens_here(stream):
                 self.local.announce(stream, [], gone)
         orphans: dict[PresenceStream, list[Presence]] = {}
         for mode in HOME_LISTENER_MODES:

@@ -1,5 +1,5 @@
 """How the features reach players: this node's sessions, the tracker, the router and the
-counts the router keeps, and the other nodes where matches and parties live. One
+counts the router keeps; and the other nodes, where some matches and parties live. One
 process builds :meth:`Delivery.local` (no other node); a cluster node builds the same
 over the cluster (``nakama_rt.cluster.node``)."""
 
@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from nakama_rt.core.match_directory import IMatchDirectory
 from nakama_rt.core.registry import SessionRegistry
 from nakama_rt.core.remote import IRemote
 from nakama_rt.core.router import IRouter, LocalRouter
@@ -22,6 +23,8 @@ class Delivery:
     counts: RealtimeCounts
     #: Calls to the other nodes; None in one process.
     remote: IRemote | None = None
+    #: The other nodes' authoritative matches, for listings; None in one process.
+    matches: IMatchDirectory | None = None
 
     @classmethod
     def local(cls) -> Delivery:

@@ -55,3 +55,20 @@ class MatchFilter:
                 "specified."
             )
         return self
+
+
+@dataclass(frozen=True)
+class ListedMatch:
+    """An authoritative match as listings show it (``GET /v2/match``, ``nk.match_list``),
+    wherever it runs: in a cluster every node keeps those of the others."""
+
+    subject: str
+    node: str
+    label: str
+    tick_rate: int
+    handler_name: str
+    create_time: float
+
+    @property
+    def match_id(self) -> str:
+        return f"{self.subject}.{self.node}"

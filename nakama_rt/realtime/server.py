@@ -103,6 +103,8 @@ class RealtimeServer:
             handlers=initializer.matches,  # filled in place when modules load
             context_factory=partial(match_context, runtime_env, config.name),
             logger=runtime_logger,
+            directory=delivery.matches,
+            remote=delivery.remote,
         )
         self.runtime = Runtime(
             env=runtime_env,

@@ -325,8 +325,7 @@ class NakamaModule:
 
     def match_get(self, match_id: str) -> api_pb2.Match | None:
         matches = self._realtime("match_get", self._matches)
-        match = matches.get(match_id)
-        return match.wire() if match is not None else None
+        return matches.describe(match_id)
 
     def match_list(
         self,
@@ -343,9 +342,11 @@ class NakamaModule:
         list_matches = self._realtime("match_list", self._list_matches)
         return list_matches(MatchFilter(limit, authoritative, label, min_size, max_size, query))
 
-    def match_signal(self, match_id: str, data: str) -> str:
+    def match_signal(self, match_id: str, data: str) -> Deferred[str]:
+        """The match handler's answer to ``data``: a Deferred, as the match may run on
+        another node of the cluster."""
         matches = self._realtime("match_signal", self._matches)
-        return matches.signal(match_id, data)
+        return matches.signal_anywhere(match_id, data)
 
 
 #: The ``nk`` functions: every public method of :class:`NakamaModule` (its wiring is

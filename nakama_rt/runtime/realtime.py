@@ -70,12 +70,6 @@ class NkStreams(Protocol):
     ) -> None: ...
 
 
-class NkMatch(Protocol):
-    """One running authoritative match, as ``nk.match_get`` reads it."""
-
-    def wire(self) -> api_pb2.Match: ...
-
-
 class NkMatches(Protocol):
     """Authoritative matches for ``nk.match_create``, ``match_get``, ``match_signal``.
     ``nk`` is what the new match's handler callbacks get."""
@@ -84,9 +78,11 @@ class NkMatches(Protocol):
         self, name: str, params: Mapping[str, Any] | None = ..., nk: object = ...
     ) -> str: ...
 
-    def get(self, match_id: str) -> NkMatch | None: ...
+    def describe(self, match_id: str) -> api_pb2.Match | None:
+        """A running match of any node, as ``nk.match_get`` shows it."""
+        ...
 
-    def signal(self, match_id: str, data: str) -> str: ...
+    def signal_anywhere(self, match_id: str, data: str) -> Deferred[str]: ...
 
 
 #: ``nk.match_list``: the listing, as Nakama's registry lists (the filter unchecked).

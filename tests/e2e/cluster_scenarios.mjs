@@ -5,6 +5,11 @@
 //                  gets the other's messages, A sees B leave when B's socket closes.
 //   cluster_match  a relayed match created on A's node, joined on B's: presences, events
 //                  and match data both ways.
+//   cluster_authoritative  the authoritative match --match-id runs on B's node (its
+//                  handler echoes data as op + 100 to everyone): A joins it from the
+//                  other node with a password, data both ways, A leaves.
+//   cluster_party  A's closed party, on A's node: B asks from the other node, A accepts,
+//                  data both ways, A promotes B, B closes it.
 //
 // What one node tells the others crosses Redis; a short pause lets it arrive before the
 // other node is asked about it (SETTLE_MS).
@@ -37,10 +42,16 @@ async function twoUsersOnTwoNodes() {
     s.channelEvents = new Inbox(`${s.label}'s channel presence events`);
     s.matchData = new Inbox(`${s.label}'s match data`);
     s.matchEvents = new Inbox(`${s.label}'s match presence events`);
+    s.party = new Inbox(`${s.label}'s party messages`);
     s.socket.onchannelmessage = (m) => s.messages.push(m);
     s.socket.onchannelpresence = (e) => s.channelEvents.push(e);
     s.socket.onmatchdata = (m) => s.matchData.push(m);
     s.socket.onmatchpresence = (e) => s.matchEvents.push(e);
+    s.socket.onpartyjoinrequest = (r) => s.party.push({ type: "join_request", ...r });
+    s.socket.onpartypresence = (e) => s.party.push({ type: "presence", ...e });
+    s.socket.onpartydata = (d) => s.party.push({ type: "data", ...d });
+    s.socket.onpartyleader = (l) => s.party.push({ type: "leader", ...l });
+    s.socket.onpartyclose = (c) => s.party.push({ type: "close", ...c });
   }
   await within(sa.socket.connect(a.session, false, STEP_MS), "A connects to the first node");
   await within(sb.socket.connect(b.session, false, STEP_MS), "B connects to the second node");
@@ -101,6 +112,95 @@ export async function scenarioClusterMatch() {
   const atA = await sa.matchData.next("B's data, at A");
   facts.a_got = { op_code: Number(atA.op_code), sender: atA.presence.username };
   checkEqual(facts.a_got, { op_code: 8, sender: b.username }, "A gets B's data");
+  sa.socket.disconnect(false);
+  sb.socket.disconnect(false);
+}
+
+/** The next item of ``inbox`` that ``wanted`` accepts (others are skipped). */
+async function nextWhere(inbox, wanted, what) {
+  for (;;) {
+    const item = await inbox.next(what);
+    if (wanted(item)) return item;
+  }
+}
+
+export async function scenarioClusterAuthoritative() {
+  if (!opts["match-id"]) throw new Error("--match-id (a match on the second node) is required");
+  const { a, b, sa, sb } = await twoUsersOnTwoNodes();
+  const matchId = opts["match-id"];
+  const refused = await sa.socket.joinMatch(matchId, undefined, { password: "guess" }).then(
+    () => null,
+    (error) => error,
+  );
+  facts.a_refused = refused ? { code: refused.code, message: refused.message } : null;
+  checkEqual(facts.a_refused, { code: 5, message: "wrong password" }, "B's node refuses A");
+  const joinedB = await within(sb.socket.joinMatch(matchId, undefined, { password: "open sesame" }), "B joins");
+  const joinedA = await within(
+    sa.socket.joinMatch(matchId, undefined, { password: "open sesame" }),
+    "A joins from the other node",
+  );
+  facts.a_sees = names(joinedA.presences);
+  facts.a_match = { authoritative: joinedA.authoritative, label: joinedA.label, id: joinedA.match_id };
+  checkEqual(facts.a_sees, [b.username], "A's match lists B");
+  const seen = await nextWhere(sb.matchEvents, (e) => names(e.joins).includes(a.username), "A's join, at B");
+  facts.b_sees_join = names(seen.joins);
+  await sleep(SETTLE_MS);
+
+  await within(sa.socket.sendMatchState(matchId, 7, "from A"), "A sends");
+  const atB = await sb.matchData.next("the handler's echo of A's data, at B");
+  const atA = await sa.matchData.next("the handler's echo of A's data, at A");
+  facts.echo_of_a = [Number(atB.op_code), atB.presence.username, Number(atA.op_code)];
+  checkEqual(facts.echo_of_a, [107, a.username, 107], "both get the echo of A's data");
+  await within(sb.socket.sendMatchState(matchId, 8, "from B"), "B sends");
+  const atA2 = await sa.matchData.next("the handler's echo of B's data, at A");
+  facts.echo_of_b = [Number(atA2.op_code), atA2.presence.username];
+  checkEqual(facts.echo_of_b, [108, b.username], "A gets the echo of B's data");
+
+  await within(sa.socket.leaveMatch(matchId), "A leaves");
+  const left = await nextWhere(sb.matchEvents, (e) => (e.leaves ?? []).length > 0, "A's leave, at B");
+  facts.b_sees_leave = names(left.leaves);
+  checkEqual(facts.b_sees_leave, [a.username], "B sees A leave");
+  void joinedB;
+  sa.socket.disconnect(false);
+  sb.socket.disconnect(false);
+}
+
+export async function scenarioClusterParty() {
+  const { a, b, sa, sb } = await twoUsersOnTwoNodes();
+  const party = await within(sa.socket.createParty(false, 4), "A creates a closed party");
+  const pid = party.party_id;
+  await sleep(SETTLE_MS);
+  await within(sb.socket.joinParty(pid), "B asks to join, from the other node");
+  const asked = await nextWhere(sa.party, (m) => m.type === "join_request", "B's request, at A");
+  facts.a_asked_by = names(asked.presences);
+  checkEqual(facts.a_asked_by, [b.username], "A is asked by B");
+  await within(sa.socket.acceptPartyMember(pid, asked.presences[0]), "A accepts B");
+  const joined = await nextWhere(
+    sb.party,
+    (m) => m.type === "presence" && names(m.joins).includes(b.username),
+    "B's join, at B",
+  );
+  facts.b_joined = names(joined.joins);
+  const bPresence = joined.joins.find((p) => p.username === b.username);
+  await nextWhere(sa.party, (m) => m.type === "presence" && names(m.joins).includes(b.username), "B's join, at A");
+
+  await within(sb.socket.sendPartyData(pid, 3, "from B"), "B sends");
+  const atA = await nextWhere(sa.party, (m) => m.type === "data", "B's data, at A");
+  facts.a_got = [Number(atA.op_code), atA.presence.username];
+  checkEqual(facts.a_got, [3, b.username], "A gets B's data");
+  await within(sa.socket.sendPartyData(pid, 4, "from A"), "A sends");
+  const atB = await nextWhere(sb.party, (m) => m.type === "data", "A's data, at B");
+  facts.b_got = [Number(atB.op_code), atB.presence.username];
+  checkEqual(facts.b_got, [4, a.username], "B gets A's data");
+
+  await within(sa.socket.promotePartyMember(pid, bPresence), "A promotes B");
+  const leader = await nextWhere(sb.party, (m) => m.type === "leader", "the new leader, at B");
+  facts.leader = leader.presence.username;
+  checkEqual(facts.leader, b.username, "B leads");
+  await within(sb.socket.closeParty(pid), "B closes the party, from the other node");
+  const closed = await nextWhere(sa.party, (m) => m.type === "close", "the close, at A");
+  facts.a_closed = closed.party_id === pid;
+  checkEqual(facts.a_closed, true, "A is told the party closed");
   sa.socket.disconnect(false);
   sb.socket.disconnect(false);
 }

@@ -2,7 +2,8 @@
 // End-to-end scenarios: the official nakama-js client against a running nakama_rt server.
 //
 //   node scenarios.mjs --host 127.0.0.1 --port 7350 --server-key defaultkey \
-//        --adapter json|protobuf --scenario session|ping|status|chat_room|chat_dm_group|match_relayed|party|matchmaker|matchmaker_hook|cluster_chat|cluster_match
+//        --adapter json|protobuf --scenario session|ping|status|chat_room|chat_dm_group|match_relayed|party|matchmaker|matchmaker_hook|cluster_chat|cluster_match|
+//        cluster_authoritative|cluster_party
 //        [--room lobby] [--other-port 7351]
 //
 // Each scenario asserts what it observes and, on success, prints exactly one JSON line of
@@ -24,7 +25,12 @@ import { WebSocketAdapterPb } from "@heroiclabs/nakama-js-protobuf";
 import WebSocket from "ws";
 
 import { scenarioChatDmGroup, scenarioChatRoom } from "./chat_scenarios.mjs";
-import { scenarioClusterChat, scenarioClusterMatch } from "./cluster_scenarios.mjs";
+import {
+  scenarioClusterAuthoritative,
+  scenarioClusterChat,
+  scenarioClusterMatch,
+  scenarioClusterParty,
+} from "./cluster_scenarios.mjs";
 import { scenarioMatchRelayed } from "./match_scenarios.mjs";
 import { scenarioMatchmaker, scenarioMatchmakerHook } from "./matchmaker_scenarios.mjs";
 import { scenarioParty } from "./party_scenarios.mjs";
@@ -39,8 +45,9 @@ export const { values: opts } = parseArgs({
   options: {
     host: { type: "string", default: "127.0.0.1" },
     port: { type: "string" },
-    // cluster scenarios: the second node's port
+    // cluster scenarios: the second node's port, and the authoritative match it runs
     "other-port": { type: "string" },
+    "match-id": { type: "string" },
     "server-key": { type: "string", default: "defaultkey" },
     adapter: { type: "string", default: "json" },
     scenario: { type: "string" },
@@ -490,6 +497,8 @@ const SCENARIOS = {
   runtime_arena: scenarioRuntimeArena,
   cluster_chat: scenarioClusterChat,
   cluster_match: scenarioClusterMatch,
+  cluster_authoritative: scenarioClusterAuthoritative,
+  cluster_party: scenarioClusterParty,
 };
 
 // --- main ---------------------------------------------------------------------------------

@@ -28,10 +28,14 @@ from typing import Any
 
 import orjson
 from google.protobuf import wrappers_pb2
-from twisted.internet.defer import Deferred
+from twisted.internet.defer import Deferred, fail, succeed
 from twisted.internet.interfaces import IDelayedCall, IReactorTime
+from twisted.python.failure import Failure
 
+from nakama_rt.core.match_directory import IMatchDirectory
 from nakama_rt.core.pipeline import Dropped, ErrorCode, RealtimeError, ReplyFirst, Requester
+from nakama_rt.core.refs import ListedMatch
+from nakama_rt.core.remote import CallFailed, IRemote, NodeUnavailable, Served
 from nakama_rt.core.router import IRouter
 from nakama_rt.core.tracker import (
     ITracker,
@@ -343,25 +347,41 @@ class AuthoritativeMatch:
     def set_label(self, label: str) -> None:
         if len(label.encode()) > LABEL_MAX_BYTES:
             raise MatchError("match label too long, must be 2048 bytes or less")
+        changed = label != self.label
         self.label = label
+        if changed:
+            self.registry.listing_changed(self)
+
+    def listed(self) -> ListedMatch:
+        return ListedMatch(
+            self.subject,
+            self.node,
+            self.label,
+            self.tick_rate,
+            self.handler_name,
+            self.create_time,
+        )
 
     def wire(self) -> api_pb2.Match:
-        match = api_pb2.Match(
-            match_id=self.id,
-            authoritative=True,
-            size=len(self.members()),
-            tick_rate=self.tick_rate,
-            handler_name=self.handler_name,
-        )
-        match.label.CopyFrom(wrappers_pb2.StringValue(value=self.label))
-        return match
+        return self.registry.wire(self.listed())
 
-    def label_document(self) -> Mapping[str, Any]:
-        try:
-            parsed = orjson.loads(self.label) if self.label else {}
-        except orjson.JSONDecodeError:
-            return {}
-        return parsed if isinstance(parsed, dict) else {}
+
+SIGNAL_SERVICE = "match_signal"
+
+
+def _signal_answer(answer: bytes) -> str:
+    if answer[:1] == b"-":
+        raise MatchError(answer[1:].decode())
+    return answer[1:].decode()
+
+
+def _signal_failed(failure: Failure) -> str:
+    if failure.check(NodeUnavailable):
+        raise MatchError("match not found")
+    if failure.check(CallFailed):
+        raise MatchError(f"match signal failed: {failure.value}")
+    failure.raiseException()
+    raise AssertionError  # not reached
 
 
 class MatchRegistry:
@@ -379,8 +399,16 @@ class MatchRegistry:
         handlers: Mapping[str, Callable[[], Any]],
         context_factory: ContextFactory,
         logger: Any = None,
+        directory: IMatchDirectory | None = None,
+        remote: IRemote | None = None,
     ) -> None:
         self.tracker = tracker
+        #: Where the other nodes learn of this node's matches, and this one of theirs.
+        self.directory = directory
+        #: The other nodes, for signals to their matches.
+        self._remote = remote
+        if remote is not None:
+            remote.serve(SIGNAL_SERVICE, self._serve_signal)
         self.router = router
         self.clock = clock
         self.node = node
@@ -411,6 +439,8 @@ class MatchRegistry:
             self.log.failure("match_init of {name} raised", name=name)
             raise MatchError(f"match_init failed: {error}") from None
         self._matches[match.subject] = match
+        if self.directory is not None:
+            self.directory.put(match.listed())
         return match.id
 
     def get(self, match_id: str) -> AuthoritativeMatch | None:
@@ -419,10 +449,30 @@ class MatchRegistry:
         return match if match is not None and node == self.node else None
 
     def signal(self, match_id: str, data: str) -> str:
+        """Signal a match of this node; its handler's answer."""
         match = self.get(match_id)
         if match is None:
             raise MatchError("match not found")
         return match.signal(data)
+
+    def signal_anywhere(self, match_id: str, data: str) -> Deferred[str]:
+        """Signal a match of any node (``nk.match_signal``): its handler's answer, or
+        :class:`MatchError`."""
+        subject, _, node = match_id.partition(".")
+        if node == self.node or self._remote is None:
+            try:
+                return succeed(self.signal(match_id, data))
+            except MatchError as error:
+                return fail(error)
+        answered = self._remote.call(node, SIGNAL_SERVICE, orjson.dumps([subject, data]))
+        return answered.addCallbacks(_signal_answer, _signal_failed)
+
+    def _serve_signal(self, sender: str, payload: bytes) -> Served:
+        subject, data = orjson.loads(payload)
+        try:
+            return b"+" + self.signal(f"{subject}.{self.node}", data).encode(), None
+        except MatchError as error:
+            return b"-" + str(error).encode(), None
 
     def __iter__(self):
         return iter(list(self._matches.values()))
@@ -470,7 +520,44 @@ class MatchRegistry:
             drained.callback(None)
 
     def _forget(self, match: AuthoritativeMatch) -> None:
-        self._matches.pop(match.subject, None)
+        if self._matches.pop(match.subject, None) is not None and self.directory is not None:
+            self.directory.remove(match.subject)
+
+    # Listings, of every node's matches
+
+    def listing_changed(self, match: AuthoritativeMatch) -> None:
+        """A running match's label changed: the other nodes list it anew."""
+        if self.directory is not None and self._matches.get(match.subject) is match:
+            self.directory.put(match.listed())
+
+    def listed(self) -> list[ListedMatch]:
+        """Every authoritative match: this node's, then the other nodes'."""
+        listed = [match.listed() for match in self._matches.values()]
+        if self.directory is not None:
+            listed.extend(self.directory.others())
+        return listed
+
+    def describe(self, match_id: str) -> api_pb2.Match | None:
+        """A running match of any node, as ``nk.match_get`` shows it."""
+        subject, _, node = match_id.partition(".")
+        match = self._matches.get(subject) if node == self.node else None
+        if match is not None:
+            return match.wire()
+        listed = self.directory.find(subject, node) if self.directory is not None else None
+        return self.wire(listed) if listed is not None else None
+
+    def wire(self, listed: ListedMatch) -> api_pb2.Match:
+        """A match as listings show it, with its members counted now."""
+        stream = PresenceStream(StreamMode.MATCH_AUTHORITATIVE, listed.subject, label=listed.node)
+        match = api_pb2.Match(
+            match_id=listed.match_id,
+            authoritative=True,
+            size=len(self.tracker.list_by_stream(stream, False, True)),
+            tick_rate=listed.tick_rate,
+            handler_name=listed.handler_name,
+        )
+        match.label.CopyFrom(wrappers_pb2.StringValue(value=listed.label))
+        return match
 
     def _members_changed(
         self, stream: PresenceStream, joins: list[Presence], leaves: list[Presence]

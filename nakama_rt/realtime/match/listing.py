@@ -17,22 +17,38 @@ listing stops at ``limit`` matches in all (authoritative ones first).
 The HTTP API refuses bad filters first (:meth:`MatchFilter.check`, Nakama's
 api_match.go); the registry itself does not, so ``nk.match_list`` with a limit of 0,
 or a label or query with ``authoritative=False``, lists nothing, as in Nakama.
+
+In a cluster the listing is of every node's matches (the registry's directory holds
+the others'), on whichever node it is asked.
 """
 
 from __future__ import annotations
 
-from nakama_rt.core.refs import ListError, MatchFilter
+from collections.abc import Mapping
+from typing import Any
+
+import orjson
+
+from nakama_rt.core.refs import ListedMatch, ListError, MatchFilter
 from nakama_rt.core.tracker import ITracker, StreamMode
 from nakama_rt.query import Query, compile_query, index_document
-from nakama_rt.realtime.match.authoritative import AuthoritativeMatch, MatchRegistry
+from nakama_rt.realtime.match.authoritative import MatchRegistry
 from nakama_rt.wire.proto import api_pb2
 
 __all__ = ["ListError", "MatchFilter", "list_matches"]
 
 
-def _document(match: AuthoritativeMatch):
+def _label_document(label: str) -> Mapping[str, Any]:
+    try:
+        parsed = orjson.loads(label) if label else {}
+    except orjson.JSONDecodeError:
+        return {}
+    return parsed if isinstance(parsed, dict) else {}
+
+
+def _document(match: ListedMatch):
     return index_document(
-        match.label_document(),
+        _label_document(match.label),
         "label",
         keywords={
             "label_string": match.label,
@@ -59,7 +75,7 @@ def list_matches(registry: MatchRegistry, tracker: ITracker, f: MatchFilter) -> 
 
     results: list[api_pb2.Match] = []
     if f.authoritative is not False:
-        candidates = list(registry)
+        candidates = registry.listed()
         if f.query:
             query: Query = compile_query(f.query)
             scored = []
@@ -75,7 +91,7 @@ def list_matches(registry: MatchRegistry, tracker: ITracker, f: MatchFilter) -> 
                 candidates = [m for m in candidates if m.label == f.label]
             candidates.sort(key=lambda m: -m.create_time)
         for match in candidates:
-            wire = match.wire()
+            wire = registry.wire(match)
             if size_ok(wire.size):
                 results.append(wire)
                 if len(results) >= f.limit:
