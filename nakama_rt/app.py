@@ -28,6 +28,7 @@ from nakama_rt.api import BCRYPT_COST, HealthcheckResource, body_limited_request
 from nakama_rt.api.context import ApiContext
 from nakama_rt.auth.session_cache import PurgeService, SessionCache
 from nakama_rt.cluster import redis as cluster_redis
+from nakama_rt.cluster.matchmaking import LeaseService
 from nakama_rt.cluster.node import ClusterNode
 from nakama_rt.cluster.nodes import HeartbeatService, NodeMembership, NodeWatch
 from nakama_rt.config import Config, insecure_defaults
@@ -197,6 +198,9 @@ class NakamaRT:
         )
         nodes = yield Deferred.fromCoroutine(membership.live_nodes())
         self.cluster.start(nodes)
+        LeaseService(
+            self.cluster.tickets, self.redis, self.config.matchmaker.interval_sec, self.reactor
+        ).setServiceParent(self.timers)
         NodeWatch(
             membership, self.cluster.known_nodes, self.cluster.node_died, self.reactor
         ).setServiceParent(self.timers)

@@ -98,6 +98,10 @@ class ClusterBus:
         if self._pending and self._flush_call is None:
             self._flush_call = self._clock.callLater(0, self._flush)
 
+    def key(self, name: bytes) -> bytes:
+        """A Redis key of this cluster's (named like its channels)."""
+        return self._namespace + name
+
     def channel(self, node: str) -> bytes:
         """The channel ``node`` hears alone."""
         return self._namespace + b"to:" + node.encode()

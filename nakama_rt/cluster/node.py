@@ -1,5 +1,5 @@
-"""This process as a node of a cluster: its bus, the tracker, router, calls and match
-directory over it, and what happens when another node dies."""
+"""This process as a node of a cluster: its bus, and over it the tracker, router, calls,
+match directory and matchmaker pool; and what happens when another node dies."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from twisted.internet.interfaces import IReactorTime
 from nakama_rt.cluster.bus import ClusterBus
 from nakama_rt.cluster.calls import ClusterCalls
 from nakama_rt.cluster.matches import ClusterMatchDirectory
+from nakama_rt.cluster.matchmaking import ClusterTickets
 from nakama_rt.cluster.router import ClusterRouter
 from nakama_rt.cluster.tracker import STARTED, SYNC, ClusterTracker, HereOnly
 from nakama_rt.core.delivery import Delivery
@@ -30,6 +31,7 @@ class ClusterNode:
     router: ClusterRouter
     calls: ClusterCalls
     matches: ClusterMatchDirectory
+    tickets: ClusterTickets
     delivery: Delivery
 
     @classmethod
@@ -44,8 +46,11 @@ class ClusterNode:
         router = ClusterRouter(local, tracker, bus, here_only)
         calls = ClusterCalls(bus, clock)
         matches = ClusterMatchDirectory(bus)
-        delivery = Delivery(sessions, tracker, router, counts, remote=calls, matches=matches)
-        return cls(bus, tracker, router, calls, matches, delivery)
+        tickets = ClusterTickets(bus, clock)
+        delivery = Delivery(
+            sessions, tracker, router, counts, remote=calls, matches=matches, tickets=tickets
+        )
+        return cls(bus, tracker, router, calls, matches, tickets, delivery)
 
     def start(self, live: list[str]) -> None:
         """This node is listening: the ``live`` nodes are its peers (those that start
@@ -65,17 +70,20 @@ class ClusterNode:
         peers.add(sender)
         if kind == SYNC:
             self.matches.tell_all(sender)
+            self.tickets.tell_all(sender)
         if not (
             self.tracker.received(kind, sender, body)
             or self.router.received(kind, sender, body)
             or self.calls.received(kind, sender, body)
             or self.matches.received(kind, sender, body)
+            or self.tickets.received(kind, sender, body)
         ):
             log.warn("unknown cluster message {kind!r} from {sender}", kind=kind, sender=sender)
 
     def resync(self) -> None:
         """Redis came back: tell everything again, and ask the others for theirs."""
         self.matches.tell_all()
+        self.tickets.tell_all()
         self.tracker.resync()
 
     def known_nodes(self) -> set[str]:
@@ -88,6 +96,7 @@ class ClusterNode:
         self.bus.peers.discard(node)
         self.calls.node_died(node)
         self.matches.forget(node)
+        self.tickets.forget(node)
         orphans = self.tracker.node_died(node)
         local = self.tracker.local
         for stream, members in orphans.items():

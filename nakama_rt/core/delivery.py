@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from nakama_rt.core.match_directory import IMatchDirectory
+from nakama_rt.core.matchmaking import ISharedTickets
 from nakama_rt.core.registry import SessionRegistry
 from nakama_rt.core.remote import IRemote
 from nakama_rt.core.router import IRouter, LocalRouter
@@ -25,6 +26,8 @@ class Delivery:
     remote: IRemote | None = None
     #: The other nodes' authoritative matches, for listings; None in one process.
     matches: IMatchDirectory | None = None
+    #: The matchmaker's pool over every node; None in one process.
+    tickets: ISharedTickets | None = None
 
     @classmethod
     def local(cls) -> Delivery:

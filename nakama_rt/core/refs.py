@@ -72,3 +72,22 @@ class ListedMatch:
     @property
     def match_id(self) -> str:
         return f"{self.subject}.{self.node}"
+
+
+@dataclass(frozen=True)
+class TicketData:
+    """A matchmaker ticket as plain values, as one node tells it the others: who is in
+    it (``(user_id, session_id, username, node)`` each), what it asks for, and when it
+    was made (Unix nanoseconds)."""
+
+    ticket_id: str
+    session_id: str
+    party_id: str
+    presences: tuple[tuple[str, str, str, str], ...]
+    query: str
+    min_count: int
+    max_count: int
+    count_multiple: int
+    string_properties: dict[str, str]
+    numeric_properties: dict[str, float]
+    created_at: int

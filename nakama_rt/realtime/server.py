@@ -141,6 +141,7 @@ class RealtimeServer:
             node=config.name,
             runtime=self.runtime,
             pass_observer=lambda seconds: self.matchmaker_passes.observe("", seconds),
+            shared=delivery.tickets,
         )
         self.parties = PartyRegistry(
             self.tracker, self.router, self.sessions, clock, config.name, matchmaker=self.matchmaker

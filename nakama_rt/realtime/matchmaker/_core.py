@@ -13,9 +13,11 @@ from twisted.python.failure import Failure
 
 from nakama_rt.auth import tokens
 from nakama_rt.config import MatchmakerConfig
+from nakama_rt.core.matchmaking import ISharedTickets
+from nakama_rt.core.refs import TicketData
 from nakama_rt.core.router import IRouter
 from nakama_rt.logs import Logger
-from nakama_rt.query import QueryError, compile_query, index_document
+from nakama_rt.query import Query, QueryError, compile_query, index_document
 from nakama_rt.runtime.context import ExecutionMode
 from nakama_rt.runtime.invoke import invoke
 
@@ -92,6 +94,7 @@ class Matchmaker:
         chunk_seconds: float | None = CHUNK_SECONDS,
         timer: Callable[[], float] = time.perf_counter,
         pass_observer: Callable[[float], None] | None = None,
+        shared: ISharedTickets | None = None,
     ) -> None:
         self.config = config
         self.clock = clock
@@ -112,6 +115,10 @@ class Matchmaker:
         self.matched_count = 0
         #: Called with each finished pass's duration in seconds (for metrics).
         self._pass_observer = pass_observer
+        #: The cluster's pool: tickets told and heard, and whether to run the passes.
+        self._shared = shared
+        if shared is not None:
+            shared.listen(self._added_elsewhere, self._removed_elsewhere)
 
     # Adding and removing tickets
 
@@ -147,37 +154,84 @@ class Matchmaker:
             raise MatchmakerError(TOO_MANY_TICKETS)
         if party_id and len(self.pool.by_party.get(party_id, ())) >= limit:
             raise MatchmakerError(TOO_MANY_TICKETS)
-        strings = dict(string_properties or {})
-        numbers = {k: float(v) for k, v in (numeric_properties or {}).items()}
-        ticket_id = _uuid4()
-        created_at = int(self.clock.seconds() * 1_000_000_000)
-        doc = index_document(
-            {**strings, **numbers},
-            "properties",
-            keywords={"ticket": ticket_id, "party_id": party_id},
-            numbers={"min_count": min_count, "max_count": max_count, "created_at": created_at},
-        )
-        plan = query_plan(compiled)
-        self._seq += 1
-        ticket = Ticket(
-            ticket_id=ticket_id,
-            session_id=session_id,
-            party_id=party_id,
-            presences=presences,
-            query=compiled,
-            plan=plan,
-            min_count=min_count,
-            max_count=max_count,
-            count_multiple=count_multiple,
-            string_properties=strings,
-            numeric_properties=numbers,
-            created_at=created_at,
-            seq=self._seq,
-            doc=doc,
+        ticket = self._ticket(
+            TicketData(
+                ticket_id=_uuid4(),
+                session_id=session_id,
+                party_id=party_id,
+                presences=tuple((p.user_id, p.session_id, p.username, p.node) for p in presences),
+                query=query,
+                min_count=min_count,
+                max_count=max_count,
+                count_multiple=count_multiple,
+                string_properties=dict(string_properties or {}),
+                numeric_properties={k: float(v) for k, v in (numeric_properties or {}).items()},
+                created_at=int(self.clock.seconds() * 1_000_000_000),
+            ),
+            compiled,
         )
         self.pool.add(ticket)
+        if self._shared is not None:
+            self._shared.added(ticket.data)
         self._arm()
-        return ticket_id
+        return ticket.id
+
+    def _ticket(self, data: TicketData, compiled: Query) -> Ticket:
+        """A ticket indexed for the pool."""
+        doc = index_document(
+            {**data.string_properties, **data.numeric_properties},
+            "properties",
+            keywords={"ticket": data.ticket_id, "party_id": data.party_id},
+            numbers={
+                "min_count": data.min_count,
+                "max_count": data.max_count,
+                "created_at": data.created_at,
+            },
+        )
+        self._seq += 1
+        return Ticket(
+            ticket_id=data.ticket_id,
+            session_id=data.session_id,
+            party_id=data.party_id,
+            presences=[MatchmakerPresence(*p) for p in data.presences],
+            query=compiled,
+            plan=query_plan(compiled),
+            min_count=data.min_count,
+            max_count=data.max_count,
+            count_multiple=data.count_multiple,
+            string_properties=data.string_properties,
+            numeric_properties=data.numeric_properties,
+            created_at=data.created_at,
+            seq=self._seq,
+            doc=doc,
+            data=data,
+        )
+
+    # The other nodes' tickets (a cluster)
+
+    def _added_elsewhere(self, data: TicketData) -> None:
+        if self._stopped or data.ticket_id in self.pool.tickets:
+            return
+        try:
+            compiled = compile_query(data.query)
+        except (QueryError, TypeError):
+            self.log.warn("another node's ticket {ticket} has a bad query", ticket=data.ticket_id)
+            return
+        self.pool.add(self._ticket(data, compiled))
+        self._arm()
+
+    def _removed_elsewhere(self, ticket_ids: list[str]) -> None:
+        found = (self.pool.tickets.get(ticket_id) for ticket_id in ticket_ids)
+        self._withdraw([ticket for ticket in found if ticket is not None])
+
+    def _withdraw(self, tickets: Iterable[Ticket]) -> None:
+        """Take tickets out of the pool, and tell the other nodes."""
+        gone = []
+        for ticket in tickets:
+            self.pool.remove(ticket)
+            gone.append(ticket.id)
+        if gone and self._shared is not None:
+            self._shared.removed(gone)
 
     def add_party(
         self,
@@ -215,31 +269,27 @@ class Matchmaker:
         ticket = self.pool.tickets.get(ticket_id)
         if ticket is None or ticket.party_id or ticket.session_id != session_id:
             raise TicketNotFound()
-        self.pool.remove(ticket)
+        self._withdraw([ticket])
 
     def remove_party(self, party_id: str, ticket_id: str) -> None:
         """Withdraw one of a party's tickets; :class:`TicketNotFound` otherwise."""
         ticket = self.pool.tickets.get(ticket_id)
         if ticket is None or ticket.session_id or ticket.party_id != party_id:
             raise TicketNotFound()
-        self.pool.remove(ticket)
+        self._withdraw([ticket])
 
     def remove_session_all(self, session_id: str) -> None:
         """Withdraw every ticket the session is in, party tickets included (on close)."""
-        for ticket in list(self.pool.by_session.get(session_id, {}).values()):
-            self.pool.remove(ticket)
+        self._withdraw(list(self.pool.by_session.get(session_id, {}).values()))
 
     def remove_party_all(self, party_id: str) -> None:
         """Withdraw every ticket of a party."""
-        for ticket in list(self.pool.by_party.get(party_id, {}).values()):
-            self.pool.remove(ticket)
+        self._withdraw(list(self.pool.by_party.get(party_id, {}).values()))
 
     def remove(self, ticket_ids: Iterable[str]) -> None:
         """Withdraw tickets by id, whoever owns them; unknown ids are ignored."""
-        for ticket_id in ticket_ids:
-            ticket = self.pool.tickets.get(ticket_id)
-            if ticket is not None:
-                self.pool.remove(ticket)
+        found = (self.pool.tickets.get(ticket_id) for ticket_id in ticket_ids)
+        self._withdraw([ticket for ticket in found if ticket is not None])
 
     def tickets_of(self, session_id: str) -> list[str]:
         return list(self.pool.by_session.get(session_id, ()))
@@ -283,6 +333,11 @@ class Matchmaker:
         # random): a ticket only finds tickets whose range lies within its own, so
         # exact-size tickets pair up among themselves before wider ones search,
         # and those then meet fewer tickets that could never complete their group.
+        if self._shared is not None and not self._shared.may_match():
+            # Another node runs the cluster's passes; look again at the next tick.
+            if self.pool.active:
+                self._arm()
+            return succeed(0)
         snapshot = sorted(self.pool.active.values(), key=_spread)
         if not snapshot or self._stopped:
             return succeed(0)
@@ -347,8 +402,7 @@ class Matchmaker:
             hits.close()
         if found is None:
             return
-        for member in {id(t): t for t, _, _ in found}.values():
-            self.pool.remove(member)
+        self._withdraw({id(t): t for t, _, _ in found}.values())
         run.formed += 1
         self.matched_count += 1
         self._deliver(found)

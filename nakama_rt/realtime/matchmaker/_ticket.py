@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
 
+from nakama_rt.core.refs import TicketData
 from nakama_rt.query import Document, Query
 from nakama_rt.wire.proto import realtime_pb2
 
@@ -109,6 +110,7 @@ class Ticket:
         "entries",
         "slots",
         "live",
+        "data",
     )
 
     def __init__(
@@ -128,8 +130,11 @@ class Ticket:
         created_at: int,
         seq: int,
         doc: Document,
+        data: TicketData,
     ) -> None:
         self.id = ticket_id
+        #: The ticket as plain values, as a cluster's nodes tell it each other.
+        self.data = data
         self.session_id = session_id
         self.party_id = party_id
         self.session_ids = frozenset(p.session_id for p in presences)
