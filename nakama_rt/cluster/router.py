@@ -4,9 +4,10 @@ Behind :class:`~nakama_rt.core.router.IRouter`. What a listener that every node 
 sends goes to this node's sessions only (:class:`~nakama_rt.cluster.tracker.HereOnly`).
 Otherwise, recipients on this node get the
 envelope from the local router, encoded once per format as always. For recipients on
-other nodes the envelope is serialized once (protobuf) and sent once per node that has
-any, with their addresses (a stream, or session ids); that node decodes it once and
-delivers it to its own sessions with its local router. A stream whose members are all
+other nodes the envelope is serialized once (protobuf, with its JSON when this node
+wrote that already) and sent once per node that has any, with their addresses (a
+stream, or session ids); that node sends those bytes to its own sessions with its
+local router, decoding or encoding only what it lacks. A stream whose members are all
 on this node costs no Redis traffic.
 """
 
@@ -21,7 +22,7 @@ from nakama_rt.cluster.bus import ClusterBus
 from nakama_rt.cluster.tracker import ClusterTracker, HereOnly, stream_key
 from nakama_rt.core.router import IRouter, LocalRouter, Routable
 from nakama_rt.core.tracker import Presence, PresenceStream
-from nakama_rt.wire.codec import OutgoingEnvelope
+from nakama_rt.wire.codec import Format, LazyEnvelope, OutgoingEnvelope
 from nakama_rt.wire.proto import realtime_pb2
 
 #: Message kinds on the bus.
@@ -30,16 +31,36 @@ TO_SESSIONS = b"E"  # an envelope for some of this node's sessions
 CLOSE = b"C"  # close some of this node's sessions, with a reason
 
 
-def _wire_bytes(envelope: Routable) -> bytes:
-    if isinstance(envelope, OutgoingEnvelope):
-        envelope = envelope.envelope
-    elif not isinstance(envelope, realtime_pb2.Envelope):
-        envelope = envelope.build()
-    return envelope.SerializeToString()
+def _body(address: object, outgoing: OutgoingEnvelope) -> bytes:
+    """An envelope for another node: its protobuf, and its JSON too when this node
+    wrote it already (for its own sessions), which spares the other node encoding it."""
+    protobuf = outgoing.payload(Format.PROTOBUF)
+    json = outgoing.encoded(Format.JSON) or b""
+    header = orjson.dumps([address, outgoing.message_type() or "", len(protobuf)])
+    return header + b"\n" + protobuf + json
 
 
-def _body(address: object, envelope: bytes) -> bytes:
-    return orjson.dumps(address) + b"\n" + envelope
+class Forwarded(LazyEnvelope):
+    """An envelope another node encoded: sent to this node's sockets as those bytes,
+    its message decoded only if something here reads it."""
+
+    __slots__ = ("_type",)
+
+    def __init__(self, message_type: str, protobuf: bytes, json: bytes | None) -> None:
+        super().__init__()
+        self._type = message_type
+        self._protobuf = protobuf
+        self._json = json
+
+    def build(self) -> realtime_pb2.Envelope:
+        return realtime_pb2.Envelope.FromString(self._protobuf or b"")
+
+    def message_type(self) -> str:
+        return self._type
+
+
+def _outgoing(envelope: Routable) -> OutgoingEnvelope:
+    return envelope if isinstance(envelope, OutgoingEnvelope) else OutgoingEnvelope(envelope)
 
 
 @implementer(IRouter)
@@ -64,23 +85,25 @@ class ClusterRouter:
             self._local.send_to_session_ids(session_ids, envelope)
             return
         here, elsewhere = self._by_node(session_ids)
+        outgoing = _outgoing(envelope)
         if here:
-            self._local.send_to_session_ids(here, envelope)
-        if elsewhere:
-            data = _wire_bytes(envelope)
-            for node, ids in elsewhere.items():
-                self._bus.send(node, TO_SESSIONS, _body(ids, data))
+            self._local.send_to_session_ids(here, outgoing)
+        for node, ids in elsewhere.items():
+            self._bus.send(node, TO_SESSIONS, _body(ids, outgoing))
 
     def send_to_presences(self, presences: Iterable[Presence], envelope: Routable) -> None:
         self.send_to_session_ids((p.session_id for p in presences), envelope)
 
     def send_to_stream(self, stream: PresenceStream, envelope: Routable) -> None:
-        self._local.send_to_stream(stream, envelope)
         if self._here_only.depth:
-            return  # every node runs this listener, for its own sessions
+            # Every node runs this listener, for its own sessions.
+            self._local.send_to_stream(stream, envelope)
+            return
+        outgoing = _outgoing(envelope)
+        self._local.send_to_stream(stream, outgoing)
         nodes = self._tracker.remote_nodes(stream)
         if nodes:
-            body = _body(stream_key(stream), _wire_bytes(envelope))
+            body = _body(stream_key(stream), outgoing)
             for node in nodes:
                 self._bus.send(node, TO_STREAM, body)
 
@@ -113,9 +136,9 @@ class ClusterRouter:
             return True
         if kind not in (TO_STREAM, TO_SESSIONS):
             return False
-        address, _, data = body.partition(b"\n")
-        envelope = OutgoingEnvelope(realtime_pb2.Envelope.FromString(data))
-        target = orjson.loads(address)
+        header, _, data = body.partition(b"\n")
+        target, message_type, size = orjson.loads(header)
+        envelope = Forwarded(message_type, data[:size], data[size:] or None)
         if kind == TO_STREAM:
             self._local.send_to_stream(PresenceStream(*target), envelope)
         else:

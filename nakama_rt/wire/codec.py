@@ -170,6 +170,10 @@ class OutgoingEnvelope:
         """The Envelope's message field name (``pong``, ``channel_message``...)."""
         return self.envelope.WhichOneof("message")
 
+    def encoded(self, fmt: Format) -> bytes | None:
+        """The payload in ``fmt`` if it was written already, else None (no encoding)."""
+        return self._json if fmt is Format.JSON else self._protobuf
+
     def frame(self, fmt: Format) -> bytes:
         """The whole WebSocket frame for a socket of format ``fmt``."""
         # Two slots and identity tests: hashing an Enum member runs Python code,
