@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
+import orjson
 import yaml
 
 
@@ -113,6 +114,9 @@ class Config:
     data_dir: str = "./data"
     #: Seconds authoritative matches get to finish (match_terminate) on shutdown.
     shutdown_grace_sec: int = 0
+    #: Server processes on this machine (``twistd nakama-rt`` only): above 1, the
+    #: twistd process supervises that many nodes of ``cluster.redis`` sharing its ports.
+    workers: int = 1
     listen: tuple[str, ...] = ("tcp:7350",)
     socket: SocketConfig = field(default_factory=SocketConfig)
     session: SessionConfig = field(default_factory=SessionConfig)
@@ -195,6 +199,13 @@ class Config:
             raise ConfigError(f"cluster.redis must be a redis:// URL, not {self.cluster.redis!r}")
         if self.shutdown_grace_sec < 0:
             raise ConfigError("shutdown_grace_sec must be 0 or more")
+        if self.workers < 1:
+            raise ConfigError(f"workers must be 1 or more, not {self.workers}")
+        if self.workers > 1 and not self.cluster.redis:
+            raise ConfigError(
+                "workers above 1 need a cluster for their nodes: "
+                "give --cluster redis://host:port/db (cluster.redis)"
+            )
         db = self.database_address()
         if not (db.startswith("sqlite:") or db.startswith(("postgresql://", "postgres://"))):
             raise ConfigError(f"database {db!r} must be sqlite:PATH or a postgresql:// URL")
@@ -304,13 +315,28 @@ def config_from_mapping(data: Mapping[str, Any], base: Config | None = None) -> 
             top["name"] = str(value)
         elif key == "data_dir":
             top["data_dir"] = str(value)
-        elif key == "shutdown_grace_sec":
+        elif key in ("shutdown_grace_sec", "workers"):
             if isinstance(value, bool) or not isinstance(value, int):
-                raise ConfigError(f"shutdown_grace_sec must be an integer, not {value!r}")
-            top["shutdown_grace_sec"] = value
+                raise ConfigError(f"{key} must be an integer, not {value!r}")
+            top[key] = value
         else:
             raise ConfigError(f"unknown configuration key {key}")
     return dataclasses.replace(config, **top)
+
+
+def config_as_json(config: Config) -> bytes:
+    """``config`` whole, as JSON: how a supervisor hands its workers the very
+    configuration it was started with (:func:`config_from_json` reads it back)."""
+    return orjson.dumps(dataclasses.asdict(config))
+
+
+def config_from_json(data: bytes | str) -> Config:
+    """The :class:`Config` that :func:`config_as_json` wrote."""
+    values = orjson.loads(data)
+    for name, kind in _SECTIONS.items():
+        values[name] = kind(**values[name])
+    values["listen"] = tuple(values["listen"])
+    return Config(**values)
 
 
 def load_config_file(path: str, base: Config | None = None) -> Config:

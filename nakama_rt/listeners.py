@@ -113,3 +113,36 @@ def listen_failure_reason(exc: BaseException) -> str:
     if isinstance(exc, OSError) and exc.strerror:
         return exc.strerror.lower()
     return str(exc) or type(exc).__name__
+
+
+def check_shared(description: str) -> None:
+    """Raise :class:`ConfigError` unless worker processes can share this listener:
+    TCP (with or without TLS), whose listening socket they inherit. A UNIX socket's
+    file would be unlinked by the first worker that stops."""
+    if _FIELD.split(description)[0] not in _PORT_KINDS:
+        raise ConfigError(
+            f"listener {description!r}: workers share only tcp:, tcp6: or ssl: listeners"
+        )
+
+
+def with_port_offset(description: str, offset: int) -> str:
+    """``description`` on its port plus ``offset`` (``tcp:9100`` + 1: ``tcp:9101``); an
+    ephemeral port (0) stays 0. For listeners each worker binds for itself (metrics)."""
+    fields = _FIELD.split(description)
+    if fields[0] not in _PORT_KINDS:
+        raise ConfigError(
+            f"metrics listener {description!r}: with workers it needs a tcp:, tcp6: or ssl: "
+            "port (worker i serves metrics on that port + i - 1)"
+        )
+    port = int(_port_field(fields) or 0)
+    if port == 0:
+        return description
+    if port + offset > 65535:
+        raise ConfigError(f"invalid listener {description!r}: port {port + offset} is too high")
+    moved = str(port + offset)
+    positional = next((i for i, f in enumerate(fields) if i and "=" not in f), None)
+    if positional is not None:
+        fields[positional] = moved
+    else:
+        fields = [f"port={moved}" if f.startswith("port=") else f for f in fields]
+    return ":".join(fields)

@@ -6,12 +6,14 @@ from __future__ import annotations
 import gc
 import platform
 import signal
+from collections.abc import Callable
 from typing import Any, Protocol, cast
 
 from twisted.application.service import MultiService, Service
 from twisted.copyright import version as twisted_version
 from twisted.internet.defer import Deferred, inlineCallbacks, maybeDeferred, succeed
 from twisted.internet.endpoints import serverFromString
+from twisted.internet.error import ReactorNotRunning
 from twisted.internet.interfaces import IListeningPort, IProtocolFactory
 from twisted.logger import ILogObserver
 from twisted.python.components import Componentized
@@ -59,6 +61,11 @@ class RecordedStartup:
         self.outcome.callback(message)
 
 
+#: How a listener's endpoint description and factory become a listening port, at once:
+#: bound by this process (:func:`listen_now`), or adopted from a supervisor's socket.
+Listen = Callable[[str, IProtocolFactory], IListeningPort]
+
+
 class ListenerService(Service):
     """One listener: binds its endpoint when started, says what it serves where, and
     stops listening when stopped. Binding fails at once (Twisted's stream endpoints
@@ -67,16 +74,16 @@ class ListenerService(Service):
     log = Logger()
 
     def __init__(
-        self, purpose: str, description: str, factory: IProtocolFactory, reactor: Any
+        self, purpose: str, description: str, factory: IProtocolFactory, listen: Listen
     ) -> None:
         self.purpose = purpose
         self.description = description
         self.factory = factory
-        self._reactor = reactor
+        self._listen = listen
         self.port: IListeningPort | None = None
 
     def startService(self) -> None:  # noqa: N802 (Twisted's name)
-        self.port = _listen_now(self._reactor, self.description, self.factory)
+        self.port = self._listen(self.description, self.factory)
         super().startService()
         self.log.info("{name}", name=bound_name(self.purpose, self.port, self.description))
 
@@ -108,9 +115,13 @@ class NakamaService(MultiService):
         reactor=None,
         log_observer: ILogObserver | None = None,
         startup: StartupReport | None = None,
+        listen: Listen | None = None,
     ) -> None:
+        """``listen`` is how the listeners get their ports (default: bind them here;
+        a worker adopts its supervisor's instead)."""
         self.config = config
         self._reactor = reactor
+        self._listen = listen
         self.log_observer = log_observer
         self.startup: StartupReport = startup if startup is not None else RecordedStartup()
         self.app: NakamaRT | None = None
@@ -154,7 +165,7 @@ class NakamaService(MultiService):
             lambda _: self._start_children(reactor),
             lambda failure: self._fail(reactor, database_failure(self.config, failure.value)),
         )
-        reactor.callWhenRunning(_stop_on_sigterm, reactor)
+        reactor.callWhenRunning(stop_on_sigterm, reactor)
 
     def _start_children(self, reactor) -> None:
         assert self.app is not None
@@ -171,8 +182,14 @@ class NakamaService(MultiService):
                 self.app.http_counts,
             )
             wanted.append(("metrics", metrics, site))
+        listen = self._listen
+        if listen is None:
+
+            def listen(description: str, factory: IProtocolFactory) -> IListeningPort:
+                return listen_now(reactor, description, factory)
+
         for purpose, description, factory in wanted:
-            listener = ListenerService(purpose, description, factory, reactor)
+            listener = ListenerService(purpose, description, factory, listen)
             try:
                 listener.setServiceParent(self)
             except Exception as exc:
@@ -195,8 +212,7 @@ class NakamaService(MultiService):
         """Under twistd ``parent`` is the Application, whose log observer twistd uses
         (unless --logger names one) once the service is made: the JSON one, when
         ``logger.format`` asks for it."""
-        if self.log_observer is not None and isinstance(parent, Componentized):
-            parent.setComponent(ILogObserver, self.log_observer)
+        use_log_observer(parent, self.log_observer)
         return super().setServiceParent(parent)
 
     @inlineCallbacks
@@ -207,7 +223,13 @@ class NakamaService(MultiService):
         self.log.info("nakama-rt stopped")
 
 
-def _listen_now(reactor, description: str, factory: IProtocolFactory) -> IListeningPort:
+def use_log_observer(parent: object, observer: ILogObserver | None) -> None:
+    """Make ``observer`` the one twistd logs to, when ``parent`` is twistd's Application."""
+    if observer is not None and isinstance(parent, Componentized):
+        parent.setComponent(ILogObserver, observer)
+
+
+def listen_now(reactor, description: str, factory: IProtocolFactory) -> IListeningPort:
     """Bind ``description`` at once: every stream endpoint of Twisted's listens
     synchronously, so the Deferred has fired by the time it is returned."""
     listening = serverFromString(reactor, description).listen(factory)
@@ -251,18 +273,27 @@ def tune_garbage_collection(result: object = None) -> None:
     gc.set_threshold(max(gen0, GC_YOUNG_THRESHOLD), gen1, gen2)
 
 
-def _stop_on_sigterm(reactor) -> None:
+def stop_on_sigterm(reactor, signals: tuple[str, ...] = ("SIGTERM",)) -> None:
     """SIGTERM stops the reactor (so this service drains) and the process exits 0.
 
     twistd's own handler records the signal and, once stopped, kills the process
     with it again, so a clean drain would look like a crash to a supervisor; Nakama
     exits 0 after its graceful shutdown, and so do we. Installed once the reactor
-    runs, replacing the handler the reactor installed at start.
+    runs, replacing the handler the reactor installed at start, for each of
+    ``signals`` present here. A signal while it stops already (a supervisor's SIGTERM
+    after the process group's, or after a failed start) changes nothing.
     """
-    if not hasattr(signal, "SIGTERM"):
-        return
+
+    def stop_once() -> None:
+        try:
+            reactor.stop()
+        except ReactorNotRunning:
+            pass  # stopping already (a failed start, or another signal)
 
     def stop(signum, frame) -> None:
-        reactor.callFromThread(reactor.stop)
+        reactor.callFromThread(stop_once)
 
-    signal.signal(signal.SIGTERM, stop)
+    for name in signals:
+        number = getattr(signal, name, None)
+        if number is not None:
+            signal.signal(number, stop)

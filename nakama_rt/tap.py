@@ -28,9 +28,11 @@ from nakama_rt.library_internals import (
     answer_twistd_status_pipe,
     take_twistd_status_pipe,
 )
-from nakama_rt.listeners import check_description
+from nakama_rt.listeners import check_description, check_shared
 from nakama_rt.logs import json_file_observer
 from nakama_rt.service import NakamaService
+from nakama_rt.workers import Supervisor
+from nakama_rt.workers.brief import worker_config
 
 #: (option, section, key, type, help) for options that set one config key.
 _KEY_OPTIONS = [
@@ -239,6 +241,13 @@ class Options(usage.Options):
         ],
         ["node", None, None, "This node's name (name; default nakama)."],
         [
+            "workers",
+            None,
+            None,
+            "Server processes on this machine, sharing the listeners: nodes NAME-1 to "
+            "NAME-N of the --cluster (workers; default 1).",
+        ],
+        [
             "shutdown-grace-sec",
             None,
             None,
@@ -345,16 +354,23 @@ class Options(usage.Options):
             changes["data_dir"] = self["data-dir"]
         if self["node"] is not None:
             changes["name"] = self["node"]
-        if self["shutdown-grace-sec"] is not None:
-            try:
-                changes["shutdown_grace_sec"] = int(self["shutdown-grace-sec"])
-            except ValueError:
-                raise ConfigError("shutdown_grace_sec must be an integer") from None
+        for option, key in (("shutdown-grace-sec", "shutdown_grace_sec"), ("workers", "workers")):
+            if self[option] is not None:
+                try:
+                    changes[key] = int(self[option])
+                except ValueError:
+                    raise ConfigError(f"{key} must be an integer") from None
         config = dataclasses.replace(config, **changes).validate()
         config = dataclasses.replace(config, listen=tuple(listeners(config, self["listen"])))
         check_listeners(config.listen)
         if config.metrics_listen():
             check_listeners((config.metrics_listen(),))
+        if config.workers > 1:
+            for description in config.listen:
+                check_shared(description)
+            if config.metrics_listen():  # each worker's own port, from the configured one
+                workers = range(1, config.workers + 1)
+                check_listeners(tuple(worker_config(config, i).metrics_listen() for i in workers))
         return config
 
 
@@ -386,6 +402,8 @@ def makeService(options: Options):  # noqa: N802 (twistd's name)
     if config.logger.format == "json" and options.parent is not None:
         observer = json_file_observer(twistd_log_file(options.parent))
     startup = TwistdStartup(options.parent if options.parent is not None else {})
+    if config.workers > 1:
+        return Supervisor(config, log_observer=observer, startup=startup)
     return NakamaService(config, log_observer=observer, startup=startup)
 
 

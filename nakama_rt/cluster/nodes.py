@@ -5,13 +5,17 @@ name) and renews it every third of ``cluster.node_ttl_sec``. One that stops clea
 deletes it; one that is killed drops out of :meth:`NodeMembership.live_nodes` when the key
 expires. A renewal after Redis lost the key (a Redis restart) writes it again, so the
 cluster converges without restarting its nodes.
+
+A supervisor that saw its worker die need not wait for the TTL: the worker it starts in
+its place frees the name at once (:func:`evict_dead_holder`) and joins; the other nodes
+learn from its first message that its predecessor died.
 """
 
 from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 
 from twisted.application.internet import TimerService
 from twisted.internet.defer import Deferred
@@ -28,6 +32,29 @@ MEMBERS = b"nakama-rt:nodes"
 
 class NodeNameTaken(Exception):
     """Another live node of the cluster has this node's name."""
+
+
+def holder_pid(token: bytes) -> int | None:
+    """The process id in a node key's value (``<uuid> pid <pid>``), if it has one."""
+    _, sep, pid = token.rpartition(b" pid ")
+    return int(pid) if sep and pid.isdigit() else None
+
+
+async def evict_dead_holder(redis: RedisConnection, name: str, dead_pids: Collection[int]) -> bool:
+    """Free ``name`` if its key is held by one of ``dead_pids``: processes of this
+    machine that its supervisor saw end, which will never renew it; True if it did.
+    A key held by any other process is left alone (joining is then refused as usual).
+
+    The successor that joins next tells the others it just started, and they drop
+    what they held of its predecessor, with the leave events a death brings
+    (:meth:`nakama_rt.cluster.node.ClusterNode.received`).
+    """
+    key = KEY_PREFIX + name.encode()
+    token = await redis.get(key)
+    if token is None or holder_pid(token) not in dead_pids:
+        return False
+    await redis.delete(key)
+    return True
 
 
 class NodeMembership:
