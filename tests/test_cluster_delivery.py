@@ -360,3 +360,30 @@ async def test_clusters_on_two_databases_of_one_redis_do_not_hear_each_other(
         await b.stop()
         await a.stop()
         flush(other_url)
+
+
+@pytest_twisted.ensureDeferred
+async def test_eight_nodes_show_every_client_the_same_presences(tmp_path, redis_url) -> None:
+    """16 players on 8 nodes join one room at once: each one's view (its join reply,
+    then the events) ends up the same set, though the joins race across nodes."""
+    names = tuple(f"n{i}" for i in range(8))
+    started = await start_nodes(tmp_path, redis_url, names)
+    try:
+        clients = [await player(started[i % 8].port, f"p{i}") for i in range(16)]
+        views: list[set[str]] = []
+        replies = [c.request(room("crowd")) for c in clients]  # all at once
+        for reply in replies:
+            joined = await reply
+            views.append({p["username"] for p in joined["channel"].get("presences", [])})
+        await settle(0.5)
+        for client, view in zip(clients, views, strict=True):
+            while client.received.pending:
+                message = await client.next()
+                event = message.get("channel_presence_event", {})
+                view |= {p["username"] for p in event.get("joins", [])}
+                view -= {p["username"] for p in event.get("leaves", [])}
+        everyone = {f"p{i}" for i in range(16)}
+        assert all(view == everyone for view in views), [sorted(everyone - v) for v in views]
+    finally:
+        for node in started:
+            await node.stop()

@@ -8,7 +8,10 @@ from __future__ import annotations
 import pytest
 import pytest_twisted
 
-from tests.test_cluster_delivery import nodes  # noqa: F401  (fixture: nodes a and b)
+from tests.test_cluster_delivery import (
+    nodes,  # noqa: F401  (fixture: nodes a and b)
+    start_nodes,
+)
 from tests.test_cluster_homes import host_match
 from tests.test_e2e_nakama_js import (
     ADAPTERS,
@@ -69,3 +72,24 @@ async def test_a_party_across_two_nodes(node, nodes, adapter) -> None:  # noqa: 
     assert facts["a_got"][0] == 3 and facts["b_got"][0] == 4
     assert facts["leader"] == facts["b_joined"][0]
     assert facts["a_closed"] is True
+
+
+@pytest_twisted.async_yield_fixture
+async def matchmaking(tmp_path, redis_url):
+    """Two nodes whose one matchmaker runs every second."""
+    started = await start_nodes(tmp_path, redis_url, ("a", "b"), matchmaker={"interval_sec": 1})
+    yield started
+    for started_node in started:
+        await started_node.stop()
+
+
+@pytest.mark.parametrize("adapter", ADAPTERS)
+@pytest_twisted.ensureDeferred
+async def test_the_matchmaker_across_two_nodes(node, matchmaking, adapter) -> None:  # noqa: F811
+    a, b = matchmaking
+    facts = await run_scenario(
+        node, a.port, adapter, "cluster_matchmaker", "--other-port", str(b.port)
+    )
+    assert facts["same_token"] is True and facts["same_match"] is True
+    assert facts["tickets"] == [True, True]
+    assert sum(n.app.server.matchmaker.matched_count for n in matchmaking) == 1

@@ -10,6 +10,8 @@
 //                  other node with a password, data both ways, A leaves.
 //   cluster_party  A's closed party, on A's node: B asks from the other node, A accepts,
 //                  data both ways, A promotes B, B closes it.
+//   cluster_matchmaker  A and B add tickets on their nodes; the cluster's one matchmaker
+//                  matches them together, and both join the match by its token.
 //
 // What one node tells the others crosses Redis; a short pause lets it arrive before the
 // other node is asked about it (SETTLE_MS).
@@ -43,6 +45,8 @@ async function twoUsersOnTwoNodes() {
     s.matchData = new Inbox(`${s.label}'s match data`);
     s.matchEvents = new Inbox(`${s.label}'s match presence events`);
     s.party = new Inbox(`${s.label}'s party messages`);
+    s.matched = new Inbox(`${s.label}'s matchmaker matches`);
+    s.socket.onmatchmakermatched = (m) => s.matched.push(m);
     s.socket.onchannelmessage = (m) => s.messages.push(m);
     s.socket.onchannelpresence = (e) => s.channelEvents.push(e);
     s.socket.onmatchdata = (m) => s.matchData.push(m);
@@ -201,6 +205,33 @@ export async function scenarioClusterParty() {
   const closed = await nextWhere(sa.party, (m) => m.type === "close", "the close, at A");
   facts.a_closed = closed.party_id === pid;
   checkEqual(facts.a_closed, true, "A is told the party closed");
+  sa.socket.disconnect(false);
+  sb.socket.disconnect(false);
+}
+
+export async function scenarioClusterMatchmaker() {
+  const { a, b, sa, sb } = await twoUsersOnTwoNodes();
+  const mode = `duel-${randomUUID()}`;
+  const ticketA = await within(sa.socket.addMatchmaker("*", 2, 2, { mode }), "A adds a ticket");
+  await sleep(SETTLE_MS);
+  const ticketB = await within(
+    sb.socket.addMatchmaker(`+properties.mode:${mode}`, 2, 2, { mode }),
+    "B adds a ticket on the other node",
+  );
+  const atA = await sa.matched.next("A's match");
+  const atB = await sb.matched.next("B's match");
+  facts.same_token = atA.token === atB.token && atA.token !== "";
+  facts.tickets = [atA.ticket === ticketA.ticket, atB.ticket === ticketB.ticket];
+  facts.users = names((atA.users ?? []).map((u) => u.presence));
+  checkEqual(facts.same_token, true, "A and B get the same match");
+  checkEqual(facts.users, [a.username, b.username].sort(), "both are in it");
+  const joinedA = await within(sa.socket.joinMatch(undefined, atA.token), "A joins by token");
+  await sleep(SETTLE_MS);
+  const joinedB = await within(sb.socket.joinMatch(undefined, atB.token), "B joins by token");
+  facts.same_match = joinedA.match_id === joinedB.match_id;
+  facts.b_sees = names(joinedB.presences);
+  checkEqual(facts.same_match, true, "the token names one match");
+  checkEqual(facts.b_sees, [a.username], "B's match lists A");
   sa.socket.disconnect(false);
   sb.socket.disconnect(false);
 }

@@ -3,7 +3,7 @@
 //
 //   node scenarios.mjs --host 127.0.0.1 --port 7350 --server-key defaultkey \
 //        --adapter json|protobuf --scenario session|ping|status|chat_room|chat_dm_group|match_relayed|party|matchmaker|matchmaker_hook|cluster_chat|cluster_match|
-//        cluster_authoritative|cluster_party
+//        cluster_authoritative|cluster_party|cluster_matchmaker
 //        [--room lobby] [--other-port 7351]
 //
 // Each scenario asserts what it observes and, on success, prints exactly one JSON line of
@@ -29,6 +29,7 @@ import {
   scenarioClusterAuthoritative,
   scenarioClusterChat,
   scenarioClusterMatch,
+  scenarioClusterMatchmaker,
   scenarioClusterParty,
 } from "./cluster_scenarios.mjs";
 import { scenarioMatchRelayed } from "./match_scenarios.mjs";
@@ -499,6 +500,7 @@ const SCENARIOS = {
   cluster_match: scenarioClusterMatch,
   cluster_authoritative: scenarioClusterAuthoritative,
   cluster_party: scenarioClusterParty,
+  cluster_matchmaker: scenarioClusterMatchmaker,
 };
 
 // --- main ---------------------------------------------------------------------------------
