@@ -42,3 +42,35 @@ def test_json_not_written_here_is_written_there_once() -> None:
     there = received(_body([2, "", "", "lobby"], OutgoingEnvelope(chat_message())))
     assert there.encoded(Format.JSON) is None
     assert there.payload(Format.JSON) == encode(Format.JSON, chat_message())
+
+
+def test_a_busy_channel_gathers_messages_into_one_publish() -> None:
+    """An idle channel is published to at the end of the turn; one published to less
+    than PUBLISH_GAP ago waits out the gap, gathering what comes meanwhile."""
+    from twisted.internet.defer import succeed
+    from twisted.internet.task import Clock
+
+    from nakama_rt.cluster.bus import PUBLISH_GAP, ClusterBus, split
+
+    class Publisher:
+        def __init__(self) -> None:
+            self.published: list[tuple[float, bytes, int]] = []
+
+        def publish(self, channel: bytes, batch: bytes):
+            self.published.append((clock.seconds(), channel, len(split(batch))))
+            return succeed(1)
+
+    clock = Clock()
+    bus = ClusterBus("a", clock)
+    bus._publisher = publisher = Publisher()  # as listen() sets it
+    bus.send("b", b"X", b"1")
+    clock.advance(0)
+    assert publisher.published == [(0, bus.channel("b"), 1)]
+    bus.send("b", b"X", b"2")
+    bus.send("b", b"X", b"3")
+    bus.send("c", b"X", b"4")  # another channel is not held back by b's gap
+    clock.advance(0)
+    assert publisher.published[1:] == [(0, bus.channel("c"), 1)]
+    clock.advance(PUBLISH_GAP)
+    assert publisher.published[2:] == [(PUBLISH_GAP, bus.channel("b"), 2)]
+    assert (bus.sent_messages, bus.published) == (4, 3)

@@ -30,6 +30,9 @@ from nakama_rt.cluster.redis import RedisConnection, parse_redis_url
 from nakama_rt.logs import Logger
 
 _LENGTH = struct.Struct(">I")
+#: The least time between two PUBLISH to one channel, in seconds: an idle bus sends at
+#: the end of the turn, a busy one gathers what comes meanwhile into the next PUBLISH.
+PUBLISH_GAP = 0.002
 
 #: Called with (kind, sender, body) for every message another node sent here.
 Receiver = Callable[[bytes, str, bytes], None]
@@ -69,6 +72,8 @@ class ClusterBus:
         self._clock = clock
         self._pending: dict[bytes, list[bytes]] = {}
         self._flush_call: IDelayedCall | None = None
+        #: When each channel was last published to.
+        self._last_publish: dict[bytes, float] = {}
         self._subscriber: _Subscriber | None = None
         self._failing = False
         #: Messages and PUBLISH commands sent, for tests and the metrics.
@@ -123,19 +128,38 @@ class ClusterBus:
         message = kind + self._prefix + body
         self._pending.setdefault(channel, []).append(_LENGTH.pack(len(message)) + message)
         self.sent_messages += 1
-        if self._flush_call is None:
+        call = self._flush_call
+        if call is None:
             self._flush_call = self._clock.callLater(0, self._flush)
+        elif call.getTime() > (now := self._clock.seconds()):
+            # The flush waits for another channel's gap; this one may go this turn.
+            if self._last_publish.get(channel, -PUBLISH_GAP) + PUBLISH_GAP <= now:
+                call.reset(0)
 
-    def _flush(self) -> None:
+    def _flush(self, everything: bool = False) -> None:
+        """Publish what waits for each channel not published to within the last
+        :data:`PUBLISH_GAP`; the others wait for their turn, gathering more."""
         self._flush_call = None
         if self._publisher is None:
             return  # not listening yet: sent once it is
-        pending, self._pending = self._pending, {}
-        for channel, messages in pending.items():
+        now = self._clock.seconds()
+        last = self._last_publish
+        held: dict[bytes, list[bytes]] = {}
+        due = None
+        for channel, messages in self._pending.items():
+            wait = last.get(channel, -PUBLISH_GAP) + PUBLISH_GAP - now
+            if wait > 0 and not everything:
+                held[channel] = messages
+                due = wait if due is None else min(due, wait)
+                continue
+            last[channel] = now
             self.published += 1
             self._publisher.publish(channel, b"".join(messages)).addCallbacks(
                 self._published, self._publish_failed, errbackArgs=(channel,)
             )
+        self._pending = held
+        if due is not None:
+            self._flush_call = self._clock.callLater(due, self._flush)
 
     def _publish_failed(self, failure: Failure, channel: bytes) -> None:
         # Once per outage, not once per message.
@@ -155,7 +179,8 @@ class ClusterBus:
     def stop(self) -> Deferred[object] | None:
         if self._flush_call is not None and self._flush_call.active():
             self._flush_call.cancel()
-            self._flush()
+        if self._pending:
+            self._flush(everything=True)
         self.log.info(
             "cluster bus of node {node}: {messages} messages sent in {published} publishes",
             node=self.node,
