@@ -10,8 +10,10 @@ import pytest_twisted
 from test_cluster_delivery import joined_by, other, settle, start_nodes
 from test_match_list import listing
 
+from nakama_rt.core.refs import StreamRef
 from nakama_rt.core.tracker import PresenceStream, StreamMode
 from nakama_rt.realtime.match.authoritative import MatchError
+from nakama_rt.realtime.stream import StreamError
 from tests.wsclient import authenticate, has, player, wait_for
 
 FORMATS = ["json", "protobuf"]
@@ -322,3 +324,27 @@ async def test_every_node_lists_gets_and_signals_every_match(tmp_path, redis_url
             assert node.app.server.match_registry.describe(match_id) is None
     finally:
         await c.stop()
+
+
+@pytest_twisted.ensureDeferred
+async def test_runtime_streams_reach_sessions_on_any_node(nodes) -> None:
+    """nk.stream_user_join / stream_send / stream_close from one node, for a session
+    connected to another."""
+    a, b = nodes
+    alice = await player(b.port, "alice", "protobuf")
+    await settle()
+    (session,) = list(b.app.server.sessions)
+    ref = StreamRef(mode=10, subject="", label="arena")
+    streams = a.app.server.streams
+    assert streams.user_join(ref, session.user_id, session.id) is True
+    await settle()
+    assert [p.meta.username for p in streams.user_list(ref)] == ["alice"]
+    assert b.app.server.tracker.local.count_by_stream(PresenceStream(10, label="arena")) == 1
+    streams.send(ref, "hello")
+    data, _ = await wait_for(alice, has("stream_data"))
+    assert data["stream_data"]["data"] == "hello"
+    streams.close(ref)
+    await settle()
+    assert streams.count(ref) == 0 == b.app.server.streams.count(ref)
+    with pytest.raises(StreamError, match="session not found"):
+        streams.user_join(ref, session.user_id, "8f0a2bd6-5d49-4e0c-8d4e-6bbd2c0d2a11")

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from nakama_rt.core.pipeline import Requester
 from nakama_rt.core.refs import StreamRef
 from nakama_rt.core.registry import SessionDirectory
 from nakama_rt.core.router import IRouter
@@ -85,13 +84,30 @@ class StreamManager:
         )
         self._router.send_to_stream(stream, realtime_pb2.Envelope(stream_presence_event=event))
 
-    def _requester(self, user_id: str, session_id: str) -> Requester:
-        """The connected session ``session_id`` of ``user_id``; StreamError otherwise."""
-        _uuid(user_id, "expects valid user id")
-        found = self._sessions.requester(_uuid(session_id, "expects valid session id"))
-        if found is None or found.user_id != _uuid(user_id, "expects valid user id"):
-            raise StreamError("session not found")
-        return found
+    def _member(self, user_id: str, session_id: str) -> tuple[str, str, str, str]:
+        """The (canonical) user and session ids, username and socket format of session
+        ``session_id`` of ``user_id``, connected here or (in a cluster) to another
+        node; StreamError otherwise."""
+        user_id = _uuid(user_id, "expects valid user id")
+        session_id = _uuid(session_id, "expects valid session id")
+        found = self._sessions.requester(session_id)
+        if found is not None and found.user_id == user_id:
+            return user_id, session_id, found.username, found.format.value
+        for stream in self._tracker.streams_by_session(session_id):
+            presence = self._tracker.get_by_stream(session_id, stream)
+            if presence is not None and presence.user_id == user_id:
+                return user_id, session_id, presence.meta.username, presence.meta.format
+        raise StreamError("session not found")
+
+    def _presence(
+        self, user_id: str, session_id: str, hidden: bool, persistence: bool, status: str
+    ) -> tuple[str, str, PresenceMeta]:
+        """A member's user id, session id and presence meta on a stream."""
+        user_id, session_id, username, fmt = self._member(user_id, session_id)
+        meta = PresenceMeta(
+            username=username, format=fmt, hidden=hidden, persistence=persistence, status=status
+        )
+        return user_id, session_id, meta
 
     def user_join(
         self,
@@ -102,17 +118,10 @@ class StreamManager:
         persistence: bool = False,
         status: str = "",
     ) -> bool:
-        """Put a session into a stream; True when it was not there already."""
-        stream = to_stream(ref)
-        member = self._requester(user_id, session_id)
-        meta = PresenceMeta(
-            username=member.username,
-            format=member.format.value,
-            hidden=hidden,
-            persistence=persistence,
-            status=status,
-        )
-        return self._tracker.track(member.session_id, stream, member.user_id, meta)
+        """Put a session into a stream, on whichever node it is connected; True when it
+        was not there already."""
+        user_id, session_id, meta = self._presence(user_id, session_id, hidden, persistence, status)
+        return self._tracker.track(session_id, to_stream(ref), user_id, meta)
 
     def user_update(
         self,
@@ -123,16 +132,8 @@ class StreamManager:
         persistence: bool = False,
         status: str = "",
     ) -> None:
-        stream = to_stream(ref)
-        member = self._requester(user_id, session_id)
-        meta = PresenceMeta(
-            username=member.username,
-            format=member.format.value,
-            hidden=hidden,
-            persistence=persistence,
-            status=status,
-        )
-        self._tracker.update(member.session_id, stream, member.user_id, meta)
+        user_id, session_id, meta = self._presence(user_id, session_id, hidden, persistence, status)
+        self._tracker.update(session_id, to_stream(ref), user_id, meta)
 
     def user_leave(self, ref: StreamRef, user_id: str, session_id: str) -> None:
         stream = to_stream(ref)
