@@ -1,0 +1,48 @@
+"""``benchmarks/cluster.py`` end to end: a tiny run of two nodes on the test Redis, rooms
+spread over both and kept on one, read back from the JSON line it ends with."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+TINY = ["--workers", "1", "--warmup", "0.2", "--duration", "1", "--drain", "3"]
+
+
+def test_two_nodes_spread_cost_redis_traffic_and_kept_rooms_none(redis_url) -> None:
+    command = [
+        sys.executable,
+        str(ROOT / "benchmarks" / "cluster.py"),
+        "chat",
+        "--nodes",
+        "2",
+        "--layouts",
+        "members,groups",
+        "--redis",
+        redis_url,
+        "--",
+        *TINY,
+        "--rooms",
+        "2",
+        "--members",
+        "4",
+        "--rate",
+        "20",
+    ]
+    done = subprocess.run(command, capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert done.returncode == 0, done.stdout + done.stderr
+    (run,) = json.loads(done.stdout.strip().splitlines()[-1])["runs"]
+    for layout in ("members", "groups"):
+        figures = run[layout]
+        assert (figures["lost"], figures["duplicated"]) == (0, 0)
+        assert figures["counts"]["received"] == figures["counts"]["expected"] > 0
+        assert len(figures["node_cpu_s"]) == 2
+    spread, kept = run["members"]["redis"], run["groups"]["redis"]
+    # Spread rooms cross Redis with (about) every message, 50 ms apart; rooms on one
+    # node only with the presences of setup.
+    sent = run["members"]["counts"]["sent"]
+    assert spread["publishes"] - kept["publishes"] >= sent / 2
+    assert spread["per_delivery"]["bytes_in"] > kept["per_delivery"]["bytes_in"]
