@@ -224,6 +224,7 @@ class NakamaRT:
         if self.membership is not None:
             yield Deferred.fromCoroutine(self.membership.leave())
             if self.cluster is not None:
+                self.cluster.leave()
                 yield self.cluster.bus.stop()
             yield self.redis.disconnect()
         yield self.storage.stop()

@@ -348,3 +348,22 @@ async def test_runtime_streams_reach_sessions_on_any_node(nodes) -> None:
     assert streams.count(ref) == 0 == b.app.server.streams.count(ref)
     with pytest.raises(StreamError, match="session not found"):
         streams.user_join(ref, session.user_id, "8f0a2bd6-5d49-4e0c-8d4e-6bbd2c0d2a11")
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_node_that_stops_cleanly_is_forgotten_at_once(tmp_path, redis_url) -> None:
+    """Its goodbye, not its name's expiry (30 s here), tells the others: a request for
+    its party is refused at once, not after the 5 s a call waits."""
+    a, b = await start_nodes(tmp_path, redis_url, ("a", "b"), ttl=30)
+    try:
+        alice, bob = await player(a.port, "alice"), await player(b.port, "bob")
+        created = await alice.request({"cid": "p", "party_create": {"open": True, "max_size": 2}})
+        await a.stop()
+        await settle()
+        assert b.app.cluster.known_nodes() == set()
+        refused = await bob.request(
+            {"cid": "j", "party_join": {"party_id": created["party"]["party_id"]}}, timeout=1
+        )
+        assert refused["error"]["message"] == "Error joining party: party not found"
+    finally:
+        await b.stop()

@@ -23,6 +23,9 @@ from nakama_rt.wire.proto import realtime_pb2
 
 log = Logger()
 
+#: The message kind a node stopping cleanly says goodbye with.
+BYE = b"B"
+
 
 @dataclass(frozen=True)
 class ClusterNode:
@@ -58,11 +61,19 @@ class ClusterNode:
         self.bus.peers.update(node for node in live if node != self.bus.node)
         self.tracker.start_sync()
 
+    def leave(self) -> None:
+        """This node stops: its peers forget it now (calls to it fail at once), not
+        when its name expires. Its sockets are closed already, so they were told."""
+        self.bus.broadcast(BYE, b"")
+
     def received(self, kind: bytes, sender: str, body: bytes) -> None:
         """A message from another node: the tracker's, the router's or the calls'."""
         if sender == self.bus.node:
             return  # our own hello, heard on the all-nodes channel
         peers = self.bus.peers
+        if kind == BYE:
+            self.node_died(sender)
+            return
         if kind == SYNC and body == STARTED and sender in peers:
             # A node of that name started again: what is held of it is its dead
             # predecessor's (a worker restarted before its name expired).
