@@ -593,3 +593,59 @@ def test_matchmaker_config_section() -> None:
         bad = config_from_mapping({"matchmaker": {key: value}})
         with pytest.raises(ConfigError, match=f"matchmaker.{key}"):
             bad.validate()
+
+
+class Lease:
+    """A cluster's shared tickets as the matchmaker sees them: a lease it may lose."""
+
+    def __init__(self) -> None:
+        self.held = True
+        self.told: list[tuple[str, object]] = []
+
+    def listen(self, on_added, on_removed) -> None:
+        pass
+
+    def added(self, ticket) -> None:
+        self.told.append(("added", ticket.ticket_id))
+
+    def removed(self, ticket_ids) -> None:
+        self.told.append(("removed", tuple(ticket_ids)))
+
+    def may_match(self) -> bool:
+        return self.held
+
+
+def test_a_pass_stops_between_slices_once_the_clusters_lease_lapses() -> None:
+    clock = Clock()
+    lease = Lease()
+
+    class LeaseLostOnMatch(Router):
+        losing = True
+
+        def send_to_session_ids(self, session_ids, envelope) -> None:
+            super().send_to_session_ids(session_ids, envelope)
+            if self.losing:
+                lease.held = False  # lost while the pass goes on, before its next slice
+
+    router = LeaseLostOnMatch()
+    ticks = itertools.count()
+    mm = Matchmaker(
+        MatchmakerConfig(interval_sec=1),
+        clock,
+        router,
+        KEY,
+        chunk_seconds=0.5,
+        timer=lambda: next(ticks),
+        shared=lease,
+    )
+    for _ in range(4):
+        add(mm)
+    clock.advance(1)  # the first slice makes one match; the next finds the lease gone
+    assert len(groups(router)) == 1 and len(mm) == 2
+    clock.advance(1)  # no pass without the lease
+    assert len(groups(router)) == 1
+    lease.held, router.losing = True, False
+    passes(clock)
+    assert len(groups(router)) == 2 and len(mm) == 0
+    # Every ticket added and matched here was told to the cluster.
+    assert [kind for kind, _ in lease.told] == ["added"] * 4 + ["removed"] * 2

@@ -354,6 +354,10 @@ class Matchmaker:
             rev_limit = config.interval_sec * config.rev_threshold
         deadline = None if self._chunk is None else self._timer() + self._chunk
         snapshot = run.snapshot
+        if run.position and self._shared is not None and not self._shared.may_match():
+            # The cluster's lease lapsed between slices: another node may run passes
+            # now, so this one stops where it is rather than match tickets twice.
+            run.position = len(snapshot)
         while run.position < len(snapshot):
             ticket = snapshot[run.position]
             run.position += 1
