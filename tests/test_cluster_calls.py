@@ -40,6 +40,21 @@ class Bus:
         self.wire = wire
         self.node = node
         self.peers: set[str] = set()
+        self.failing = False
+        self.failure_listeners: list = []
+
+    def on_publish_failure(self, listener) -> None:
+        self.failure_listeners.append(listener)
+
+    def channel(self, node: str) -> bytes:
+        return f"to:{node}".encode()
+
+    def publish_fails(self, node: str) -> None:
+        """Redis went away: what was queued for ``node`` is lost, and the bus says so."""
+        self.failing = True
+        self.wire.queued = [q for q in self.wire.queued if q[1] != node]
+        for listener in self.failure_listeners:
+            listener(self.channel(node), Failure(ConnectionError("Not connected")))
 
     def send(self, node: str, kind: bytes, body: bytes) -> None:
         self.wire.queued.append((self.node, node, kind, body))
@@ -195,3 +210,16 @@ def test_a_request_for_a_node_that_is_gone_is_handled_here_and_one_that_hangs_fa
     assert failure.check(RealtimeError)
     assert failure.value.code == ErrorCode.RUNTIME_EXCEPTION
     assert failure.value.message == "node b did not answer: no answer from node b in 5s"
+
+
+def test_calls_fail_at_once_when_their_request_could_not_be_published() -> None:
+    clock = Clock()
+    wire, a, b = two_nodes(clock)
+    waiting = a.call("b", "echo", b"")
+    a._bus.publish_fails("b")
+    failure = outcome(waiting)
+    assert failure.check(CallFailed)
+    assert str(failure.value) == "the cluster's Redis is unavailable (Not connected)"
+    # While the bus fails, a new call does not even wait.
+    assert str(outcome(a.call("b", "echo", b"")).value) == "the cluster's Redis is unavailable"
+    assert clock.getDelayedCalls() == []

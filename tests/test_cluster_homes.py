@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import pytest
 import pytest_twisted
+from redis_fixtures import drop_connections
 from test_cluster_delivery import joined_by, other, settle, start_nodes
 from test_match_list import listing
 
@@ -367,3 +368,37 @@ async def test_a_node_that_stops_cleanly_is_forgotten_at_once(tmp_path, redis_ur
         assert refused["error"]["message"] == "Error joining party: party not found"
     finally:
         await b.stop()
+
+
+@pytest_twisted.ensureDeferred
+async def test_while_redis_is_away_a_request_for_another_node_never_hangs(
+    tmp_path, redis_url
+) -> None:
+    """Redis restarts: a request for a party on the other node is answered within the
+    call's 5 s (txredisapi holds what is published until it reconnects: delivered, or
+    a clear error if the other node was not listening again yet), players of one node
+    go on meeting, and once Redis is back the request works."""
+    a, b = await start_nodes(tmp_path, redis_url, ("a", "b"), ttl=30)
+    try:
+        alice, bob = await player(a.port, "alice"), await player(b.port, "bob")
+        created = await alice.request({"cid": "p", "party_create": {"open": True, "max_size": 4}})
+        join = {"cid": "j", "party_join": {"party_id": created["party"]["party_id"]}}
+        assert drop_connections(redis_url) >= 4
+        answer = await bob.request(join, timeout=6)
+        if "error" in answer:
+            assert answer["error"].get("code", 0) == 0  # RUNTIME_EXCEPTION (0: left out)
+            assert answer["error"]["message"].startswith("node a did not answer: ")
+        else:
+            assert answer == {"cid": "j"}
+        carol = await player(a.port, "carol")  # alice's node goes on alone
+        assert await carol.request(join) == {"cid": "j"}
+        await settle(3.0)  # txredisapi reconnects after about a second; the nodes resync
+        if "error" in answer:
+            assert await bob.request(join) == {"cid": "j"}
+        party, _ = await wait_for(bob, has("party"))
+        assert {"alice", "bob"} <= set(usernames(party["party"]["presences"]))
+        members = a.app.server.parties.get(created["party"]["party_id"]).members
+        assert sorted(m.username for m in members.values()) == ["alice", "bob", "carol"]
+    finally:
+        await b.stop()
+        await a.stop()

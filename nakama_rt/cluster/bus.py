@@ -76,6 +76,8 @@ class ClusterBus:
         self._last_publish: dict[bytes, float] = {}
         self._subscriber: _Subscriber | None = None
         self._failing = False
+        #: Told the channel and the failure of every PUBLISH that failed.
+        self._failure_listeners: list[Callable[[bytes, Failure], None]] = []
         #: Messages and PUBLISH commands sent, for tests and the metrics.
         self.sent_messages = 0
         self.published = 0
@@ -161,7 +163,18 @@ class ClusterBus:
         if due is not None:
             self._flush_call = self._clock.callLater(due, self._flush)
 
+    def on_publish_failure(self, listener: Callable[[bytes, Failure], None]) -> None:
+        """Have ``listener`` told of each PUBLISH that failed (its channel and why)."""
+        self._failure_listeners.append(listener)
+
+    @property
+    def failing(self) -> bool:
+        """Whether the last PUBLISH failed (Redis away)."""
+        return self._failing
+
     def _publish_failed(self, failure: Failure, channel: bytes) -> None:
+        for listener in self._failure_listeners:
+            listener(channel, failure)
         # Once per outage, not once per message.
         if not self._failing:
             self._failing = True

@@ -2,9 +2,10 @@
 
 A call is a request message to the node's channel and an answer message back, matched
 by a number; one that gets no answer within ``timeout`` seconds fails with
-:class:`~nakama_rt.core.remote.CallFailed` (Redis down, or the node too busy), never
-hangs. A node is callable while it is a peer of the bus (heard from, and not found
-dead since); calling another fails at once with
+:class:`~nakama_rt.core.remote.CallFailed` (the node too busy, or gone), never hangs;
+one whose request could not be published (Redis away) fails at once, as does any
+call while the bus's last PUBLISH failed. A node is callable while it is a peer of the
+bus (heard from, and not found dead since); calling another fails at once with
 :class:`~nakama_rt.core.remote.NodeUnavailable`.
 """
 
@@ -45,6 +46,7 @@ class ClusterCalls:
         self._next = 0
         #: Calls waiting for their answer: number -> (node, Deferred, timer).
         self._waiting: dict[int, tuple[str, Deferred[bytes], IDelayedCall]] = {}
+        bus.on_publish_failure(self._publish_failed)
 
     def serve(self, service: str, handler: Service) -> None:
         self._services[service] = handler
@@ -52,6 +54,8 @@ class ClusterCalls:
     def call(self, node: str, service: str, payload: bytes) -> Deferred[bytes]:
         if node not in self._bus.peers:
             return fail(NodeUnavailable(f"no live node {node!r}"))
+        if self._bus.failing:
+            return fail(CallFailed("the cluster's Redis is unavailable"))
         self._next += 1
         number = self._next
         answered: Deferred[bytes] = Deferred()
@@ -63,6 +67,15 @@ class ClusterCalls:
     def tell(self, node: str, service: str, payload: bytes) -> None:
         if node in self._bus.peers:
             self._bus.send(node, ONE_WAY, _header(0, service) + payload)
+
+    def _publish_failed(self, channel: bytes, failure: Failure) -> None:
+        """What was sent to a node did not leave: its calls fail now, not at their timeout."""
+        why = f"the cluster's Redis is unavailable ({failure.getErrorMessage()})"
+        for number, (node, answered, timer) in list(self._waiting.items()):
+            if self._bus.channel(node) == channel:
+                del self._waiting[number]
+                timer.cancel()
+                answered.errback(CallFailed(why))
 
     def _timed_out(self, number: int) -> None:
         node, answered, _ = self._waiting.pop(number)
