@@ -93,3 +93,31 @@ async def test_the_matchmaker_across_two_nodes(node, matchmaking, adapter) -> No
     assert facts["same_token"] is True and facts["same_match"] is True
     assert facts["tickets"] == [True, True]
     assert sum(n.app.server.matchmaker.matched_count for n in matchmaking) == 1
+
+
+@pytest.mark.parametrize("adapter", ADAPTERS)
+@pytest_twisted.ensureDeferred
+async def test_status_party_and_room_across_three_nodes(
+    node,  # noqa: F811
+    tmp_path,
+    redis_url,
+    adapter,
+) -> None:
+    a, b, c = started = await start_nodes(tmp_path, redis_url, ("a", "b", "c"))
+    try:
+        facts = await run_scenario(
+            node,
+            a.port,
+            adapter,
+            "cluster_three",
+            "--other-port",
+            str(b.port),
+            "--third-port",
+            str(c.port),
+        )
+    finally:
+        for started_node in started:
+            await started_node.stop()
+    assert facts["status_seen"] == ["B", "C"]
+    assert facts["party_data"] == [["A", 5, True], ["B", 5, True]]
+    assert facts["room"] == [["A", True, "from C"], ["B", True, "from C"]]

@@ -12,6 +12,8 @@
 //                  data both ways, A promotes B, B closes it.
 //   cluster_matchmaker  A and B add tickets on their nodes; the cluster's one matchmaker
 //                  matches them together, and both join the match by its token.
+//   cluster_three  A, B and C on three nodes (--port, --other-port, --third-port): B and C
+//                  follow A's status, all three share a party and a chat room.
 //
 // What one node tells the others crosses Redis; a short pause lets it arrive before the
 // other node is asked about it (SETTLE_MS).
@@ -234,4 +236,70 @@ export async function scenarioClusterMatchmaker() {
   checkEqual(facts.b_sees, [a.username], "B's match lists A");
   sa.socket.disconnect(false);
   sb.socket.disconnect(false);
+}
+
+export async function scenarioClusterThree() {
+  if (!opts["other-port"] || !opts["third-port"]) throw new Error("--other-port and --third-port");
+  const clients = [newClient(), newClient(opts["other-port"]), newClient(opts["third-port"])];
+  const [a, b, c] = await Promise.all(clients.map((client, i) => newUser(client, `t${i}`)));
+  const sockets = clients.map((client, i) => openSocket(client, "ABC"[i]));
+  for (const s of sockets) {
+    s.party = new Inbox(`${s.label}'s party messages`);
+    s.messages = new Inbox(`${s.label}'s channel messages`);
+    s.socket.onpartypresence = (e) => s.party.push({ type: "presence", ...e });
+    s.socket.onpartydata = (d) => s.party.push({ type: "data", ...d });
+    s.socket.onchannelmessage = (m) => s.messages.push(m);
+  }
+  const [sa, sb, sc] = sockets;
+  await within(sb.socket.connect(b.session, true, STEP_MS), "B connects to the second node");
+  await within(sc.socket.connect(c.session, true, STEP_MS), "C connects to the third node");
+  await within(sa.socket.connect(a.session, true, STEP_MS), "A connects to the first node");
+  await sleep(SETTLE_MS);
+
+  // Status: B and C follow A, on another node each; A's update reaches both.
+  for (const s of [sb, sc]) {
+    const followed = await within(s.socket.followUsers([a.user_id]), `${s.label} follows A`);
+    checkEqual(names(followed.presences), [a.username], `${s.label} sees A online`);
+  }
+  await within(sa.socket.updateStatus("playing"), "A updates its status");
+  facts.status_seen = [];
+  for (const s of [sb, sc]) {
+    for (;;) {
+      const event = await s.presences.next(`A's status, at ${s.label}`);
+      const joined = (event.joins ?? []).find((p) => p.user_id === a.user_id);
+      if (joined && joined.status === "playing") break;
+    }
+    facts.status_seen.push(s.label);
+  }
+
+  // A party of three nodes: C's data reaches A and B.
+  const party = await within(sa.socket.createParty(true, 3), "A creates an open party");
+  await sleep(SETTLE_MS);
+  await within(sb.socket.joinParty(party.party_id), "B joins");
+  await within(sc.socket.joinParty(party.party_id), "C joins");
+  await nextWhere(sa.party, (m) => m.type === "presence" && names(m.joins).includes(c.username), "C's join, at A");
+  await sleep(SETTLE_MS);
+  await within(sc.socket.sendPartyData(party.party_id, 5, "from C"), "C sends party data");
+  facts.party_data = [];
+  for (const s of [sa, sb]) {
+    const data = await nextWhere(s.party, (m) => m.type === "data", `C's data, at ${s.label}`);
+    facts.party_data.push([s.label, Number(data.op_code), data.presence.username === c.username]);
+  }
+  checkEqual(facts.party_data, [["A", 5, true], ["B", 5, true]], "A and B get C's party data");
+
+  // A room of three nodes: C's message reaches A and B.
+  const room = `three-${randomUUID()}`;
+  const channels = [];
+  for (const s of sockets) {
+    channels.push(await within(s.socket.joinChat(room, ROOM, false, false), `${s.label} joins the room`));
+    await sleep(SETTLE_MS);
+  }
+  await within(sc.socket.writeChatMessage(channels[2].id, { text: "from C" }), "C writes");
+  facts.room = [];
+  for (const s of [sa, sb]) {
+    const m = await s.messages.next(`C's message, at ${s.label}`);
+    facts.room.push([s.label, m.username === c.username, content(m).text]);
+  }
+  checkEqual(facts.room, [["A", true, "from C"], ["B", true, "from C"]], "A and B get C's message");
+  for (const s of sockets) s.socket.disconnect(false);
 }

@@ -3,7 +3,7 @@
 //
 //   node scenarios.mjs --host 127.0.0.1 --port 7350 --server-key defaultkey \
 //        --adapter json|protobuf --scenario session|ping|status|chat_room|chat_dm_group|match_relayed|party|matchmaker|matchmaker_hook|cluster_chat|cluster_match|
-//        cluster_authoritative|cluster_party|cluster_matchmaker
+//        cluster_authoritative|cluster_party|cluster_matchmaker|cluster_three
 //        [--room lobby] [--other-port 7351]
 //
 // Each scenario asserts what it observes and, on success, prints exactly one JSON line of
@@ -31,6 +31,7 @@ import {
   scenarioClusterMatch,
   scenarioClusterMatchmaker,
   scenarioClusterParty,
+  scenarioClusterThree,
 } from "./cluster_scenarios.mjs";
 import { scenarioMatchRelayed } from "./match_scenarios.mjs";
 import { scenarioMatchmaker, scenarioMatchmakerHook } from "./matchmaker_scenarios.mjs";
@@ -48,6 +49,7 @@ export const { values: opts } = parseArgs({
     port: { type: "string" },
     // cluster scenarios: the second node's port, and the authoritative match it runs
     "other-port": { type: "string" },
+    "third-port": { type: "string" },
     "match-id": { type: "string" },
     "server-key": { type: "string", default: "defaultkey" },
     adapter: { type: "string", default: "json" },
@@ -501,6 +503,7 @@ const SCENARIOS = {
   cluster_authoritative: scenarioClusterAuthoritative,
   cluster_party: scenarioClusterParty,
   cluster_matchmaker: scenarioClusterMatchmaker,
+  cluster_three: scenarioClusterThree,
 };
 
 // --- main ---------------------------------------------------------------------------------
