@@ -166,7 +166,8 @@ class ClusterTracker:
     def untrack_by_stream(self, stream: PresenceStream) -> None:
         """Everyone leaves ``stream``, on every node (a match or party ends)."""
         self._untrack_stream_here(stream)
-        if stream in self._remote:
+        # A match's or party's member may be tracked on its node before this one heard.
+        if stream in self._remote or stream.mode in HOME_LISTENER_MODES:
             self._tell([["s", *stream_key(stream)]])
 
     def _untrack_stream_here(self, stream: PresenceStream) -> None:
