@@ -225,7 +225,7 @@ class NakamaRT:
             yield Deferred.fromCoroutine(self.membership.leave())
             if self.cluster is not None:
                 self.cluster.leave()
-                yield self.cluster.bus.stop()
+                yield Deferred.fromCoroutine(self.cluster.bus.stop())
             yield self.redis.disconnect()
         yield self.storage.stop()
 

@@ -74,3 +74,30 @@ def test_a_busy_channel_gathers_messages_into_one_publish() -> None:
     clock.advance(PUBLISH_GAP)
     assert publisher.published[2:] == [(PUBLISH_GAP, bus.channel("b"), 2)]
     assert (bus.sent_messages, bus.published) == (4, 3)
+
+
+def test_a_stopping_bus_publishes_what_waits_and_waits_for_its_answer_a_while() -> None:
+    """Its goodbye must leave before the connection closes; a Redis that does not
+    answer holds the stop one STOP_WAIT at most."""
+    from twisted.internet.defer import Deferred, ensureDeferred
+    from twisted.internet.task import Clock
+
+    from nakama_rt.cluster.bus import STOP_WAIT, ClusterBus
+
+    class Silent:
+        def __init__(self) -> None:
+            self.published: list[bytes] = []
+
+        def publish(self, channel: bytes, batch: bytes) -> Deferred[object]:
+            self.published.append(channel)
+            return Deferred()  # never answered
+
+    clock = Clock()
+    bus = ClusterBus("a", clock)
+    bus._publisher = publisher = Silent()  # as listen() sets it
+    bus.send("b", b"B", b"")
+    stopped = ensureDeferred(bus.stop())
+    assert publisher.published == [bus.channel("b")]  # sent at once, not next turn
+    assert not stopped.called
+    clock.advance(STOP_WAIT)
+    assert stopped.called

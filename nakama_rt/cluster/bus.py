@@ -21,7 +21,8 @@ import struct
 from collections.abc import Callable
 
 import txredisapi
-from twisted.internet.defer import Deferred
+from twisted.internet import defer
+from twisted.internet.defer import Deferred, DeferredList
 from twisted.internet.endpoints import TCP4ClientEndpoint
 from twisted.internet.interfaces import IDelayedCall, IReactorTCP, IReactorTime
 from twisted.python.failure import Failure
@@ -33,6 +34,8 @@ _LENGTH = struct.Struct(">I")
 #: The least time between two PUBLISH to one channel, in seconds: an idle bus sends at
 #: the end of the turn, a busy one gathers what comes meanwhile into the next PUBLISH.
 PUBLISH_GAP = 0.002
+#: Seconds a stopping bus waits for Redis to answer its last PUBLISH commands.
+STOP_WAIT = 1.0
 
 #: Called with (kind, sender, body) for every message another node sent here.
 Receiver = Callable[[bytes, str, bytes], None]
@@ -72,6 +75,8 @@ class ClusterBus:
         self._clock = clock
         self._pending: dict[bytes, list[bytes]] = {}
         self._flush_call: IDelayedCall | None = None
+        #: The PUBLISH commands Redis has not answered yet.
+        self._unanswered: set[Deferred[object]] = set()
         #: When each channel was last published to.
         self._last_publish: dict[bytes, float] = {}
         self._subscriber: _Subscriber | None = None
@@ -156,12 +161,17 @@ class ClusterBus:
                 continue
             last[channel] = now
             self.published += 1
-            self._publisher.publish(channel, b"".join(messages)).addCallbacks(
-                self._published, self._publish_failed, errbackArgs=(channel,)
-            )
+            publishing = self._publisher.publish(channel, b"".join(messages))
+            self._unanswered.add(publishing)
+            publishing.addBoth(self._answered, publishing)
+            publishing.addCallbacks(self._published, self._publish_failed, errbackArgs=(channel,))
         self._pending = held
         if due is not None:
             self._flush_call = self._clock.callLater(due, self._flush)
+
+    def _answered(self, result: object, publishing: Deferred[object]) -> object:
+        self._unanswered.discard(publishing)
+        return result
 
     def on_publish_failure(self, listener: Callable[[bytes, Failure], None]) -> None:
         """Have ``listener`` told of each PUBLISH that failed (its channel and why)."""
@@ -189,11 +199,23 @@ class ClusterBus:
         self._failing = False
         return result
 
-    def stop(self) -> Deferred[object] | None:
+    async def stop(self) -> None:
+        """Publish what waits (a goodbye, the last leaves) and let Redis answer it, for
+        at most :data:`STOP_WAIT` seconds (Redis may be away), then unsubscribe."""
         if self._flush_call is not None and self._flush_call.active():
             self._flush_call.cancel()
+        self._flush_call = None
         if self._pending:
             self._flush(everything=True)
+        if self._unanswered:
+            settled = DeferredList(list(self._unanswered), consumeErrors=True)
+            try:
+                await settled.addTimeout(STOP_WAIT, self._clock)
+            except defer.TimeoutError:
+                self.log.warn(
+                    "cluster Redis did not answer the last publishes in {wait:g} s",
+                    wait=STOP_WAIT,
+                )
         self.log.info(
             "cluster bus of node {node}: {messages} messages sent in {published} publishes",
             node=self.node,
@@ -202,8 +224,7 @@ class ClusterBus:
         )
         if self._subscriber is not None:
             subscriber, self._subscriber = self._subscriber, None
-            return subscriber.disconnect()
-        return None
+            await subscriber.disconnect()
 
 
 class _Subscriptions(txredisapi.SubscriberFactory):
