@@ -201,6 +201,12 @@ class NakamaService(MultiService):
         self.startup.ready()
 
     def _fail(self, reactor, message: str) -> None:
+        if not self.running:
+            # Told to stop while starting (SIGTERM, or a worker's supervisor stopping):
+            # what broke off the start is no failure to report.
+            self.log.info("nakama-rt stopped while starting ({reason})", reason=message)
+            self.startup.failed(message.splitlines()[0])
+            return
         self.log.critical("nakama-rt could not start: {reason}", reason=message)
         self.startup.failed(message.splitlines()[0])
         if reactor.running:
