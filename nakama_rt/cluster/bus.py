@@ -122,6 +122,13 @@ class ClusterBus:
         """Queue one message for ``node``."""
         self._queue(self.channel(node), kind, body)
 
+    def send_or_broadcast(self, node: str | None, kind: bytes, body: bytes) -> None:
+        """Queue one message for ``node``, or (None) for every peer."""
+        if node is None:
+            self.broadcast(kind, body)
+        else:
+            self.send(node, kind, body)
+
     def broadcast(self, kind: bytes, body: bytes) -> None:
         """Queue one message for every peer."""
         for node in self.peers:

@@ -56,17 +56,10 @@ class ClusterMatchDirectory:
     def find(self, subject: str, node: str) -> ListedMatch | None:
         return self._theirs.get(node, {}).get(subject)
 
-    @property
-    def remote_count(self) -> int:
-        return sum(len(matches) for matches in self._theirs.values())
-
     def tell_all(self, node: str | None = None) -> None:
         """Every match of this node, replacing what ``node`` (None: every node) holds."""
         ops = orjson.dumps([["="], *(_put_op(match) for match in self._own.values())])
-        if node is None:
-            self._bus.broadcast(MATCHES, ops)
-        else:
-            self._bus.send(node, MATCHES, ops)
+        self._bus.send_or_broadcast(node, MATCHES, ops)
 
     def forget(self, node: str) -> None:
         self._theirs.pop(node, None)

@@ -130,10 +130,7 @@ class ClusterTickets:
     def tell_all(self, node: str | None = None) -> None:
         """Every ticket of this node, replacing what ``node`` (None: every peer) holds."""
         ops = orjson.dumps([["="], *(_encode(t) for t in self._own.values())])
-        if node is None:
-            self._bus.broadcast(TICKETS, ops)
-        else:
-            self._bus.send(node, TICKETS, ops)
+        self._bus.send_or_broadcast(node, TICKETS, ops)
 
     def forget(self, node: str) -> None:
         """``node`` died: its tickets leave the pool."""

@@ -12,7 +12,7 @@ from nakama_rt.cluster.calls import ClusterCalls
 from nakama_rt.cluster.matches import ClusterMatchDirectory
 from nakama_rt.cluster.matchmaking import ClusterTickets
 from nakama_rt.cluster.router import ClusterRouter
-from nakama_rt.cluster.tracker import STARTED, SYNC, ClusterTracker, HereOnly
+from nakama_rt.cluster.tracker import ClusterTracker, HereOnly
 from nakama_rt.core.delivery import Delivery
 from nakama_rt.core.registry import SessionRegistry
 from nakama_rt.core.router import LocalRouter
@@ -23,8 +23,12 @@ from nakama_rt.wire.proto import realtime_pb2
 
 log = Logger()
 
-#: The message kind a node stopping cleanly says goodbye with.
+#: Message kinds on the bus: a node's hello (on the all-nodes channel), which every
+#: node answers with all it holds of its own, and its goodbye when it stops cleanly.
+HELLO = b"S"
 BYE = b"B"
+#: A hello's body when the node just started (else: it is back from a Redis outage).
+STARTED = b"started"
 
 
 @dataclass(frozen=True)
@@ -59,7 +63,9 @@ class ClusterNode:
         """This node is listening: the ``live`` nodes are its peers (those that start
         later say hello), and it says hello to ask them for what they hold."""
         self.bus.peers.update(node for node in live if node != self.bus.node)
-        self.tracker.start_sync()
+        # Just started: what the others hold of a node of this name is a dead
+        # predecessor's, which leaves.
+        self.bus.hello(HELLO, STARTED)
 
     def leave(self) -> None:
         """This node stops: its peers forget it now (calls to it fail at once), not
@@ -74,14 +80,14 @@ class ClusterNode:
         if kind == BYE:
             self.node_died(sender)
             return
-        if kind == SYNC and body == STARTED and sender in peers:
+        if kind == HELLO and body == STARTED and sender in peers:
             # A node of that name started again: what is held of it is its dead
             # predecessor's (a worker restarted before its name expired).
             self.node_died(sender)
         peers.add(sender)
-        if kind == SYNC:
-            self.matches.tell_all(sender)
-            self.tickets.tell_all(sender)
+        if kind == HELLO:
+            self._tell_all(sender)
+            return
         if not (
             self.tracker.received(kind, sender, body)
             or self.router.received(kind, sender, body)
@@ -92,16 +98,22 @@ class ClusterNode:
             log.warn("unknown cluster message {kind!r} from {sender}", kind=kind, sender=sender)
 
     def resync(self) -> None:
-        """Redis came back: tell everything again, and ask the others for theirs."""
-        self.matches.tell_all()
-        self.tickets.tell_all()
-        self.tracker.resync()
+        """Redis came back: tell everything again (what was published while it was
+        gone is lost), and ask the others for theirs."""
+        self._tell_all(None)
+        self.bus.hello(HELLO, b"")
+
+    def _tell_all(self, node: str | None) -> None:
+        """All this node holds of its own, to ``node`` (None: every peer)."""
+        self.tracker.tell_all(node)
+        self.matches.tell_all(node)
+        self.tickets.tell_all(node)
 
     def known_nodes(self) -> set[str]:
         """The other nodes to watch for death."""
         return self.bus.peers | self.tracker.nodes()
 
-    def node_died(self, node: str, live: set[str] | None = None) -> None:
+    def node_died(self, node: str) -> None:
         """``node`` is gone: its calls fail, its presences leave, and the members here of
         its matches and parties hear that those ended, as when they end on a live node."""
         self.bus.peers.discard(node)

@@ -126,14 +126,13 @@ class HeartbeatService(TimerService):
 
 class NodeWatch(TimerService):
     """Every renewal interval, tells ``on_dead`` each node that ``known`` still names
-    but the cluster no longer lists (it died and its name expired), with the nodes
-    that are live."""
+    but the cluster no longer lists (it died and its name expired)."""
 
     def __init__(
         self,
         membership: NodeMembership,
         known: Callable[[], set[str]],
-        on_dead: Callable[[str, set[str]], None],
+        on_dead: Callable[[str], None],
         clock: IReactorTime,
     ) -> None:
         super().__init__(membership.renew_interval, self._check)
@@ -153,4 +152,4 @@ class NodeWatch(TimerService):
             return
         for node in sorted(self._known() - live):
             NodeMembership.log.info("cluster node {node} is gone", node=node)
-            self._on_dead(node, live)
+            self._on_dead(node)

@@ -47,9 +47,7 @@ HOME_LISTENER_MODES = frozenset({StreamMode.MATCH_AUTHORITATIVE, StreamMode.PART
 
 #: Message kinds on the bus.
 PRESENCES = b"P"  # a node's presence changes (or, to one node, all of them: a sync)
-SYNC = b"S"  # a node that joined asks for everyone's presences
 TRACK = b"T"  # track, update or untrack a session of the node this goes to
-STARTED = b"started"  # a SYNC's body when the node just started (else: Redis came back)
 
 
 def stream_key(stream: PresenceStream) -> list[object]:
@@ -262,29 +260,16 @@ class ClusterTracker:
     def _tell(self, ops: list[list[object]]) -> None:
         self._bus.broadcast(PRESENCES, orjson.dumps(ops))
 
-    def start_sync(self) -> None:
-        """Ask every other node for its presences (this node just started: what they
-        hold of a node of this name is a dead predecessor's, which leaves)."""
-        self._bus.hello(SYNC, STARTED)
-
-    def resync(self) -> None:
-        """After Redis came back: tell every node all of this node's presences, and ask
-        for theirs (what was published while it was gone is lost)."""
-        self._bus.broadcast(PRESENCES, self._snapshot())
-        self._bus.hello(SYNC, b"")
-
-    def _snapshot(self) -> bytes:
-        """All of this node's presences, replacing what a node held of them ("=")."""
-        return orjson.dumps([["=", None], *(_add_op(p) for p in self.local.presences())])
+    def tell_all(self, node: str | None = None) -> None:
+        """All of this node's presences, replacing what ``node`` (None: every peer)
+        holds of them ("=")."""
+        ops = orjson.dumps([["=", None], *(_add_op(p) for p in self.local.presences())])
+        self._bus.send_or_broadcast(node, PRESENCES, ops)
 
     def received(self, kind: bytes, sender: str, body: bytes) -> bool:
         """Apply a message from another node; False when it is not the tracker's."""
-        if sender == self.node:
-            return True  # our own, heard on the all-nodes channel
         if kind == PRESENCES:
             self._apply(sender, orjson.loads(body))
-        elif kind == SYNC:
-            self._bus.send(sender, PRESENCES, self._snapshot())
         elif kind == TRACK:
             self._track_here(orjson.loads(body))
         else:
