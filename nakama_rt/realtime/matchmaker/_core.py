@@ -189,23 +189,7 @@ class Matchmaker:
             },
         )
         self._seq += 1
-        return Ticket(
-            ticket_id=data.ticket_id,
-            session_id=data.session_id,
-            party_id=data.party_id,
-            presences=[MatchmakerPresence(*p) for p in data.presences],
-            query=compiled,
-            plan=query_plan(compiled),
-            min_count=data.min_count,
-            max_count=data.max_count,
-            count_multiple=data.count_multiple,
-            string_properties=data.string_properties,
-            numeric_properties=data.numeric_properties,
-            created_at=data.created_at,
-            seq=self._seq,
-            doc=doc,
-            data=data,
-        )
+        return Ticket(data, query=compiled, plan=query_plan(compiled), seq=self._seq, doc=doc)
 
     # The other nodes' tickets (a cluster)
 

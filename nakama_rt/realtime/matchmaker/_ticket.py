@@ -114,44 +114,31 @@ class Ticket:
     )
 
     def __init__(
-        self,
-        *,
-        ticket_id: str,
-        session_id: str,
-        party_id: str,
-        presences: list[MatchmakerPresence],
-        query: Query,
-        plan: Any,
-        min_count: int,
-        max_count: int,
-        count_multiple: int,
-        string_properties: Mapping[str, str],
-        numeric_properties: Mapping[str, float],
-        created_at: int,
-        seq: int,
-        doc: Document,
-        data: TicketData,
+        self, data: TicketData, *, query: Query, plan: Any, seq: int, doc: Document
     ) -> None:
-        self.id = ticket_id
-        #: The ticket as plain values, as a cluster's nodes tell it each other.
+        #: The ticket as plain values, as a cluster's nodes tell it each other; what
+        #: searches read is kept in slots of its own below.
         self.data = data
-        self.session_id = session_id
+        ticket_id, party_id, created_at = data.ticket_id, data.party_id, data.created_at
+        presences = [MatchmakerPresence(*p) for p in data.presences]
+        self.id = ticket_id
+        self.session_id = data.session_id
         self.party_id = party_id
         self.session_ids = frozenset(p.session_id for p in presences)
         self.query = query
         self.plan = plan
-        self.min_count = min_count
-        self.max_count = max_count
-        self.count_multiple = count_multiple
+        self.min_count = data.min_count
+        self.max_count = data.max_count
+        self.count_multiple = data.count_multiple
         self.count = len(presences)
         self.created_at = created_at
         self.seq = seq
         self.intervals = 0
         self.doc = doc
         self.live = True
-        strings = dict(string_properties)
-        numbers = dict(numeric_properties)
-        properties = MappingProxyType({**string_properties, **numeric_properties})
+        strings = dict(data.string_properties)
+        numbers = dict(data.numeric_properties)
+        properties = MappingProxyType({**strings, **numbers})
         frozen_strings, frozen_numbers = MappingProxyType(strings), MappingProxyType(numbers)
         self.entries = tuple(
             MatchmakerEntry(
