@@ -238,6 +238,11 @@ class ClusterTracker:
                 counts[stream] = counts.get(stream, 0) + len(members)
         return list(counts.items())
 
+    def elsewhere(self, session_id: str) -> Presence | None:
+        for stream in self._by_remote_session.get(session_id, ()):
+            return self._remote[stream][session_id]
+        return None
+
     # Where remote sessions are, for the router
 
     def node_of(self, session_id: str) -> str | None:

@@ -114,6 +114,10 @@ class ITracker(Interface):
     def streams_by_mode(mode: int) -> list[tuple[PresenceStream, int]]:
         """Every stream of a mode with its number of presences (e.g. relayed matches)."""
 
+    def elsewhere(session_id: str) -> Presence | None:
+        """A presence of ``session_id`` when another node of a cluster holds that
+        session (its user, username and socket format), else None."""
+
     def add_listener(mode: int, listener: PresenceListener) -> None:
         """Receive the join/leave events of every stream of ``mode``."""
 
@@ -236,6 +240,9 @@ class LocalTracker:
 
     def streams_by_mode(self, mode: int) -> list[tuple[PresenceStream, int]]:
         return [(s, len(members)) for s, members in self._by_stream.items() if s.mode == mode]
+
+    def elsewhere(self, session_id: str) -> Presence | None:
+        return None  # one process: every session is this one's
 
     def _store(self, presence: Presence) -> None:
         self._by_stream.setdefault(presence.stream, {})[presence.session_id] = presence

@@ -93,10 +93,9 @@ class StreamManager:
         found = self._sessions.requester(session_id)
         if found is not None and found.user_id == user_id:
             return user_id, session_id, found.username, found.format.value
-        for stream in self._tracker.streams_by_session(session_id):
-            presence = self._tracker.get_by_stream(session_id, stream)
-            if presence is not None and presence.user_id == user_id:
-                return user_id, session_id, presence.meta.username, presence.meta.format
+        presence = self._tracker.elsewhere(session_id)
+        if presence is not None and presence.user_id == user_id:
+            return user_id, session_id, presence.meta.username, presence.meta.format
         raise StreamError("session not found")
 
     def _presence(

@@ -500,10 +500,9 @@ class PartyRegistry:
         requester = self.sessions.requester(session_id)
         if requester is not None:
             return PresenceMeta(username=username, format=requester.format.value)
-        for stream in self.tracker.streams_by_session(session_id):
-            presence = self.tracker.get_by_stream(session_id, stream)
-            if presence is not None:
-                return PresenceMeta(username=username, format=presence.meta.format)
+        presence = self.tracker.elsewhere(session_id)
+        if presence is not None:
+            return PresenceMeta(username=username, format=presence.meta.format)
         return None
 
     def leave(self, subject: str, node: str, member: Requester) -> None:
