@@ -71,11 +71,9 @@ class ClusterCalls:
     def _publish_failed(self, channel: bytes, failure: Failure) -> None:
         """What was sent to a node did not leave: its calls fail now, not at their timeout."""
         why = f"the cluster's Redis is unavailable ({failure.getErrorMessage()})"
-        for number, (node, answered, timer) in list(self._waiting.items()):
+        for node in {to for to, _, _ in self._waiting.values()}:
             if self._bus.channel(node) == channel:
-                del self._waiting[number]
-                timer.cancel()
-                answered.errback(CallFailed(why))
+                self._fail_calls_to(node, CallFailed(why))
 
     def _timed_out(self, number: int) -> None:
         node, answered, _ = self._waiting.pop(number)
@@ -85,11 +83,14 @@ class ClusterCalls:
 
     def node_died(self, node: str) -> None:
         """Calls waiting for ``node`` fail now (new ones do, once it is no peer)."""
+        self._fail_calls_to(node, NodeUnavailable(f"node {node} died"))
+
+    def _fail_calls_to(self, node: str, error: Exception) -> None:
         for number, (to, answered, timer) in list(self._waiting.items()):
             if to == node:
                 del self._waiting[number]
                 timer.cancel()
-                answered.errback(NodeUnavailable(f"node {node} died"))
+                answered.errback(error)
 
     # The bus
 
