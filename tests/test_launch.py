@@ -87,6 +87,8 @@ def test_help_documents_every_option(tmp_path) -> None:
         (["--log-level", "loud"], "logger.level must be one of"),
         (["--node", "a.b"], "name must be letters, digits, '-' or '_' (it ends match ids)"),
         (["--cluster", "http://x"], "cluster.redis must be a redis:// URL"),
+        (["--workers", "many"], "workers must be an integer"),
+        (["--workers", "0"], "workers must be 1 or more, not 0"),
     ],
 )
 def test_invalid_options_fail_with_a_clear_message(tmp_path, args, message) -> None:
