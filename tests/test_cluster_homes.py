@@ -402,3 +402,29 @@ async def test_while_redis_is_away_a_request_for_another_node_never_hangs(
     finally:
         await b.stop()
         await a.stop()
+
+
+@pytest_twisted.ensureDeferred
+async def test_closing_a_party_from_another_node_sends_what_nakama_sends(nodes) -> None:
+    """bob, on b, closes alice's party (on a): he gets party_close then his answer, and
+    no presence event of everyone leaving (as on one node, and in Nakama)."""
+    a, b = nodes
+    alice, bob = await player(a.port, "alice"), await player(b.port, "bob")
+    created = await alice.request({"cid": "p", "party_create": {"open": True, "max_size": 2}})
+    party_id = created["party"]["party_id"]
+    await settle()
+    assert await bob.request({"cid": "j", "party_join": {"party_id": party_id}}) == {"cid": "j"}
+    party, _ = await wait_for(bob, has("party"))
+    alice.send(
+        {"cid": "pr", "party_promote": {"party_id": party_id, "presence": party["party"]["self"]}}
+    )
+    await wait_for(bob, has("party_leader"))
+    await settle()
+    while bob.received.pending:
+        await bob.next()
+    bob.send({"cid": "c", "party_close": {"party_id": party_id}})
+    closed = await bob.next()
+    answer = await bob.next()
+    assert ("party_close" in closed, answer) == (True, {"cid": "c"})
+    await settle()
+    assert not bob.received.pending  # nothing after: no leave event of the party

@@ -162,10 +162,15 @@ class ClusterTracker:
         self._tell([["x", session_id, int(reason)]])
 
     def untrack_by_stream(self, stream: PresenceStream) -> None:
-        """Everyone leaves ``stream``, on every node (a match or party ends)."""
+        """Everyone leaves ``stream``, on every node (a match or party ends), at once as
+        on one node: the other nodes' members are off it here before this node's leave
+        events go out, so those reach nobody who is leaving too."""
+        elsewhere = list(self._remote.get(stream, ()))
+        for session_id in elsewhere:
+            self._drop(session_id, stream, False)
         self._untrack_stream_here(stream)
         # A match's or party's member may be tracked on its node before this one heard.
-        if stream in self._remote or stream.mode in HOME_LISTENER_MODES:
+        if elsewhere or stream.mode in HOME_LISTENER_MODES:
             self._tell([["s", *stream_key(stream)]])
 
     def _untrack_stream_here(self, stream: PresenceStream) -> None:
