@@ -1,13 +1,15 @@
 """What a Redis publish costs this process, with each Redis client the cluster could use.
 
-    python benchmarks/redis_clients.py              # both clients, 3 runs each
+    python benchmarks/redis_clients.py              # every client, 3 runs each
     python benchmarks/redis_clients.py --messages 50000 --runs 5
 
 The cluster (issue 15) publishes one envelope per node with recipients and reads the
-envelopes other nodes publish, on the reactor thread. Two Twisted-compatible clients are
-candidates: txredisapi (Twisted-native, on the default reactor) and redis-py's asyncio
-client with hiredis (on Twisted's asyncio reactor, which the whole server would then run
-on). Each run is a child process with its reactor of choice: it subscribes to a channel on
+envelopes other nodes publish, on the reactor thread. The candidates: nakama-rt's own
+(``nakama_rt/cluster/redis.py``: hiredis' encoder and parser on a Twisted connection, on
+the default reactor), txredisapi (Twisted-native, with hiredis too, on the default
+reactor; ``pip install txredisapi`` to measure it) and redis-py's asyncio client with
+hiredis (on Twisted's asyncio reactor, which the whole server would then run on). Each
+run is a child process with its reactor of choice: it subscribes to a channel on
 one connection and publishes ``--messages`` payloads of ``--size`` bytes on another, in
 bursts of ``--burst`` without waiting for each reply (as a busy node would), until every
 message has come back through the subscription. It reports the child's CPU time per
@@ -28,7 +30,7 @@ import subprocess
 import sys
 import time
 
-CLIENTS = ("txredisapi", "redis-py")
+CLIENTS = ("nakama-rt", "txredisapi", "redis-py")
 
 
 def _cpu() -> float:
@@ -64,6 +66,23 @@ def child(args: argparse.Namespace) -> None:
         received += 1
         if received == args.messages and not done.called:
             done.callback(None)
+
+    async def run_ours() -> None:
+        from nakama_rt.cluster import redis as cluster_redis
+
+        url = f"redis://{args.host}:{args.port}/15"
+        sub = await cluster_redis.subscribe(
+            url, reactor, [channel.encode()], lambda _channel, message: on_message(message)
+        )
+        pub = await cluster_redis.connect(url, reactor)
+
+        def burst() -> defer.Deferred:
+            published = [pub.publish(channel.encode(), payload) for _ in range(args.burst)]
+            return defer.gatherResults(published)
+
+        await measure(burst)
+        await sub.disconnect()
+        await pub.disconnect()
 
     async def run_txredisapi() -> None:
         import txredisapi
@@ -153,7 +172,8 @@ def child(args: argparse.Namespace) -> None:
 
     async def main() -> None:
         try:
-            await (run_txredisapi() if args.client == "txredisapi" else run_redis_py())
+            runs = {"nakama-rt": run_ours, "txredisapi": run_txredisapi, "redis-py": run_redis_py}
+            await runs[args.client]()
         finally:
             reactor.stop()
 

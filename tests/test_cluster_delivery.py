@@ -257,7 +257,7 @@ async def test_the_cluster_converges_after_redis_restarts(tmp_path, redis_url) -
         # Redis restarts: every connection drops, and it keeps nothing.
         assert drop_connections(redis_url) >= 4  # each node's publisher and subscriber
         flush(redis_url)
-        await settle(3.0)  # txredisapi reconnects after about a second
+        await settle(3.0)  # the connections come back within a second
         assert await Deferred.fromCoroutine(a.app.membership.live_nodes()) == ["a", "b"]
         carol = await player(b.port, "carol")
         joined = await carol.request(room("lobby"))

@@ -71,6 +71,7 @@ async def test_a_node_that_dies_drops_out_within_its_ttl(tmp_path, redis_url) ->
         await deferLater(reactor, 0.8, lambda: None)
         assert await live(watcher) == ["watcher"]
     finally:
+        await Deferred.fromCoroutine(doomed.cluster.bus.stop())
         await doomed.redis.disconnect()
         await doomed.storage.stop()
         await watcher.stop()

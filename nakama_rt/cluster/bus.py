@@ -20,14 +20,12 @@ from __future__ import annotations
 import struct
 from collections.abc import Callable
 
-import txredisapi
 from twisted.internet import defer
 from twisted.internet.defer import Deferred, DeferredList
-from twisted.internet.endpoints import TCP4ClientEndpoint
 from twisted.internet.interfaces import IDelayedCall, IReactorTCP, IReactorTime
 from twisted.python.failure import Failure
 
-from nakama_rt.cluster.redis import RedisConnection, parse_redis_url
+from nakama_rt.cluster.redis import RedisConnection, subscribe
 from nakama_rt.logs import Logger
 
 _LENGTH = struct.Struct(">I")
@@ -79,7 +77,8 @@ class ClusterBus:
         self._unanswered: set[Deferred[object]] = set()
         #: When each channel was last published to.
         self._last_publish: dict[bytes, float] = {}
-        self._subscriber: _Subscriber | None = None
+        self._subscriber: RedisConnection | None = None
+        self._receiver: Receiver | None = None
         self._failing = False
         #: Told the channel and the failure of every PUBLISH that failed.
         self._failure_listeners: list[Callable[[bytes, Failure], None]] = []
@@ -99,12 +98,19 @@ class ClusterBus:
         ``publisher`` from now on. When Redis comes back after it went away, the
         subscription is made again and ``reconnected`` is called (what was published
         meanwhile is lost: the tracker sends everything again)."""
-        host, port, database = parse_redis_url(url)
+        self._receiver = receiver
         channels = [self.channel(self.node), self.all_channel]
-        factory = _Subscriptions(channels, database, receiver, reconnected)
-        factory.startConnecting(TCP4ClientEndpoint(reactor, host, port, timeout=5))
-        subscriber = await factory.deferred
-        await subscriber.subscribe(factory.channels)
+        subscriber = await subscribe(url, reactor, channels, self._received)
+
+        def back() -> None:
+            # Either connection may come back first; what was sent meanwhile is told
+            # again once both are up.
+            if publisher.connected and subscriber.connected:
+                self.log.info("cluster Redis is back: subscribed again")
+                reconnected()
+
+        subscriber.on_reconnect(back)
+        publisher.on_reconnect(back)
         self._subscriber = subscriber
         self._publisher = publisher
         if self._pending and self._flush_call is None:
@@ -233,56 +239,20 @@ class ClusterBus:
             subscriber, self._subscriber = self._subscriber, None
             await subscriber.disconnect()
 
-
-class _Subscriptions(txredisapi.SubscriberFactory):
-    """The subscriber's connection (txredisapi reconnects it), subscribed again to
-    ``channels`` on every connection after the first."""
-
-    def __init__(
-        self,
-        channels: list[bytes],
-        database: int,
-        receiver: Receiver,
-        reconnected: Callable[[], None],
-    ) -> None:
-        super().__init__()
-        # Channels are server-wide; the database only names the connection's place in
-        # CLIENT LIST, beside the node's other one.
-        self.dbid = database
-        self.protocol = _Subscriber
-        self.charset = None  # messages are bytes
-        self.channels = channels
-        self.receiver = receiver
-        self._reconnected = reconnected
-        self._connected_before = False
-
-    def addConnection(self, conn) -> None:  # noqa: N802 (txredisapi's name)
-        super().addConnection(conn)
-        if not conn.connected:
-            return
-        if self._connected_before:
-            ClusterBus.log.info("cluster Redis is back: subscribing again")
-            conn.subscribe(self.channels).addCallbacks(
-                lambda _: self._reconnected(),
-                lambda failure: ClusterBus.log.failure("subscribing again failed", failure),
-            )
-        self._connected_before = True
-
-
-class _Subscriber(txredisapi.SubscriberProtocol):
-    """Hands every batch published to this node's channels to the bus' receiver."""
-
-    def messageReceived(self, pattern, channel, batch) -> None:  # noqa: N802 (theirs)
-        receiver = self.factory.receiver
+    def _received(self, channel: bytes, batch: bytes) -> None:
+        """Hand every message of a batch published to this node's channels to the
+        receiver."""
+        receiver = self._receiver
+        assert receiver is not None  # set before subscribing
         try:
             messages = split(batch)
         except Exception:
             # Anyone with access to Redis can publish on these channels: what is not a
             # batch of ours is dropped, and the node goes on.
-            ClusterBus.log.warn("dropped a malformed cluster message on {channel}", channel=channel)
+            self.log.warn("dropped a malformed cluster message on {channel}", channel=channel)
             return
         for kind, sender, body in messages:
             try:
                 receiver(kind, sender, body)
             except Exception:
-                ClusterBus.log.failure("cluster message from {sender} failed", sender=sender)
+                self.log.failure("cluster message from {sender} failed", sender=sender)

@@ -1,73 +1,65 @@
-"""The cluster's Redis client: txredisapi, on whatever reactor the server runs.
+"""The cluster's Redis client: hiredis' protocol over a Twisted connection.
 
-Chosen by measurement (``python benchmarks/redis_clients.py``, this project's 2-core
-machine, 2026-12-06, medians of three runs alternating the two clients, 100,000
-publishes of 200 bytes in pipelined bursts of 100, each received back on a
-subscription in the same process; Redis 7.0 used under 3 us a message, far from busy):
+hiredis (the parser of Redis' own C client) encodes every command
+(``hiredis.pack_command``) and parses every reply (``hiredis.Reader``); what is here is
+the Twisted side: a connection kept up by Twisted's ``ClientService``, commands
+pipelined and answered in order with Deferreds, and a subscriber connection that hands
+each published message to the bus. A command sent while Redis is away fails at once
+with :class:`ClusterUnavailable` (the caller says what that means for its players);
+the connection comes back by itself.
 
-================================  ==============  ========================
-client                            reactor         CPU per message (us)
-================================  ==============  ========================
-txredisapi 1.6 (with hiredis)     epoll (default)  55.3 (200 B), 72.2 (4 KB)
-redis-py 8.2 asyncio + hiredis    asyncio          54.5 (200 B), 56.2 (4 KB)
-================================  ==============  ========================
+Chosen by measurement, against the two clients the design named
+(``python benchmarks/redis_clients.py``: 100,000 publishes of 200 bytes in pipelined
+bursts of 100, each received back on a subscription in the same process; CPU of that
+process a message, publish and receipt together; this project's 2-core machine,
+2026-12-06, medians of three runs alternating the clients; Redis 7.0 itself under
+2 us a message):
 
-The clients cost the same per message; redis-py needs Twisted's asyncio reactor for the
-whole process, which costs the server itself 2 to 4% on its hot paths (``load.py`` ping
-and chat on each reactor, alternating: 19,139 vs 18,411 round trips and 54,337 vs 53,300
-deliveries per server CPU-second, medians of three), and an application embedding the
-server on another reactor could not join a cluster. txredisapi answers with Deferreds on
-any reactor. The price is a smaller project than redis-py: its version is bounded in
-setup.cfg, and what the cluster asks of it is tested against the real Redis.
+==================================  ================  ======================
+client                              reactor           CPU a message (us)
+==================================  ================  ======================
+this one (hiredis 3.5)              epoll (default)   5.0 (200 B), 10.8 (4 KB)
+txredisapi 1.6 (with hiredis)       epoll (default)   25.6
+redis-py 8.2 asyncio + hiredis      asyncio           24.3
+==================================  ================  ======================
+
+txredisapi spends its time in its command machinery (an inlineCallbacks generator, a
+lock and a Deferred chain a command, and its reply conversion); redis-py needs
+Twisted's asyncio reactor for the whole process, which costs the server itself 2 to 4%
+on its hot paths, and an application embedding the server on another reactor could not
+join a cluster. With txredisapi, the second node of the cluster benchmark
+(``benchmarks/cluster.py chat``, rooms spread over two nodes) ran at 0.55x one
+process; with this client at 0.65x, its p99 from 11 ms down to 4.5 ms (README).
 """
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from collections import deque
+from collections.abc import Callable, Sequence
+from typing import Any, cast
 from urllib.parse import urlsplit
 
-import txredisapi
-from twisted.internet.defer import Deferred
-from twisted.internet.endpoints import TCP4ClientEndpoint, connectProtocol
-from twisted.internet.interfaces import IReactorTCP
-from twisted.internet.protocol import Protocol as TCPProtocol
+import hiredis
+from twisted.application.internet import ClientService, backoffPolicy
+from twisted.internet.defer import Deferred, FirstError, fail, gatherResults
+from twisted.internet.endpoints import TCP4ClientEndpoint
+from twisted.internet.interfaces import IProtocol, IReactorTCP, IReactorTime
+from twisted.internet.protocol import Factory, Protocol
+from twisted.internet.task import deferLater
+from twisted.python.failure import Failure
 
-
-class RedisConnection(Protocol):
-    """The commands the cluster sends, as txredisapi's connection answers them: a
-    Deferred of Redis' reply (bytes, a list of them, an integer or None)."""
-
-    def set(
-        self,
-        key: bytes,
-        value: bytes,
-        expire: int | None = None,
-        pexpire: int | None = None,
-        only_if_not_exists: bool = False,
-        only_if_exists: bool = False,
-    ) -> Deferred[Any]: ...
-
-    def get(self, key: bytes) -> Deferred[Any]: ...
-
-    def mget(self, keys: list[bytes]) -> Deferred[Any]: ...
-
-    def delete(self, keys: bytes) -> Deferred[Any]: ...
-
-    def sadd(self, key: bytes, *members: bytes) -> Deferred[Any]: ...
-
-    def srem(self, key: bytes, *members: bytes) -> Deferred[Any]: ...
-
-    def smembers(self, key: bytes) -> Deferred[Any]: ...
-
-    def publish(self, channel: bytes, message: bytes) -> Deferred[Any]: ...
-
-    def eval(self, script: str, keys: list[bytes], args: list[Any]) -> Deferred[Any]: ...
-
-    def disconnect(self) -> Deferred[Any]: ...
+#: Seconds between attempts to reach Redis again: from the first, growing to the last.
+RETRY_FIRST, RETRY_MOST = 0.25, 2.0
+#: Seconds a connection attempt may take.
+CONNECT_TIMEOUT = 5
 
 
 class ClusterUnavailable(Exception):
     """The cluster's Redis cannot be reached or refuses us; the message says why."""
+
+
+class RedisError(Exception):
+    """Redis answered a command with an error (its text is the message)."""
 
 
 def parse_redis_url(url: str) -> tuple[str, int, int]:
@@ -81,22 +73,251 @@ def parse_redis_url(url: str) -> tuple[str, int, int]:
     return parts.hostname, parts.port or 6379, int(path or 0)
 
 
-async def connect(url: str, reactor: IReactorTCP) -> RedisConnection:
-    """One connection to the cluster's Redis, answering bytes (envelopes are bytes).
+#: Called with (channel, message) for each message published on a subscribed channel.
+MessageReceiver = Callable[[bytes, bytes], None]
 
-    Redis must be there at start: one plain TCP connect says so at once (txredisapi
-    would keep trying). Once connected, the connection reconnects by itself whenever
-    Redis goes away and comes back.
-    """
-    host, port, database = parse_redis_url(url)
-    endpoint = TCP4ClientEndpoint(reactor, host, port, timeout=5)
-    try:
-        probe = await connectProtocol(endpoint, TCPProtocol())
-    except Exception as error:
-        raise ClusterUnavailable(f"cluster {url}: {error}") from None
-    if probe.transport is not None:
-        probe.transport.loseConnection()
-    connection: RedisConnection = await txredisapi.Connection(
-        host, port, dbid=database, reconnect=True, charset=None, connectTimeout=5
-    )
+
+Argument = bytes | str | int | float
+
+
+def _pack(args: Sequence[Argument]) -> bytes:
+    """One command in Redis' protocol."""
+    # hiredis' stub types the tuple as having one element; it takes any number.
+    return hiredis.pack_command(tuple(args))  # type: ignore[arg-type]
+
+
+class _Connection(Protocol):
+    """One connection: commands written as they come, replies matched to them in
+    order. On a subscriber connection, published messages go to ``on_message``."""
+
+    def __init__(
+        self, made: Callable[[_Connection], None], on_message: MessageReceiver | None
+    ) -> None:
+        self._made = made
+        self._reader = hiredis.Reader()
+        self._waiting: deque[Deferred[Any]] = deque()
+        self._on_message = on_message
+        self.lost: Deferred[None] = Deferred()
+
+    def execute(self, *args: Argument) -> Deferred[Any]:
+        answer: Deferred[Any] = Deferred()
+        self._waiting.append(answer)
+        assert self.transport is not None
+        self.transport.write(_pack(args))
+        return answer
+
+    def subscribe(self, channels: Sequence[bytes]) -> Deferred[Any]:
+        """SUBSCRIBE, answered once Redis confirmed every channel (one reply each)."""
+        confirmed: list[Deferred[Any]] = [Deferred() for _ in channels]
+        self._waiting.extend(confirmed)
+        assert self.transport is not None
+        self.transport.write(_pack((b"SUBSCRIBE", *channels)))
+        return gatherResults(confirmed, consumeErrors=True)
+
+    def connectionMade(self) -> None:  # noqa: N802 (Twisted's name)
+        self._made(self)
+
+    def dataReceived(self, data: bytes) -> None:  # noqa: N802 (Twisted's name)
+        reader = self._reader
+        try:
+            reader.feed(data)
+            while (reply := reader.gets()) is not False:
+                self._reply(reply)
+        except hiredis.ProtocolError as error:
+            # Not Redis at the other end, or a broken stream: start over.
+            self._fail_all(ClusterUnavailable(f"Redis protocol error: {error}"))
+            assert self.transport is not None
+            self.transport.loseConnection()
+
+    def _reply(self, reply: Any) -> None:
+        on_message = self._on_message
+        if on_message is not None and type(reply) is list and reply[0] == b"message":
+            on_message(reply[1], reply[2])
+            return
+        if not self._waiting:
+            return  # nothing asked for it: a stray reply is dropped
+        answer = self._waiting.popleft()
+        if isinstance(reply, hiredis.ReplyError):
+            answer.errback(RedisError(str(reply)))
+        else:
+            answer.callback(reply)
+
+    def _fail_all(self, error: Exception) -> None:
+        waiting, self._waiting = self._waiting, deque()
+        for answer in waiting:
+            answer.errback(Failure(error))
+
+    def connectionLost(self, reason: Failure = Failure(ConnectionError())) -> None:  # noqa: N802, B008 (Twisted's)
+        self._fail_all(ClusterUnavailable(f"Redis connection lost: {reason.getErrorMessage()}"))
+        self.lost.callback(None)
+
+
+class RedisConnection:
+    """The cluster's connection to Redis, reconnected whenever it drops. Replies are
+    bytes, lists of them, integers or None, as Redis sends them."""
+
+    def __init__(
+        self,
+        url: str,
+        reactor: IReactorTCP,
+        on_message: MessageReceiver | None = None,
+        prepare: Callable[[_Connection], Deferred[Any] | None] | None = None,
+    ) -> None:
+        self.url = url
+        host, port, database = parse_redis_url(url)
+        self._database = database
+        self._prepare = prepare
+        self._current: _Connection | None = None
+        #: The connection made last, readied before it becomes the current one.
+        self._newest: _Connection | None = None
+        self._connections = 0
+        self._reconnect_listeners: list[Callable[[], None]] = []
+        factory = Factory.forProtocol(lambda: _Connection(self._made, on_message))
+        # The reactor is the clock of the retries too (every reactor is both).
+        self._clock = clock = cast(IReactorTime, reactor)
+        self._service = ClientService(
+            TCP4ClientEndpoint(reactor, host, port, timeout=CONNECT_TIMEOUT),
+            factory,
+            retryPolicy=backoffPolicy(initialDelay=RETRY_FIRST, maxDelay=RETRY_MOST),
+            clock=clock,
+            prepareConnection=self._connected,
+        )
+
+    async def start(self) -> None:
+        """Connect; ClusterUnavailable if Redis is not there (at start it must be)."""
+        self._service.startService()
+        try:
+            await self._service.whenConnected(failAfterFailures=1)
+        except Exception as error:
+            await self.disconnect()
+            raise ClusterUnavailable(f"cluster {self.url}: {error}") from None
+
+    def _made(self, connection: _Connection) -> None:
+        self._newest = connection
+
+    def _connected(self, _: IProtocol) -> Deferred[Any] | None:
+        """Ready a new connection (its database, a subscriber's channels) before any
+        command goes on it. (``ClientService`` passes a proxy of it; the connection
+        itself is the one made last.)"""
+        connection = self._newest
+        assert connection is not None  # made before it is readied
+        connection.lost.addCallback(self._lost, connection)
+        steps: list[Deferred[Any]] = []
+        if self._database:
+            steps.append(connection.execute(b"SELECT", self._database))
+        if self._prepare is not None and (step := self._prepare(connection)) is not None:
+            steps.append(step)
+
+        def ready(_: object) -> None:
+            self._current = connection
+            self._connections += 1
+            if self._connections > 1:
+                for listener in list(self._reconnect_listeners):
+                    listener()
+
+        def refused(failure: Failure) -> Failure:
+            # Redis refused a step (a database it does not have): this connection is
+            # not used, and the service tries again later.
+            if failure.check(FirstError):
+                failure = failure.value.subFailure
+            assert connection.transport is not None
+            connection.transport.loseConnection()
+            return failure
+
+        if not steps:
+            ready(None)
+            return None
+        return gatherResults(steps, consumeErrors=True).addCallbacks(ready, refused)
+
+    def _lost(self, _: object, connection: _Connection) -> None:
+        if self._current is connection:
+            self._current = None
+
+    @property
+    def connected(self) -> bool:
+        return self._current is not None
+
+    def on_reconnect(self, listener: Callable[[], None]) -> None:
+        """Have ``listener`` called each time the connection is back (and ready) after
+        Redis went away."""
+        self._reconnect_listeners.append(listener)
+
+    def execute(self, *args: Argument) -> Deferred[Any]:
+        """Send one command; its reply, or ClusterUnavailable at once while Redis is away."""
+        connection = self._current
+        if connection is None:
+            return fail(ClusterUnavailable(f"cluster Redis {self.url} is not connected"))
+        return connection.execute(*args)
+
+    # The commands the cluster uses, named as Redis names them.
+
+    def set(
+        self,
+        key: bytes,
+        value: bytes,
+        pexpire: int | None = None,
+        only_if_not_exists: bool = False,
+    ) -> Deferred[Any]:
+        """SET: b"OK", or None when ``only_if_not_exists`` and the key exists."""
+        args: list[bytes | int] = [b"SET", key, value]
+        if pexpire is not None:
+            args += [b"PX", pexpire]
+        if only_if_not_exists:
+            args.append(b"NX")
+        return self.execute(*args)
+
+    def get(self, key: bytes) -> Deferred[Any]:
+        return self.execute(b"GET", key)
+
+    def mget(self, keys: Sequence[bytes]) -> Deferred[Any]:
+        return self.execute(b"MGET", *keys)
+
+    def delete(self, *keys: bytes) -> Deferred[Any]:
+        return self.execute(b"DEL", *keys)
+
+    def sadd(self, key: bytes, *members: bytes) -> Deferred[Any]:
+        return self.execute(b"SADD", key, *members)
+
+    def srem(self, key: bytes, *members: bytes) -> Deferred[Any]:
+        return self.execute(b"SREM", key, *members)
+
+    def smembers(self, key: bytes) -> Deferred[Any]:
+        return self.execute(b"SMEMBERS", key)
+
+    def publish(self, channel: bytes, message: bytes) -> Deferred[Any]:
+        return self.execute(b"PUBLISH", channel, message)
+
+    def eval(
+        self, script: str, keys: Sequence[bytes], args: Sequence[bytes | int]
+    ) -> Deferred[Any]:
+        return self.execute(b"EVAL", script, len(keys), *keys, *args)
+
+    def disconnect(self) -> Deferred[None]:
+        """Close the connection and stop reconnecting."""
+        self._current = None
+        # In a turn of its own: the service refuses a stop from within its own
+        # callbacks (a caller may disconnect as soon as it is told it connected).
+        stopping: Deferred[None] = deferLater(self._clock, 0, lambda: None)
+        stopping.addCallback(lambda _: self._service.stopService())
+        return stopping
+
+
+async def connect(url: str, reactor: IReactorTCP) -> RedisConnection:
+    """A connection to the cluster's Redis; ClusterUnavailable when it is not there."""
+    connection = RedisConnection(url, reactor)
+    await connection.start()
     return connection
+
+
+async def subscribe(
+    url: str, reactor: IReactorTCP, channels: Sequence[bytes], on_message: MessageReceiver
+) -> RedisConnection:
+    """A connection subscribed to ``channels``, handing each message published on them
+    to ``on_message``. When Redis comes back after it went away, the connection
+    subscribes again before its reconnect listeners are called (what was published
+    meanwhile is lost)."""
+    subscriber = RedisConnection(
+        url, reactor, on_message, lambda connection: connection.subscribe(channels)
+    )
+    await subscriber.start()
+    return subscriber

@@ -1,0 +1,165 @@
+"""The cluster's Redis client against the real Redis: commands and their replies,
+errors, pub/sub, a Redis that goes away and comes back, and what is not Redis."""
+
+from __future__ import annotations
+
+import pytest
+import pytest_twisted
+from redis_fixtures import drop_connections
+from twisted.internet import reactor
+from twisted.internet.defer import gatherResults
+from twisted.internet.protocol import Factory, Protocol
+from twisted.internet.task import deferLater
+
+from nakama_rt.cluster.redis import ClusterUnavailable, RedisError, connect, subscribe
+
+
+async def wait_until(condition, timeout: float = 5.0) -> None:
+    for _ in range(int(timeout / 0.02)):
+        if condition():
+            return
+        await deferLater(reactor, 0.02, lambda: None)
+    raise AssertionError("timed out")
+
+
+@pytest_twisted.ensureDeferred
+async def test_commands_are_answered_as_redis_answers_them(redis_url) -> None:
+    redis = await connect(redis_url, reactor)
+    try:
+        assert await redis.set(b"k", b"v", pexpire=60_000, only_if_not_exists=True) == b"OK"
+        assert await redis.set(b"k", b"w", only_if_not_exists=True) is None  # NX: taken
+        assert await redis.get(b"k") == b"v"
+        assert await redis.mget([b"k", b"missing"]) == [b"v", None]
+        assert await redis.sadd(b"s", b"a", b"b") == 2
+        assert sorted(await redis.smembers(b"s")) == [b"a", b"b"]
+        assert await redis.srem(b"s", b"a") == 1
+        script = "return redis.call('GET', KEYS[1]) == ARGV[1] and 1 or 0"
+        assert await redis.eval(script, [b"k"], [b"v"]) == 1
+        assert await redis.delete(b"k", b"s") == 2
+        # The test's own database, not database 0.
+        assert await redis.execute(b"CLIENT", b"INFO") != b""
+        info = (await redis.execute(b"CLIENT", b"INFO")).decode()
+        assert f" db={redis_url.rsplit('/', 1)[1]} " in info
+    finally:
+        await redis.disconnect()
+
+
+@pytest_twisted.ensureDeferred
+async def test_pipelined_commands_are_answered_in_order(redis_url) -> None:
+    redis = await connect(redis_url, reactor)
+    try:
+        answers = await gatherResults([redis.execute(b"INCR", b"counter") for _ in range(2_000)])
+        assert answers == list(range(1, 2_001))
+    finally:
+        await redis.disconnect()
+
+
+@pytest_twisted.ensureDeferred
+async def test_an_error_reply_fails_its_command_only(redis_url) -> None:
+    redis = await connect(redis_url, reactor)
+    try:
+        await redis.set(b"text", b"abc")
+        failing = redis.execute(b"INCR", b"text")
+        after = redis.get(b"text")
+        with pytest.raises(RedisError, match="not an integer"):
+            await failing
+        assert await after == b"abc"
+    finally:
+        await redis.disconnect()
+
+
+@pytest_twisted.ensureDeferred
+async def test_without_redis_connecting_fails_at_once_with_the_url() -> None:
+    with socket_nobody_listens_on() as port:
+        url = f"redis://127.0.0.1:{port}/0"
+        with pytest.raises(ClusterUnavailable, match=f"cluster {url}: "):
+            await connect(url, reactor)
+        # Nothing keeps trying afterwards: no retry waits on the reactor.
+        await deferLater(reactor, 0.3, lambda: None)
+        assert not [c for c in reactor.getDelayedCalls() if "_reconnect" in repr(c)]
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_database_redis_does_not_have_is_refused_with_its_reason(redis_url) -> None:
+    url = redis_url.rsplit("/", 1)[0] + "/999"
+    with pytest.raises(ClusterUnavailable, match=f"cluster {url}: .*DB index is out of range"):
+        await connect(url, reactor)
+
+
+@pytest_twisted.ensureDeferred
+async def test_what_is_published_reaches_the_subscriber_in_order(redis_url) -> None:
+    received: list[tuple[bytes, bytes]] = []
+    subscriber = await subscribe(
+        redis_url, reactor, [b"one", b"two"], lambda c, m: received.append((c, m))
+    )
+    redis = await connect(redis_url, reactor)
+    try:
+        for i in range(100):
+            assert await redis.publish(b"one" if i % 2 else b"two", b"%d" % i) == 1
+        await wait_until(lambda: len(received) == 100)
+        assert received == [(b"one" if i % 2 else b"two", b"%d" % i) for i in range(100)]
+    finally:
+        await redis.disconnect()
+        await subscriber.disconnect()
+
+
+@pytest_twisted.ensureDeferred
+async def test_while_redis_is_away_commands_fail_at_once_and_come_back(redis_url) -> None:
+    """Redis drops every connection (as a restart does): a command sent meanwhile
+    fails at once with a clear error; both connections come back by themselves, the
+    subscriber subscribed again before its listeners hear of it."""
+    received: list[bytes] = []
+    subscriber = await subscribe(redis_url, reactor, [b"ch"], lambda c, m: received.append(m))
+    redis = await connect(redis_url, reactor)
+    back: list[str] = []
+    redis.on_reconnect(lambda: back.append("commands"))
+    subscriber.on_reconnect(lambda: back.append("subscriber"))
+    try:
+        pending = redis.execute(b"BLPOP", b"never", b"10")  # in flight when it drops
+        await deferLater(reactor, 0.1, lambda: None)
+        assert drop_connections(redis_url) == 2
+        with pytest.raises(ClusterUnavailable, match="Redis connection lost"):
+            await pending
+        await wait_until(lambda: not redis.connected)
+        with pytest.raises(ClusterUnavailable, match="is not connected"):
+            await redis.get(b"k")
+        await wait_until(lambda: sorted(back) == ["commands", "subscriber"])
+        assert redis.connected and subscriber.connected
+        assert await redis.publish(b"ch", b"after") == 1
+        await wait_until(lambda: received == [b"after"])
+    finally:
+        await redis.disconnect()
+        await subscriber.disconnect()
+
+
+class _NotRedis(Protocol):
+    def connectionMade(self) -> None:  # noqa: N802
+        assert self.transport is not None
+        self.transport.write(b"HTTP/1.1 400 Bad Request\r\n\r\n")
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_server_that_is_not_redis_fails_the_command_and_closes() -> None:
+    port = reactor.listenTCP(0, Factory.forProtocol(_NotRedis), interface="127.0.0.1")
+    url = f"redis://127.0.0.1:{port.getHost().port}/0"
+    redis = await connect(url, reactor)
+    try:
+        with pytest.raises(ClusterUnavailable, match="Redis protocol error"):
+            await redis.get(b"k")
+    finally:
+        await redis.disconnect()
+        await port.stopListening()
+
+
+class socket_nobody_listens_on:  # noqa: N801 (a context manager, read as a phrase)
+    """A loopback port that refuses connections: bound, never listening."""
+
+    def __enter__(self) -> int:
+        import socket
+
+        self._socket = socket.socket()
+        self._socket.bind(("127.0.0.1", 0))
+        return self._socket.getsockname()[1]
+
+    def __exit__(self, *exc: object) -> None:
+        self._socket.close()
