@@ -93,19 +93,20 @@ class PartyHandlers:
         envelope: realtime_pb2.Envelope,
         requester: Requester,
         prefix: str,
-        action: Callable[..., object],
+        action: Callable[..., Callable[[], object] | None],
         with_presence: bool = False,
-    ) -> realtime_pb2.Envelope:
+    ) -> realtime_pb2.Envelope | ReplyFirst:
         """The shape most requests share: check the target presence (when there is
-        one) and the party id, act, then answer with an empty envelope."""
+        one) and the party id, act, then answer with an empty envelope (before the
+        change the action returns, if any: a track or untrack whose events follow)."""
         request = getattr(envelope, envelope.WhichOneof("message"))
         args: tuple = (self._presence(request),) if with_presence else ()
         party = self._party(request.party_id, prefix)
         try:
-            action(party, requester.session_id, *args)
+            then = action(party, requester.session_id, *args)
         except PartyError as error:
             raise _refused(f"{prefix}: {error}") from None
-        return _ack()
+        return _ack() if then is None else ReplyFirst(_ack(), then=then)
 
     # Handlers
 
@@ -153,30 +154,22 @@ class PartyHandlers:
         self._registry.leave(*parsed, requester)
         return _ack()
 
-    def promote(
-        self, envelope: realtime_pb2.Envelope, requester: Requester
-    ) -> realtime_pb2.Envelope:
+    def promote(self, envelope: realtime_pb2.Envelope, requester: Requester) -> Answer:
         prefix = "Error promoting new party leader"
         return self._act(envelope, requester, prefix, Party.promote, True)
 
-    def accept(
-        self, envelope: realtime_pb2.Envelope, requester: Requester
-    ) -> realtime_pb2.Envelope:
+    def accept(self, envelope: realtime_pb2.Envelope, requester: Requester) -> Answer:
         prefix = "Error accepting party join request"
         return self._act(envelope, requester, prefix, Party.accept, True)
 
-    def remove(
-        self, envelope: realtime_pb2.Envelope, requester: Requester
-    ) -> realtime_pb2.Envelope:
+    def remove(self, envelope: realtime_pb2.Envelope, requester: Requester) -> Answer:
         prefix = "Error removing party member or join request"
         return self._act(envelope, requester, prefix, Party.remove, True)
 
-    def close(self, envelope: realtime_pb2.Envelope, requester: Requester) -> realtime_pb2.Envelope:
+    def close(self, envelope: realtime_pb2.Envelope, requester: Requester) -> Answer:
         return self._act(envelope, requester, "Error closing party", Party.close)
 
-    def data_send(
-        self, envelope: realtime_pb2.Envelope, requester: Requester
-    ) -> realtime_pb2.Envelope:
+    def data_send(self, envelope: realtime_pb2.Envelope, requester: Requester) -> Answer:
         request = envelope.party_data_send
         return self._act(
             envelope,
@@ -250,9 +243,7 @@ class PartyHandlers:
         announce = partial(party.announce_ticket, ticket, requester.session_id)
         return ReplyFirst(realtime_pb2.Envelope(party_matchmaker_ticket=reply), then=announce)
 
-    def matchmaker_remove(
-        self, envelope: realtime_pb2.Envelope, requester: Requester
-    ) -> realtime_pb2.Envelope:
+    def matchmaker_remove(self, envelope: realtime_pb2.Envelope, requester: Requester) -> Answer:
         request = envelope.party_matchmaker_remove
         if not request.ticket:
             raise _refused(INVALID_TICKET)

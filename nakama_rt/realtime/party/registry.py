@@ -16,8 +16,9 @@ Everything runs on the reactor thread.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Protocol
 
 import orjson
@@ -183,8 +184,10 @@ class Party:
                 return
         raise PartyError(NOT_MEMBER)
 
-    def accept(self, session_id: str, presence: PartyPresence) -> None:
-        """Let a pending request in: it gets ``party``, everyone a presence event."""
+    def accept(self, session_id: str, presence: PartyPresence) -> Callable[[], object]:
+        """Let a pending request in; return the track that follows the leader's answer
+        (as in Nakama, whose tracker sends the join after it): the newcomer gets
+        ``party``, everyone a presence event."""
         self._require_leader(session_id)
         if len(self.members) >= self.max_size:
             raise PartyError(PARTY_FULL)
@@ -196,10 +199,12 @@ class Party:
         self.join_requests.remove(request)
         if self.registry.member_meta(request.session_id, request.username) is None:
             raise PartyError(ACCEPT_FAILED)
-        self.registry.track(self, request)
+        return partial(self.registry.track, self, request)
 
-    def remove(self, session_id: str, presence: PartyPresence) -> None:
-        """Kick a member (it gets ``party_close``) or silently decline a join request."""
+    def remove(self, session_id: str, presence: PartyPresence) -> Callable[[], object] | None:
+        """Kick a member (it gets ``party_close``; the untrack, whose leave event the
+        others get, is returned to follow the leader's answer, as in Nakama), or
+        silently decline a join request."""
         leader = self._require_leader(session_id)
         if presence == leader:
             raise PartyError(REMOVE_SELF)
@@ -207,15 +212,16 @@ class Party:
         if member is None or member != presence:
             if presence in self.join_requests:
                 self.join_requests.remove(presence)
-                return
+                return None
             raise PartyError(NOT_MEMBER)
         del self.members[member.session_id]
         self._cancel_matchmaking()
-        self.registry.tracker.untrack(member.session_id, self.stream, member.user_id)
         self.registry.router.send_to_session_ids(
             [member.session_id],
             realtime_pb2.Envelope(party_close=realtime_pb2.PartyClose(party_id=self.id)),
         )
+        untrack = self.registry.tracker.untrack
+        return partial(untrack, member.session_id, self.stream, member.user_id)
 
     def close(self, session_id: str) -> None:
         """End the party: every member gets ``party_close``."""
