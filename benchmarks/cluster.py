@@ -112,15 +112,17 @@ def run_layout(layout: str, args: argparse.Namespace, extra: list[str]) -> dict:
 
 
 def summary(layout: str, figures: dict, single: dict | None) -> str:
+    # None when the servers' CPU over the window was below the clock's tick (a tiny load).
+    per = figures.get("per_cpu_second")
     line = (
-        f"{layout:8} {figures.get('per_cpu_second', 0):>9,.0f} per CPU-s"
+        f"{layout:8} {'-' if per is None else f'{per:,.0f}':>9} per CPU-s"
         f"  p99 {figures['latency_ms']['p99'] if 'latency_ms' in figures else '-'} ms"
         f"  nodes CPU {figures['node_cpu_s']} s  machine {figures.get('machine_busy_pct')}%"
         f"  load generator {figures.get('loadgen_cpu_s')} CPU-s"
         f"  lost {figures.get('lost')} duplicated {figures.get('duplicated')}"
     )
-    if single and single.get("per_cpu_second"):
-        line += f"  ({figures['per_cpu_second'] / single['per_cpu_second']:.2f}x single)"
+    if per and single and single.get("per_cpu_second"):
+        line += f"  ({per / single['per_cpu_second']:.2f}x single)"
     if "redis" in figures:
         line += f"  Redis per delivery {figures['redis']['per_delivery']}"
     return line

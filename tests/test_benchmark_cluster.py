@@ -3,6 +3,7 @@ spread over both and kept on one, read back from the JSON line it ends with."""
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import subprocess
 import sys
@@ -46,3 +47,19 @@ def test_two_nodes_spread_cost_redis_traffic_and_kept_rooms_none(redis_url) -> N
     sent = run["members"]["counts"]["sent"]
     assert spread["publishes"] - kept["publishes"] >= sent / 2
     assert spread["per_delivery"]["bytes_in"] > kept["per_delivery"]["bytes_in"]
+
+
+def test_a_window_too_short_for_the_cpu_clock_prints_a_dash() -> None:
+    """A tiny load can cost the servers less than one clock tick of CPU over the
+    window: load.py then has no work per CPU-second (None), and the summary says so."""
+    path = ROOT / "benchmarks" / "cluster.py"
+    spec = importlib.util.spec_from_file_location("cluster_bench", path)
+    assert spec is not None and spec.loader is not None
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    figures = {"per_cpu_second": None, "node_cpu_s": [0.0, 0.0], "lost": 0, "duplicated": 0}
+    single = {"per_cpu_second": 1000.0}
+    line = bench.summary("groups", figures, single)
+    assert line.startswith("groups           - per CPU-s") and "x single" not in line
+    figures["per_cpu_second"] = 500.0
+    assert "(0.50x single)" in bench.summary("groups", figures, single)
