@@ -606,3 +606,36 @@ async def test_status_follow_and_events(target, fmt):
     follower.send_envelope({"cid": "x", "status_unfollow": {"user_ids": [b.user_id]}})
     assert await follower.next() == wire.frame({"cid": "x"}, fmt)
     assert await follower.quiet() == []
+
+
+@pytest.mark.parametrize("fmt", ["json", "protobuf"])
+@on_targets()
+@pytest_twisted.ensureDeferred
+async def test_a_closed_party_answers_its_leader_before_the_presence_event(target, fmt):
+    """A leader who accepts a join request, then removes that member, gets each answer
+    before the party_presence_event it causes; the removed member gets party_close."""
+    host_user, guest_user = await new_user(target), await new_user(target)
+    host = await open_socket(target, host_user.token, fmt)
+    guest = await open_socket(target, guest_user.token, fmt)
+    host.send_envelope({"cid": "c", "party_create": {"open": False, "max_size": 2}})
+    party_id = decode(await host.next())["party"]["party_id"]
+    await host.quiet()
+    guest.send_envelope({"cid": "j", "party_join": {"party_id": party_id}})
+    assert decode(await guest.next()) == {"cid": "j"}
+    request = decode(await host.next())["party_join_request"]
+    (presence,) = request["presences"]
+    assert presence["user_id"] == guest_user.user_id
+
+    host.send_envelope({"cid": "a", "party_accept": {"party_id": party_id, "presence": presence}})
+    answered = [decode(await host.next()), decode(await host.next())]
+    joined = {"party_presence_event": {"party_id": party_id, "joins": [presence]}}
+    assert answered == [{"cid": "a"}, joined]
+    assert "party" in decode(await guest.next())
+    await guest.quiet()
+
+    host.send_envelope({"cid": "k", "party_remove": {"party_id": party_id, "presence": presence}})
+    answered = [decode(await host.next()), decode(await host.next())]
+    left = {"party_presence_event": {"party_id": party_id, "leaves": [presence]}}
+    assert answered == [{"cid": "k"}, left]
+    assert [decode(f) for f in await guest.quiet()] == [{"party_close": {"party_id": party_id}}]
+    assert await host.quiet() == []
