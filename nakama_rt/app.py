@@ -34,6 +34,7 @@ from nakama_rt.cluster.nodes import HeartbeatService, NodeMembership, NodeWatch
 from nakama_rt.config import Config, insecure_defaults
 from nakama_rt.logs import Logger, set_level
 from nakama_rt.realtime.match.listing import list_matches
+from nakama_rt.realtime.party.listing import list_parties
 from nakama_rt.realtime.server import RealtimeServer
 from nakama_rt.socket.protocol import NakamaSocketFactory, SocketEnvironment
 from nakama_rt.storage import open_storage
@@ -101,6 +102,10 @@ class NakamaRT:
             chat=self.server.chat_events,
             list_matches=lambda match_filter: list_matches(
                 self.server.match_registry, self.server.tracker, match_filter
+            ),
+            # The client API never lists hidden parties.
+            list_parties=lambda limit, open, query, cursor: list_parties(
+                self.server.parties, limit, open, False, query, cursor
             ),
             counts=self.server.counts,
         )

@@ -5,6 +5,8 @@ node are handled there and answered here."""
 
 from __future__ import annotations
 
+from urllib.parse import quote
+
 import pytest
 import pytest_twisted
 from redis_fixtures import drop_connections
@@ -15,7 +17,7 @@ from nakama_rt.core.refs import StreamRef
 from nakama_rt.core.tracker import PresenceStream, StreamMode
 from nakama_rt.realtime.match.authoritative import MatchError
 from nakama_rt.realtime.stream import StreamError
-from tests.wsclient import authenticate, has, player, wait_for
+from tests.wsclient import authenticate, has, http, player, wait_for
 
 FORMATS = ["json", "protobuf"]
 
@@ -428,3 +430,41 @@ async def test_closing_a_party_from_another_node_sends_what_nakama_sends(nodes) 
     assert ("party_close" in closed, answer) == (True, {"cid": "c"})
     await settle()
     assert not bob.received.pending  # nothing after: no leave event of the party
+
+
+@pytest_twisted.ensureDeferred
+async def test_every_node_lists_every_nodes_parties(tmp_path, redis_url, nodes) -> None:
+    """``GET /v2/party`` on either node lists a party of the other; a relabelled party
+    is listed anew, a closed one no more, and a node that joins late learns them."""
+    a, b = nodes
+    alice = await player(b.port, "alice")
+    create = {"open": True, "max_size": 3, "label": '{"mode":"cluster"}'}
+    created = await alice.request({"cid": "p", "party_create": create})
+    party_id = created["party"]["party_id"]
+    await settle()
+    session = await authenticate(a.port, "custom-party-lister", username="plister")
+
+    async def parties(port: int, query: str) -> dict:
+        answer = await http(port, "GET", f"/v2/party?query={quote(query)}", bearer=session["token"])
+        assert answer.status == 200
+        return answer.json()
+
+    listed = {"party_id": party_id, "open": True, "max_size": 3, "label": '{"mode":"cluster"}'}
+    assert await parties(a.port, "+label.mode:cluster") == {"parties": [listed]}
+    update = {"party_id": party_id, "label": '{"mode":"moved"}', "open": False}
+    alice.send({"cid": "u", "party_update": update})
+    await wait_for(alice, lambda m: m.get("cid") == "u")
+    await settle()
+    moved = {"party_id": party_id, "max_size": 3, "label": '{"mode":"moved"}'}
+    assert await parties(a.port, "+label.mode:moved") == {"parties": [moved]}
+    (c,) = await start_nodes(tmp_path, redis_url, ("c",), ttl=1)
+    try:
+        await settle()
+        assert [p.party_id for p in c.app.server.parties.listed()] == [party_id]
+        alice.send({"cid": "x", "party_close": {"party_id": party_id}})
+        await wait_for(alice, lambda m: m.get("cid") == "x")
+        await settle()
+        assert await parties(a.port, "") == {}
+        assert c.app.server.parties.listed() == []
+    finally:
+        await c.stop()

@@ -15,6 +15,8 @@ import jwt
 import orjson
 import pytest
 import pytest_twisted
+from twisted.internet import reactor
+from twisted.internet.task import deferLater
 
 from nakama_rt.wire.proto import realtime_pb2
 from tests.bytesocket import CLOSE, close_payload, frame, raw_socket
@@ -639,3 +641,86 @@ async def test_a_closed_party_answers_its_leader_before_the_presence_event(targe
     assert answered == [{"cid": "k"}, left]
     assert [decode(f) for f in await guest.quiet()] == [{"party_close": {"party_id": party_id}}]
     assert await host.quiet() == []
+
+
+@on_targets()
+@pytest_twisted.ensureDeferred
+async def test_parties_are_listed_by_label_openness_and_pages(target):
+    """``GET /v2/party``: open and closed parties matching a query, a page at a time, each
+    label as it was written. (Nakama indexes new parties within a second, in batches
+    whose order varies: the two made here come in either order, the same on every
+    page.)"""
+    tag = uuid.uuid4().hex[:12]
+    made = []
+    for open_, skill in ((True, 5), (False, 9)):
+        user = await new_user(target)
+        socket = await open_socket(target, user.token)
+        label = f'{{"skill":{skill},"conf":"{tag}"}}'
+        create = {"open": open_, "max_size": 4, "label": label}
+        socket.send_envelope({"cid": "c", "party_create": create})
+        party_id = decode(await socket.next())["party"]["party_id"]
+        open_field = {"open": True} if open_ else {}
+        made.append({"party_id": party_id, **open_field, "max_size": 4, "label": label})
+    await deferLater(reactor, 1.2, lambda: None)
+    auth = f"Bearer {user.token}"
+    query = f"/v2/party?query=%2Blabel.conf:{tag}"
+    listed = await call(target, "GET", query, None, auth)
+    assert listed.status == 200
+    parties = listed.json()["parties"]
+    assert sorted(parties, key=lambda p: not p.get("open")) == made  # the open one first
+    opened = await call(target, "GET", f"{query}&open=true", None, auth)
+    assert opened.json() == {"parties": made[:1]}
+    closed = await call(target, "GET", f"{query}&open=false", None, auth)
+    assert closed.json() == {"parties": made[1:]}
+    skilled = await call(target, "GET", f"{query}%20%2Blabel.skill:>=6", None, auth)
+    assert skilled.json() == {"parties": made[1:]}
+    first = (await call(target, "GET", f"{query}&limit=1", None, auth)).json()
+    assert first["parties"] == parties[:1] and first["cursor"]
+    cursor = first["cursor"]
+    second = await call(target, "GET", f"{query}&limit=1&cursor={cursor}", None, auth)
+    assert second.json() == {"parties": parties[1:]}
+    # A cursor must come back with the limit it was made for.
+    other = await call(target, "GET", f"{query}&limit=2&cursor={cursor}", None, auth)
+    assert other.body == b'{"code":13,"message":"Error listing matches."}'
+
+
+# path, status, gRPC code, message
+QUERY_ERRORS = [
+    ("/v2/party?limit=0", 400, 3, "Invalid limit - limit must be between 1 and 100."),
+    ("/v2/party?limit=101", 400, 3, "Invalid limit - limit must be between 1 and 100."),
+    ("/v2/party?limit=1&limit=2", 400, 3, 'too many values for field "limit": 1, 2'),
+    ("/v2/party?cursor=a&cursor=b", 400, 3, 'too many values for field "cursor": a, b'),
+    ("/v2/party?limit=x", 400, 3,
+     'parsing field "limit": strconv.ParseInt: parsing "x": invalid syntax'),
+    ("/v2/party?limit=", 400, 3,
+     'parsing field "limit": strconv.ParseInt: parsing "": invalid syntax'),
+    ("/v2/party?limit=+5", 400, 3,
+     'parsing field "limit": strconv.ParseInt: parsing " 5": invalid syntax'),
+    ("/v2/party?limit=1_0", 400, 3,
+     'parsing field "limit": strconv.ParseInt: parsing "1_0": invalid syntax'),
+    ("/v2/party?limit=-2147483649", 400, 3,
+     'parsing field "limit": strconv.ParseInt: parsing "-2147483649": value out of range'),
+    ("/v2/party?limit=%C3%A9%01%22%5C", 400, 3,
+     'parsing field "limit": strconv.ParseInt: parsing "\u00e9\\x01\\"\\\\": invalid syntax'),
+    ("/v2/party?open=maybe", 400, 3,
+     'parsing field "open": strconv.ParseBool: parsing "maybe": invalid syntax'),
+    ("/v2/party?open=1&open=0", 400, 3, 'too many values for field "open": 1, 0'),
+    ("/v2/party?cursor=abc", 500, 13, "Error listing matches."),
+    ("/v2/party?query=%2B%2B%2B", 500, 13, "Error listing matches."),
+    ("/v2/match?limit=1&limit=2", 400, 3, 'too many values for field "limit": 1, 2'),
+    ("/v2/friend?state=x", 400, 3,
+     'parsing field "state": strconv.ParseInt: parsing "x": invalid syntax'),
+    ("/v2/group?open=maybe", 400, 3,
+     'parsing field "open": strconv.ParseBool: parsing "maybe": invalid syntax'),
+]  # fmt: skip
+
+
+@cases_on_targets("path, status, code, message", QUERY_ERRORS)
+@pytest_twisted.ensureDeferred
+async def test_a_bad_query_parameter_is_refused_in_grpc_gateways_words(
+    target, path, status, code, message
+):
+    user = await new_user(target)
+    answer = await call(target, "GET", path, None, f"Bearer {user.token}")
+    assert answer.status == status
+    assert answer.body == orjson.dumps({"code": code, "message": message})

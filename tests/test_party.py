@@ -74,13 +74,19 @@ class Player:
 
 
 class World:
-    def __init__(self, matchmaker: FakeMatchmaker | None = None) -> None:
+    def __init__(self, matchmaker: FakeMatchmaker | None = None, directory=None) -> None:
         self.clock = Clock()
         self.tracker = LocalTracker()
         self.sessions = SessionRegistry()
         self.router = LocalRouter(self.sessions, self.tracker)
         self.parties = PartyRegistry(
-            self.tracker, self.router, self.sessions, self.clock, "nakama", matchmaker
+            self.tracker,
+            self.router,
+            self.sessions,
+            self.clock,
+            "nakama",
+            matchmaker,
+            directory=directory,
         )
         self.pipeline = Pipeline(dispatch_table(parties=PartyHandlers(self.parties)))
 

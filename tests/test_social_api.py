@@ -202,7 +202,12 @@ async def test_friend_bad_input(social):
     await social.refused("GET", "/v2/friend?state=4", alice, 400, BAD, state)
     await social.refused("GET", "/v2/friend?state=-1", alice, 400, BAD, state)
     await social.refused(
-        "GET", "/v2/friend?limit=x", alice, 400, BAD, 'Invalid value for query parameter "limit".'
+        "GET",
+        "/v2/friend?limit=x",
+        alice,
+        400,
+        BAD,
+        'parsing field "limit": strconv.ParseInt: parsing "x": invalid syntax',
     )
     await social.refused("GET", "/v2/friend?cursor=%21", alice, 400, BAD, "Cursor is invalid.")
     reply = await social.server.call("GET", "/v2/friend")
@@ -485,7 +490,12 @@ async def test_list_groups(social):
     )
     await social.refused("GET", "/v2/group?cursor=x", alice, 400, BAD, "Malformed cursor was used.")
     await social.refused(
-        "GET", "/v2/group?open=maybe", alice, 400, BAD, 'Invalid value for query parameter "open".'
+        "GET",
+        "/v2/group?open=maybe",
+        alice,
+        400,
+        BAD,
+        'parsing field "open": strconv.ParseBool: parsing "maybe": invalid syntax',
     )
 
 

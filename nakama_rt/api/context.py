@@ -26,6 +26,13 @@ def _no_match_listing(match_filter: MatchFilter) -> list[api_pb2.Match]:
     raise RuntimeError("GET /v2/match needs ApiContext.list_matches (the server's match listing)")
 
 
+def _no_party_listing(
+    limit: int, open: bool | None, query: str, cursor: str
+) -> tuple[list[dict[str, Any]], str]:
+    """``list_parties`` when none is given: ``GET /v2/party`` fails (a 500)."""
+    raise RuntimeError("GET /v2/party needs ApiContext.list_parties (the party listing)")
+
+
 @dataclass(frozen=True)
 class ApiContext:
     """Everything the ``/v2`` resources use; built once by the server, shared by all requests.
@@ -58,6 +65,11 @@ class ApiContext:
     ``list_matches``
         ``MatchFilter -> [api.Match]`` (:mod:`nakama_rt.realtime.match.listing`); when
         not given, ``GET /v2/match`` fails (tests that do not need it).
+    ``list_parties``
+        ``(limit, open, query, cursor) -> ([api.Party as JSON], next cursor)``, the parties a
+        client may list (:mod:`nakama_rt.realtime.party.listing`), raising
+        ``PartyListError`` for a bad cursor or query; when not given, ``GET /v2/party``
+        fails.
     ``counts``
         The server's :class:`~nakama_rt.counters.RealtimeCounts` (``server.counts``),
         where requests refused as the client's mistake are counted for the metrics;
@@ -74,6 +86,9 @@ class ApiContext:
     notifier: Any = None
     chat: Any = None
     list_matches: Callable[[MatchFilter], list[api_pb2.Match]] = _no_match_listing
+    list_parties: Callable[[int, bool | None, str, str], tuple[list[dict[str, Any]], str]] = (
+        _no_party_listing
+    )
     counts: RealtimeCounts | None = None
 
     def in_thread(self, fn: Callable[..., Any], *args: Any) -> Deferred[Any]:

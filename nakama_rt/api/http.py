@@ -76,6 +76,7 @@ from nakama_rt.auth.tokens import InvalidToken, SessionClaims, parse_session_tok
 from nakama_rt.counters import RealtimeCounts
 from nakama_rt.logs import Logger
 from nakama_rt.storage import StorageUnavailable
+from nakama_rt.wire.go_json import go_quote
 
 from .outage import OutageLog
 
@@ -286,6 +287,22 @@ _BOOLS = {
 }
 
 
+def too_many_values(name: str, values: list[str]) -> ApiError:
+    """grpc-gateway's refusal of a repeated parameter that takes one value."""
+    return ApiError(
+        Code.INVALID_ARGUMENT, f'too many values for field "{name}": {", ".join(values)}'
+    )
+
+
+def unparsable(name: str, parser: str, value: str, why: str = "invalid syntax") -> ApiError:
+    """grpc-gateway's refusal of a value Go's ``strconv`` cannot parse (``parser`` is
+    ``ParseInt`` or ``ParseBool``; ``why``, Go's reason)."""
+    return ApiError(
+        Code.INVALID_ARGUMENT,
+        f'parsing field "{name}": strconv.{parser}: parsing {go_quote(value)}: {why}',
+    )
+
+
 def decode_query(
     args: Mapping[bytes, list[bytes]], params: Mapping[str, QueryKind], check_nul: bool = True
 ) -> dict:
@@ -296,19 +313,18 @@ def decode_query(
         raw = args.get(name.encode("ascii"))
         if raw is None:
             continue
-        if len(raw) != 1:
-            raise ApiError(Code.INVALID_ARGUMENT, f'Too many values for query parameter "{name}".')
         try:
-            text = raw[0].decode("utf-8")
+            texts = [value.decode("utf-8") for value in raw]
         except UnicodeDecodeError:
             raise ApiError(
                 Code.INVALID_ARGUMENT, f'Invalid value for query parameter "{name}".'
             ) from None
+        if len(texts) != 1:
+            raise too_many_values(name, texts)
+        text = texts[0]
         if kind == "bool":
             if text not in _BOOLS:
-                raise ApiError(
-                    Code.INVALID_ARGUMENT, f'Invalid value for query parameter "{name}".'
-                )
+                raise unparsable(name, "ParseBool", text)
             values[name] = _BOOLS[text]
         else:
             values[name] = check_text(text, name, "query parameter") if check_nul else text

@@ -30,6 +30,7 @@ from nakama_rt.auth.tokens import InvalidToken, parse_session_token
 from nakama_rt.logs import Logger
 from nakama_rt.runtime import ExecutionMode, NakamaError, Runtime
 from nakama_rt.runtime.invoke import error_code, error_message
+from nakama_rt.wire.go_json import go_json
 
 from .context import ApiContext
 from .http import (
@@ -62,20 +63,6 @@ BODY_TOO_LARGE = b'{"code":3, "message":"http: request body too large"}'
 _JSON = b"application/json"
 
 log = Logger()
-
-
-def go_json(value: Any) -> bytes:
-    """JSON as Go's ``json.Marshal`` writes it: keys sorted, HTML characters escaped."""
-    data = orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
-    for raw, escaped in (
-        (b"<", b"\\u003c"),
-        (b">", b"\\u003e"),
-        (b"&", b"\\u0026"),
-        ("\u2028".encode(), b"\\u2028"),
-        ("\u2029".encode(), b"\\u2029"),
-    ):
-        data = data.replace(raw, escaped)
-    return data
 
 
 class _Refused(Exception):

@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Any, Literal
@@ -17,7 +18,7 @@ import orjson
 from nakama_rt.storage.social import Group
 
 from .account import timestamp
-from .http import ApiError, Call, Code, check_text, read_body
+from .http import ApiError, Call, Code, check_text, read_body, too_many_values, unparsable
 
 # Query parameters --------------------------------------------------------------------------
 
@@ -25,6 +26,9 @@ from .http import ApiError, Call, Code, check_text, read_body
 #: The query of a request with none. (twisted.web types ``Request.args`` as its ``= None``
 #: class default, so ``args or {}`` would read as an empty dict of nothing.)
 _NO_ARGS: Mapping[bytes, list[bytes]] = MappingProxyType({})
+
+
+_INT = re.compile(r"[+-]?[0-9]+")
 
 
 def _invalid_query(name: str) -> ApiError:
@@ -48,13 +52,14 @@ def query_int32(call: Call, name: str) -> int | None:
     if not values:
         return None
     if len(values) != 1:
-        raise ApiError(Code.INVALID_ARGUMENT, f'Too many values for query parameter "{name}".')
-    try:
-        value = int(values[0], 10)
-    except ValueError:
-        raise _invalid_query(name) from None
+        raise too_many_values(name, values)
+    # Go's strconv.ParseInt(text, 10, 32): a sign and ASCII digits, nothing else.
+    (text,) = values
+    if _INT.fullmatch(text) is None:
+        raise unparsable(name, "ParseInt", text)
+    value = int(text, 10)
     if not -(2**31) <= value < 2**31:
-        raise _invalid_query(name)
+        raise unparsable(name, "ParseInt", text, "value out of range")
     return value
 
 

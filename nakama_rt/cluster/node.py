@@ -9,11 +9,12 @@ from twisted.internet.interfaces import IReactorTime
 
 from nakama_rt.cluster.bus import ClusterBus
 from nakama_rt.cluster.calls import ClusterCalls
-from nakama_rt.cluster.matches import ClusterMatchDirectory
+from nakama_rt.cluster.directory import ClusterDirectory, match_directory, party_directory
 from nakama_rt.cluster.matchmaking import ClusterTickets
 from nakama_rt.cluster.router import ClusterRouter
 from nakama_rt.cluster.tracker import ClusterTracker, HereOnly
 from nakama_rt.core.delivery import Delivery
+from nakama_rt.core.refs import ListedMatch, ListedParty
 from nakama_rt.core.registry import SessionRegistry
 from nakama_rt.core.router import LocalRouter
 from nakama_rt.core.tracker import Presence, PresenceStream, StreamMode
@@ -37,7 +38,8 @@ class ClusterNode:
     tracker: ClusterTracker
     router: ClusterRouter
     calls: ClusterCalls
-    matches: ClusterMatchDirectory
+    matches: ClusterDirectory[ListedMatch]
+    parties: ClusterDirectory[ListedParty]
     tickets: ClusterTickets
     delivery: Delivery
 
@@ -52,12 +54,19 @@ class ClusterNode:
         local = LocalRouter(sessions, tracker.local, counts)
         router = ClusterRouter(local, tracker, bus, here_only)
         calls = ClusterCalls(bus, clock)
-        matches = ClusterMatchDirectory(bus)
+        matches, parties = match_directory(bus), party_directory(bus)
         tickets = ClusterTickets(bus, clock)
         delivery = Delivery(
-            sessions, tracker, router, counts, remote=calls, matches=matches, tickets=tickets
+            sessions,
+            tracker,
+            router,
+            counts,
+            remote=calls,
+            matches=matches,
+            parties=parties,
+            tickets=tickets,
         )
-        return cls(bus, tracker, router, calls, matches, tickets, delivery)
+        return cls(bus, tracker, router, calls, matches, parties, tickets, delivery)
 
     def start(self, live: list[str]) -> None:
         """This node is listening: the ``live`` nodes are its peers (those that start
@@ -93,6 +102,7 @@ class ClusterNode:
             or self.router.received(kind, sender, body)
             or self.calls.received(kind, sender, body)
             or self.matches.received(kind, sender, body)
+            or self.parties.received(kind, sender, body)
             or self.tickets.received(kind, sender, body)
         ):
             log.warn("unknown cluster message {kind!r} from {sender}", kind=kind, sender=sender)
@@ -107,6 +117,7 @@ class ClusterNode:
         """All this node holds of its own, to ``node`` (None: every peer)."""
         self.tracker.tell_all(node)
         self.matches.tell_all(node)
+        self.parties.tell_all(node)
         self.tickets.tell_all(node)
 
     def known_nodes(self) -> set[str]:
@@ -119,6 +130,7 @@ class ClusterNode:
         self.bus.peers.discard(node)
         self.calls.node_died(node)
         self.matches.forget(node)
+        self.parties.forget(node)
         self.tickets.forget(node)
         orphans = self.tracker.node_died(node)
         local = self.tracker.local

@@ -7,8 +7,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from nakama_rt.core.match_directory import IMatchDirectory
+from nakama_rt.core.directory import Directory
 from nakama_rt.core.matchmaking import ISharedTickets
+from nakama_rt.core.refs import ListedMatch, ListedParty
 from nakama_rt.core.registry import SessionRegistry
 from nakama_rt.core.remote import IRemote
 from nakama_rt.core.router import IRouter, LocalRouter
@@ -24,8 +25,10 @@ class Delivery:
     counts: RealtimeCounts
     #: Calls to the other nodes; None in one process.
     remote: IRemote | None = None
-    #: The other nodes' authoritative matches, for listings; None in one process.
-    matches: IMatchDirectory | None = None
+    #: The other nodes' authoritative matches and parties, for listings; None in one
+    #: process.
+    matches: Directory[ListedMatch] | None = None
+    parties: Directory[ListedParty] | None = None
     #: The matchmaker's pool over every node; None in one process.
     tickets: ISharedTickets | None = None
 

@@ -75,6 +75,25 @@ class ListedMatch:
 
 
 @dataclass(frozen=True)
+class ListedParty:
+    """A party as listings show it (``GET /v2/party``, ``nk.party_list``), wherever it
+    lives. ``indexed_at`` is when it was last told (created or updated): Nakama lists
+    parties in the order its index took them, an update moving one to the end."""
+
+    subject: str
+    node: str
+    open: bool
+    hidden: bool
+    max_size: int
+    label: str
+    indexed_at: float
+
+    @property
+    def party_id(self) -> str:
+        return f"{self.subject}.{self.node}"
+
+
+@dataclass(frozen=True)
 class TicketData:
     """A matchmaker ticket as plain values, as one node tells it the others: who is in
     it (``(user_id, session_id, username, node)`` each), what it asks for, and when it

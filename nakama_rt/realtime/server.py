@@ -144,7 +144,13 @@ class RealtimeServer:
             shared=delivery.tickets,
         )
         self.parties = PartyRegistry(
-            self.tracker, self.router, self.sessions, clock, config.name, matchmaker=self.matchmaker
+            self.tracker,
+            self.router,
+            self.sessions,
+            clock,
+            config.name,
+            matchmaker=self.matchmaker,
+            directory=delivery.parties,
         )
         handlers = dispatch_table(
             channels=self.channels,

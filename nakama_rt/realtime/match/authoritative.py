@@ -32,7 +32,7 @@ from twisted.internet.defer import Deferred, fail, succeed
 from twisted.internet.interfaces import IDelayedCall, IReactorTime
 from twisted.python.failure import Failure
 
-from nakama_rt.core.match_directory import IMatchDirectory
+from nakama_rt.core.directory import Directory
 from nakama_rt.core.pipeline import Dropped, ErrorCode, RealtimeError, ReplyFirst, Requester
 from nakama_rt.core.refs import ListedMatch
 from nakama_rt.core.remote import CallFailed, IRemote, NodeUnavailable, Served
@@ -399,7 +399,7 @@ class MatchRegistry:
         handlers: Mapping[str, Callable[[], Any]],
         context_factory: ContextFactory,
         logger: Any = None,
-        directory: IMatchDirectory | None = None,
+        directory: Directory[ListedMatch] | None = None,
         remote: IRemote | None = None,
     ) -> None:
         self.tracker = tracker

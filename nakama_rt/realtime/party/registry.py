@@ -24,7 +24,9 @@ from typing import Protocol
 import orjson
 from twisted.internet.interfaces import IReactorTime
 
+from nakama_rt.core.directory import Directory
 from nakama_rt.core.pipeline import Requester
+from nakama_rt.core.refs import ListedParty
 from nakama_rt.core.registry import SessionDirectory
 from nakama_rt.core.router import IRouter
 from nakama_rt.core.tracker import ITracker, Presence, PresenceMeta, PresenceStream, StreamMode
@@ -150,6 +152,8 @@ class Party:
         self.max_size = max_size
         self.label = label
         self.create_time = registry.clock.seconds()
+        #: When listings last took it in (created, or updated since).
+        self.indexed_at = self.create_time
         self.leader: PartyPresence | None = leader
         #: Members by session id, oldest first.
         self.members: dict[str, PartyPresence] = {leader.session_id: leader}
@@ -158,6 +162,17 @@ class Party:
 
     def __repr__(self) -> str:
         return f"<Party {self.id} members={len(self.members)}>"
+
+    def listed(self) -> ListedParty:
+        return ListedParty(
+            self.subject,
+            self.node,
+            self.open,
+            self.hidden,
+            self.max_size,
+            self.label,
+            self.indexed_at,
+        )
 
     # Leader-only operations
 
@@ -241,6 +256,8 @@ class Party:
         self._require_leader(session_id)
         check_label(label)
         self.label, self.open, self.hidden = label, open, hidden
+        self.indexed_at = self.registry.clock.seconds()
+        self.registry.listing_changed(self)
         self._to_stream(
             realtime_pb2.Envelope(
                 party_update=realtime_pb2.PartyUpdate(
@@ -444,6 +461,7 @@ class PartyRegistry:
         clock: IReactorTime,
         node: str,
         matchmaker: PartyMatchmaker | None = None,
+        directory: Directory[ListedParty] | None = None,
     ) -> None:
         self.tracker = tracker
         self.router = router
@@ -452,6 +470,8 @@ class PartyRegistry:
         self.node = node
         #: Without one, party matchmaking is refused.
         self.matchmaker = matchmaker
+        #: The other nodes' parties, for listings (None in one process).
+        self.directory = directory
         self._parties: dict[str, Party] = {}
         tracker.add_listener(StreamMode.PARTY, self._presence_changed)
 
@@ -468,6 +488,7 @@ class PartyRegistry:
         check_label(label)
         party = Party(self, str(uuid.uuid4()), leader, open, hidden, max_size, label)
         self._parties[party.subject] = party
+        self.listing_changed(party)
         self.log.debug("party {pid} created", pid=party.id)
         return party
 
@@ -516,7 +537,20 @@ class PartyRegistry:
         self.tracker.untrack(member.session_id, stream, member.user_id)
 
     def _forget(self, party: Party) -> None:
-        self._parties.pop(party.subject, None)
+        if self._parties.pop(party.subject, None) is not None and self.directory is not None:
+            self.directory.remove(party.subject)
+
+    def listing_changed(self, party: Party) -> None:
+        """Tell the other nodes what listings show of ``party`` now."""
+        if self.directory is not None:
+            self.directory.put(party.listed())
+
+    def listed(self) -> list[ListedParty]:
+        """Every party, hidden or not: this node's, then the other nodes'."""
+        listed = [party.listed() for party in self._parties.values()]
+        if self.directory is not None:
+            listed.extend(self.directory.others())
+        return listed
 
     def _presence_changed(
         self, stream: PresenceStream, joins: list[Presence], leaves: list[Presence]
