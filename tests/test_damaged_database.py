@@ -542,3 +542,41 @@ async def test_a_running_server_whose_database_gets_locked(tmp_path) -> None:
     assert log.count("healthcheck: database unavailable: ") == 1, log
     assert f"healthcheck: database unavailable: {LOCKED} (waited 0.5 s)\n" in log
     assert log.count("healthcheck: the database answers again") == 1, log
+
+
+_OPEN_AT = """
+import sys, time
+from nakama_rt.storage import StorageUnavailable
+from nakama_rt.storage.sqlite import SqliteDatabase
+path, at = sys.argv[1], float(sys.argv[2])
+database = SqliteDatabase(path)
+time.sleep(max(0.0, at - time.time()))
+try:
+    database.open(time.time())
+except StorageUnavailable as error:
+    print(error)
+"""
+
+
+def _open_together(path, count: int) -> list[str]:
+    """``count`` processes opening one new file at the same moment, as the workers of
+    ``--workers`` do; what each of them failed with."""
+    at = time.time() + 1.5  # after every interpreter has started
+    children = [
+        subprocess.Popen(
+            [sys.executable, "-c", _OPEN_AT, str(path), str(at)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            env=child_env(),
+            text=True,
+        )
+        for _ in range(count)
+    ]
+    return [line for child in children for line in child.communicate(timeout=30)[0].splitlines()]
+
+
+def test_workers_that_open_a_new_file_together_all_start(tmp_path) -> None:
+    """SQLite refuses one of two connections that both read and then want to write
+    (it would be a deadlock) without waiting: that one opens again."""
+    for attempt in range(4):
+        assert _open_together(tmp_path / f"new-{attempt}.sqlite3", 4) == []

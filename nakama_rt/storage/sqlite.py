@@ -13,6 +13,7 @@ line instead of failing requests later.
 from __future__ import annotations
 
 import os
+import random
 import sqlite3
 import time
 from collections.abc import Callable
@@ -64,6 +65,8 @@ DIALECT = Dialect(
 BUSY_TIMEOUT_SEC = 2.0
 #: How long opening waits for another process's lock before failing the start.
 OPEN_BUSY_TIMEOUT_SEC = 3.0
+#: The pause before opening again after SQLite refused a lock at once (jittered).
+OPEN_RETRY_SEC = 0.05
 #: How long a healthcheck's ping waits for the write lock: under the healthcheck's 1 s.
 PING_BUSY_TIMEOUT_SEC = 0.5
 #: Longest the start may spend reading the file ahead of the integrity check; a file
@@ -128,6 +131,14 @@ def _quick_check(db: sqlite3.Connection) -> None:
     lines = [line for (text,) in rows for line in str(text).splitlines()]
     problems = [line for line in lines if line.strip() and not line.startswith("***")]
     raise StorageUnavailable(_damaged("PRAGMA quick_check: " + "; ".join(problems)[:300]))
+
+
+class _Busy(Exception):
+    """Opening found the file locked (see :meth:`SqliteDatabase.open`)."""
+
+    def __init__(self, error: sqlite3.Error) -> None:
+        super().__init__(str(error))
+        self.error = error
 
 
 class SqliteDatabase:
@@ -213,7 +224,26 @@ class SqliteDatabase:
 
     def open(self, now: float) -> str | None:
         """Open, check and migrate the database; the warning to log when the file was
-        too big to check in time, else None."""
+        too big to check in time, else None.
+
+        Processes that open one file together (the workers of ``--workers``) can find
+        SQLite refusing one of them at once rather than waiting: two connections that
+        both read the file and then want to write it (the switch to WAL, the first
+        migration) would wait for each other forever, so SQLite fails one straight
+        away. That one starts over, until :data:`OPEN_BUSY_TIMEOUT_SEC` has passed.
+        """
+        deadline = time.monotonic() + OPEN_BUSY_TIMEOUT_SEC
+        while True:
+            try:
+                return self._open(now)
+            except _Busy as busy:
+                if time.monotonic() + OPEN_RETRY_SEC > deadline:
+                    raise StorageUnavailable(
+                        _unavailable(busy.error, OPEN_BUSY_TIMEOUT_SEC)
+                    ) from None
+                time.sleep(OPEN_RETRY_SEC * (0.5 + random.random()))
+
+    def _open(self, now: float) -> str | None:
         if self.path != ":memory:":
             parent = os.path.dirname(os.path.abspath(self.path))
             try:
@@ -244,6 +274,8 @@ class SqliteDatabase:
             self._db = None
             db.close()
             if isinstance(error, sqlite3.Error):
+                if _primary_code(error) == sqlite3.SQLITE_BUSY:
+                    raise _Busy(error) from None
                 reason = _unavailable(error, OPEN_BUSY_TIMEOUT_SEC) or str(error)
                 raise StorageUnavailable(reason) from None
             raise
