@@ -64,3 +64,15 @@ async def server(tmp_path, server_options):
 
 
 __all__ = ["SessionConfig", "SocketConfig", "make_config", "start_server", "stop_server"]
+
+
+@pytest.fixture
+def target(request):
+    """The server a conformance case runs on (``tests/targets.py``): ours, a fresh one
+    on a loopback port, or the reference Nakama (``NAKAMA_RT_REFERENCE``)."""
+    from tests.targets import Target
+
+    if request.param == "reference":
+        return Target.reference()
+    server = request.getfixturevalue("server")
+    return Target("ours", "127.0.0.1", server.port)

@@ -22,7 +22,6 @@ from nakama_rt.wire.proto import realtime_pb2
 from tests.bytesocket import CLOSE, close_payload, frame, raw_socket
 from tests.targets import (
     Frame,
-    Target,
     Wire,
     basic,
     call,
@@ -34,14 +33,6 @@ from tests.targets import (
     open_socket,
     raw_request,
 )
-
-
-@pytest.fixture
-def target(request) -> Target:
-    if request.param == "reference":
-        return Target.reference()
-    server = request.getfixturevalue("server")
-    return Target("ours", "127.0.0.1", server.port)
 
 
 def fresh(value):

@@ -1,10 +1,11 @@
-"""A database made by an earlier release opens with this code unchanged, on both backends.
+"""A database made by an earlier release opens with this code, on both backends.
 
 The earlier storage package is taken from git (``BEFORE``, the last commit before the
 storage was rewritten around one SQL seam) and run in a subprocess: it creates a
-database and fills it. This code then opens it, applies no migration, changes no DDL,
-reads back exactly what the earlier code read, and writes to it. A database this code
-creates from nothing has the same schema, to the letter.
+database and fills it. This code then opens it, reads back exactly what the earlier
+code read, and writes to it; the migrations added since (:data:`ADDED_SINCE`) are all
+it applies, leaving what was there unchanged. A database this code creates from
+nothing has the same schema, to the letter.
 
 Run as a script (``write ADDRESS``), this file is that subprocess's program.
 """
@@ -35,6 +36,8 @@ from nakama_rt.storage import open_storage
 from nakama_rt.storage.chat import StoredMessage, StoredNotification, StreamKey
 from nakama_rt.storage.social import FRIEND, INVITE_SENT
 
+#: The schema versions added since ``BEFORE``: an upgrade applies these, and only these.
+ADDED_SINCE = [4]  # storage objects (issue 16)
 #: The last commit of the storage package before the one SQL seam (issue 14).
 BEFORE = "c8f04a94bba1a460371143965a2d81dcbe023a99"
 REPOSITORY = Path(__file__).resolve().parent.parent
@@ -178,7 +181,9 @@ def describe(address: str) -> dict[str, Any]:
 
 
 @pytest_twisted.ensureDeferred
-async def test_a_database_made_before_opens_unchanged(storage_kind, tmp_path, before):
+async def test_a_database_made_before_opens_and_only_gains_what_was_added(
+    storage_kind, tmp_path, before
+):
     schema = None
     if storage_kind == "sqlite":
         address = f"sqlite:{tmp_path / 'before.sqlite3'}"
@@ -205,11 +210,16 @@ async def test_a_database_made_before_opens_unchanged(storage_kind, tmp_path, be
             assert await storage.get_user_by_device_id("carol-device") == carol
         finally:
             await storage.stop()
-        assert describe(address) == made_before  # No migration, no DDL.
+        upgraded = describe(address)
+        # Only the migrations added since ran: what was there is as it was, to the letter.
+        assert upgraded["versions"][:3] == made_before["versions"]
+        assert [v for (v,) in upgraded["versions"][3:]] == ADDED_SINCE
+        for part, rows in made_before.items():
+            assert all(row in upgraded[part] for row in rows), part
 
         fresh = await start_test_storage(storage_kind, tmp_path / "fresh", ShiftedReactor())
         await fresh.storage.stop()
-        assert describe(fresh.address) == made_before
+        assert describe(fresh.address) == upgraded
     finally:
         if fresh is not None:
             await fresh.close()

@@ -20,7 +20,17 @@ from nakama_rt.logs import Logger
 from nakama_rt.runtime import Runtime
 from nakama_rt.storage.interface import IStorage, StorageUnavailable
 
-from . import account, authenticate, chat, friends, groups, match, party, session_tokens
+from . import (
+    account,
+    authenticate,
+    chat,
+    friends,
+    groups,
+    match,
+    party,
+    session_tokens,
+    storage,
+)
 from .context import BCRYPT_COST, ApiContext
 from .http import (
     ApiError,
@@ -48,6 +58,7 @@ def build_api(context: ApiContext, runtime: Runtime | None = None) -> IResource:
     functions of ``runtime`` (none when it is None)."""
     routes = [*authenticate.ROUTES, *session_tokens.ROUTES, *account.ROUTES]
     routes += [*friends.ROUTES, *groups.ROUTES, *chat.ROUTES, *match.ROUTES, *party.ROUTES]
+    routes += storage.ROUTES
     api = JsonResource(
         context,
         routes,

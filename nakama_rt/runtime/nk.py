@@ -22,10 +22,13 @@ from twisted.internet.defer import Deferred, succeed
 from nakama_rt.core.notifications import NewNotification
 from nakama_rt.core.refs import MatchFilter, StreamRef
 from nakama_rt.storage import SYSTEM_USER_ID, User
+from nakama_rt.storage.objects import StorageAck, StorageObject
 from nakama_rt.wire.ids import canonical_uuid
 from nakama_rt.wire.proto import api_pb2, realtime_pb2
 
+from . import nk_storage
 from .logger import RuntimeLogger
+from .nk_storage import ObjectStore
 from .realtime import ListMatches, NkChannels, NkMatches, NkStreams
 
 if TYPE_CHECKING:
@@ -184,6 +187,58 @@ class NakamaModule:
             )
             for user in users
         ]
+
+    # Storage objects: nk acts as the server, so no permission applies.
+
+    def _objects(self) -> ObjectStore:
+        if not isinstance(self._storage, ObjectStore):
+            raise RuntimeError("nk.storage_* need the server's storage engine")
+        return self._storage
+
+    def storage_read(
+        self, object_ids: Iterable[Mapping[str, Any]]
+    ) -> Deferred[list[StorageObject]]:
+        """The objects that exist, whatever their read permission, in the order asked;
+        each id a mapping with ``collection``, ``key`` and optionally ``user_id`` (none:
+        the system user's)."""
+        ids = nk_storage.reads(object_ids)
+        return self._objects().read_objects(None, ids) if ids else succeed([])
+
+    def storage_write(self, objects: Iterable[Mapping[str, Any]]) -> Deferred[list[StorageAck]]:
+        """Write all or none, whatever their write permission; each a mapping with
+        ``collection``, ``key``, ``value`` (a mapping, or the JSON text of an object) and
+        optionally ``user_id``, ``version`` ("*" only creates, a hash must match),
+        ``permission_read`` (0-2) and ``permission_write`` (0-1), both 1 by default. Fails
+        with ``VersionRejected`` (:mod:`nakama_rt.storage.objects`)."""
+        batch = nk_storage.writes(objects)
+        return self._objects().write_objects(None, batch) if batch else succeed([])
+
+    def storage_delete(self, object_ids: Iterable[Mapping[str, Any]]) -> Deferred[None]:
+        """Delete all or none, whatever their write permission; ids as
+        :meth:`storage_read`'s, with an optional ``version`` that must match (else
+        ``DeleteRejected``). Deleting what is not there, unguarded, is no error."""
+        ids = nk_storage.deletes(object_ids)
+        return self._objects().delete_objects(None, ids) if ids else succeed(None)
+
+    def storage_list(
+        self,
+        user_id: str | None,
+        collection: str,
+        limit: int = 100,
+        cursor: str = "",
+        caller_id: str | None = None,
+    ) -> Deferred[tuple[list[StorageObject], str]]:
+        """A page of a collection, of one user's objects or (``user_id`` None) of
+        everyone's, and the cursor to the next page ("" on the last). Without
+        ``caller_id`` every object is listed; with it, what that user may list."""
+        caller = nk_storage.optional_id(caller_id, "caller")
+        owner = nk_storage.optional_id(user_id, "user")
+        if not isinstance(collection, str):
+            raise ValueError("expects collection to be a string")
+        if not isinstance(limit, int) or isinstance(limit, bool) or limit < 0:
+            raise ValueError("limit must not be negative")
+        listed = self._objects().list_objects(caller, owner, collection, limit, cursor or "")
+        return listed.addCallback(lambda page: (list(page.objects), page.cursor))
 
     # Streams, matches and channels: the realtime side given to the constructor.
 

@@ -29,6 +29,23 @@ from nakama_rt.wire.ids import canonical_uuid
 
 from .chat import ChatQueries, IChatStorage, StoredMessage, StoredNotification, StreamKey
 from .interface import IStorage, User, UserNotFound
+from .objects import (
+    IObjectStorage,
+    ObjectId,
+    StorageAck,
+    StorageObject,
+    StorageObjectList,
+    StorageWrite,
+)
+from .objects_cursor import ListPosition, decode_cursor, encode_cursor
+from .objects_queries import (
+    ObjectQueries,
+    checked_ids,
+    checked_writes,
+    listing,
+    optional_owner,
+    readable_ids,
+)
 from .social import (
     BANNED,
     BLOCKED,
@@ -83,14 +100,14 @@ def _no_group(group_id: str, caller_id: str | None) -> Deferred[Any]:
     return fail(GroupPermissionDenied(group_id))
 
 
-class IServerStorage(IStorage, IChatStorage, ISocialStorage):
-    """Every storage interface in one: accounts, chat and the social graph, as
-    :class:`Storage` provides them and the server's parts use them."""
+class IServerStorage(IStorage, IChatStorage, ISocialStorage, IObjectStorage):
+    """Every storage interface in one: accounts, chat, the social graph and the storage
+    engine, as :class:`Storage` provides them and the server's parts use them."""
 
 
 @implementer(IServerStorage)
 class Storage:
-    """Accounts, chat and the social graph on one database."""
+    """Accounts, chat, the social graph and storage objects on one database."""
 
     log = Logger()
 
@@ -112,6 +129,7 @@ class Storage:
         self._friends = FriendQueries(dialect)
         self._groups = GroupQueries(dialect)
         self._lists = ListQueries(dialect)
+        self._objects = ObjectQueries(dialect)
 
     # Threads ----------------------------------------------------------------------------------
 
@@ -512,3 +530,67 @@ class Storage:
         # Nakama drops leading wildcards and spaces: no unanchored (unindexable) search.
         name = name.lstrip("% ")
         return self._tx(self._lists.list_groups, limit, name, lang_tag, open, members, cursor)
+
+    # Storage objects --------------------------------------------------------------------------
+
+    def read_objects(
+        self, caller_id: str | None, object_ids: Sequence[ObjectId]
+    ) -> Deferred[list[StorageObject]]:
+        try:
+            client = optional_owner(caller_id)
+        except ValueError as invalid:
+            return fail(invalid)
+        wanted = readable_ids(object_ids)
+        if not wanted:
+            return succeed([])
+        return self._read(self._objects.read_objects, client, wanted)
+
+    def write_objects(
+        self, caller_id: str | None, writes: Sequence[StorageWrite]
+    ) -> Deferred[list[StorageAck]]:
+        try:
+            checked = checked_writes(optional_owner(caller_id), writes)
+        except ValueError as invalid:
+            return fail(invalid)
+        if not checked:
+            return succeed([])
+        client = caller_id is not None
+        return self._tx(self._objects.write_objects, client, checked, self._now())
+
+    def delete_objects(
+        self, caller_id: str | None, object_ids: Sequence[ObjectId]
+    ) -> Deferred[None]:
+        try:
+            checked = checked_ids(optional_owner(caller_id), object_ids)
+        except ValueError as invalid:
+            return fail(invalid)
+        if not checked:
+            return succeed(None)
+        return self._tx(self._objects.delete_objects, caller_id is not None, checked)
+
+    def list_objects(
+        self,
+        caller_id: str | None,
+        owner_id: str | None,
+        collection: str,
+        limit: int,
+        cursor: str = "",
+    ) -> Deferred[StorageObjectList]:
+        try:
+            client, listed = optional_owner(caller_id), optional_owner(owner_id)
+            after = decode_cursor(cursor) if cursor else None
+        except (ValueError, InvalidCursor) as invalid:
+            return fail(invalid)
+        if limit < 1:
+            return succeed(StorageObjectList(()))
+        kind = listing(client, listed)
+        page = self._read(self._objects.list_objects, kind, listed, collection, limit, after)
+        return page.addCallback(self._object_page, cursor)
+
+    def _object_page(
+        self, page: tuple[list[StorageObject], ListPosition | None], cursor: str
+    ) -> StorageObjectList:
+        objects, last = page
+        following = "" if last is None else encode_cursor(last)
+        # Nakama's guard against a listing that would page forever.
+        return StorageObjectList(tuple(objects), "" if following == cursor else following)
