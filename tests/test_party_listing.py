@@ -5,11 +5,13 @@ What a client sees on the wire is checked against Nakama in test_conformance.py.
 from __future__ import annotations
 
 import pytest
+import pytest_twisted
 
 from nakama_rt.core.refs import ListedParty
 from nakama_rt.realtime.party.listing import PartyListError, list_parties
 from nakama_rt.wire.proto import realtime_pb2
 from tests.test_party import World
+from tests.wsclient import player, wait_for
 
 
 @pytest.fixture
@@ -126,3 +128,25 @@ def test_other_nodes_parties_are_listed_and_this_nodes_are_told() -> None:
     assert party is not None and party.leader is not None
     party.close(party.leader.session_id)
     assert directory.told == [("put", party.subject), ("remove", party.subject)]
+
+
+@pytest_twisted.ensureDeferred
+async def test_nk_party_list_sees_hidden_parties_when_asked(server) -> None:
+    """Game code lists parties as the server: hidden ones too when it asks."""
+    shown, hidden = await player(server.port, "shown"), await player(server.port, "hidden")
+    for who, is_hidden in ((shown, False), (hidden, True)):
+        create = {"open": True, "hidden": is_hidden, "max_size": 2}
+        who.send({"cid": "c", "party_create": create})
+        await wait_for(who, lambda m: m.get("cid") == "c")
+    nk = server.server.runtime.nk
+    listed, cursor = nk.party_list()
+    assert [p.get("hidden", False) for p in listed] == [False] and cursor == ""
+    listed, _ = nk.party_list(show_hidden=True, query="+hidden:T")
+    assert [p["hidden"] for p in listed] == [True]
+    first, cursor = nk.party_list(limit=1, show_hidden=True)
+    assert len(first) == 1 and cursor
+    for limit in (0, 101):
+        with pytest.raises(ValueError, match="limit must be 1-100"):
+            nk.party_list(limit=limit)
+    with pytest.raises(PartyListError):
+        nk.party_list(cursor="nonsense")

@@ -38,6 +38,7 @@ from nakama_rt.realtime.match.relayed import MatchHandlers
 from nakama_rt.realtime.matchmaker import Matchmaker
 from nakama_rt.realtime.matchmaker.handlers import MatchmakerHandlers
 from nakama_rt.realtime.party.handlers import PartyHandlers
+from nakama_rt.realtime.party.listing import list_parties
 from nakama_rt.realtime.party.registry import PartyRegistry
 from nakama_rt.realtime.rpc import RpcHandler
 from nakama_rt.realtime.status import StatusHandlers, StatusRegistry, status_stream
@@ -117,6 +118,8 @@ class RealtimeServer:
                 streams=self.streams,
                 matches=self.match_registry,
                 list_matches=partial(list_matches, self.match_registry, self.tracker),
+                # The party registry is built below, with the matchmaker it needs.
+                list_parties=lambda *args: list_parties(self.parties, *args),
                 channels=self.channels,
             ),
             logger=runtime_logger,

@@ -29,7 +29,7 @@ from nakama_rt.wire.proto import api_pb2, realtime_pb2
 from . import nk_storage
 from .logger import RuntimeLogger
 from .nk_storage import ObjectStore
-from .realtime import ListMatches, NkChannels, NkMatches, NkStreams
+from .realtime import ListMatches, ListParties, NkChannels, NkMatches, NkStreams
 
 if TYPE_CHECKING:
     from nakama_rt.core.tracker import Presence, PresenceMeta
@@ -89,7 +89,8 @@ class NakamaModule:
     ``IStorage``), ``notifier`` (a :class:`~nakama_rt.core.notifications.Notifier`),
     ``is_online`` (user id -> bool) for the users' ``online`` flag, and the realtime
     side for ``stream_*``, ``match_*`` and ``channel_message_send``: ``streams``,
-    ``matches``, ``list_matches`` and ``channels`` (protocols of :mod:`.realtime`).
+    ``matches``, ``list_matches``, ``list_parties`` and ``channels`` (protocols of
+    :mod:`.realtime`).
     Without them those functions raise ``RuntimeError``."""
 
     def __init__(
@@ -102,6 +103,7 @@ class NakamaModule:
         streams: NkStreams | None = None,
         matches: NkMatches | None = None,
         list_matches: ListMatches | None = None,
+        list_parties: ListParties | None = None,
         channels: NkChannels | None = None,
     ) -> None:
         self._storage = storage
@@ -111,6 +113,7 @@ class NakamaModule:
         self._streams = streams
         self._matches = matches
         self._list_matches = list_matches
+        self._list_parties = list_parties
         self._channels = channels
 
     # Notifications
@@ -396,6 +399,23 @@ class NakamaModule:
         ``authoritative=False``, lists nothing)."""
         list_matches = self._realtime("match_list", self._list_matches)
         return list_matches(MatchFilter(limit, authoritative, label, min_size, max_size, query))
+
+    def party_list(
+        self,
+        limit: int = 10,
+        open: bool | None = None,
+        show_hidden: bool = False,
+        query: str = "",
+        cursor: str = "",
+    ) -> tuple[list[dict[str, Any]], str]:
+        """Parties as ``GET /v2/party`` lists them (each an ``api.Party`` as JSON), hidden
+        ones too when ``show_hidden``, and the cursor of the next page ("" on the last);
+        of every node in a cluster. ``limit`` is 1-100 (ValueError, as Nakama's runtime);
+        a bad query or cursor raises ``PartyListError``."""
+        if not 1 <= limit <= 100:
+            raise ValueError("limit must be 1-100")
+        list_parties = self._realtime("party_list", self._list_parties)
+        return list_parties(limit, open, show_hidden, query, cursor)
 
     def match_signal(self, match_id: str, data: str) -> Deferred[str]:
         """The match handler's answer to ``data``: a Deferred, as the match may run on

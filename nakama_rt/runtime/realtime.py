@@ -87,6 +87,9 @@ class NkMatches(Protocol):
 
 #: ``nk.match_list``: the listing, as Nakama's registry lists (the filter unchecked).
 ListMatches = Callable[[MatchFilter], list[api_pb2.Match]]
+#: ``(limit, open, show_hidden, query, cursor) -> (parties as api.Party JSON, cursor)``:
+#: :func:`nakama_rt.realtime.party.listing.list_parties` over the server's parties.
+ListParties = Callable[[int, bool | None, bool, str, str], tuple[list[dict[str, Any]], str]]
 
 
 class NkChannels(Protocol):
