@@ -51,6 +51,8 @@ class SessionConfig:
     refresh_token_expiry_sec: int = 3600
     single_socket: bool = False
     single_session: bool = False
+    #: A user is in one party at most: joining one leaves the others (needs single_socket).
+    single_party: bool = False
 
 
 @dataclass(frozen=True)
@@ -175,6 +177,11 @@ class Config:
             raise ConfigError("session encryption keys must be set")
         if sess.token_expiry_sec < 1 or sess.refresh_token_expiry_sec < 1:
             raise ConfigError("session token expiries must be greater than 0")
+        if sess.single_party and not sess.single_socket:
+            # Nakama's rule: one party per user needs one socket per user.
+            raise ConfigError(
+                "session.single_party cannot be enabled without session.single_socket"
+            )
         mm = self.matchmaker
         for name in ("max_tickets", "interval_sec", "max_intervals"):
             if getattr(mm, name) < 1:

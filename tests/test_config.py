@@ -101,6 +101,10 @@ def test_bad_files_name_the_key(data, message) -> None:
         ({"cluster": {"redis": "127.0.0.1:6379"}}, "cluster.redis must be a redis:// URL"),
         ({"name": "a.b"}, "name must be letters, digits, '-' or '_'"),
         ({"name": ""}, "name must be letters, digits, '-' or '_'"),
+        (
+            {"session": {"single_party": True}},
+            "session.single_party cannot be enabled without session.single_socket",
+        ),
     ],
 )
 def test_bad_cluster_settings_are_refused(data, message) -> None:

@@ -74,7 +74,9 @@ class Player:
 
 
 class World:
-    def __init__(self, matchmaker: FakeMatchmaker | None = None, directory=None) -> None:
+    def __init__(
+        self, matchmaker: FakeMatchmaker | None = None, directory=None, single_party=False
+    ) -> None:
         self.clock = Clock()
         self.tracker = LocalTracker()
         self.sessions = SessionRegistry()
@@ -87,6 +89,7 @@ class World:
             "nakama",
             matchmaker,
             directory=directory,
+            single_party=single_party,
         )
         self.pipeline = Pipeline(dispatch_table(parties=PartyHandlers(self.parties)))
 
@@ -695,3 +698,37 @@ def test_a_session_closed_before_tracking_leaves_no_party(world) -> None:
         realtime_pb2.Envelope(cid="c", party_create=realtime_pb2.PartyCreate(max_size=2)),
     )
     assert len(world.parties) == 0 and len(world.tracker) == 0
+
+
+# session.single_party
+
+
+@pytest.mark.parametrize("joins_by", ["create", "open join", "accepted request"])
+def test_single_party_leaves_the_older_party_when_joining_another(joins_by) -> None:
+    world = World(single_party=True)
+    first_host, second_host, player = world.player("h1"), world.player("h2"), world.player("p")
+    first = world.create(first_host)
+    player.request(party_join=realtime_pb2.PartyJoin(party_id=first))
+    first_host.wire.take(), player.wire.take()
+    if joins_by == "create":
+        world.create(player)
+    else:
+        second = world.create(second_host, open=joins_by == "open join")
+        player.request(party_join=realtime_pb2.PartyJoin(party_id=second))
+        if joins_by == "accepted request":
+            second_host.request(
+                party_accept=realtime_pb2.PartyAccept(party_id=second, presence=P(player))
+            )
+    left = {"party_presence_event": {"party_id": first, "leaves": [player.presence]}}
+    assert first_host.wire.take()[-1] == left
+    assert list(world.parties.get(first).members) == [first_host.session.id]
+    # The player hears nothing more of the party it left.
+    assert not [m for m in player.wire.take() if first in str(m)]
+
+
+def test_without_single_party_a_player_stays_in_both(world) -> None:
+    first_host, player = world.player("h1"), world.player("p")
+    first = world.create(first_host)
+    player.request(party_join=realtime_pb2.PartyJoin(party_id=first))
+    world.create(player)
+    assert player.session.id in world.parties.get(first).members

@@ -154,6 +154,7 @@ class RealtimeServer:
             config.name,
             matchmaker=self.matchmaker,
             directory=delivery.parties,
+            single_party=config.session.single_party,
         )
         handlers = dispatch_table(
             channels=self.channels,

@@ -462,6 +462,7 @@ class PartyRegistry:
         node: str,
         matchmaker: PartyMatchmaker | None = None,
         directory: Directory[ListedParty] | None = None,
+        single_party: bool = False,
     ) -> None:
         self.tracker = tracker
         self.router = router
@@ -472,6 +473,8 @@ class PartyRegistry:
         self.matchmaker = matchmaker
         #: The other nodes' parties, for listings (None in one process).
         self.directory = directory
+        #: ``session.single_party``: joining a party leaves the others.
+        self.single_party = single_party
         self._parties: dict[str, Party] = {}
         tracker.add_listener(StreamMode.PARTY, self._presence_changed)
 
@@ -519,7 +522,14 @@ class PartyRegistry:
         if meta is None:
             party.members_left([member.session_id])
             return False
-        return self.tracker.track(member.session_id, party.stream, member.user_id, meta)
+        tracked = self.tracker.track(member.session_id, party.stream, member.user_id, meta)
+        if tracked and self.single_party:
+            # session.single_party: the session leaves its other parties, whose members
+            # get the leave (Nakama's UntrackLocalByModes after the track).
+            for stream in self.tracker.streams_by_session(member.session_id):
+                if stream.mode == StreamMode.PARTY and stream != party.stream:
+                    self.tracker.untrack(member.session_id, stream, member.user_id)
+        return tracked
 
     def member_meta(self, session_id: str, username: str) -> PresenceMeta | None:
         """A member's presence on a party stream, in its socket's format; None when the
