@@ -26,10 +26,12 @@ from . import (
     chat,
     friends,
     groups,
+    link,
     match,
     party,
     session_tokens,
     storage,
+    users,
 )
 from .context import BCRYPT_COST, ApiContext
 from .http import (
@@ -59,6 +61,8 @@ def build_api(context: ApiContext, runtime: Runtime | None = None) -> IResource:
     routes = [*authenticate.ROUTES, *session_tokens.ROUTES, *account.ROUTES]
     routes += [*friends.ROUTES, *groups.ROUTES, *chat.ROUTES, *match.ROUTES, *party.ROUTES]
     routes += storage.ROUTES
+    routes += link.ROUTES
+    routes += users.ROUTES
     api = JsonResource(
         context,
         routes,

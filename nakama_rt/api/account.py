@@ -1,4 +1,5 @@
-"""``GET /v2/account``: the caller's own account, as Nakama's ``Account`` message in JSON.
+"""``/v2/account``: the caller's own account, read and updated as Nakama's
+api_account.go does.
 
 grpc-gateway marshals with proto field names and leaves out unpopulated fields
 (empty strings, false, zero, empty lists, unset timestamps); this module builds
@@ -10,8 +11,10 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from nakama_rt.storage import User
+from nakama_rt.core.accounts import new_username_problem
+from nakama_rt.storage import User, UsernameTaken, ValueRefused
 
+from .authenticate import refuse_input
 from .context import ApiContext
 from .http import ApiError, Call, Code, Route
 
@@ -69,6 +72,25 @@ async def get_account(ctx: ApiContext, call: Call) -> dict[str, Any]:
     return account_json(user, online)
 
 
+#: The ``UpdateAccountRequest`` fields a client may set (wrappers: ``null`` is unset).
+#: Nakama takes no ``metadata`` from a client.
+_PROFILE_FIELDS = ("username", "display_name", "timezone", "location", "lang_tag", "avatar_url")
+
+_UPDATE_FAILED = "Error while trying to update account."
+
+
+async def update_account(ctx: ApiContext, call: Call) -> dict[str, Any]:
+    assert call.session is not None
+    changes = call.body or {}
+    username = changes.get("username")
+    if username is not None:
+        refuse_input(new_username_problem(username))
+    if not changes:
+        raise ApiError(Code.INVALID_ARGUMENT, "No fields to update.")
+    await ctx.storage.update_account(call.session.user_id, changes)
+    return {}
+
+
 ROUTES = [
     Route(
         b"GET",
@@ -76,5 +98,24 @@ ROUTES = [
         get_account,
         auth="bearer",
         internal="Error retrieving user account.",
+    ),
+    # Nakama's own rules answer a NUL in a username; PostgreSQL refuses it elsewhere,
+    # which Nakama answers as a failed update (ValueRefused here, on both backends).
+    Route(
+        b"PUT",
+        (b"account",),
+        update_account,
+        auth="bearer",
+        body={name: "string" for name in _PROFILE_FIELDS},
+        check_nul=False,
+        errors={
+            # Nakama wraps this refusal in another, whose text it sends.
+            UsernameTaken: ApiError(
+                Code.INVALID_ARGUMENT,
+                "rpc error: code = AlreadyExists desc = Username is already in use.",
+            ),
+            ValueRefused: ApiError(Code.INTERNAL, _UPDATE_FAILED),
+        },
+        internal=_UPDATE_FAILED,
     ),
 ]

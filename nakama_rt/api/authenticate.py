@@ -7,22 +7,25 @@ core_authenticate.go), so clients see the same errors they would from Nakama.
 from __future__ import annotations
 
 import random
-import re
 from collections.abc import Mapping
 from typing import Any
 
 import bcrypt
 
 from nakama_rt.auth.tokens import issue_session
+from nakama_rt.core.accounts import (
+    CONTROL_OR_SPACE,
+    EMAIL_FORMAT,
+    PasswordTooLong,
+    hash_password,
+    id_problem,
+    size,
+    username_problem,
+)
 from nakama_rt.storage import DuplicateError, User, UsernameTaken
 
 from .context import ApiContext
 from .http import ApiError, Call, Code, ErrorMap, FieldKind, Handler, Route
-
-# Go's POSIX classes are ASCII: [[:cntrl:]] and [[:space:]].
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
-_CONTROL_OR_SPACE = re.compile(r"[\x00-\x20\x7f]")
-_EMAIL = re.compile(r".+@.+\..+")
 
 _USERNAME_ALPHABET = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
 
@@ -35,53 +38,19 @@ def generate_username() -> str:
     return "".join(random.choices(_USERNAME_ALPHABET, k=10))
 
 
-def _size(text: str) -> int:
-    """Length in bytes, as Go's ``len`` counts a string."""
-    return len(text.encode("utf-8", "surrogatepass"))
-
-
-def validate_username(username: str) -> None:
-    """Nakama's username rule: no control characters, at most 128 bytes.
-
-    (Despite the message, Nakama's pattern lets plain spaces through.)
-    """
-    if _CONTROL.search(username):
-        raise ApiError(
-            Code.INVALID_ARGUMENT, "Username invalid, no spaces or control characters allowed."
-        )
-    if _size(username) > 128:
-        raise ApiError(Code.INVALID_ARGUMENT, "Username invalid, must be 1-128 bytes.")
+def refuse_input(problem: str | None) -> None:
+    """Refuse the request with ``problem`` (an InvalidArgument), if a rule of
+    :mod:`nakama_rt.core.accounts` found one."""
+    if problem is not None:
+        raise ApiError(Code.INVALID_ARGUMENT, problem)
 
 
 def _username_or_generated(call: Call) -> str:
     username = call.query.get("username", "")
     if not username:
         return generate_username()
-    validate_username(username)
+    refuse_input(username_problem(username))
     return username
-
-
-def _validate_id(value: str, label: str, low: int) -> None:
-    if not value:
-        raise ApiError(Code.INVALID_ARGUMENT, f"{label} is required.")
-    if _CONTROL_OR_SPACE.search(value):
-        raise ApiError(
-            Code.INVALID_ARGUMENT, f"{label} invalid, no spaces or control characters allowed."
-        )
-    if not low <= _size(value) <= 128:
-        raise ApiError(Code.INVALID_ARGUMENT, f"{label} invalid, must be {low}-128 bytes.")
-
-
-class PasswordTooLong(ValueError):
-    """bcrypt hashes 72 bytes at most; Go's refuses more, and Nakama answers a 500."""
-
-
-def hash_password(password: str, cost: int) -> bytes:
-    """bcrypt hash; runs in a worker thread. Over 72 bytes is refused, as Go's bcrypt does."""
-    encoded = password.encode("utf-8")
-    if len(encoded) > 72:
-        raise PasswordTooLong("password longer than bcrypt accepts")
-    return bcrypt.hashpw(encoded, bcrypt.gensalt(cost))
 
 
 def check_password(password: str, hashed: bytes | None) -> bool:
@@ -135,7 +104,7 @@ def open_session(
 async def authenticate_custom(ctx: ApiContext, call: Call) -> dict[str, Any]:
     account = call.body or {}
     custom_id = account.get("id", "")
-    _validate_id(custom_id, "Custom ID", 6)
+    refuse_input(id_problem(custom_id, "Custom ID", 6))
     username = _username_or_generated(call)
     create = call.query.get("create", True)
 
@@ -153,7 +122,7 @@ async def authenticate_custom(ctx: ApiContext, call: Call) -> dict[str, Any]:
 async def authenticate_device(ctx: ApiContext, call: Call) -> dict[str, Any]:
     account = call.body or {}
     device_id = account.get("id", "")
-    _validate_id(device_id, "Device ID", 10)
+    refuse_input(id_problem(device_id, "Device ID", 10))
     username = _username_or_generated(call)
     create = call.query.get("create", True)
 
@@ -178,16 +147,16 @@ async def authenticate_email(ctx: ApiContext, call: Call) -> dict[str, Any]:
     # Without an email, the client may be logging in with username and password.
     by_username = not email
     if not by_username:
-        if _CONTROL_OR_SPACE.search(email):
+        if CONTROL_OR_SPACE.search(email):
             raise ApiError(
                 Code.INVALID_ARGUMENT,
                 "Invalid email address, no spaces or control characters allowed.",
             )
-        if not _EMAIL.fullmatch(email):
+        if not EMAIL_FORMAT.fullmatch(email):
             raise ApiError(Code.INVALID_ARGUMENT, "Invalid email address format.")
-        if not 10 <= _size(email) <= 255:
+        if not 10 <= size(email) <= 255:
             raise ApiError(Code.INVALID_ARGUMENT, "Invalid email address, must be 10-255 bytes.")
-    if _size(password) < 8:
+    if size(password) < 8:
         raise ApiError(Code.INVALID_ARGUMENT, "Password must be at least 8 characters long.")
 
     username = call.query.get("username", "")
@@ -198,7 +167,7 @@ async def authenticate_email(ctx: ApiContext, call: Call) -> dict[str, Any]:
             )
         username = generate_username()
     else:
-        validate_username(username)
+        refuse_input(username_problem(username))
 
     vars = account.get("vars")
     if by_username:

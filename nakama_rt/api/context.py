@@ -12,13 +12,11 @@ from twisted.python.threadpool import ThreadPool
 
 from nakama_rt.auth.session_cache import SessionCache
 from nakama_rt.config import Config
+from nakama_rt.core.accounts import BCRYPT_COST
 from nakama_rt.core.refs import MatchFilter
 from nakama_rt.counters import RealtimeCounts
 from nakama_rt.storage import IServerStorage
 from nakama_rt.wire.proto import api_pb2
-
-#: Nakama hashes passwords with ``max(bcrypt.DefaultCost, 13)`` = 13.
-BCRYPT_COST = 13
 
 
 def _no_match_listing(match_filter: MatchFilter) -> list[api_pb2.Match]:

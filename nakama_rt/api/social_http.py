@@ -35,14 +35,17 @@ def _invalid_query(name: str) -> ApiError:
     return ApiError(Code.INVALID_ARGUMENT, f'Invalid value for query parameter "{name}".')
 
 
-def query_list(call: Call, name: str) -> list[str]:
-    """Every value of a repeated query parameter, in order (none with a NUL)."""
+def query_list(call: Call, name: str, check_nul: bool = True) -> list[str]:
+    """Every value of a repeated query parameter, in order (none with a NUL, unless
+    ``check_nul`` is false: where Nakama's own rules answer it)."""
     try:
         values = [
             raw.decode("utf-8") for raw in (call.request.args or _NO_ARGS).get(name.encode(), [])
         ]
     except UnicodeDecodeError:
         raise _invalid_query(name) from None
+    if not check_nul:
+        return values
     return [check_text(value, name, "query parameter") for value in values]
 
 

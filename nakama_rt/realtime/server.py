@@ -121,6 +121,10 @@ class RealtimeServer:
                 # The party registry is built below, with the matchmaker it needs.
                 list_parties=lambda *args: list_parties(self.parties, *args),
                 channels=self.channels,
+                # The runtime, built around this nk, delivers events and runs run_once.
+                custom_event=lambda event: self.runtime.custom_event(event),
+                run_once=lambda fn: self.runtime.run_once(fn),
+                clock=clock,
             ),
             logger=runtime_logger,
             initializer=initializer,

@@ -8,6 +8,7 @@ the same whether the call came from a socket, HTTP or a session event.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
 from typing import Any, Protocol
 
@@ -72,6 +73,7 @@ class Runtime:
         self.initializer = initializer or Initializer()
         self.modules: list[str] = []
         self._clock = clock
+        self._ran_once = False
 
     def load(self, path: str) -> list[str]:
         """Load the modules in ``path`` (see :mod:`.loader`); RuntimeLoadError on failure."""
@@ -174,6 +176,42 @@ class Runtime:
         """Tell the session end functions, without waiting for them."""
         event = Event("session_end", {"reason": reason})
         self._event(self.initializer.session_end, session, event)
+
+    # Game code's own
+
+    def custom_event(self, event: Event) -> None:
+        """Tell the event functions of ``event`` (``nk.event``) in a later reactor turn, as
+        Nakama queues it: the sender goes on at once, and a failing function is logged."""
+        functions = list(self.initializer.events)
+        if not functions:
+            return
+        ctx = self.context(ExecutionMode.EVENT)
+
+        def deliver() -> None:
+            for fn in functions:
+                called = invoke(fn, ctx, self.logger, self.nk, event)
+                called.addErrback(self._logged, "event function for {id} failed", id=event.name)
+                called.addErrback(lambda _: None)
+
+        if self._clock is None:
+            deliver()
+        else:
+            self._clock.callLater(0, deliver)
+
+    def run_once(self, fn: Any) -> bool:
+        """Call ``fn(ctx, logger, nk)`` if no ``nk.run_once`` function ran in this process
+        yet (Nakama's: once per start, whatever reloads); True when it ran."""
+        if self._ran_once:
+            return False
+        self._ran_once = True
+        called = invoke(fn, self.context(ExecutionMode.RUN_ONCE), self.logger, self.nk)
+        called.addErrback(self._logged, "run_once function failed")
+        called.addErrback(lambda _: None)
+        return True
+
+    def seconds(self) -> float:
+        """Now, by the server's clock (``nk.time``)."""
+        return self._clock.seconds() if self._clock is not None else time.time()
 
     def _event(self, functions: list[Any], session: SessionFacts, event: Event) -> None:
         if not functions:

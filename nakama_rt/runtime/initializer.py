@@ -97,6 +97,7 @@ class Initializer:
         self.matchmaker_matched: Callable[..., Any] | None = None
         self.session_start: list[Callable[..., Any]] = []
         self.session_end: list[Callable[..., Any]] = []
+        self.events: list[Callable[..., Any]] = []
 
     def register_rpc(self, id: str, fn: Callable[..., Any]) -> None:
         """An RPC callable by its id, case-insensitively (Nakama lowercases ids)."""
@@ -136,6 +137,12 @@ class Initializer:
         if self.matchmaker_matched is not None:
             raise ValueError("a matchmaker matched function is already registered")
         self.matchmaker_matched = fn
+
+    def register_event(self, fn: Callable[..., Any]) -> None:
+        """A function told of every event game code sends with ``nk.event`` (several may
+        be registered): ``fn(ctx, logger, nk, event)``, after the sender has gone on."""
+        _check_function("an event function", fn)
+        self.events.append(fn)
 
     def register_event_session_start(self, fn: Callable[..., Any]) -> None:
         """A function told of every socket session that starts (several may be registered)."""

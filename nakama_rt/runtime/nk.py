@@ -12,13 +12,22 @@ from __future__ import annotations
 
 import copy
 import json
+import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
-from google.protobuf import timestamp_pb2
 from twisted.internet.defer import Deferred, succeed
+from twisted.internet.interfaces import IReactorTime
+from twisted.internet.threads import deferToThread
 
+from nakama_rt.core.accounts import (
+    BCRYPT_COST,
+    custom_id_link_problem,
+    device_id_link_problem,
+    email_link_problem,
+    link_hash,
+)
 from nakama_rt.core.notifications import NewNotification
 from nakama_rt.core.refs import MatchFilter, StreamRef
 from nakama_rt.storage import SYSTEM_USER_ID, User
@@ -26,8 +35,10 @@ from nakama_rt.storage.objects import StorageAck, StorageObject
 from nakama_rt.wire.ids import canonical_uuid
 from nakama_rt.wire.proto import api_pb2, realtime_pb2
 
-from . import nk_storage
+from . import nk_accounts, nk_storage
+from .context import Event
 from .logger import RuntimeLogger
+from .nk_accounts import AccountStore
 from .nk_storage import ObjectStore
 from .realtime import ListMatches, ListParties, NkChannels, NkMatches, NkStreams
 
@@ -91,7 +102,9 @@ class NakamaModule:
     side for ``stream_*``, ``match_*`` and ``channel_message_send``: ``streams``,
     ``matches``, ``list_matches``, ``list_parties`` and ``channels`` (protocols of
     :mod:`.realtime`).
-    Without them those functions raise ``RuntimeError``."""
+    Without them those functions raise ``RuntimeError``. ``nk.link_email`` hashes the
+    password with ``bcrypt_cost`` in ``in_thread`` (the reactor's thread pool when not
+    given), never on the reactor thread."""
 
     def __init__(
         self,
@@ -105,6 +118,11 @@ class NakamaModule:
         list_matches: ListMatches | None = None,
         list_parties: ListParties | None = None,
         channels: NkChannels | None = None,
+        bcrypt_cost: int = BCRYPT_COST,
+        in_thread: Callable[..., Deferred[Any]] = deferToThread,
+        custom_event: Callable[[Event], None] | None = None,
+        run_once: Callable[[Callable[..., Any]], bool] | None = None,
+        clock: IReactorTime | None = None,
     ) -> None:
         self._storage = storage
         self._notifier = notifier
@@ -115,6 +133,11 @@ class NakamaModule:
         self._list_matches = list_matches
         self._list_parties = list_parties
         self._channels = channels
+        self._bcrypt_cost = bcrypt_cost
+        self._in_thread = in_thread
+        self._custom_event = custom_event
+        self._run_once = run_once
+        self._clock = clock
 
     # Notifications
 
@@ -173,23 +196,102 @@ class NakamaModule:
         return self._storage.get_users(usernames=names).addCallback(self._wire_users)
 
     def _wire_users(self, users: list[User]) -> list[api_pb2.User]:
-        return [
-            api_pb2.User(
-                id=user.id,
-                username=user.username,
-                display_name=user.display_name or "",
-                avatar_url=user.avatar_url or "",
-                lang_tag=user.lang_tag or "",
-                location=user.location or "",
-                timezone=user.timezone or "",
-                metadata=user.metadata or "{}",
-                online=self._is_online(user.id),
-                edge_count=user.edge_count,
-                create_time=timestamp_pb2.Timestamp(seconds=int(user.create_time)),
-                update_time=timestamp_pb2.Timestamp(seconds=int(user.update_time)),
-            )
-            for user in users
-        ]
+        return [nk_accounts.wire_user(user, self._is_online(user.id)) for user in users]
+
+    # Accounts: nk acts as the server, on any account (see :mod:`.nk_accounts`).
+
+    def _accounts(self) -> AccountStore:
+        if not isinstance(self._storage, AccountStore):
+            raise RuntimeError("nk.account_*, nk.link_* and nk.unlink_* need the server's storage")
+        return self._storage
+
+    def account_get_id(self, user_id: str) -> Deferred[api_pb2.Account]:
+        """The account, as Nakama's ``Account`` (its disable time too); fails with
+        ``NakamaError("account not found")`` when there is none."""
+        canonical = nk_accounts.user_id(user_id, "invalid user id")
+        found = self._accounts().get_user(canonical)
+        return found.addCallback(
+            lambda user: nk_accounts.wire_account(user, self._is_online(canonical))
+        )
+
+    def account_update_id(
+        self,
+        user_id: str,
+        username: str = "",
+        metadata: Mapping[str, Any] | None = None,
+        display_name: str = "",
+        timezone: str = "",
+        location: str = "",
+        lang_tag: str = "",
+        avatar_url: str = "",
+    ) -> Deferred[None]:
+        """Update an account; an empty text leaves its field as it is, ``metadata`` (a
+        mapping) replaces the account's. Fails with ``NakamaError`` for a username in
+        use (code 6) or a value the database refuses (13)."""
+        canonical = nk_accounts.user_id(user_id, "expects user ID to be a valid identifier")
+        fields = {
+            "display_name": display_name,
+            "timezone": timezone,
+            "location": location,
+            "lang_tag": lang_tag,
+            "avatar_url": avatar_url,
+        }
+        changes = nk_accounts.profile_changes(username, metadata, fields)
+        updated = self._accounts().update_account(canonical, changes)
+        return updated.addErrback(nk_accounts.refusals(nk_accounts.UPDATE_REFUSALS))
+
+    def link_custom(self, user_id: str, custom_id: str) -> Deferred[None]:
+        """Link a custom id (6-128 bytes, no spaces); fails with ``NakamaError`` (6)
+        when another account has it."""
+        canonical = nk_accounts.user_id(user_id)
+        nk_accounts.checked(custom_id_link_problem(nk_accounts.text(custom_id, "custom_id")))
+        linked = self._accounts().link_custom(canonical, custom_id)
+        return linked.addErrback(nk_accounts.refusals(nk_accounts.LINK_REFUSALS["custom"]))
+
+    def link_device(self, user_id: str, device_id: str) -> Deferred[None]:
+        """Link a device id (10-128 bytes, no spaces); fails with ``NakamaError`` (6)
+        when another account has it."""
+        canonical = nk_accounts.user_id(user_id)
+        nk_accounts.checked(device_id_link_problem(nk_accounts.text(device_id, "device_id")))
+        linked = self._accounts().link_device(canonical, device_id)
+        return linked.addErrback(nk_accounts.refusals(nk_accounts.LINK_REFUSALS["device"]))
+
+    def link_email(self, user_id: str, email: str, password: str) -> Deferred[None]:
+        """Link an email (stored lowercased) and password (hashed off the reactor
+        thread); fails with ``NakamaError`` (6) when another account has the email."""
+        canonical = nk_accounts.user_id(user_id)
+        email, password = nk_accounts.text(email, "email"), nk_accounts.text(password, "password")
+        nk_accounts.checked(email_link_problem(email, password))
+        accounts = self._accounts()
+        hashed = self._in_thread(link_hash, password, self._bcrypt_cost)
+        linked = hashed.addCallback(lambda hash_: accounts.link_email(canonical, email, hash_))
+        return linked.addErrback(nk_accounts.refusals(nk_accounts.LINK_REFUSALS["email"]))
+
+    def unlink_custom(self, user_id: str, custom_id: str = "") -> Deferred[None]:
+        """Unlink the custom id (only if it is ``custom_id``, when given); fails with
+        ``NakamaError`` (7) when it is not the account's or its last way to log in."""
+        canonical = nk_accounts.user_id(user_id)
+        custom_id = nk_accounts.text(custom_id, "custom_id")
+        unlinked = self._accounts().unlink_custom(canonical, custom_id)
+        return self._unlinked(unlinked, "custom")
+
+    def unlink_device(self, user_id: str, device_id: str) -> Deferred[None]:
+        """Unlink a device id; fails with ``NakamaError`` (7) as :meth:`unlink_custom`."""
+        canonical = nk_accounts.user_id(user_id)
+        if not nk_accounts.text(device_id, "device_id"):
+            raise ValueError("A device ID must be supplied.")
+        return self._unlinked(self._accounts().unlink_device(canonical, device_id), "device")
+
+    def unlink_email(self, user_id: str, email: str = "") -> Deferred[None]:
+        """Unlink the email and password (only if the email is ``email``, compared
+        lowercased, when given); fails with ``NakamaError`` (7) as :meth:`unlink_custom`."""
+        canonical, email = nk_accounts.user_id(user_id), nk_accounts.text(email, "email")
+        unlinked = self._accounts().unlink_email(canonical, email)
+        return self._unlinked(unlinked, "email")
+
+    def _unlinked(self, unlinked: Deferred[bool], kind: str) -> Deferred[None]:
+        done = unlinked.addCallback(nk_accounts.done_or_last_link)
+        return done.addErrback(nk_accounts.refusals(nk_accounts.UNLINK_REFUSALS[kind]))
 
     # Storage objects: nk acts as the server, so no permission applies.
 
@@ -416,6 +518,39 @@ class NakamaModule:
             raise ValueError("limit must be 1-100")
         list_parties = self._realtime("party_list", self._list_parties)
         return list_parties(limit, open, show_hidden, query, cursor)
+
+    # Events, run once, time
+
+    def event(
+        self,
+        name: str,
+        properties: Mapping[str, str] | None = None,
+        timestamp: float | None = None,
+        external: bool = False,
+    ) -> None:
+        """Send an event to the ``register_event`` functions, which get it in a later
+        reactor turn (as Nakama queues it); ``timestamp`` (UNIX seconds) is now unless
+        given."""
+        if not isinstance(name, str) or not name:
+            raise ValueError("an event name must be a non-empty string")
+        props = dict(properties or {})
+        if not all(isinstance(k, str) and isinstance(v, str) for k, v in props.items()):
+            raise TypeError("event properties must map strings to strings")
+        when = self.time() / 1000 if timestamp is None else float(timestamp)
+        send = self._realtime("event", self._custom_event)
+        send(Event(name, props, when, bool(external)))
+
+    def run_once(self, fn: Callable[..., Any]) -> None:
+        """Call ``fn(ctx, logger, nk)`` once per process start: the first call does,
+        every later one (another module's, a reload's) does nothing."""
+        if not callable(fn):
+            raise TypeError("run_once expects a function")
+        self._realtime("run_once", self._run_once)(fn)
+
+    def time(self) -> int:
+        """Now, in milliseconds since the UNIX epoch, by the server's clock."""
+        seconds = self._clock.seconds() if self._clock is not None else time.time()
+        return int(seconds * 1000)
 
     def match_signal(self, match_id: str, data: str) -> Deferred[str]:
         """The match handler's answer to ``data``: a Deferred, as the match may run on

@@ -42,6 +42,7 @@ from .interface import (
     User,
     UsernameTaken,
     UserNotFound,
+    ValueRefused,
 )
 from .sqlite import SqliteDatabase
 from .store import IServerStorage, Storage
@@ -60,6 +61,7 @@ __all__ = [
     "User",
     "UserNotFound",
     "UsernameTaken",
+    "ValueRefused",
     "open_storage",
 ]
 

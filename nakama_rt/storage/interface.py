@@ -6,7 +6,7 @@ the realtime state the reactor owns is never held up by the database.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from twisted.internet.defer import Deferred
@@ -55,6 +55,11 @@ class StorageError(Exception):
 
 class StorageUnavailable(StorageError):
     """The database cannot be opened or reached; the message says why, in one line."""
+
+
+class ValueRefused(StorageError):
+    """A value the database would refuse (text with a NUL, too long for its column, an
+    unset ``lang_tag``): refused before the query, alike on both backends."""
 
 
 class UserNotFound(StorageError):
@@ -131,14 +136,40 @@ class IStorage(Interface):
         """The user with this email (case-insensitive), or None."""
 
     def get_users(ids: Iterable[str] = (), usernames: Iterable[str] = ()) -> Deferred[list[User]]:
-        """Users matching any of the ids or usernames; unknown ones are simply absent."""
+        """Users matching any of the ids or usernames; unknown ones are simply absent.
+        :class:`ValueRefused` for a username with a NUL."""
 
     def link_device(user_id: str, device_id: str) -> Deferred[None]:
         """Link a device id to a user; :class:`DeviceIdTaken` if another user has it,
-        :class:`UserNotFound` if the user does not exist. Linking twice is a no-op."""
+        :class:`UserNotFound` if the user does not exist. Linking twice changes only
+        the update time."""
+
+    def link_custom(user_id: str, custom_id: str) -> Deferred[None]:
+        """Set the user's custom id; :class:`CustomIdTaken` if another user has it or the
+        user does not exist (Nakama cannot tell the two apart)."""
+
+    def link_email(user_id: str, email: str, password_hash: bytes | None) -> Deferred[None]:
+        """Set the user's email (compared lowercased) and password hash;
+        :class:`EmailTaken` if another user has it or the user does not exist."""
 
     def unlink_device(user_id: str, device_id: str) -> Deferred[bool]:
-        """Remove a device id from a user; True if it was linked to that user."""
+        """Remove a device id from a user; True if it was linked to that user and was
+        not the account's last way to log in (nothing changes otherwise)."""
+
+    def unlink_custom(user_id: str, custom_id: str = "") -> Deferred[bool]:
+        """Clear the user's custom id (only if it is ``custom_id``, when given); True if
+        done, False for no such user, another custom id, or the last way to log in."""
+
+    def unlink_email(user_id: str, email: str = "") -> Deferred[bool]:
+        """Clear the user's email and password (only if the email is ``email``, compared
+        lowercased, when given); False as :meth:`unlink_custom`."""
+
+    def update_account(user_id: str, changes: Mapping[str, str]) -> Deferred[None]:
+        """Set profile columns (``username``, ``display_name``, ``timezone``,
+        ``location``, ``lang_tag``, ``avatar_url``; an empty text clears the column) and
+        ``metadata`` (the text of a JSON object).
+        :class:`UsernameTaken`, or :class:`ValueRefused` for a value the database would
+        refuse; an unknown user is no error (nothing changes), as in Nakama."""
 
     def update_username(user_id: str, username: str) -> Deferred[None]:
         """Change a username; :class:`UsernameTaken` or :class:`UserNotFound` on failure."""

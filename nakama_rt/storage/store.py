@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import threading
 import uuid
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from time import perf_counter
 from typing import Any, TypeVar
 
@@ -28,7 +28,7 @@ from nakama_rt.logs import Logger
 from nakama_rt.wire.ids import canonical_uuid
 
 from .chat import ChatQueries, IChatStorage, StoredMessage, StoredNotification, StreamKey
-from .interface import IStorage, User, UserNotFound
+from .interface import CustomIdTaken, EmailTaken, IStorage, User, UserNotFound, ValueRefused
 from .objects import (
     IObjectStorage,
     ObjectId,
@@ -70,7 +70,7 @@ from .social_friends import FriendQueries
 from .social_groups import GroupQueries
 from .social_lists import ListQueries
 from .sql import Database
-from .users import UserQueries, new_user_id, normalise_email
+from .users import UserQueries, checked_profile, new_user_id, normalise_email, refuse_nul
 
 T = TypeVar("T")
 
@@ -224,6 +224,10 @@ class Storage:
     ) -> Deferred[list[User]]:
         wanted_ids = sorted({c for c in map(canonical_uuid, ids) if c is not None})
         wanted_names = sorted(set(usernames))
+        try:
+            refuse_nul(*wanted_names)
+        except ValueRefused as refused:
+            return fail(refused)
         if not wanted_ids and not wanted_names:
             return succeed([])
         return self._read(self._users.get_users, wanted_ids, wanted_names)
@@ -251,13 +255,48 @@ class Storage:
         canonical = canonical_uuid(user_id)
         if canonical is None:
             return fail(UserNotFound(""))
-        return self._tx(self._users.link_device, canonical, device_id)
+        return self._tx(self._users.link_device, canonical, device_id, self._now())
 
-    def unlink_device(self, user_id: str, device_id: str) -> Deferred[bool]:
+    def link_custom(self, user_id: str, custom_id: str) -> Deferred[None]:
         canonical = canonical_uuid(user_id)
         if canonical is None:
+            return fail(CustomIdTaken(custom_id))
+        return self._tx(self._users.link_custom, canonical, custom_id, self._now())
+
+    def link_email(self, user_id: str, email: str, password_hash: bytes | None) -> Deferred[None]:
+        canonical, lowered = canonical_uuid(user_id), normalise_email(email) or ""
+        if canonical is None:
+            return fail(EmailTaken(lowered))
+        return self._tx(self._users.link_email, canonical, lowered, password_hash, self._now())
+
+    def _unlink(self, query: Callable[..., bool], user_id: str, value: str) -> Deferred[bool]:
+        canonical = canonical_uuid(user_id)
+        try:
+            refuse_nul(value)
+        except ValueRefused as refused:
+            return fail(refused)
+        if canonical is None:
             return succeed(False)
-        return self._tx(self._users.unlink_device, canonical, device_id)
+        return self._tx(query, canonical, value, self._now())
+
+    def unlink_device(self, user_id: str, device_id: str) -> Deferred[bool]:
+        return self._unlink(self._users.unlink_device, user_id, device_id)
+
+    def unlink_custom(self, user_id: str, custom_id: str = "") -> Deferred[bool]:
+        return self._unlink(self._users.unlink_custom, user_id, custom_id)
+
+    def unlink_email(self, user_id: str, email: str = "") -> Deferred[bool]:
+        return self._unlink(self._users.unlink_email, user_id, normalise_email(email) or "")
+
+    def update_account(self, user_id: str, changes: Mapping[str, str]) -> Deferred[None]:
+        try:
+            values = checked_profile(dict(changes))
+        except ValueRefused as refused:
+            return fail(refused)
+        canonical = canonical_uuid(user_id)
+        if canonical is None or not values:
+            return succeed(None)
+        return self._tx(self._users.update_account, canonical, values, self._now())
 
     def update_username(self, user_id: str, username: str) -> Deferred[None]:
         canonical = canonical_uuid(user_id)
