@@ -2,7 +2,7 @@
 // End-to-end scenarios: the official nakama-js client against a running nakama_rt server.
 //
 //   node scenarios.mjs --host 127.0.0.1 --port 7350 --server-key defaultkey \
-//        --adapter json|protobuf --scenario session|ping|status|chat_room|chat_dm_group|match_relayed|party|matchmaker|matchmaker_hook|storage|cluster_chat|cluster_match|
+//        --adapter json|protobuf --scenario session|ping|status|chat_room|chat_dm_group|match_relayed|party|matchmaker|matchmaker_hook|storage|account|cluster_chat|cluster_match|
 //        cluster_authoritative|cluster_party|cluster_matchmaker|cluster_three
 //        [--room lobby] [--other-port 7351]
 //
@@ -13,7 +13,8 @@
 //
 // The chat and notification scenarios live in chat_scenarios.mjs, the relayed match ones
 // in match_scenarios.mjs, the party one in party_scenarios.mjs, the matchmaker ones in
-// matchmaker_scenarios.mjs, the storage engine's in storage_scenarios.mjs, the two-node
+// matchmaker_scenarios.mjs, the storage engine's in storage_scenarios.mjs, accounts and
+// links in account_scenarios.mjs, the two-node
 // ones (--other-port) in cluster_scenarios.mjs;
 // they import the helpers exported here (an import cycle: they
 // are only used once main() runs).
@@ -38,6 +39,7 @@ import { scenarioMatchRelayed } from "./match_scenarios.mjs";
 import { scenarioMatchmaker, scenarioMatchmakerHook } from "./matchmaker_scenarios.mjs";
 import { scenarioParty } from "./party_scenarios.mjs";
 import { scenarioRuntimeArena, scenarioRuntimeRpc } from "./runtime_scenarios.mjs";
+import { scenarioAccount } from "./account_scenarios.mjs";
 import { scenarioStorage } from "./storage_scenarios.mjs";
 
 export const STEP_MS = 4000; // bound of any single request or event wait
@@ -501,6 +503,7 @@ const SCENARIOS = {
   runtime_rpc: scenarioRuntimeRpc,
   runtime_arena: scenarioRuntimeArena,
   storage: scenarioStorage,
+  account: scenarioAccount,
   cluster_chat: scenarioClusterChat,
   cluster_match: scenarioClusterMatch,
   cluster_authoritative: scenarioClusterAuthoritative,
