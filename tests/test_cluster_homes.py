@@ -468,3 +468,38 @@ async def test_every_node_lists_every_nodes_parties(tmp_path, redis_url, nodes) 
         assert c.app.server.parties.listed() == []
     finally:
         await c.stop()
+
+
+@pytest_twisted.ensureDeferred
+async def test_single_party_leaves_a_party_on_another_node(tmp_path, redis_url) -> None:
+    """session.single_party across nodes: carol (on b) is in a party of b, then joins one
+    of a; a's node untracks her from b's party through b, whose host sees her leave."""
+    session = {"single_socket": True, "single_party": True}
+    a, b = await start_nodes(tmp_path, redis_url, ("a", "b"), ttl=1, session=session)
+    try:
+        host_b, host_a = await player(b.port, "hostb"), await player(a.port, "hosta")
+        carol = await player(b.port, "carol")
+        parties = []
+        for host in (host_b, host_a):
+            create = {"open": True, "max_size": 4}
+            created = await host.request({"cid": "p", "party_create": create})
+            parties.append(created["party"]["party_id"])
+        on_b, on_a = parties
+        await settle()
+        for party_id in (on_b, on_a):
+            carol.send({"cid": "j", "party_join": {"party_id": party_id}})
+            await wait_for(carol, lambda m: m.get("cid") == "j")
+            await settle(0.3)
+        left, _ = await wait_for(
+            host_b,
+            lambda m: m.get("party_presence_event", {}).get("leaves") is not None,
+        )
+        assert [p["username"] for p in left["party_presence_event"]["leaves"]] == ["carol"]
+        assert left["party_presence_event"]["party_id"] == on_b
+        members_b = b.app.server.parties.get(on_b).members
+        members_a = a.app.server.parties.get(on_a).members
+        assert sorted(m.username for m in members_b.values()) == ["hostb"]
+        assert sorted(m.username for m in members_a.values()) == ["carol", "hosta"]
+    finally:
+        await b.stop()
+        await a.stop()
