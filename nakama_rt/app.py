@@ -108,6 +108,7 @@ class NakamaRT:
                 self.server.parties, limit, open, False, query, cursor
             ),
             counts=self.server.counts,
+            matchmaker_stats=self.server.matchmaker.stats,
         )
         self.api_resource = build_api(self.api_context, self.server.runtime)
         self.healthcheck_resource = HealthcheckResource(self.storage, reactor)

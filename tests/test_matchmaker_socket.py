@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import re
 import textwrap
 import uuid
 
 import pytest
 import pytest_twisted
 
-from tests.wsclient import answer, has, player, wait_for
+from tests.wsclient import answer, authenticate, has, http, player, wait_for
 
 FORMATS = ["json", "protobuf"]
+#: A protojson Timestamp: RFC 3339 in UTC, 0, 3, 6 or 9 fraction digits.
+STAMP = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{3}|\.\d{6}|\.\d{9})?Z")
 
 HOOK_MODULE = """
 class Arena:
@@ -190,3 +193,34 @@ async def test_a_party_ticket_matches_all_its_members(server, fmt) -> None:
     parties = {u["presence"]["username"]: u.get("party_id", "") for u in got["solo"]["users"]}
     assert parties == {"host": party_id, "guest": party_id, "solo": ""}
     assert len(server.server.matchmaker) == 0
+
+
+@pytest_twisted.ensureDeferred
+async def test_stats_count_tickets_and_the_last_players_matched(server) -> None:
+    """``GET /v2/matchmaker/stats`` as Nakama answers it: nothing to say at first, then
+    the tickets waiting and the oldest one's time, then the matched players' times."""
+    a, b, c = [await player(server.port, name) for name in ("alice", "bob", "carol")]
+    token = (await authenticate(server.port, f"stats-{uuid.uuid4()}"))["token"]
+
+    async def stats() -> dict:
+        reply = await http(server.port, "GET", "/v2/matchmaker/stats", bearer=token)
+        assert reply.status == 200
+        return reply.json()
+
+    assert await stats() == {}
+    await answer(c, ticket_request("c", min_count=3, max_count=3))
+    await answer(a, ticket_request("a"))
+    waiting = await stats()
+    assert waiting["ticket_count"] == 2 and STAMP.fullmatch(waiting["oldest_ticket_create_time"])
+    await answer(b, ticket_request("b"))
+    await wait_for(a, has("matchmaker_matched"), timeout=5)
+    matched = await stats()
+    assert matched["ticket_count"] == 1  # carol's, waiting for three
+    assert matched["oldest_ticket_create_time"] == waiting["oldest_ticket_create_time"]
+    completions = matched["completions"]
+    assert len(completions) == 2
+    for completion in completions:
+        assert STAMP.fullmatch(completion["create_time"])
+        assert completion["create_time"] <= completion["complete_time"]
+    refused = await http(server.port, "GET", "/v2/matchmaker/stats")
+    assert (refused.status, refused.json()["message"]) == (401, "Auth token required")

@@ -28,6 +28,7 @@ from . import (
     groups,
     link,
     match,
+    matchmaker,
     party,
     session_tokens,
     storage,
@@ -60,7 +61,7 @@ def build_api(context: ApiContext, runtime: Runtime | None = None) -> IResource:
     functions of ``runtime`` (none when it is None)."""
     routes = [*authenticate.ROUTES, *session_tokens.ROUTES, *account.ROUTES]
     routes += [*friends.ROUTES, *groups.ROUTES, *chat.ROUTES, *match.ROUTES, *party.ROUTES]
-    routes += storage.ROUTES
+    routes += [*storage.ROUTES, *matchmaker.ROUTES]
     routes += link.ROUTES
     routes += users.ROUTES
     api = JsonResource(

@@ -31,6 +31,11 @@ def _no_party_listing(
     raise RuntimeError("GET /v2/party needs ApiContext.list_parties (the party listing)")
 
 
+def _no_matchmaker_stats() -> Any:
+    """``matchmaker_stats`` when none is given: ``GET /v2/matchmaker/stats`` fails."""
+    raise RuntimeError("GET /v2/matchmaker/stats needs ApiContext.matchmaker_stats")
+
+
 @dataclass(frozen=True)
 class ApiContext:
     """Everything the ``/v2`` resources use; built once by the server, shared by all requests.
@@ -88,6 +93,8 @@ class ApiContext:
         _no_party_listing
     )
     counts: RealtimeCounts | None = None
+    #: ``() -> MatchmakerStats`` (:meth:`nakama_rt.realtime.matchmaker.Matchmaker.stats`).
+    matchmaker_stats: Callable[[], Any] = _no_matchmaker_stats
 
     def in_thread(self, fn: Callable[..., Any], *args: Any) -> Deferred[Any]:
         """Run CPU-heavy ``fn`` (bcrypt) off the reactor thread."""

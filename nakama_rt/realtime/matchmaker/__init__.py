@@ -65,7 +65,7 @@ count multiple makes Nakama drop tickets from a group and the group still fails,
 the group is kept as it was (Nakama leaves it half-edited).
 """
 
-from ._core import CHUNK_SECONDS, TOKEN_VALIDITY_SEC, Matchmaker
+from ._core import CHUNK_SECONDS, TOKEN_VALIDITY_SEC, Matchmaker, MatchmakerStats
 from ._ticket import (
     InvalidCounts,
     MatchmakerEntry,
@@ -76,6 +76,7 @@ from ._ticket import (
 )
 
 __all__ = [
+    "MatchmakerStats",
     "CHUNK_SECONDS",
     "TOKEN_VALIDITY_SEC",
     "InvalidCounts",

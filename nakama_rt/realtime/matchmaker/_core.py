@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import os
 import time
+from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from twisted.internet.defer import Deferred, succeed
@@ -72,6 +74,20 @@ class _Pass:
         self.waiters: list[Deferred[int]] = []
 
 
+#: How many matched players' times the stats keep (Nakama keeps 10).
+COMPLETIONS_KEPT = 10
+
+
+@dataclass(frozen=True, slots=True)
+class MatchmakerStats:
+    """``ticket_count``; the oldest ticket's creation (Unix nanoseconds, None without
+    tickets); ``completions``: (created, matched) of the last players matched."""
+
+    ticket_count: int
+    oldest_ticket_create_time: int | None
+    completions: tuple[tuple[int, int], ...]
+
+
 class Matchmaker:
     """Nakama's local matchmaker on the reactor thread.
 
@@ -113,6 +129,9 @@ class Matchmaker:
         self._stopped = False
         #: Matches formed since the start.
         self.matched_count = 0
+        #: (ticket created, matched) in Unix nanoseconds for the last players matched,
+        #: as Nakama keeps them for its stats.
+        self.completions: deque[tuple[int, int]] = deque(maxlen=COMPLETIONS_KEPT)
         #: Called with each finished pass's duration in seconds (for metrics).
         self._pass_observer = pass_observer
         #: The cluster's pool: tickets told and heard, and whether to run the passes.
@@ -393,6 +412,8 @@ class Matchmaker:
         self._withdraw({id(t): t for t, _, _ in found}.values())
         run.formed += 1
         self.matched_count += 1
+        now = int(self.clock.seconds() * 1_000_000_000)
+        self.completions.extend((entry.create_time, now) for _, entry, _ in found)
         self._deliver(found)
 
     # Delivery
@@ -426,6 +447,12 @@ class Matchmaker:
     def _hook_failed(self, failure: Failure) -> None:
         self.log.failure("Error running Matchmaker Matched hook.", failure)
         return None
+
+    def stats(self) -> MatchmakerStats:
+        """Nakama's ``MatchmakerStats``: the tickets in the pool (every node's in a
+        cluster), the oldest one's creation, and the last players matched here."""
+        oldest = min((t.created_at for t in self.pool.tickets.values()), default=None)
+        return MatchmakerStats(len(self.pool), oldest, tuple(self.completions))
 
     def make_token(self) -> str:
         """A token for a fresh relayed match, as Nakama signs it: an HS256 JWT with
