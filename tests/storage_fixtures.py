@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import pytest_twisted
 from twisted.internet import reactor as global_reactor
 from twisted.internet import threads
 
@@ -144,3 +145,28 @@ async def start_test_storage(kind: str, tmp_path: Path, reactor: Any) -> TestSto
         await threads.deferToThread(_admin, f"DROP SCHEMA IF EXISTS {schema} CASCADE")
         raise
     return TestStorage(storage, address, schema)
+
+
+def clock_and_storage(now: float) -> tuple[Any, Any]:
+    """A module's ``clock`` (a :class:`ShiftedReactor` at ``now``) and ``storage`` (a
+    started storage of each backend on that clock) fixtures::
+
+        clock, storage = clock_and_storage(NOW)
+    """
+
+    @pytest.fixture
+    def clock() -> ShiftedReactor:
+        return ShiftedReactor(now=now)
+
+    @pytest_twisted.async_yield_fixture
+    async def storage(storage_kind, tmp_path, clock):
+        opened = await start_test_storage(storage_kind, tmp_path, clock)
+        yield opened.storage
+        await opened.close()
+
+    return clock, storage
+
+
+async def create_users(storage: IStorage, *names: str) -> list[str]:
+    """The ids of new accounts with these usernames."""
+    return [(await storage.create_user(name)).id for name in names]

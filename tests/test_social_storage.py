@@ -8,7 +8,7 @@ import uuid
 
 import pytest
 import pytest_twisted
-from storage_fixtures import ShiftedReactor, start_test_storage
+from storage_fixtures import clock_and_storage, create_users
 from zope.interface.verify import verifyObject
 
 from nakama_rt.storage.social import (
@@ -39,20 +39,7 @@ from nakama_rt.storage.social import (
 NOW = 1_700_000_000.25
 
 
-@pytest.fixture
-def clock() -> ShiftedReactor:
-    return ShiftedReactor(now=NOW)
-
-
-@pytest_twisted.async_yield_fixture
-async def storage(storage_kind, tmp_path, clock):
-    opened = await start_test_storage(storage_kind, tmp_path, clock)
-    yield opened.storage
-    await opened.close()
-
-
-async def users(storage, *names):
-    return [(await storage.create_user(name)).id for name in names]
+clock, storage = clock_and_storage(NOW)
 
 
 async def edge_counts(storage, *ids):
@@ -77,7 +64,7 @@ def test_provides_interface(storage):
 
 @pytest_twisted.ensureDeferred
 async def test_invite_accept_and_duplicates(storage, clock):
-    alice, bob = await users(storage, "alice", "bob")
+    alice, bob = await create_users(storage, "alice", "bob")
     assert await storage.add_friends(alice, [bob.upper(), bob], '{"a": 1, "b": 1}') == {bob: False}
     assert await states(storage, alice, bob) == (INVITE_SENT, INVITE_RECEIVED)
     assert await edge_counts(storage, alice, bob) == [1, 1]
@@ -99,7 +86,7 @@ async def test_invite_accept_and_duplicates(storage, clock):
 
 @pytest_twisted.ensureDeferred
 async def test_add_skips_unknown_self_and_malformed(storage):
-    (alice,) = await users(storage, "alice")
+    (alice,) = await create_users(storage, "alice")
     assert await storage.add_friends(alice, [str(uuid.uuid4()), alice, "nope"]) == {}
     assert (await storage.list_friends(alice, 10)).friends == ()
     assert await storage.friend_state(alice, "nope") is None
@@ -108,7 +95,7 @@ async def test_add_skips_unknown_self_and_malformed(storage):
 
 @pytest_twisted.ensureDeferred
 async def test_list_friends_by_state_with_cursors(storage):
-    me, *others = await users(storage, "me", "f1", "f2", "in1", "out1", "out2")
+    me, *others = await create_users(storage, "me", "f1", "f2", "in1", "out1", "out2")
     f1, f2, in1, out1, out2 = others
     await storage.add_friends(me, [f1, f2, out1, out2])
     await storage.add_friends(f1, [me])
@@ -137,7 +124,7 @@ async def test_list_friends_by_state_with_cursors(storage):
 
 @pytest_twisted.ensureDeferred
 async def test_delete_friends(storage):
-    alice, bob, carol, dave = await users(storage, "alice", "bob", "carol", "dave")
+    alice, bob, carol, dave = await create_users(storage, "alice", "bob", "carol", "dave")
     await storage.add_friends(alice, [bob, carol])
     await storage.add_friends(bob, [alice])
     # Removing a friend and cancelling an invite both remove two edges: both are told.
@@ -150,7 +137,7 @@ async def test_delete_friends(storage):
 
 @pytest_twisted.ensureDeferred
 async def test_block_and_unblock(storage):
-    alice, bob, carol = await users(storage, "alice", "bob", "carol")
+    alice, bob, carol = await create_users(storage, "alice", "bob", "carol")
     await storage.add_friends(alice, [bob])
     await storage.add_friends(bob, [alice])
     await storage.block_friends(bob, [alice, carol, str(uuid.uuid4())])
@@ -181,7 +168,7 @@ async def test_block_and_unblock(storage):
 
 @pytest_twisted.ensureDeferred
 async def test_work_runs_off_the_reactor_thread(storage):
-    (alice,) = await users(storage, "alice")
+    (alice,) = await create_users(storage, "alice")
     await storage.list_friends(alice, 1)
     assert threading.get_ident() not in storage.worker_thread_ids
 
@@ -191,7 +178,7 @@ async def test_work_runs_off_the_reactor_thread(storage):
 
 @pytest_twisted.ensureDeferred
 async def test_create_and_get_group(storage):
-    (alice,) = await users(storage, "alice")
+    (alice,) = await create_users(storage, "alice")
     group = await storage.create_group(alice, "Knights", description="Ni", max_count=10)
     assert uuid.UUID(group.id).version == 4
     assert (group.creator_id, group.name, group.description, group.avatar_url) == (
@@ -217,7 +204,7 @@ async def test_create_and_get_group(storage):
 
 @pytest_twisted.ensureDeferred
 async def test_update_group(storage, clock):
-    alice, bob = await users(storage, "alice", "bob")
+    alice, bob = await create_users(storage, "alice", "bob")
     group = await storage.create_group(alice, "G", description="d", avatar_url="a")
     await storage.create_group(alice, "Taken")
     await expect(GroupPermissionDenied, storage.update_group(group.id, bob, name="X"))
@@ -246,7 +233,7 @@ async def test_update_group(storage, clock):
 
 @pytest_twisted.ensureDeferred
 async def test_delete_group(storage):
-    alice, bob = await users(storage, "alice", "bob")
+    alice, bob = await create_users(storage, "alice", "bob")
     group = await storage.create_group(alice, "G", open=True)
     await storage.join_group(group.id, bob)
     await storage.promote_group_users(group.id, alice, [bob])
@@ -264,7 +251,7 @@ async def test_delete_group(storage):
 
 @pytest_twisted.ensureDeferred
 async def test_join_open_and_closed_groups(storage):
-    alice, bob, carol, dave = await users(storage, "alice", "bob", "carol", "dave")
+    alice, bob, carol, dave = await create_users(storage, "alice", "bob", "carol", "dave")
     public = await storage.create_group(alice, "Public", open=True, max_count=2)
     result = await storage.join_group(public.id, bob)
     assert (result.state, result.admin_ids) == (MEMBER, ())
@@ -292,7 +279,7 @@ async def test_join_open_and_closed_groups(storage):
 
 @pytest_twisted.ensureDeferred
 async def test_leave_group(storage):
-    alice, bob, carol = await users(storage, "alice", "bob", "carol")
+    alice, bob, carol = await create_users(storage, "alice", "bob", "carol")
     group = await storage.create_group(alice, "G", open=True)
     await storage.join_group(group.id, bob)
     assert await storage.leave_group(group.id, carol) == LeaveResult(None)
@@ -329,7 +316,7 @@ async def test_leave_group(storage):
 
 @pytest_twisted.ensureDeferred
 async def test_add_group_users(storage):
-    alice, bob, carol, dave = await users(storage, "alice", "bob", "carol", "dave")
+    alice, bob, carol, dave = await create_users(storage, "alice", "bob", "carol", "dave")
     group = await storage.create_group(alice, "G", max_count=3)
     await storage.join_group(group.id, carol)  # A join request.
     added = await storage.add_group_users(group.id, alice, [alice, bob, carol, bob])
@@ -359,7 +346,9 @@ async def test_add_group_users(storage):
 
 @pytest_twisted.ensureDeferred
 async def test_kick_group_users(storage):
-    alice, bob, carol, dave, erin = await users(storage, "alice", "bob", "carol", "dave", "erin")
+    alice, bob, carol, dave, erin = await create_users(
+        storage, "alice", "bob", "carol", "dave", "erin"
+    )
     group = await storage.create_group(alice, "G")
     await storage.add_group_users(group.id, alice, [bob, carol, dave])
     await storage.promote_group_users(group.id, alice, [bob, carol])  # Two admins.
@@ -383,7 +372,7 @@ async def test_kick_group_users(storage):
 
 @pytest_twisted.ensureDeferred
 async def test_ban_group_users(storage):
-    alice, bob, carol, dave = await users(storage, "alice", "bob", "carol", "dave")
+    alice, bob, carol, dave = await create_users(storage, "alice", "bob", "carol", "dave")
     group = await storage.create_group(alice, "G", open=True)
     await storage.join_group(group.id, bob)
     await storage.join_group(group.id, carol)
@@ -405,7 +394,7 @@ async def test_ban_group_users(storage):
 
 @pytest_twisted.ensureDeferred
 async def test_promote_and_demote(storage):
-    alice, bob, carol, dave = await users(storage, "alice", "bob", "carol", "dave")
+    alice, bob, carol, dave = await create_users(storage, "alice", "bob", "carol", "dave")
     group = await storage.create_group(alice, "G")
     await storage.add_group_users(group.id, alice, [bob, carol, dave])
     await storage.join_group(group.id, str(uuid.uuid4()))
@@ -445,7 +434,7 @@ async def test_promote_and_demote(storage):
 async def test_forged_edge_cursors_never_reach_the_database(storage):
     """Positions past BIGINT (which SQLite cannot bind), negative or fractional values,
     unknown states and other shapes are InvalidCursor on both backends."""
-    (me,) = await users(storage, "alice")
+    (me,) = await create_users(storage, "alice")
     group = (await storage.create_group(me, "First")).id
     forged = [
         f"[0,{2**63}]",
@@ -480,7 +469,7 @@ async def test_forged_edge_cursors_never_reach_the_database(storage):
 
 @pytest_twisted.ensureDeferred
 async def test_list_group_users_and_user_groups(storage):
-    alice, bob, carol = await users(storage, "alice", "bob", "carol")
+    alice, bob, carol = await create_users(storage, "alice", "bob", "carol")
     first = await storage.create_group(alice, "First")
     second = await storage.create_group(bob, "Second", open=True)
     await storage.add_group_users(first.id, alice, [bob])
@@ -507,7 +496,7 @@ async def test_list_group_users_and_user_groups(storage):
 
 @pytest_twisted.ensureDeferred
 async def test_list_groups(storage):
-    (alice,) = await users(storage, "alice")
+    (alice,) = await create_users(storage, "alice")
     made = [
         await storage.create_group(alice, "Alpha", open=True, lang_tag="fr"),
         await storage.create_group(alice, "alphabet", open=False),

@@ -7,7 +7,7 @@ import uuid
 
 import pytest
 import pytest_twisted
-from storage_fixtures import ShiftedReactor, start_test_storage
+from storage_fixtures import clock_and_storage
 from twisted.internet.defer import DeferredList
 
 from nakama_rt.storage import CustomIdTaken, DeviceIdTaken, EmailTaken, UsernameTaken, ValueRefused
@@ -15,16 +15,7 @@ from nakama_rt.storage import CustomIdTaken, DeviceIdTaken, EmailTaken, Username
 NOW = 1_700_000_000.0
 
 
-@pytest.fixture
-def clock() -> ShiftedReactor:
-    return ShiftedReactor(now=NOW)
-
-
-@pytest_twisted.async_yield_fixture
-async def storage(storage_kind, tmp_path, clock):
-    opened = await start_test_storage(storage_kind, tmp_path, clock)
-    yield opened.storage
-    await opened.close()
+clock, storage = clock_and_storage(NOW)
 
 
 @pytest_twisted.ensureDeferred

@@ -7,7 +7,7 @@ import uuid
 
 import pytest
 import pytest_twisted
-from storage_fixtures import ShiftedReactor, start_test_storage
+from storage_fixtures import clock_and_storage, create_users
 from twisted.internet.defer import DeferredList, gatherResults
 from zope.interface.verify import verifyObject
 
@@ -28,20 +28,7 @@ from nakama_rt.storage.social import InvalidCursor
 NOW = 1_700_000_000.25
 
 
-@pytest.fixture
-def clock() -> ShiftedReactor:
-    return ShiftedReactor(now=NOW)
-
-
-@pytest_twisted.async_yield_fixture
-async def storage(storage_kind, tmp_path, clock):
-    opened = await start_test_storage(storage_kind, tmp_path, clock)
-    yield opened.storage
-    await opened.close()
-
-
-async def users(storage, *names):
-    return [(await storage.create_user(name)).id for name in names]
+clock, storage = clock_and_storage(NOW)
 
 
 def md5(text: str) -> str:
@@ -72,7 +59,7 @@ def test_provides_interface(storage):
 
 @pytest_twisted.ensureDeferred
 async def test_write_then_read_back(storage):
-    (alice,) = await users(storage, "alice")
+    (alice,) = await create_users(storage, "alice")
     acks = await storage.write_objects(alice, [put(alice, "k", '{"b":1,"a":[1,2]}')])
     version = md5('{"b":1,"a":[1,2]}')
     assert acks == [StorageAck("c", "k", alice, version, NOW, NOW)]
@@ -96,7 +83,7 @@ VALUES = [
 @pytest.mark.parametrize("written, stored", VALUES)
 @pytest_twisted.ensureDeferred
 async def test_values_read_back_as_postgresql_jsonb_writes_them(storage, written, stored):
-    (alice,) = await users(storage, "alice")
+    (alice,) = await create_users(storage, "alice")
     await storage.write_objects(None, [put(alice, "k", written)])
     (read,) = await storage.read_objects(None, [ObjectId("c", "k", alice)])
     assert (read.value, read.version) == (stored, md5(written))
@@ -137,7 +124,7 @@ def test_a_value_may_not_grow_past_its_bound(monkeypatch):
 
 @pytest_twisted.ensureDeferred
 async def test_create_only_and_a_failed_batch_writes_nothing(storage, clock):
-    (alice,) = await users(storage, "alice")
+    (alice,) = await create_users(storage, "alice")
     await storage.write_objects(alice, [put(alice, "k", '{"v":1}', version="*")])
     clock.advance(5)
     await expect(VersionRejected, storage.write_objects(alice, [put(alice, "k", version="*")]))
@@ -151,7 +138,7 @@ async def test_create_only_and_a_failed_batch_writes_nothing(storage, clock):
 
 @pytest_twisted.ensureDeferred
 async def test_a_given_version_must_match(storage, clock):
-    (alice,) = await users(storage, "alice")
+    (alice,) = await create_users(storage, "alice")
     await storage.write_objects(alice, [put(alice, "k", '{"v":1}')])
     stale = put(alice, "k", '{"v":2}', version=md5("{}"))
     await expect(VersionRejected, storage.write_objects(alice, [stale]))
@@ -167,7 +154,7 @@ async def test_a_given_version_must_match(storage, clock):
 
 @pytest_twisted.ensureDeferred
 async def test_writing_the_same_object_again_changes_nothing(storage, clock):
-    (alice,) = await users(storage, "alice")
+    (alice,) = await create_users(storage, "alice")
     await storage.write_objects(alice, [put(alice, "k", '{"v":1}')])
     clock.advance(3)
     (same,) = await storage.write_objects(alice, [put(alice, "k", '{"v":1}')])
@@ -182,7 +169,7 @@ async def test_writing_the_same_object_again_changes_nothing(storage, clock):
 
 @pytest_twisted.ensureDeferred
 async def test_write_permission_0_keeps_clients_out_but_not_the_server(storage, clock):
-    (alice,) = await users(storage, "alice")
+    (alice,) = await create_users(storage, "alice")
     locked = put(alice, "k", '{"v":1}', permission_write=0)
     await storage.write_objects(alice, [locked])
     for attempt in (
@@ -201,7 +188,7 @@ async def test_write_permission_0_keeps_clients_out_but_not_the_server(storage, 
 
 @pytest_twisted.ensureDeferred
 async def test_a_batch_runs_in_key_order_and_reports_the_first_refusal(storage):
-    (alice,) = await users(storage, "alice")
+    (alice,) = await create_users(storage, "alice")
     await storage.write_objects(
         alice, [put(alice, "a", permission_write=0), put(alice, "b", version="*")]
     )
@@ -216,7 +203,7 @@ async def test_a_batch_runs_in_key_order_and_reports_the_first_refusal(storage):
 
 @pytest_twisted.ensureDeferred
 async def test_acks_follow_the_order_given_and_a_repeated_object_keeps_the_last(storage):
-    (alice,) = await users(storage, "alice")
+    (alice,) = await create_users(storage, "alice")
     batch = [put(alice, "z", '{"n":1}'), put(alice, "a"), put(alice, "z", '{"n":2}')]
     acks = await storage.write_objects(alice, batch)
     assert [(a.key, a.version) for a in acks] == [
@@ -232,7 +219,7 @@ async def test_acks_follow_the_order_given_and_a_repeated_object_keeps_the_last(
 
 @pytest_twisted.ensureDeferred
 async def test_arguments_nakama_words_elsewhere_are_programming_errors_here(storage):
-    alice, bob = await users(storage, "alice", "bob")
+    alice, bob = await create_users(storage, "alice", "bob")
     for bad in (
         put(bob, "k"),  # someone else's
         put(alice, "k", collection=""),
@@ -252,7 +239,7 @@ async def test_arguments_nakama_words_elsewhere_are_programming_errors_here(stor
 
 @pytest_twisted.ensureDeferred
 async def test_the_server_writes_for_anyone_but_an_owner_must_exist(storage):
-    (alice,) = await users(storage, "alice")
+    (alice,) = await create_users(storage, "alice")
     acks = await storage.write_objects(None, [put(alice, "k"), put(SYSTEM_USER_ID, "k")])
     assert [a.user_id for a in acks] == [alice, SYSTEM_USER_ID]
     with pytest.raises(Exception):  # noqa: B017 (each driver's foreign key error)
@@ -261,7 +248,7 @@ async def test_the_server_writes_for_anyone_but_an_owner_must_exist(storage):
 
 @pytest_twisted.ensureDeferred
 async def test_concurrent_batches_neither_deadlock_nor_lose_a_create_only_race(storage):
-    (alice,) = await users(storage, "alice")
+    (alice,) = await create_users(storage, "alice")
     forward = [put(alice, "a", '{"n":1}'), put(alice, "b", '{"n":1}')]
     backward = [put(alice, "b", '{"n":2}'), put(alice, "a", '{"n":2}')]
     batches = [storage.write_objects(alice, forward if i % 2 else backward) for i in range(8)]
@@ -285,7 +272,7 @@ async def three_objects(storage, owner_id: str, collection: str = "c") -> None:
 
 @pytest_twisted.ensureDeferred
 async def test_who_reads_what(storage):
-    alice, bob = await users(storage, "alice", "bob")
+    alice, bob = await create_users(storage, "alice", "bob")
     await three_objects(storage, alice)
     ids = [ObjectId("c", f"r{p}", alice) for p in range(3)]
     assert await keys(storage.read_objects(alice, ids)) == ["r1", "r2"]
@@ -295,7 +282,7 @@ async def test_who_reads_what(storage):
 
 @pytest_twisted.ensureDeferred
 async def test_reads_follow_the_order_asked_each_object_once(storage):
-    (alice,) = await users(storage, "alice")
+    (alice,) = await create_users(storage, "alice")
     await three_objects(storage, alice)
     await storage.write_objects(None, [put(SYSTEM_USER_ID, "s", permission_read=2)])
     asked = [
@@ -320,7 +307,7 @@ async def test_reads_follow_the_order_asked_each_object_once(storage):
 
 @pytest_twisted.ensureDeferred
 async def test_deletes_are_checked_and_all_or_nothing(storage):
-    (alice,) = await users(storage, "alice")
+    (alice,) = await create_users(storage, "alice")
     await storage.write_objects(
         alice,
         [put(alice, "a", '{"v":1}'), put(alice, "b"), put(alice, "locked", permission_write=0)],
@@ -345,7 +332,7 @@ async def test_deletes_are_checked_and_all_or_nothing(storage):
 
 @pytest_twisted.ensureDeferred
 async def test_the_server_deletes_anything_and_missing_is_no_error(storage):
-    (alice,) = await users(storage, "alice")
+    (alice,) = await create_users(storage, "alice")
     await storage.write_objects(None, [put(alice, "locked", permission_write=0)])
     await storage.delete_objects(
         None, [ObjectId("c", "locked", alice), ObjectId("c", "missing", alice)]
@@ -393,7 +380,7 @@ async def test_each_listing_filters_and_orders_as_nakama(storage):
 @pytest_twisted.ensureDeferred
 @pytest.mark.parametrize("who", ["public", "server", "own", "theirs", "server-owner"])
 async def test_cursors_page_through_every_listing(storage, who):
-    alice, bob = await users(storage, "alice", "bob")
+    alice, bob = await create_users(storage, "alice", "bob")
     for owner_id in (alice, bob):
         await storage.write_objects(
             None, [put(owner_id, f"k{i}", permission_read=i % 3) for i in range(7)]
@@ -419,7 +406,7 @@ async def test_cursors_page_through_every_listing(storage, who):
 
 @pytest_twisted.ensureDeferred
 async def test_a_full_last_page_has_no_cursor_and_a_cursor_is_exclusive(storage):
-    (alice,) = await users(storage, "alice")
+    (alice,) = await create_users(storage, "alice")
     await storage.write_objects(alice, [put(alice, k, permission_read=2) for k in ("a", "b")])
     assert await listed(storage, alice, alice, limit=2) == (
         [("a", alice, 2), ("b", alice, 2)],
@@ -437,7 +424,7 @@ async def test_a_cursor_made_by_nakama_pages_here(storage):
         "N38DAQENc3RvcmFnZUN1cnNvcgH_gAABAwEDS2V5AQwAAQZVc2VySUQB_4IAAQRSZWFkAQQAAAAQ_4EGAQEE"
         "VVVJRAH_ggAAABv_gAECazEBEEDETvnFv0_DvRpTnb0GIscBBAA"
     )
-    (alice,) = await users(storage, "alice")
+    (alice,) = await create_users(storage, "alice")
     await storage.write_objects(alice, [put(alice, f"k{i}", permission_read=2) for i in range(3)])
     assert await listed(storage, alice, alice, cursor=cursor) == ([("k2", alice, 2)], "")
 
@@ -445,7 +432,7 @@ async def test_a_cursor_made_by_nakama_pages_here(storage):
 @pytest_twisted.ensureDeferred
 @pytest.mark.parametrize("cursor", ["garbage!", "abc", "QUJD", "N38D", "a=", "+/+/"])
 async def test_a_malformed_cursor_is_refused(storage, cursor):
-    (alice,) = await users(storage, "alice")
+    (alice,) = await create_users(storage, "alice")
     await expect(InvalidCursor, storage.list_objects(alice, None, "c", 10, cursor))
 
 
