@@ -12,22 +12,12 @@ from __future__ import annotations
 
 import pytest_twisted
 
-from tests.conftest import make_config, stop_server
 from tests.test_e2e_nakama_js import (
-    ADAPTERS,
     node,  # noqa: F401  (fixture)
-    run_on_own_server,
+    scenario_runs,
 )
 
-
-@pytest_twisted.async_yield_fixture(scope="module", params=ADAPTERS)
-async def account_run(request, tmp_path_factory, node):  # noqa: F811
-    config = make_config(tmp_path_factory.mktemp(f"account-{request.param}"))
-    run = await run_on_own_server(node, config, request.param, "account")
-    try:
-        yield run
-    finally:
-        await stop_server(run.server)
+account_run = scenario_runs("account")
 
 
 def test_a_profile_is_updated_and_found_by_others(account_run) -> None:

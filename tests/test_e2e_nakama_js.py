@@ -24,7 +24,7 @@ from twisted.internet.defer import Deferred
 from twisted.internet.task import deferLater
 
 from nakama_rt.config import Config
-from tests.conftest import RunningServer, start_server, stop_server
+from tests.conftest import RunningServer, make_config, start_server, stop_server
 from tests.wsclient import SERVER_KEY, authenticate, http
 
 E2E_DIR = Path(__file__).parent / "e2e"
@@ -143,6 +143,27 @@ async def run_on_own_server(node: str, config: Config, adapter: str, scenario: s
         await stop_server(running)
         raise
     return ScenarioRun(running, adapter, facts)
+
+
+def scenario_runs(scenario: str):
+    """A module-scoped fixture: one run of ``scenario`` per adapter, each on a server of
+    its own, over (every socket gone) when the tests see it; the server stops after
+    the module. A module binds it, and imports ``node``::
+
+        storage_run = scenario_runs("storage")
+    """
+
+    @pytest_twisted.async_yield_fixture(scope="module", params=ADAPTERS)
+    async def run(request, tmp_path_factory, node):  # noqa: F811 (the fixture)
+        adapter = request.param
+        config = make_config(tmp_path_factory.mktemp(f"{scenario}-{adapter}"))
+        finished = await run_on_own_server(node, config, adapter, scenario)
+        try:
+            yield finished
+        finally:
+            await stop_server(finished.server)
+
+    return run
 
 
 def user_presence(user: dict, persistence: bool = False) -> dict:

@@ -16,29 +16,16 @@ import uuid
 
 import pytest_twisted
 
-from tests.conftest import make_config, stop_server
 from tests.test_e2e_nakama_js import (
-    ADAPTERS,
     all_sockets_gone,
     assert_frames,
     node,  # noqa: F401  (fixture)
-    run_on_own_server,
+    scenario_runs,
     user_id_by_http,
     user_presence,
 )
 
-
-@pytest_twisted.async_yield_fixture(scope="module", params=ADAPTERS)
-async def party_run(request, tmp_path_factory, node):  # noqa: F811
-    """One run of the scenario per adapter, on a server of its own; the run is over
-    (every socket gone) when the tests see it."""
-    adapter = request.param
-    config = make_config(tmp_path_factory.mktemp(f"party-{adapter}"))
-    run = await run_on_own_server(node, config, adapter, "party")
-    try:
-        yield run
-    finally:
-        await stop_server(run.server)
+party_run = scenario_runs("party")
 
 
 # --- expected values, as the facts normalise them ---------------------------------------------

@@ -14,22 +14,12 @@ import json
 
 import pytest_twisted
 
-from tests.conftest import make_config, stop_server
 from tests.test_e2e_nakama_js import (
-    ADAPTERS,
     node,  # noqa: F401  (fixture)
-    run_on_own_server,
+    scenario_runs,
 )
 
-
-@pytest_twisted.async_yield_fixture(scope="module", params=ADAPTERS)
-async def storage_run(request, tmp_path_factory, node):  # noqa: F811
-    config = make_config(tmp_path_factory.mktemp(f"storage-{request.param}"))
-    run = await run_on_own_server(node, config, request.param, "storage")
-    try:
-        yield run
-    finally:
-        await stop_server(run.server)
+storage_run = scenario_runs("storage")
 
 
 def version(value: object) -> str:
