@@ -19,8 +19,6 @@ the others'), on whichever node it is asked.
 
 from __future__ import annotations
 
-import base64
-import binascii
 from dataclasses import dataclass
 
 import orjson
@@ -28,6 +26,7 @@ import orjson
 from nakama_rt.core.refs import ListedParty
 from nakama_rt.query import Document, QueryError, compile_query, index_document
 from nakama_rt.realtime.party.registry import PartyRegistry
+from nakama_rt.storage.social_core import InvalidCursor, encode_cursor, load_cursor
 
 #: The client API's bounds of ``limit`` and its default.
 LIMIT_MIN, LIMIT_MAX, DEFAULT_LIMIT = 1, 100, 10
@@ -45,21 +44,23 @@ class _Cursor:
     limit: int
 
     def encode(self) -> str:
-        data = orjson.dumps([self.query, self.open, self.offset, self.limit])
-        return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+        return encode_cursor(self.query, self.open, self.offset, self.limit)
 
     @classmethod
     def decode(cls, text: str) -> _Cursor:
+        """The API's one cursor decoding (base64url JSON of plain values), then this
+        cursor's shape."""
         try:
-            data = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-            query, open, offset, limit = orjson.loads(data)
-        except (binascii.Error, ValueError, TypeError):
+            values = load_cursor(text, unpadded=True)
+        except InvalidCursor:
             raise PartyListError("invalid cursor") from None
+        if not isinstance(values, list) or len(values) != 4:
+            raise PartyListError("invalid cursor")
+        query, open, offset, limit = values
         if not (
             isinstance(query, str)
             and (open is None or isinstance(open, bool))
             and type(offset) is int
-            and offset >= 0
             and type(limit) is int
         ):
             raise PartyListError("invalid cursor")
