@@ -221,6 +221,24 @@ class User:
     refresh_token: str
 
 
+def bearer(user: User) -> str:
+    """The Authorization header of ``user``'s session."""
+    return f"Bearer {user.token}"
+
+
+def expect(answer: Answer, status: int, code: int | None, message: str | None) -> None:
+    """A success answers ``{}`` (``code`` None); a refusal its code and, unless
+    ``message`` is None, Nakama's exact body (None: for a wrongly typed field, where
+    protojson names a line and column and we do not)."""
+    assert answer.status == status, answer.body
+    if code is None:
+        assert answer.body == b"{}"
+    elif message is None:
+        assert answer.json()["code"] == code
+    else:
+        assert answer.body == orjson.dumps({"code": code, "message": message})
+
+
 async def new_user(target: Target, prefix: str = "c") -> User:
     """A fresh account (custom id), with a unique username."""
     username = f"{prefix}{uuid.uuid4().hex[:12]}"

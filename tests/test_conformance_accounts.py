@@ -10,33 +10,16 @@ from __future__ import annotations
 
 import uuid
 
-import orjson
 import pytest_twisted
 
-from tests.targets import basic, call, cases_on_targets, new_user, on_targets
+from tests.targets import basic, bearer, call, cases_on_targets, expect, new_user, on_targets
 
 INTERNAL = 13
 LAST = "Cannot unlink last account identifier. Check profile exists and is not last link."
 
 
-def bearer(user) -> str:
-    return f"Bearer {user.token}"
-
-
 def fresh(prefix: str) -> str:
     return f"{prefix}{uuid.uuid4().hex[:16]}"
-
-
-def expect(answer, status: int, code: int | None, message: str | None) -> None:
-    """A 200 answers ``{}``; a refusal its code and, unless None, Nakama's exact message
-    (for a wrongly typed field: protojson names a line and column, we do not)."""
-    assert answer.status == status, answer.body
-    if code is None:
-        assert answer.body == b"{}"
-    elif message is None:
-        assert answer.json()["code"] == code
-    else:
-        assert answer.body == orjson.dumps({"code": code, "message": message})
 
 
 # PUT /v2/account ---------------------------------------------------------------------------

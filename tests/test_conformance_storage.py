@@ -12,19 +12,14 @@ import hashlib
 import re
 import uuid
 
-import orjson
 import pytest_twisted
 
-from tests.targets import call, cases_on_targets, new_user, on_targets
+from tests.targets import bearer, call, cases_on_targets, expect, new_user, on_targets
 
 STORAGE = "/v2/storage"
 #: A write's ack stamps microseconds; a read's object, seconds.
 ACK_TIME = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$")
 READ_TIME = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
-
-
-def bearer(user) -> str:
-    return f"Bearer {user.token}"
 
 
 def version(value: str) -> str:
@@ -115,10 +110,7 @@ async def test_a_bad_write_is_refused_as_nakama_words_it(target, label, objects,
     user = await new_user(target)
     new = uuid.uuid4().hex
     objects = [{**o, "key": o["key"].replace("<new>", new)} for o in objects]
-    answer = await write(target, user, *objects)
-    assert (answer.status, answer.json()["code"]) == (status, code)
-    if message is not None:
-        assert answer.body == orjson.dumps({"code": code, "message": message})
+    expect(await write(target, user, *objects), status, code, message)
 
 
 @on_targets()
@@ -231,8 +223,4 @@ async def test_reads_lists_and_deletes_answer_as_nakama(target, label, method, p
                                                         code, message):  # fmt: skip
     user = await new_user(target)
     answer = await call(target, method, path.replace("<me>", user.user_id), body, bearer(user))
-    assert answer.status == status
-    if code is None:
-        assert answer.body == b"{}"
-    else:
-        assert answer.body == orjson.dumps({"code": code, "message": message})
+    expect(answer, status, code, message)
