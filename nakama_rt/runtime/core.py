@@ -8,7 +8,6 @@ the same whether the call came from a socket, HTTP or a session event.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Mapping
 from typing import Any, Protocol
 
@@ -208,10 +207,6 @@ class Runtime:
         called.addErrback(self._logged, "run_once function failed")
         called.addErrback(lambda _: None)
         return True
-
-    def seconds(self) -> float:
-        """Now, by the server's clock (``nk.time``)."""
-        return self._clock.seconds() if self._clock is not None else time.time()
 
     def _event(self, functions: list[Any], session: SessionFacts, event: Event) -> None:
         if not functions:
