@@ -93,3 +93,15 @@ async def test_properties_must_be_strings(server) -> None:
 @pytest_twisted.ensureDeferred
 async def test_run_once_runs_once_per_process(server) -> None:
     assert game().ONCE == ["run_once"]
+
+
+def test_an_event_needs_a_name_and_run_once_a_function(server) -> None:
+    nk = server.server.runtime.nk
+    for name in ("", None, 5):
+        with pytest.raises(ValueError, match="an event name must be a non-empty string"):
+            nk.event(name)
+    with pytest.raises(TypeError, match="event properties must map strings to strings"):
+        nk.event("x", {1: "a"})
+    with pytest.raises(TypeError, match="run_once expects a function"):
+        nk.run_once("not a function")
+    assert game().ONCE == ["run_once"]
