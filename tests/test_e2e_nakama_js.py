@@ -304,3 +304,50 @@ async def test_status_follow_update_leave_unfollow_and_bad_input(server, node, a
     assert not server.server.status.is_online(b["user_id"])
     assert server.server.status.followers(b["user_id"]) == frozenset()
     assert server.server.status.followers(a["user_id"]) == frozenset()
+
+
+LEADERBOARD_MODULES = Path(__file__).parent / "leaderboard_modules"
+LEADERBOARD_SCENARIOS = ["pages", "operators", "around", "refusals", "reset"]
+
+
+@pytest.mark.parametrize("adapter", ADAPTERS)
+@pytest_twisted.ensureDeferred
+async def test_leaderboards(tmp_path, node, adapter) -> None:
+    """The ``leaderboard_*`` scenarios (``tests/e2e/leaderboard_scenarios.mjs``: their
+    node checks hold the values a reference Nakama gives) on a server of their own, whose
+    runtime has the board-making RPCs of ``tests/leaderboard_modules``; then what the
+    server's storage holds."""
+    config = make_config(tmp_path, runtime={"path": str(LEADERBOARD_MODULES)})
+    running = await start_server(config)
+    try:
+        facts = {}
+        for name in LEADERBOARD_SCENARIOS:
+            facts[name] = await run_scenario(node, running.port, adapter, f"leaderboard_{name}")
+        storage = running.app.storage
+
+        async def held(board: str, expiry: int = 0) -> list[tuple]:
+            page = await storage.list_leaderboard_records(board, 10, "", [], expiry)
+            return [(r.owner_id, r.score, r.subscore, r.num_score, r.rank) for r in page.records]
+
+        users = facts["pages"]["users"]
+        assert await held(facts["pages"]["board"]) == [
+            (users["bob"]["user_id"], 100, 9, 1, 1),
+            (users["alice"]["user_id"], 100, 5, 1, 2),
+            (users["carol"]["user_id"], 50, 0, 1, 3),
+        ]
+        operators = facts["operators"]
+        me = operators["user"]["user_id"]
+        assert await held(operators["boards"]["best"]) == [(me, 10, 0, 3, 1)]
+        assert await held(operators["boards"]["incr"]) == [(me, 40, 0, 4, 1)]
+        around = facts["around"]["users"]
+        owners = [r[0] for r in await held(facts["around"]["board"])]
+        assert owners == [around[i] for i in (0, 1, 3, 4)]  # player 2 deleted theirs
+        refusals = facts["refusals"]
+        assert await held(refusals["board"]) == [(refusals["user"]["user_id"], 42, 1, 1, 1)]
+        reset = facts["reset"]
+        expected = [(reset["user"]["user_id"], 5, 0, 1, 1)]
+        assert await held(reset["board"], reset["expiry"]) == expected
+        assert await held(reset["board"], reset["expiry"] - 86400) == []
+        await all_sockets_gone(running)
+    finally:
+        await stop_server(running)

@@ -501,3 +501,15 @@ def test_match_harness_gives_the_match_an_nk_over_its_world(tmp_path) -> None:
     assert len(runtime.nk.called("match_list")) == 2
     with pytest.raises(RuntimeError, match="needs the server's streams and matches"):
         runtime.nk.match_list(10)
+
+
+def test_ctx_carries_nakamas_version_and_session_expiry_names():
+    """``ctx.version`` is this server's version (Nakama's RUNTIME_CTX_VERSION) and
+    ``ctx.user_session_exp`` Nakama's name for ``ctx.expiry``."""
+    import nakama_rt
+    from nakama_rt.runtime.context import ExecutionMode, RuntimeContext
+
+    ctx = RuntimeContext(execution_mode=ExecutionMode.RPC, expiry=1_800_000_000)
+    assert ctx.version == nakama_rt.__version__ != ""
+    assert ctx.user_session_exp == 1_800_000_000
+    assert RuntimeContext().user_session_exp is None

@@ -37,7 +37,7 @@ from nakama_rt.storage.chat import StoredMessage, StoredNotification, StreamKey
 from nakama_rt.storage.social import FRIEND, INVITE_SENT
 
 #: The schema versions added since ``BEFORE``: an upgrade applies these, and only these.
-ADDED_SINCE = [4]  # storage objects (issue 16)
+ADDED_SINCE = [4, 5]  # storage objects, leaderboards (issue 16)
 #: The last commit of the storage package before the one SQL seam (issue 14).
 BEFORE = "c8f04a94bba1a460371143965a2d81dcbe023a99"
 REPOSITORY = Path(__file__).resolve().parent.parent

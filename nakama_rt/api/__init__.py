@@ -26,6 +26,7 @@ from . import (
     chat,
     friends,
     groups,
+    leaderboard,
     link,
     match,
     matchmaker,
@@ -35,6 +36,7 @@ from . import (
     users,
 )
 from .context import BCRYPT_COST, ApiContext
+from .hooks import ApiHooks
 from .http import (
     ApiError,
     Call,
@@ -58,20 +60,23 @@ __all__ = [
 
 def build_api(context: ApiContext, runtime: Runtime | None = None) -> IResource:
     """The resource answering everything under ``/v2/``; ``/v2/rpc/{id}`` calls the
-    functions of ``runtime`` (none when it is None)."""
+    functions of ``runtime`` and its API hooks run around the calls (none when it is
+    None)."""
     routes = [*authenticate.ROUTES, *session_tokens.ROUTES, *account.ROUTES]
     routes += [*friends.ROUTES, *groups.ROUTES, *chat.ROUTES, *match.ROUTES, *party.ROUTES]
-    routes += [*storage.ROUTES, *matchmaker.ROUTES]
+    routes += [*storage.ROUTES, *matchmaker.ROUTES, *leaderboard.ROUTES]
     routes += link.ROUTES
     routes += users.ROUTES
+    runtime = runtime or Runtime()
     api = JsonResource(
         context,
         routes,
         context.config.socket.max_request_size_bytes,
         context.counts,
         clock=context.reactor,
+        hooks=ApiHooks(context, runtime),
     )
-    return ApiRoot(api, RpcResource(context, runtime or Runtime()))
+    return ApiRoot(api, RpcResource(context, runtime))
 
 
 DATABASE_DOWN = "Database unavailable."

@@ -98,6 +98,7 @@ ROUTES = [
         get_account,
         auth="bearer",
         internal="Error retrieving user account.",
+        hook="GetAccount",
     ),
     # Nakama's own rules answer a NUL in a username; PostgreSQL refuses it elsewhere,
     # which Nakama answers as a failed update (ValueRefused here, on both backends).
@@ -117,5 +118,6 @@ ROUTES = [
             ValueRefused: ApiError(Code.INTERNAL, _UPDATE_FAILED),
         },
         internal=_UPDATE_FAILED,
+        hook="UpdateAccount",
     ),
 ]

@@ -203,7 +203,7 @@ _ERRORS: ErrorMap = {
 }
 
 
-def _route(kind: bytes, handler: Handler, body: Mapping[str, FieldKind]) -> Route:
+def _route(kind: bytes, handler: Handler, body: Mapping[str, FieldKind], hook: str) -> Route:
     """``POST /account/authenticate/<kind>``, with the server key.
 
     Nakama's rules refuse control characters (NUL included) in ids, emails and
@@ -218,11 +218,17 @@ def _route(kind: bytes, handler: Handler, body: Mapping[str, FieldKind]) -> Rout
         check_nul=False,
         errors=_ERRORS,
         internal=_ERROR_FINDING,
+        hook=hook,
     )
 
 
 ROUTES = [
-    _route(b"custom", authenticate_custom, {"id": "string", "vars": "map"}),
-    _route(b"device", authenticate_device, {"id": "string", "vars": "map"}),
-    _route(b"email", authenticate_email, {"email": "string", "password": "string", "vars": "map"}),
+    _route(b"custom", authenticate_custom, {"id": "string", "vars": "map"}, "AuthenticateCustom"),
+    _route(b"device", authenticate_device, {"id": "string", "vars": "map"}, "AuthenticateDevice"),
+    _route(
+        b"email",
+        authenticate_email,
+        {"email": "string", "password": "string", "vars": "map"},
+        "AuthenticateEmail",
+    ),
 ]

@@ -205,6 +205,7 @@ ROUTES = [
         auth="bearer",
         query={"limit": "string", "forward": "bool", "cursor": "string"},
         internal="Error listing messages from channel.",
+        hook="ListChannelMessages",
     ),
     Route(
         b"GET",
@@ -213,6 +214,7 @@ ROUTES = [
         auth="bearer",
         query={"limit": "string", "cacheable_cursor": "string"},
         internal="Error retrieving notifications.",
+        hook="ListNotifications",
     ),
     Route(
         b"DELETE",
@@ -220,5 +222,6 @@ ROUTES = [
         delete_notifications,
         auth="bearer",
         internal="Error while deleting notifications.",
+        hook="DeleteNotifications",
     ),
 ]

@@ -183,6 +183,7 @@ ROUTES = [
         query={"cursor": "string"},
         errors={InvalidCursor: ApiError(Code.INVALID_ARGUMENT, "Cursor is invalid.")},
         internal=_failing_to("list"),
+        hook="ListFriends",
     ),
     Route(
         b"POST",
@@ -191,9 +192,22 @@ ROUTES = [
         auth="bearer",
         query={"metadata": "string"},
         internal=_failing_to("add"),
+        hook="AddFriends",
     ),
-    Route(b"DELETE", (b"friend",), delete_friends, auth="bearer", internal=_failing_to("delete")),
     Route(
-        b"POST", (b"friend", b"block"), block_friends, auth="bearer", internal=_failing_to("block")
+        b"DELETE",
+        (b"friend",),
+        delete_friends,
+        auth="bearer",
+        internal=_failing_to("delete"),
+        hook="DeleteFriends",
+    ),
+    Route(
+        b"POST",
+        (b"friend", b"block"),
+        block_friends,
+        auth="bearer",
+        internal=_failing_to("block"),
+        hook="BlockFriends",
     ),
 ]

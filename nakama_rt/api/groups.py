@@ -398,6 +398,7 @@ def _on_members(verb: str, handler: Handler, where: str) -> Route:
         auth="bearer",
         errors=_MEMBER_ERRORS,
         internal=f"Error while trying to {verb} users {where} a group.",
+        hook=f"{verb.capitalize()}GroupUsers",
     )
 
 
@@ -410,6 +411,7 @@ ROUTES = [
         query={"name": "string", "lang_tag": "string", "open": "bool", "cursor": "string"},
         errors={InvalidCursor: ApiError(Code.INVALID_ARGUMENT, "Malformed cursor was used.")},
         internal="Error while trying to list groups.",
+        hook="ListGroups",
     ),
     Route(
         b"POST",
@@ -418,6 +420,7 @@ ROUTES = [
         auth="bearer",
         errors={GroupNameTaken: ApiError(Code.ALREADY_EXISTS, "Group name is in use.")},
         internal="Error while trying to create group.",
+        hook="CreateGroup",
     ),
     Route(
         b"PUT",
@@ -433,6 +436,7 @@ ROUTES = [
             GroupNameTaken: ApiError(Code.INVALID_ARGUMENT, "Group name is in use."),
         },
         internal="Error while trying to update group.",
+        hook="UpdateGroup",
     ),
     Route(
         b"DELETE",
@@ -445,6 +449,7 @@ ROUTES = [
             )
         },
         internal="Error while trying to delete group.",
+        hook="DeleteGroup",
     ),
     Route(
         b"POST",
@@ -453,6 +458,7 @@ ROUTES = [
         auth="bearer",
         errors={GroupNotFound: ApiError(Code.NOT_FOUND, "Group not found."), GroupFull: _FULL},
         internal="Error while trying to join group.",
+        hook="JoinGroup",
     ),
     Route(
         b"POST",
@@ -465,6 +471,7 @@ ROUTES = [
             )
         },
         internal="Error while trying to leave group.",
+        hook="LeaveGroup",
     ),
     _on_members("add", add_group_users, "to"),
     _on_members("kick", kick_group_users, "from"),
@@ -479,6 +486,7 @@ ROUTES = [
         query=_PAGE,
         errors={InvalidCursor: _CURSOR_INVALID},
         internal="Error while trying to list users in a group.",
+        hook="ListGroupUsers",
     ),
     Route(
         b"GET",
@@ -488,5 +496,6 @@ ROUTES = [
         query=_PAGE,
         errors={InvalidCursor: _CURSOR_INVALID},
         internal="Error while trying to list groups for a user.",
+        hook="ListUserGroups",
     ),
 ]

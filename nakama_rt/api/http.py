@@ -7,9 +7,11 @@ server-key and bearer checks, CORS, and :class:`JsonResource`, which routes a
 request to an ``async`` handler and turns every outcome into a JSON answer.
 
 Each API module declares its routes beside its handlers, in a ``ROUTES`` table of
-:class:`Route`: method, path, authentication, message shape, and how the handler's
+:class:`Route`: method, path, authentication, message shape, how the handler's
 exceptions are answered (``errors`` by exception type, ``internal`` for a failed
-query), as klein's ``handle_errors`` does, but per route, as Nakama words them.
+query), as klein's ``handle_errors`` does, but per route, as Nakama words them, and the
+name of Nakama's API call whose before and after hooks run around it (``hook``, see
+:mod:`.hooks`).
 
 Why our own router and not klein
 --------------------------------
@@ -62,7 +64,8 @@ import io
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, BinaryIO, Literal
+from types import MappingProxyType
+from typing import Any, BinaryIO, Literal, Protocol
 from urllib.parse import unquote
 
 import orjson
@@ -242,6 +245,13 @@ def decode_body(
         return None
     if not isinstance(data, dict):
         raise ApiError(Code.INVALID_ARGUMENT, "Invalid JSON request body: expected an object.")
+    return decode_fields(data, fields, check_nul)
+
+
+def decode_fields(
+    data: Mapping[str, Any], fields: Mapping[str, FieldKind], check_nul: bool = True
+) -> dict[str, Any]:
+    """The known ``fields`` of a decoded JSON object, as :func:`decode_body` checks them."""
     message: dict[str, Any] = {}
     for name, kind in fields.items():
         value = data.get(name)
@@ -303,6 +313,14 @@ def unparsable(name: str, parser: str, value: str, why: str = "invalid syntax") 
     )
 
 
+def parse_bool(name: str, text: str) -> bool:
+    """A boolean parameter as grpc-gateway parses it (Go's ``strconv.ParseBool``)."""
+    value = _BOOLS.get(text)
+    if value is None:
+        raise unparsable(name, "ParseBool", text)
+    return value
+
+
 def decode_query(
     args: Mapping[bytes, list[bytes]], params: Mapping[str, QueryKind], check_nul: bool = True
 ) -> dict:
@@ -323,9 +341,7 @@ def decode_query(
             raise too_many_values(name, texts)
         text = texts[0]
         if kind == "bool":
-            if text not in _BOOLS:
-                raise unparsable(name, "ParseBool", text)
-            values[name] = _BOOLS[text]
+            values[name] = parse_bool(name, text)
         else:
             values[name] = check_text(text, name, "query parameter") if check_nul else text
     return values
@@ -496,9 +512,32 @@ def read_body(request: server.Request, max_body_bytes: int | None) -> bytes:
 INTERNAL_ERROR = "Internal Server Error"
 
 
+class _Marker:
+    """A value that stands for no value (its name as its repr)."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __repr__(self) -> str:
+        return self.name
+
+
+#: What :meth:`Call.json_body` gives for an empty body (nothing but whitespace).
+NO_BODY: Any = _Marker("NO_BODY")
+_UNREAD: Any = _Marker("<unread>")
+
+#: The query of a request with none. (twisted.web types ``Request.args`` as its ``= None``
+#: class default, so ``args or {}`` would read as an empty dict of nothing.)
+NO_ARGS: Mapping[bytes, list[bytes]] = MappingProxyType({})
+
+
 @dataclass
 class Call:
-    """One decoded API request, as a handler sees it."""
+    """One decoded API request, as a handler sees it.
+
+    A handler reads the query as :attr:`args` and a body it decodes itself through
+    :meth:`json_body`, not from ``request``: what a before hook changed (:mod:`.hooks`)
+    is then what the handler serves."""
 
     request: server.Request
     #: The message body's known fields, or None when the body was empty.
@@ -510,6 +549,48 @@ class Call:
     #: :attr:`Route.internal`, until a handler that fails in Nakama's words per step
     #: names the step it enters (authentication: finding, then creating the account).
     internal: str = INTERNAL_ERROR
+    #: The query parameters when a before hook rewrote them (None: the request's).
+    rewritten_args: Mapping[bytes, list[bytes]] | None = None
+    #: The body's JSON value once read (:meth:`json_body`), or as a before hook left it.
+    _json: Any = field(default=_UNREAD, init=False, repr=False)
+
+    @property
+    def args(self) -> Mapping[bytes, list[bytes]]:
+        """The query parameters, raw, as ``Request.args`` holds them."""
+        if self.rewritten_args is not None:
+            return self.rewritten_args
+        return self.request.args or NO_ARGS
+
+    def json_body(self, max_body_bytes: int | None) -> Any:
+        """The body's JSON value (:data:`NO_BODY` when empty), read and parsed when first
+        asked; InvalidArgument, in grpc-gateway's words, if it is over ``max_body_bytes``
+        or not JSON. Handlers that decode their message themselves start here."""
+        if self._json is _UNREAD:
+            raw = read_body(self.request, max_body_bytes)
+            if not raw.strip():
+                self._json = NO_BODY
+            else:
+                try:
+                    self._json = orjson.loads(raw)
+                except orjson.JSONDecodeError as error:
+                    raise ApiError(
+                        Code.INVALID_ARGUMENT, f"Invalid JSON request body: {error}."
+                    ) from None
+        return self._json
+
+    @property
+    def body_empty(self) -> bool:
+        """Whether the request has no body (nothing but whitespace), or a before hook left
+        it none: grpc-gateway then leaves the message field the body fills unset."""
+        if self._json is _UNREAD:
+            return not read_body(self.request, None).strip()
+        return self._json is NO_BODY
+
+    def rewrite(self, json_body: Any, args: Mapping[bytes, list[bytes]]) -> None:
+        """Serve a before hook's request: its body (a JSON value, or :data:`NO_BODY`) and
+        query parameters replace the client's."""
+        self._json = json_body
+        self.rewritten_args = args
 
 
 #: ``handler(context, call, *path_values)``: the reply message as JSON.
@@ -550,13 +631,43 @@ class Route:
     #: The message of the route's 500 (code 13) when the database is unavailable or the
     #: handler fails unexpectedly: Nakama's words for a failed query at this endpoint.
     internal: str = INTERNAL_ERROR
+    #: Nakama's name of the API call (the rpc of its ``service Nakama``, such as
+    #: ``"WriteStorageObjects"``) whose before and after hooks run around this route;
+    #: None where Nakama has none.
+    hook: str | None = None
+    #: Request fields a literal path stands for, handed to the handler as keywords
+    #: (``GET /storage/delete`` is grpc-gateway's ``/storage/{collection}``, which the
+    #: literal ``PUT /storage/delete`` shadows here).
+    path_values: Mapping[str, str] = field(default_factory=dict)
+
+
+class Hooks(Protocol):
+    """Nakama's before and after hooks around the routes that name one
+    (:class:`~nakama_rt.api.hooks.ApiHooks`)."""
+
+    def check(self, routes: list[Route]) -> None:
+        """Refuse routes naming a call hooks do not know (ValueError)."""
+
+    def hooked(self, name: str) -> bool:
+        """Whether a before or after hook is registered for API call ``name``."""
+
+    async def before(
+        self, route: Route, call: Call, values: list[str]
+    ) -> tuple[list[str], dict[str, str], Any]:
+        """Run the before hook (raising ApiError to refuse the call) and rewrite ``call``
+        with its request: the path values and keywords to serve, and the request for
+        :meth:`after`."""
+
+    def after(self, route: Route, call: Call, request: Any, reply: Mapping[str, Any]) -> None:
+        """Start the after hook with the reply sent; never fails."""
 
 
 def _is_param(segment: bytes) -> bool:
     return segment.startswith(b"{") and segment.endswith(b"}")
 
 
-def _param_names(pattern: tuple[bytes, ...]) -> list[str]:
+def param_names(pattern: tuple[bytes, ...]) -> list[str]:
+    """The names of ``pattern``'s ``{name}`` segments, in order."""
     return [segment[1:-1].decode("ascii") for segment in pattern if _is_param(segment)]
 
 
@@ -608,7 +719,9 @@ class JsonResource(Resource):
 
     Checks run in grpc-gateway's order: route (404, or 501 for a known path with
     another method), body, query and path decoding (400), authentication (401),
-    then the handler.
+    then the handler. Where the route names an API call that game code hooks
+    (``hooks``, :class:`~nakama_rt.api.hooks.ApiHooks`), its before hook runs just
+    before the handler and its after hook once the answer is written.
 
     What a handler raises or lets through is answered here, once for every route:
 
@@ -636,11 +749,15 @@ class JsonResource(Resource):
         max_body_bytes: int | None,
         counts: RealtimeCounts | None = None,
         clock: IReactorTime | None = None,
+        hooks: Hooks | None = None,
     ) -> None:
         super().__init__()
         self.context = context
         self.max_body_bytes = max_body_bytes
         self.counts = counts
+        if hooks is not None:
+            hooks.check(routes)
+        self.hooks = hooks
         self.outages = OutageLog(clock.seconds if clock is not None else time.monotonic)
         self._routes: dict[tuple[bytes, ...], dict[bytes, Route]] = {}
         for route in routes:
@@ -706,6 +823,7 @@ class JsonResource(Resource):
         over: list[Failure | None],
     ) -> None:
         call: Call | None = None
+        hooked, served, fixed = False, None, route.path_values
         try:
             body, check_nul = None, route.check_nul
             if route.body is not None:
@@ -714,10 +832,14 @@ class JsonResource(Resource):
             query = decode_query(request.args or {}, route.query, check_nul)
             call = Call(request, body, query, internal=route.internal)
             if check_nul:
-                for name, value in zip(_param_names(route.path), values, strict=True):
+                for name, value in zip(param_names(route.path), values, strict=True):
                     check_text(value, name, "path parameter")
             call.session = self._check_auth(request, route)
-            result = await route.handler(self.context, call, *values)
+            hooks = self.hooks
+            if route.hook is not None and hooks is not None and hooks.hooked(route.hook):
+                hooked = True
+                values, fixed, served = await hooks.before(route, call, values)
+            result = await route.handler(self.context, call, *values, **fixed)
         except ApiError as error:
             if not over:
                 self._refuse(request, error)
@@ -727,6 +849,8 @@ class JsonResource(Resource):
             return
         if not over:
             write_json(request, 200, result)
+        if hooked and self.hooks is not None and call is not None:
+            self.hooks.after(route, call, served, result)
 
     def _failed(
         self,

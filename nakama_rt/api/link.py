@@ -105,6 +105,7 @@ def _route(
     PostgreSQL, which refuses it, and Nakama answers that as a failed query
     (ValueRefused here, on both backends); passwords and vars are never stored."""
     failed = ApiError(Code.INTERNAL, internal)
+    verb, kind = (part.decode("ascii") for part in path)
     return Route(
         b"POST",
         (b"account", *path),
@@ -114,6 +115,7 @@ def _route(
         check_nul=False,
         errors={ValueRefused: failed, **errors},
         internal=internal,
+        hook=verb.capitalize() + kind.capitalize(),  # "LinkCustom", "UnlinkEmail"...
     )
 
 

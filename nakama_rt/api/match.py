@@ -43,5 +43,6 @@ ROUTES = [
             # client's mistake all the same: one debug line, as for every refusal.
             QueryError: ApiError(Code.INTERNAL, "Error listing matches."),
         },
+        hook="ListMatches",
     ),
 ]

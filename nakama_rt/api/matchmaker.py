@@ -37,4 +37,12 @@ async def matchmaker_stats(ctx: ApiContext, call: Call) -> dict[str, Any]:
     return answer
 
 
-ROUTES = [Route(b"GET", (b"matchmaker", b"stats"), matchmaker_stats, auth="bearer")]
+ROUTES = [
+    Route(
+        b"GET",
+        (b"matchmaker", b"stats"),
+        matchmaker_stats,
+        auth="bearer",
+        hook="GetMatchmakerStats",
+    )
+]

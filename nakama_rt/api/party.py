@@ -39,5 +39,6 @@ ROUTES = [
         # Nakama answers a bad cursor or query as an internal error, in its words for
         # matches. It is the client's mistake all the same (one debug line).
         errors={PartyListError: ApiError(Code.INTERNAL, "Error listing matches.")},
+        hook="ListParties",
     ),
 ]

@@ -109,6 +109,7 @@ ROUTES = [
         body={"token": "string", "vars": "map"},
         check_nul=False,
         internal="Error finding user account.",
+        hook="SessionRefresh",
     ),
     Route(
         b"POST",
@@ -117,5 +118,6 @@ ROUTES = [
         auth="bearer",
         body={"token": "string", "refresh_token": "string"},
         check_nul=False,
+        hook="SessionLogout",
     ),
 ]

@@ -10,22 +10,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from types import MappingProxyType
 from typing import Any, Literal
-
-import orjson
 
 from nakama_rt.storage.social import Group
 
 from .account import timestamp
-from .http import ApiError, Call, Code, check_text, read_body, too_many_values, unparsable
+from .http import NO_BODY, ApiError, Call, Code, check_text, too_many_values, unparsable
 
 # Query parameters --------------------------------------------------------------------------
-
-
-#: The query of a request with none. (twisted.web types ``Request.args`` as its ``= None``
-#: class default, so ``args or {}`` would read as an empty dict of nothing.)
-_NO_ARGS: Mapping[bytes, list[bytes]] = MappingProxyType({})
 
 
 _INT = re.compile(r"[+-]?[0-9]+")
@@ -39,9 +31,7 @@ def query_list(call: Call, name: str, check_nul: bool = True) -> list[str]:
     """Every value of a repeated query parameter, in order (none with a NUL, unless
     ``check_nul`` is false: where Nakama's own rules answer it)."""
     try:
-        values = [
-            raw.decode("utf-8") for raw in (call.request.args or _NO_ARGS).get(name.encode(), [])
-        ]
+        values = [raw.decode("utf-8") for raw in call.args.get(name.encode(), [])]
     except UnicodeDecodeError:
         raise _invalid_query(name) from None
     if not check_nul:
@@ -68,7 +58,11 @@ def query_int32(call: Call, name: str) -> int | None:
 
 # Bodies ------------------------------------------------------------------------------------
 
-BodyKind = Literal["string", "bool", "int32"]
+BodyKind = Literal["string", "bool", "int32", "int64", "enum"]
+
+#: The range of each integer kind (an enum's number is an int32).
+_RANGES = {"int32": range(-(2**31), 2**31), "enum": range(-(2**31), 2**31)}
+_RANGES["int64"] = range(-(2**63), 2**63)
 
 
 def _typed(name: str, kind: BodyKind, value: Any) -> Any:
@@ -76,7 +70,9 @@ def _typed(name: str, kind: BodyKind, value: Any) -> Any:
         return check_text(value, name)
     if kind == "bool" and isinstance(value, bool):
         return value
-    if kind == "int32" and not isinstance(value, bool):
+    if kind == "enum" and isinstance(value, str) and value:
+        return value  # protojson takes an enum value's name; the caller knows the names.
+    if kind in _RANGES and not isinstance(value, bool):
         # protojson takes a JSON number with an integral value, or one as a string.
         number: Any = value
         if isinstance(value, str):
@@ -86,9 +82,15 @@ def _typed(name: str, kind: BodyKind, value: Any) -> Any:
                 number = None
         elif isinstance(value, float) and value.is_integer():
             number = int(value)
-        if isinstance(number, int) and -(2**31) <= number < 2**31:
+        if isinstance(number, int) and number in _RANGES[kind]:
             return number
-    noun = {"string": "a string", "bool": "a boolean", "int32": "a 32-bit integer"}[kind]
+    noun = {
+        "string": "a string",
+        "bool": "a boolean",
+        "int32": "a 32-bit integer",
+        "int64": "a 64-bit integer",
+        "enum": "an enum value",
+    }[kind]
     raise ApiError(Code.INVALID_ARGUMENT, f'Invalid value for field "{name}": not {noun}.')
 
 
@@ -97,14 +99,8 @@ def decode_typed_body(
 ) -> dict[str, Any]:
     """The known fields of a JSON message body (``{}`` when empty); ``null`` is absent,
     unknown fields are ignored, lowerCamelCase names are accepted."""
-    raw = read_body(call.request, max_body_bytes)
-    if not raw.strip():
-        return {}
-    try:
-        data = orjson.loads(raw)
-    except orjson.JSONDecodeError as error:
-        raise ApiError(Code.INVALID_ARGUMENT, f"Invalid JSON request body: {error}.") from None
-    if data is None:
+    data = call.json_body(max_body_bytes)
+    if data is NO_BODY or data is None:
         return {}
     if not isinstance(data, dict):
         raise ApiError(Code.INVALID_ARGUMENT, "Invalid JSON request body: expected an object.")

@@ -18,8 +18,6 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-import orjson
-
 from nakama_rt.storage import SYSTEM_USER_ID
 from nakama_rt.storage.jsonb import InvalidValue, ObjectValue, object_value
 from nakama_rt.storage.objects import (
@@ -36,7 +34,7 @@ from nakama_rt.wire.ids import canonical_uuid
 
 from .account import timestamp
 from .context import ApiContext
-from .http import ApiError, Call, Code, Handler, Route, check_text, nul_refused, read_body
+from .http import NO_BODY, ApiError, Call, Code, Route, check_text, nul_refused
 from .social_http import populated, query_int32
 
 _NOT_SET = ApiError(
@@ -103,13 +101,9 @@ def _field(message: Mapping[str, Any], name: str, kind: Kind) -> Any:
 def _messages(ctx: ApiContext, call: Call, name: str, fields: Mapping[str, Kind]) -> list[dict]:
     """The repeated message field ``name`` of the request body, each message's known
     fields decoded (an empty body, or a null field, holds none)."""
-    raw = read_body(call.request, ctx.config.socket.max_request_size_bytes)
-    if not raw.strip():
+    body = call.json_body(ctx.config.socket.max_request_size_bytes)
+    if body is NO_BODY:
         return []
-    try:
-        body = orjson.loads(raw)
-    except orjson.JSONDecodeError as error:
-        raise ApiError(Code.INVALID_ARGUMENT, f"Invalid JSON request body: {error}.") from None
     if not isinstance(body, dict):  # a JSON null too: grpc-gateway refuses it
         raise ApiError(Code.INVALID_ARGUMENT, "Invalid JSON request body: expected an object.")
     items = body.get(name)
@@ -307,12 +301,6 @@ async def list_objects(
     )
 
 
-async def list_delete_collection(ctx: ApiContext, call: Call) -> dict[str, Any]:
-    """``GET /v2/storage/delete``: grpc-gateway matches it to the listing of a
-    collection named "delete" (only ``PUT`` is the batch delete)."""
-    return await list_objects(ctx, call, "delete")
-
-
 def _rejected(error: Exception) -> ApiError:
     return ApiError(Code.INVALID_ARGUMENT, str(error))
 
@@ -320,16 +308,19 @@ def _rejected(error: Exception) -> ApiError:
 _MALFORMED_CURSOR = ApiError(Code.INVALID_ARGUMENT, "Malformed cursor was used.")
 
 
-def _listing(path: tuple[bytes, ...], handler: Handler, by_query: bool) -> Route:
+def _listing(path: tuple[bytes, ...], **path_values: str) -> Route:
     """A listing route; only the one without the owner in its path takes it as a query."""
+    by_query = b"{user_id}" not in path
     return Route(
         b"GET",
         path,
-        handler,
+        list_objects,
         auth="bearer",
         query={"cursor": "string", "user_id": "string"} if by_query else {"cursor": "string"},
         errors={InvalidCursor: _MALFORMED_CURSOR},
         internal="Error listing storage objects.",
+        hook="ListStorageObjects",
+        path_values=path_values,
     )
 
 
@@ -341,6 +332,7 @@ ROUTES = [
         auth="bearer",
         errors={WriteRejected: _rejected},
         internal="Error writing storage objects.",
+        hook="WriteStorageObjects",
     ),
     Route(
         b"POST",
@@ -348,6 +340,7 @@ ROUTES = [
         read_objects,
         auth="bearer",
         internal="Error reading storage objects.",
+        hook="ReadStorageObjects",
     ),
     Route(
         b"PUT",
@@ -356,8 +349,11 @@ ROUTES = [
         auth="bearer",
         errors={DeleteRejected: _rejected},
         internal="Error deleting storage objects.",
+        hook="DeleteStorageObjects",
     ),
-    _listing((b"storage", b"{collection}"), list_objects, by_query=True),
-    _listing((b"storage", b"delete"), list_delete_collection, by_query=True),
-    _listing((b"storage", b"{collection}", b"{user_id}"), list_objects, by_query=False),
+    _listing((b"storage", b"{collection}")),
+    # grpc-gateway matches GET /v2/storage/delete to the listing of a collection named
+    # "delete" (only PUT is the batch delete).
+    _listing((b"storage", b"delete"), collection="delete"),
+    _listing((b"storage", b"{collection}", b"{user_id}")),
 ]

@@ -44,5 +44,6 @@ ROUTES = [
         check_nul=False,
         errors={ValueRefused: ApiError(Code.INTERNAL, _FAILED)},
         internal=_FAILED,
+        hook="GetUsers",
     ),
 ]

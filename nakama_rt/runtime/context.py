@@ -14,6 +14,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
+from nakama_rt._version import __version__
+
 
 class ExecutionMode(enum.StrEnum):
     """Why runtime code runs (``RUNTIME_CTX_MODE``), with Nakama's names."""
@@ -25,6 +27,7 @@ class ExecutionMode(enum.StrEnum):
     AFTER = "after"
     MATCH = "match"
     MATCHMAKER = "matchmaker"
+    MATCHMAKER_OVERRIDE = "matchmaker_override"
     MATCH_CREATE = "match_create"
     SHUTDOWN = "shutdown"
 
@@ -35,12 +38,14 @@ class RuntimeContext:
 
     ``env`` is ``runtime.env`` of the config; ``headers`` and ``query_params`` are set
     for RPCs over HTTP only (lists of values, the ``http_key`` parameter removed);
-    ``expiry`` is the session token's expiry (UNIX seconds).
+    ``expiry`` is the session token's expiry (UNIX seconds; Nakama's
+    ``user_session_exp``, also readable under that name); ``version`` is this server's.
     """
 
     env: Mapping[str, str] = field(default_factory=dict)
     execution_mode: ExecutionMode = ExecutionMode.RUN_ONCE
     node: str = ""
+    version: str = __version__
     headers: Mapping[str, list[str]] = field(default_factory=dict)
     query_params: Mapping[str, list[str]] = field(default_factory=dict)
     user_id: str | None = None
@@ -55,6 +60,11 @@ class RuntimeContext:
     match_node: str | None = None
     match_label: str | None = None
     match_tick_rate: int | None = None
+
+    @property
+    def user_session_exp(self) -> int | None:
+        """Nakama's name for :attr:`expiry`."""
+        return self.expiry
 
     def __post_init__(self) -> None:
         for name in ("env", "headers", "query_params", "vars"):

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Protocol
 
-from twisted.internet.defer import Deferred
+from twisted.internet.defer import Deferred, succeed
 from twisted.python.failure import Failure
 
 from nakama_rt.logs import Logger
@@ -114,6 +114,10 @@ class Runtime:
     def matchmaker_matched(self) -> Any:
         return self.initializer.matchmaker_matched
 
+    @property
+    def matchmaker_override(self) -> Any:
+        return self.initializer.matchmaker_override
+
     # RPC
 
     def has_rpc(self, id: str) -> bool:
@@ -162,6 +166,58 @@ class Runtime:
         called = invoke(fn, ctx, logger, self.nk, out, envelope)
         called.addCallback(lambda _: None)
         called.addErrback(self._logged, "after hook of {id} failed", id=message)
+        called.addErrback(lambda _: None)
+        return called
+
+    # API call hooks (the HTTP API's)
+
+    def has_api_hook(self, name: str) -> bool:
+        """Whether a before or after hook is registered for API call ``name``."""
+        init = self.initializer
+        return name in init.before_api or name in init.after_api
+
+    def api_context(self, mode: ExecutionMode, facts: Mapping[str, Any]) -> RuntimeContext:
+        """The ``ctx`` of an API call's hook: ``facts`` are the caller's (``user_id``,
+        ``username``, ``vars``, ``expiry``, ``client_ip``, ``client_port``); no headers,
+        query parameters, session id or language, as Nakama gives none."""
+        return self.context(mode, **facts)
+
+    def run_before_api(
+        self, name: str, facts: Mapping[str, Any], request: dict[str, Any] | None
+    ) -> Deferred[dict[str, Any] | None]:
+        """The request to serve (the hook's dict), None to disable the call, or a failure
+        (logged): the hook's error, or :class:`InvalidHookResult`. With no before hook,
+        ``request`` itself. A ``request`` of None (an empty message) is never replaced."""
+        fn = self.initializer.before_api.get(name)
+        if fn is None:
+            return succeed(request)
+        ctx = self.api_context(ExecutionMode.BEFORE, facts)
+        logger = self.logger.with_fields({"api_id": name.lower(), "mode": "before"})
+        called = invoke(fn, ctx, logger, self.nk, request)
+        if request is None:
+            called.addCallback(lambda _: None)
+        else:
+            called.addCallback(_api_before_result, name)
+        called.addErrback(self._logged, "before hook of {id} failed", id=name)
+        return called
+
+    def run_after_api(
+        self,
+        name: str,
+        facts: Mapping[str, Any],
+        out: Mapping[str, Any] | None,
+        request: Mapping[str, Any] | None,
+    ) -> Deferred[None]:
+        """Run the after hook of API call ``name``, if any; it never fails (errors are
+        logged, as Nakama ignores them)."""
+        fn = self.initializer.after_api.get(name)
+        if fn is None:
+            return succeed(None)
+        ctx = self.api_context(ExecutionMode.AFTER, facts)
+        logger = self.logger.with_fields({"api_id": name.lower(), "mode": "after"})
+        called = invoke(fn, ctx, logger, self.nk, out, request)
+        called.addCallback(lambda _: None)
+        called.addErrback(self._logged, "after hook of {id} failed", id=name)
         called.addErrback(lambda _: None)
         return called
 
@@ -233,6 +289,20 @@ def _rpc_result(result: Any) -> str:
     if not isinstance(result, str):
         raise TypeError(INVALID_RPC_RESULT)
     return result
+
+
+class InvalidHookResult(TypeError):
+    """A before hook returned what is not a request: the server's 500, not the game's
+    error, so its words stay in the log."""
+
+
+def _api_before_result(result: Any, name: str) -> dict[str, Any] | None:
+    if result is None or isinstance(result, dict):
+        return result
+    raise InvalidHookResult(
+        f"the before hook of {name} must return the request (a dict) or None, "
+        f"not {type(result).__name__}"
+    )
 
 
 def _before_result(result: Any, message: str) -> realtime_pb2.Envelope | None:

@@ -31,14 +31,16 @@ from nakama_rt.core.accounts import (
 from nakama_rt.core.notifications import NewNotification
 from nakama_rt.core.refs import MatchFilter, StreamRef
 from nakama_rt.storage import SYSTEM_USER_ID, User
+from nakama_rt.storage.leaderboards import Leaderboard, LeaderboardRecord, RecordList
 from nakama_rt.storage.objects import StorageAck, StorageObject
 from nakama_rt.wire.ids import canonical_uuid
 from nakama_rt.wire.proto import api_pb2, realtime_pb2
 
-from . import nk_accounts, nk_storage
+from . import nk_accounts, nk_leaderboards, nk_storage
 from .context import Event
 from .logger import RuntimeLogger
 from .nk_accounts import AccountStore
+from .nk_leaderboards import LeaderboardStore
 from .nk_storage import ObjectStore
 from .realtime import ListMatches, ListParties, NkChannels, NkMatches, NkStreams
 
@@ -344,6 +346,114 @@ class NakamaModule:
             raise ValueError("limit must not be negative")
         listed = self._objects().list_objects(caller, owner, collection, limit, cursor or "")
         return listed.addCallback(lambda page: (list(page.objects), page.cursor))
+
+    # Leaderboards: nk acts as the server, authoritative boards included.
+
+    def _leaderboards(self) -> LeaderboardStore:
+        if not isinstance(self._storage, LeaderboardStore):
+            raise RuntimeError("nk.leaderboard_* need the server's storage")
+        return self._storage
+
+    def leaderboard_create(
+        self,
+        id: str,
+        authoritative: bool = False,
+        sort_order: str = "desc",
+        operator: str = "best",
+        reset_schedule: str = "",
+        metadata: Mapping[str, Any] | str | None = None,
+        enable_ranks: bool = True,
+    ) -> Deferred[None]:
+        """Create a board unless one has the id (then nothing changes). ``sort_order``
+        "asc" or "desc"; ``operator`` "best", "set", "incr" or "decr";
+        ``reset_schedule`` a CRON expression ("" never resets)."""
+        settings = nk_leaderboards.created(
+            authoritative, sort_order, operator, reset_schedule, enable_ranks
+        )
+        text = nk_leaderboards.metadata_text(metadata, "{}") or "{}"
+        leaderboard_id = nk_leaderboards.board_id(id)
+        authority, order, merge, schedule, ranks = settings
+        made = self._leaderboards().create_leaderboard(
+            leaderboard_id, authority, order, merge, schedule, text, ranks
+        )
+        return made.addCallback(lambda _: None)
+
+    def leaderboard_delete(self, id: str) -> Deferred[None]:
+        """Delete a board and all its records (none there: no error)."""
+        deleted = self._leaderboards().delete_leaderboard(nk_leaderboards.board_id(id))
+        return deleted.addCallback(lambda _: None)
+
+    def leaderboards_get_id(self, ids: Iterable[str]) -> Deferred[list[Leaderboard]]:
+        """The boards that exist of ``ids``, in that order."""
+        return self._leaderboards().get_leaderboards([i for i in ids if isinstance(i, str)])
+
+    def leaderboard_record_write(
+        self,
+        id: str,
+        owner_id: str,
+        username: str = "",
+        score: int = 0,
+        subscore: int = 0,
+        metadata: Mapping[str, Any] | str | None = None,
+        override_operator: int | None = None,
+    ) -> Deferred[LeaderboardRecord]:
+        """Submit a score for ``owner_id`` with the board's operator, or
+        ``override_operator`` (1 best, 2 set, 3 incr, 4 decr); the record as it stands."""
+        leaderboard_id = nk_leaderboards.board_id(id)
+        owner = nk_leaderboards.owner_id(owner_id)
+        if not isinstance(username, str):
+            raise ValueError("expects username to be a string")
+        points = nk_leaderboards.scores(score, subscore)
+        text = nk_leaderboards.metadata_text(metadata, None)
+        operator = nk_leaderboards.override(override_operator)
+        return self._leaderboards().write_leaderboard_record(
+            None, leaderboard_id, owner, username or None, *points, text, operator
+        )
+
+    def leaderboard_record_delete(self, id: str, owner_id: str) -> Deferred[None]:
+        """Delete the owner's record of the board's current period, if any."""
+        leaderboard_id = nk_leaderboards.board_id(id)
+        owner = nk_leaderboards.owner_id(owner_id)
+        return self._leaderboards().delete_leaderboard_record(None, leaderboard_id, owner)
+
+    def leaderboard_records_list(
+        self,
+        id: str,
+        owner_ids: Iterable[str] = (),
+        limit: int = 10,
+        cursor: str = "",
+        expiry: int = 0,
+    ) -> Deferred[tuple[list[LeaderboardRecord], list[LeaderboardRecord], str, str]]:
+        """A page of records (``limit`` 0: none) and the records of ``owner_ids``, of the
+        period ending at ``expiry`` (0: the current one): ``(records, owner_records,
+        next_cursor, prev_cursor)``."""
+        leaderboard_id = nk_leaderboards.board_id(id)
+        owners = [nk_leaderboards.owner_id(owner) for owner in owner_ids]
+        page_size = nk_leaderboards.records_limit(limit)
+        until = nk_leaderboards.expiry(expiry)
+        listed = self._leaderboards().list_leaderboard_records(
+            leaderboard_id, page_size, cursor or "", owners, until
+        )
+        return listed.addCallback(
+            lambda page: (
+                list(page.records),
+                list(page.owner_records),
+                page.next_cursor,
+                page.prev_cursor,
+            )
+        )
+
+    def leaderboard_records_haystack(
+        self, id: str, owner_id: str, limit: int = 10, cursor: str = "", expiry: int = 0
+    ) -> Deferred[RecordList]:
+        """``limit`` records around the owner's (1-100), or the page ``cursor`` names."""
+        leaderboard_id = nk_leaderboards.board_id(id)
+        owner = nk_leaderboards.owner_id(owner_id)
+        size = nk_leaderboards.around_limit(limit)
+        until = nk_leaderboards.expiry(expiry)
+        return self._leaderboards().leaderboard_records_around(
+            leaderboard_id, owner, size, cursor or "", until
+        )
 
     # Streams, matches and channels: the realtime side given to the constructor.
 

@@ -1,5 +1,5 @@
-"""Accounts, chat, the social graph and storage objects behind one interface, on SQLite
-or PostgreSQL.
+"""Accounts, chat, the social graph, storage objects and leaderboards behind one
+interface, on SQLite or PostgreSQL.
 
 ``open_storage("sqlite:data/nakama-rt.sqlite3", reactor)`` or
 ``open_storage("postgresql://user@host/db", reactor)``; then ``start()`` (migrates)
@@ -14,7 +14,7 @@ The shape, and why:
   so the SQL cannot know which backend runs it.
 * Every query is written once, in the feature's module (:mod:`.users`, :mod:`.chat`,
   :mod:`.social_friends`, :mod:`.social_groups`, :mod:`.social_lists`,
-  :mod:`.objects_queries`), with
+  :mod:`.objects_queries`, :mod:`.leaderboards_queries`), with
   ``?`` marks and the dialect's fragments (row locks, times, ILIKE); the query
   object renders it for the backend's dialect when the storage is built, so a call
   costs what it did with hand-written SQL. Feature modules hold the rules too, so

@@ -1,14 +1,15 @@
 """Schema migrations: every feature's, in version order, and how they are applied.
 
 Each feature declares its tables in its own module (:mod:`.users_schema`,
-:mod:`.chat_schema`, :mod:`.social_schema`, :mod:`.objects_schema`), which imports only the
+:mod:`.chat_schema`, :mod:`.social_schema`, :mod:`.objects_schema`,
+:mod:`.leaderboards_schema`), which imports only the
 :class:`~.migration.Migration` record; this module lists them. ``nakama_rt_schema``
 records the versions applied; a change appends a version and never edits one.
 """
 
 from __future__ import annotations
 
-from . import chat_schema, objects_schema, social_schema, users_schema
+from . import chat_schema, leaderboards_schema, objects_schema, social_schema, users_schema
 from .migration import Migration
 from .sql import Dialect, Tx
 
@@ -41,6 +42,7 @@ MIGRATIONS = _ordered(
     chat_schema.MIGRATIONS,
     social_schema.MIGRATIONS,
     objects_schema.MIGRATIONS,
+    leaderboards_schema.MIGRATIONS,
 )
 
 

@@ -29,6 +29,8 @@ from nakama_rt.wire.ids import canonical_uuid
 
 from .chat import ChatQueries, IChatStorage, StoredMessage, StoredNotification, StreamKey
 from .interface import CustomIdTaken, EmailTaken, IStorage, User, UserNotFound, ValueRefused
+from .leaderboards import ILeaderboardStorage, Leaderboard, LeaderboardRecord, RecordList
+from .leaderboards_queries import LeaderboardQueries
 from .objects import (
     IObjectStorage,
     ObjectId,
@@ -46,6 +48,7 @@ from .objects_queries import (
     optional_owner,
     readable_ids,
 )
+from .objects_queries import owner as owner_of
 from .social import (
     BANNED,
     BLOCKED,
@@ -100,9 +103,10 @@ def _no_group(group_id: str, caller_id: str | None) -> Deferred[Any]:
     return fail(GroupPermissionDenied(group_id))
 
 
-class IServerStorage(IStorage, IChatStorage, ISocialStorage, IObjectStorage):
-    """Every storage interface in one: accounts, chat, the social graph and the storage
-    engine, as :class:`Storage` provides them and the server's parts use them."""
+class IServerStorage(IStorage, IChatStorage, ISocialStorage, IObjectStorage, ILeaderboardStorage):
+    """Every storage interface in one: accounts, chat, the social graph, the storage
+    engine and leaderboards, as :class:`Storage` provides them and the server's parts use
+    them."""
 
 
 @implementer(IServerStorage)
@@ -130,6 +134,7 @@ class Storage:
         self._groups = GroupQueries(dialect)
         self._lists = ListQueries(dialect)
         self._objects = ObjectQueries(dialect)
+        self._leaderboards = LeaderboardQueries(dialect)
 
     # Threads ----------------------------------------------------------------------------------
 
@@ -633,3 +638,90 @@ class Storage:
         following = "" if last is None else encode_cursor(last)
         # Nakama's guard against a listing that would page forever.
         return StorageObjectList(tuple(objects), "" if following == cursor else following)
+
+    # Leaderboards -----------------------------------------------------------------------------
+
+    def create_leaderboard(
+        self,
+        leaderboard_id: str,
+        authoritative: bool,
+        sort_order: int,
+        operator: int,
+        reset_schedule: str,
+        metadata: str,
+        enable_ranks: bool,
+    ) -> Deferred[tuple[Leaderboard, bool]]:
+        board = Leaderboard(
+            leaderboard_id,
+            authoritative,
+            sort_order,
+            operator,
+            reset_schedule,
+            metadata,
+            0,
+            enable_ranks,
+        )
+        return self._tx(self._leaderboards.create_leaderboard, board, self._now())
+
+    def delete_leaderboard(self, leaderboard_id: str) -> Deferred[bool]:
+        return self._tx(self._leaderboards.delete_leaderboard, leaderboard_id)
+
+    def get_leaderboards(self, leaderboard_ids: Sequence[str]) -> Deferred[list[Leaderboard]]:
+        wanted = list(dict.fromkeys(leaderboard_ids))
+        if not wanted:
+            return succeed([])
+        return self._read(self._leaderboards.get_leaderboards, wanted)
+
+    def write_leaderboard_record(
+        self,
+        caller_id: str | None,
+        leaderboard_id: str,
+        owner_id: str,
+        username: str | None,
+        score: int,
+        subscore: int,
+        metadata: str | None,
+        override: int = 0,
+    ) -> Deferred[LeaderboardRecord]:
+        try:
+            owner = owner_of(owner_id)
+        except ValueError as invalid:
+            return fail(invalid)
+        query = self._leaderboards.write_record
+        values = (leaderboard_id, owner, username, score, subscore, metadata, override)
+        return self._tx(query, caller_id is not None, *values, self._now())
+
+    def delete_leaderboard_record(
+        self, caller_id: str | None, leaderboard_id: str, owner_id: str
+    ) -> Deferred[None]:
+        try:
+            owner = owner_of(owner_id)
+        except ValueError as invalid:
+            return fail(invalid)
+        query = self._leaderboards.delete_record
+        return self._tx(query, caller_id is not None, leaderboard_id, owner, self._now())
+
+    def list_leaderboard_records(
+        self,
+        leaderboard_id: str,
+        limit: int | None,
+        cursor: str,
+        owner_ids: Sequence[str],
+        expiry: int,
+    ) -> Deferred[RecordList]:
+        try:
+            owners = list(dict.fromkeys(owner_of(owner) for owner in owner_ids))
+        except ValueError as invalid:
+            return fail(invalid)
+        query = self._leaderboards.list_records
+        return self._read(query, leaderboard_id, limit, cursor, owners, expiry, self._now())
+
+    def leaderboard_records_around(
+        self, leaderboard_id: str, owner_id: str, limit: int, cursor: str, expiry: int
+    ) -> Deferred[RecordList]:
+        try:
+            owner = owner_of(owner_id)
+        except ValueError as invalid:
+            return fail(invalid)
+        query = self._leaderboards.records_around
+        return self._read(query, leaderboard_id, owner, limit, cursor, expiry, self._now())

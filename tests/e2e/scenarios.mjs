@@ -2,7 +2,8 @@
 // End-to-end scenarios: the official nakama-js client against a running nakama_rt server.
 //
 //   node scenarios.mjs --host 127.0.0.1 --port 7350 --server-key defaultkey \
-//        --adapter json|protobuf --scenario session|ping|status|chat_room|chat_dm_group|match_relayed|party|matchmaker|matchmaker_hook|storage|account|cluster_chat|cluster_match|
+//        --adapter json|protobuf --scenario session|ping|status|chat_room|chat_dm_group|match_relayed|party|matchmaker|matchmaker_hook|storage|account|leaderboard_pages|leaderboard_operators|
+//        leaderboard_around|leaderboard_refusals|leaderboard_reset|cluster_chat|cluster_match|
 //        cluster_authoritative|cluster_party|cluster_matchmaker|cluster_three
 //        [--room lobby] [--other-port 7351]
 //
@@ -14,7 +15,8 @@
 // The chat and notification scenarios live in chat_scenarios.mjs, the relayed match ones
 // in match_scenarios.mjs, the party one in party_scenarios.mjs, the matchmaker ones in
 // matchmaker_scenarios.mjs, the storage engine's in storage_scenarios.mjs, accounts and
-// links in account_scenarios.mjs, the two-node
+// links in account_scenarios.mjs, leaderboards in leaderboard_scenarios.mjs (the server's
+// runtime must have tests/leaderboard_modules' RPCs), the two-node
 // ones (--other-port) in cluster_scenarios.mjs;
 // they import the helpers exported here (an import cycle: they
 // are only used once main() runs).
@@ -41,6 +43,13 @@ import { scenarioParty } from "./party_scenarios.mjs";
 import { scenarioRuntimeArena, scenarioRuntimeRpc } from "./runtime_scenarios.mjs";
 import { scenarioAccount } from "./account_scenarios.mjs";
 import { scenarioStorage } from "./storage_scenarios.mjs";
+import {
+  scenarioLeaderboardAround,
+  scenarioLeaderboardOperators,
+  scenarioLeaderboardPages,
+  scenarioLeaderboardRefusals,
+  scenarioLeaderboardReset,
+} from "./leaderboard_scenarios.mjs";
 
 export const STEP_MS = 4000; // bound of any single request or event wait
 export const QUIET_MS = 600; // how long "nothing arrives" is watched for
@@ -504,6 +513,11 @@ const SCENARIOS = {
   runtime_arena: scenarioRuntimeArena,
   storage: scenarioStorage,
   account: scenarioAccount,
+  leaderboard_pages: scenarioLeaderboardPages,
+  leaderboard_operators: scenarioLeaderboardOperators,
+  leaderboard_around: scenarioLeaderboardAround,
+  leaderboard_refusals: scenarioLeaderboardRefusals,
+  leaderboard_reset: scenarioLeaderboardReset,
   cluster_chat: scenarioClusterChat,
   cluster_match: scenarioClusterMatch,
   cluster_authoritative: scenarioClusterAuthoritative,

@@ -20,6 +20,24 @@ ticket last; it may be plain, ``async`` or return a Deferred. A non-empty string
 (e.g. from ``nk.match_create``) is sent as ``match_id``; None, "", an error or any
 other value falls back to the token (errors are logged), as in Nakama.
 
+With a ``matchmaker_override`` function registered (Nakama's
+``RegisterMatchmakerOverride``), a pass forms no match as it searches: each active
+ticket offers every group it could form (see :mod:`._override` for which, in what
+order), and once all have searched the function is called once,
+``matchmaker_override(ctx, logger, nk, candidates)`` (``ctx.execution_mode`` and
+the logger field ``mode`` "matchmaker_override", as Nakama's), with ``candidates`` a
+list of candidate matches, each a list of :class:`MatchmakerEntry` (the searching
+ticket's last; the same tickets may come once per ticket that found them). It
+returns the matches to form, in order, each a list of the entries it was given (or
+equal ones): each is formed and delivered as above unless one of its tickets was
+matched earlier in the pass or left the pool meanwhile, in which case it is
+skipped, as in Nakama. Tickets not chosen stay in the pool and search again while
+active. Not called in a pass that found no candidates. An answer that is not a list
+of such matches (an unknown entry, one entry twice, part of a party ticket), an
+error, or no answer within ``interval_sec`` is logged in one line and forms no
+match that pass. It may be plain, ``async`` or return a Deferred; the next pass
+waits for it.
+
 Rules, as in Nakama 3.x:
 
 * a ticket stays *active* (searching) for ``max_intervals`` passes, or one pass when
@@ -59,10 +77,11 @@ tickets whose range lies within its own, so exact-size tickets pair up among
 themselves before wider ones search, and those meet fewer tickets that could never
 complete their group.
 
-Differences from Nakama: no custom matchmaker override/processor functions, no
-stats API; Bluge's ``Validate`` of date-range-only queries is not applied; when a
-count multiple makes Nakama drop tickets from a group and the group still fails,
-the group is kept as it was (Nakama leaves it half-edited).
+Differences from Nakama: no custom matchmaker processor function; the override's
+candidates are bounded (see :mod:`._override`), its answer is checked and it has a time
+limit; Bluge's ``Validate`` of date-range-only queries is not applied; when a count multiple makes
+Nakama drop tickets from a group and the group still fails, the group is kept as it
+was (Nakama leaves it half-edited).
 """
 
 from ._core import CHUNK_SECONDS, TOKEN_VALIDITY_SEC, Matchmaker, MatchmakerStats

@@ -11,6 +11,7 @@ from typing import Any
 
 from twisted.internet.defer import Deferred, succeed
 from twisted.internet.interfaces import IDelayedCall, IReactorTime
+from twisted.logger import LogLevel
 from twisted.python.failure import Failure
 
 from nakama_rt.auth import tokens
@@ -23,6 +24,7 @@ from nakama_rt.query import Query, QueryError, compile_query, index_document
 from nakama_rt.runtime.context import ExecutionMode
 from nakama_rt.runtime.invoke import invoke
 
+from ._override import MAX_CANDIDATES, MalformedOverride, chosen_groups, find_candidates
 from ._pool import TicketPool, query_plan
 from ._process import Slot, find_match
 from ._ticket import (
@@ -62,9 +64,21 @@ def _spread(ticket: Ticket) -> int:
 class _Pass:
     """One pass over the tickets that were active when it started."""
 
-    __slots__ = ("expired", "formed", "position", "snapshot", "started", "threshold", "waiters")
+    __slots__ = (
+        "candidates",
+        "capped",
+        "deadline",
+        "expired",
+        "formed",
+        "override",
+        "position",
+        "snapshot",
+        "started",
+        "threshold",
+        "waiters",
+    )
 
-    def __init__(self, snapshot: list[Ticket], started: float) -> None:
+    def __init__(self, snapshot: list[Ticket], started: float, override: Any = None) -> None:
         self.snapshot = snapshot
         self.position = 0
         self.started = started
@@ -72,6 +86,12 @@ class _Pass:
         self.formed = 0
         self.expired: list[Ticket] = []
         self.waiters: list[Deferred[int]] = []
+        #: The runtime's ``matchmaker_override`` when this pass collects candidates.
+        self.override = override
+        self.candidates: list[list[Slot]] = []
+        self.capped = False
+        #: The override's time limit while the pass waits for its answer.
+        self.deadline: IDelayedCall | None = None
 
 
 #: How many matched players' times the stats keep (Nakama keeps 10).
@@ -91,9 +111,10 @@ class MatchmakerStats:
 class Matchmaker:
     """Nakama's local matchmaker on the reactor thread.
 
-    ``runtime`` (optional) supplies ``matchmaker_matched`` (the registered function
-    or None), ``context(mode)``, ``logger`` and ``nk``. ``chunk_seconds`` bounds how
-    long one slice of a pass holds the reactor (None: a pass runs in one go).
+    ``runtime`` (optional) supplies ``matchmaker_matched`` and ``matchmaker_override``
+    (the registered functions or None), ``context(mode)``, ``logger`` and ``nk``.
+    ``chunk_seconds`` bounds how long one slice of a pass holds the reactor (None: a
+    pass runs in one go).
     """
 
     log = Logger()
@@ -344,8 +365,17 @@ class Matchmaker:
         snapshot = sorted(self.pool.active.values(), key=_spread)
         if not snapshot or self._stopped:
             return succeed(0)
-        run = self._pass = _Pass(snapshot, self.clock.seconds())
+        override = getattr(self.runtime, "matchmaker_override", None)
+        run = self._pass = _Pass(snapshot, self.clock.seconds(), override)
         run.waiters.append(waiter)
+        if override is not None:
+            # Nakama's processOverride counts every active ticket's interval first,
+            # so a hit's intervals do not depend on where it comes in the pass.
+            config = self.config
+            for ticket in snapshot:
+                ticket.intervals += 1
+                if ticket.intervals >= config.max_intervals or ticket.min_count == ticket.max_count:
+                    run.expired.append(ticket)
         self._slice(run)
         return waiter
 
@@ -370,7 +400,10 @@ class Matchmaker:
                 # Reverse checks stop once a pass has run this long (Nakama's timer).
                 run.threshold = self.clock.seconds() - run.started >= rev_limit
             try:
-                self._search(ticket, run)
+                if run.override is None:
+                    self._search(ticket, run)
+                else:
+                    self._collect(ticket, run)
             except Exception:
                 self.log.failure("matchmaker search for ticket {ticket} failed", ticket=ticket.id)
             if deadline is not None and self._timer() >= deadline:
@@ -378,6 +411,13 @@ class Matchmaker:
         if run.position < len(snapshot) and not self._stopped:
             self._resume = self.clock.callLater(0, self._slice, run)
             return
+        if run.override is not None and run.candidates and not self._stopped:
+            self._overrule(run)
+            return
+        self._finish(run)
+
+    def _finish(self, run: _Pass) -> None:
+        """The pass is over: settle the tickets that stop searching, tell the waiters."""
         for ticket in run.expired:
             if ticket.live:
                 self.pool.active.pop(ticket.id, None)
@@ -407,14 +447,134 @@ class Matchmaker:
             )
         finally:
             hits.close()
-        if found is None:
-            return
-        self._withdraw({id(t): t for t, _, _ in found}.values())
+        if found is not None:
+            self._form(found, run)
+
+    def _form(self, slots: list[Slot], run: _Pass) -> None:
+        """A match: its tickets leave the pool, its players are told."""
+        self._withdraw({id(t): t for t, _, _ in slots}.values())
         run.formed += 1
         self.matched_count += 1
         now = int(self.clock.seconds() * 1_000_000_000)
-        self.completions.extend((entry.create_time, now) for _, entry, _ in found)
-        self._deliver(found)
+        self.completions.extend((entry.create_time, now) for _, entry, _ in slots)
+        self._deliver(slots)
+
+    # A pass with the runtime's matchmaker_override (see ._override)
+
+    def _collect(self, ticket: Ticket, run: _Pass) -> None:
+        """One active ticket's turn: every group it could form becomes a candidate
+        (its interval was counted when the pass started)."""
+        if run.capped:
+            return
+        hits = self.pool.hits(ticket)
+        try:
+            found = find_candidates(
+                ticket,
+                hits,
+                self.config.rev_precision and not run.threshold,
+                self.config.max_intervals,
+                MAX_CANDIDATES - len(run.candidates),
+            )
+        finally:
+            hits.close()
+        run.candidates.extend(found)
+        if len(run.candidates) >= MAX_CANDIDATES:
+            run.capped = True
+            self.log.warn(
+                "matchmaker override: {limit} candidate matches reached, the tickets still"
+                " to search offer none this pass",
+                limit=MAX_CANDIDATES,
+            )
+
+    def _overrule(self, run: _Pass) -> None:
+        """Hand every candidate to the override function once; form what it returns."""
+        runtime = self.runtime
+        ctx = runtime.context(ExecutionMode.MATCHMAKER_OVERRIDE)
+        logger = runtime.logger.with_field("mode", ExecutionMode.MATCHMAKER_OVERRIDE.value)
+        entries = [[entry for _, entry, _ in group] for group in run.candidates]
+        # A function that never answers must not stall matchmaking for good.
+        run.deadline = self._resume = self.clock.callLater(
+            self.config.interval_sec, self._override_timed_out, run
+        )
+        called = invoke(run.override, ctx, logger, runtime.nk, entries)
+        called.addCallbacks(
+            self._override_answered,
+            self._override_failed,
+            callbackArgs=(run,),
+            errbackArgs=(run,),
+        )
+        called.addErrback(lambda failure: self.log.failure("matchmaker override failed", failure))
+
+    def _override_pending(self, run: _Pass) -> bool:
+        """Whether the pass still waits for this answer (no time-out came first)."""
+        deadline = run.deadline
+        if deadline is None:
+            return False
+        run.deadline = None
+        if self._resume is deadline:
+            self._resume = None
+        if deadline.active():
+            deadline.cancel()
+        return True
+
+    def _override_answered(self, result: Any, run: _Pass) -> None:
+        if not self._override_pending(run):
+            self.log.warn("matchmaker override answered after its time-out; answer ignored")
+            return
+        try:
+            if self._stopped:
+                return
+            if self._shared is not None and not self._shared.may_match():
+                return  # the cluster's lease lapsed meanwhile: another node matches now
+            try:
+                chosen = chosen_groups(result, run.candidates)
+            except MalformedOverride as problem:
+                self.log.error(
+                    "matchmaker override returned {problem}; no matches formed this pass",
+                    problem=str(problem),
+                )
+                return
+            skipped = 0
+            for slots in chosen:
+                # As in Nakama: a match whose tickets are no longer all in the pool
+                # (matched earlier in this pass, or withdrawn) is not formed.
+                if all(ticket.live for ticket, _, _ in slots):
+                    self._form(slots, run)
+                else:
+                    skipped += 1
+            if skipped:
+                self.log.debug(
+                    "matchmaker override: {skipped} of {total} matches not formed, their"
+                    " tickets were matched already or withdrawn",
+                    skipped=skipped,
+                    total=len(chosen),
+                )
+        finally:
+            self._finish(run)
+
+    def _override_failed(self, failure: Failure, run: _Pass) -> None:
+        if not self._override_pending(run):
+            self.log.warn(
+                "matchmaker override failed after its time-out: {error}",
+                error=failure.getErrorMessage(),
+            )
+            return
+        self.log.error(
+            "matchmaker override raised {kind}: {error}; no matches formed this pass",
+            kind=failure.type.__name__ if failure.type is not None else "an error",
+            error=failure.getErrorMessage(),
+        )
+        self.log.failure("matchmaker override traceback", failure, level=LogLevel.debug)
+        self._finish(run)
+
+    def _override_timed_out(self, run: _Pass) -> None:
+        run.deadline = None
+        self._resume = None
+        self.log.error(
+            "matchmaker override did not answer within {seconds} s; no matches formed this pass",
+            seconds=self.config.interval_sec,
+        )
+        self._finish(run)
 
     # Delivery
 
