@@ -318,6 +318,9 @@ async def test_an_after_hook_sees_the_answer_and_the_request(hooked):
         alice.id,
         "alice",
     )
+    # One trace id per request (a UUID, as Nakama's), the same before and after.
+    ((_, before_ctx, _),) = hooked.seen("before")
+    assert ctx.trace_id == before_ctx.trace_id == str(uuid.UUID(ctx.trace_id))
     # Nakama answers UpdateAccount with Empty: no ``out``.
     await hooked.call("PUT", "/v2/account", alice, {"location": "Paris"})
     await turn()

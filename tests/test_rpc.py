@@ -43,6 +43,7 @@ GAME = """
             "query": dict(ctx.query_params),
             "agent": ctx.headers.get("User-Agent"),
             "client_ip": ctx.client_ip,
+            "trace_id": ctx.trace_id,
             "payload": payload,
         })
 
@@ -156,6 +157,7 @@ async def test_socket_rpc_context_and_nk(server) -> None:
         "query": {},
         "agent": None,
         "client_ip": "127.0.0.1",
+        "trace_id": None,  # Nakama gives one to API requests only
         "payload": "p",
     }
     client.send({"cid": "2", "rpc": {"id": "whoami"}})
@@ -199,6 +201,10 @@ async def test_http_rpc_with_a_session_or_the_http_key(server) -> None:
     facts = json.loads(answer.json()["payload"])
     assert facts["username"] == session_username(server) and facts["mode"] == "rpc"
     assert facts["user_id"] is not None and facts["session_id"] is None
+    first_trace = facts["trace_id"]
+    answer = await http(port, "POST", rpc_path("context"), body="x", bearer=token)
+    again = json.loads(answer.json()["payload"])["trace_id"]
+    assert first_trace == str(uuid.UUID(first_trace)) and again != first_trace  # per request
 
 
 def session_username(server) -> str:

@@ -735,7 +735,11 @@ class ApiHooks:
         """What ``ctx`` tells of the caller: the session's user, else (after a call that
         opened a ``session``) the new session's, and the client's address."""
         ip, port = client_address(call.request)
-        facts: dict[str, Any] = {"client_ip": ip or None, "client_port": port or None}
+        facts: dict[str, Any] = {
+            "client_ip": ip or None,
+            "client_port": port or None,
+            "trace_id": call.trace_id,
+        }
         claims = call.session
         if claims is None and session is not None:
             config = self.context.config.session

@@ -62,8 +62,10 @@ import binascii
 import enum
 import io
 import time
+import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from types import MappingProxyType
 from typing import Any, BinaryIO, Literal, Protocol
 from urllib.parse import unquote
@@ -553,6 +555,12 @@ class Call:
     rewritten_args: Mapping[bytes, list[bytes]] | None = None
     #: The body's JSON value once read (:meth:`json_body`), or as a before hook left it.
     _json: Any = field(default=_UNREAD, init=False, repr=False)
+
+    @cached_property
+    def trace_id(self) -> str:
+        """The request's trace id (a new UUID, as Nakama gives each API request), for
+        the ``ctx`` of the runtime code it runs; made when first asked."""
+        return str(uuid.uuid4())
 
     @property
     def args(self) -> Mapping[bytes, list[bytes]]:

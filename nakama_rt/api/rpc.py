@@ -17,6 +17,7 @@ Error bodies carry ``error``, ``message`` and ``code``, as Nakama writes them he
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 from urllib.parse import parse_qs, unquote
 
@@ -133,6 +134,7 @@ class RpcResource(Resource):
             **facts,
             client_ip=client_ip,
             client_port=client_port,
+            trace_id=str(uuid.uuid4()),
         )
         return self.runtime.call_rpc(rpc_id, ctx, payload)
 

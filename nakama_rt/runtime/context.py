@@ -60,6 +60,8 @@ class RuntimeContext:
     match_node: str | None = None
     match_label: str | None = None
     match_tick_rate: int | None = None
+    #: The API request's trace id (HTTP RPCs and API hooks; a new UUID per request).
+    trace_id: str | None = None
 
     @property
     def user_session_exp(self) -> int | None:

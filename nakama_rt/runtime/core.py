@@ -178,7 +178,8 @@ class Runtime:
 
     def api_context(self, mode: ExecutionMode, facts: Mapping[str, Any]) -> RuntimeContext:
         """The ``ctx`` of an API call's hook: ``facts`` are the caller's (``user_id``,
-        ``username``, ``vars``, ``expiry``, ``client_ip``, ``client_port``); no headers,
+        ``username``, ``vars``, ``expiry``, ``client_ip``, ``client_port``) and the
+        request's ``trace_id``; no headers,
         query parameters, session id or language, as Nakama gives none."""
         return self.context(mode, **facts)
 
