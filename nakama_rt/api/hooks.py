@@ -58,10 +58,9 @@ from .http import (
     decode_query,
     param_names,
     parse_bool,
-    too_many_values,
-    unparsable,
+    parse_integer,
 )
-from .social_http import query_list
+from .social_http import query_list, query_one
 
 log = Logger()
 
@@ -461,34 +460,19 @@ def decode_message(data: Mapping[str, Any], message: Message) -> dict[str, Any]:
     return typed
 
 
-_SIGNED = re.compile(r"[+-]?[0-9]+")
-_UNSIGNED = re.compile(r"[0-9]+")
-
-
 def _query_value(call: Call, name: str, kind: Kind) -> Any:
     """A query parameter as grpc-gateway reads it into a field of ``kind`` (Go's
     ``strconv`` for booleans and integers); None when absent."""
-    values = query_list(call, name, check_nul=False)
     if kind == "repeated string":
-        return values or None
-    if not values:
-        return None
-    if len(values) != 1:
-        raise too_many_values(name, values)
-    (text,) = values
-    if kind in ("string", "StringValue"):
+        return query_list(call, name, check_nul=False) or None
+    text = query_one(call, name, check_nul=False)
+    if text is None or kind in ("string", "StringValue"):
         return text
     if kind in ("bool", "BoolValue"):
         return parse_bool(name, text)
     if isinstance(kind, str) and kind in _INT_RANGES:
         low, high, _ = _INT_RANGES[kind]
-        parser = "ParseUint" if low == 0 else "ParseInt"
-        if (_UNSIGNED if low == 0 else _SIGNED).fullmatch(text) is None:
-            raise unparsable(name, parser, text)
-        number = int(text, 10)
-        if not low <= number < high:
-            raise unparsable(name, parser, text, "value out of range")
-        return number
+        return parse_integer(name, text, low, high)
     raise ApiError(Code.INVALID_ARGUMENT, f'Invalid value for query parameter "{name}".')
 
 

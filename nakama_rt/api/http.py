@@ -61,6 +61,7 @@ import base64
 import binascii
 import enum
 import io
+import re
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
@@ -308,11 +309,28 @@ def too_many_values(name: str, values: list[str]) -> ApiError:
 
 def unparsable(name: str, parser: str, value: str, why: str = "invalid syntax") -> ApiError:
     """grpc-gateway's refusal of a value Go's ``strconv`` cannot parse (``parser`` is
-    ``ParseInt`` or ``ParseBool``; ``why``, Go's reason)."""
+    ``ParseInt``, ``ParseUint`` or ``ParseBool``; ``why``, Go's reason)."""
     return ApiError(
         Code.INVALID_ARGUMENT,
         f'parsing field "{name}": strconv.{parser}: parsing {go_quote(value)}: {why}',
     )
+
+
+#: Go's ``strconv`` syntax in base 10: ``ParseInt`` takes a sign, ``ParseUint`` none.
+_SIGNED_DIGITS = re.compile(r"[+-]?[0-9]+")
+_DIGITS = re.compile(r"[0-9]+")
+
+
+def parse_integer(name: str, text: str, low: int, high: int) -> int:
+    """An integer parameter as grpc-gateway parses it: Go's ``strconv.ParseUint`` when
+    ``low`` is 0, else ``ParseInt``, into a field that holds ``low`` to ``high - 1``."""
+    parser, syntax = ("ParseUint", _DIGITS) if low == 0 else ("ParseInt", _SIGNED_DIGITS)
+    if syntax.fullmatch(text) is None:
+        raise unparsable(name, parser, text)
+    value = int(text, 10)
+    if not low <= value < high:
+        raise unparsable(name, parser, text, "value out of range")
+    return value
 
 
 def parse_bool(name: str, text: str) -> bool:

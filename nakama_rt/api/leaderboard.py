@@ -8,7 +8,6 @@ refuse (a negative or overflowing score, metadata PostgreSQL cannot store) is th
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from nakama_rt.storage.jsonb import InvalidValue, object_value
@@ -23,8 +22,15 @@ from nakama_rt.wire.ids import canonical_uuid
 
 from .account import timestamp
 from .context import ApiContext
-from .http import ApiError, Call, Code, Route, too_many_values, unparsable
-from .social_http import decode_typed_body, populated, query_int32, query_list
+from .http import ApiError, Call, Code, Route
+from .social_http import (
+    decode_typed_body,
+    populated,
+    query_int32,
+    query_integer,
+    query_list,
+    query_one,
+)
 
 _NOT_FOUND = ApiError(Code.NOT_FOUND, "Leaderboard not found.")
 _NO_ID = ApiError(Code.INVALID_ARGUMENT, "Invalid leaderboard ID.")
@@ -35,6 +41,8 @@ _LIST_FAILED = "Error listing records from leaderboard."
 _AROUND_FAILED = "Error querying records from leaderboard."
 #: The API's ``Operator`` enum by name, as protojson reads it.
 _OPERATORS = {"NO_OVERRIDE": 0, "BEST": 1, "SET": 2, "INCREMENT": 3, "DECREMENT": 4}
+#: The ranges of the ``Int64Value`` and ``UInt32Value`` query parameters.
+_INT64, _UINT32 = (-(2**63), 2**63), (0, 2**32)
 
 
 # Rendering ---------------------------------------------------------------------------------
@@ -72,31 +80,6 @@ def record_list_json(page: RecordList) -> dict[str, Any]:
             ("rank_count", str(page.rank_count) if page.rank_count else None),
         ]
     )
-
-
-# Query parameters --------------------------------------------------------------------------
-
-_SIGNED = re.compile(r"[+-]?[0-9]+")
-_UNSIGNED = re.compile(r"\+?[0-9]+")
-
-
-def _query_integer(call: Call, name: str, bits: int, signed: bool) -> int | None:
-    """An ``Int64Value`` or ``UInt32Value`` query parameter as grpc-gateway parses it
-    (Go's ``strconv``), or None when absent."""
-    values = query_list(call, name)
-    if not values:
-        return None
-    if len(values) != 1:
-        raise too_many_values(name, values)
-    (text,) = values
-    parser = "ParseInt" if signed else "ParseUint"
-    if (_SIGNED if signed else _UNSIGNED).fullmatch(text) is None:
-        raise unparsable(name, parser, text)
-    value = int(text, 10)
-    low, high = (-(2 ** (bits - 1)), 2 ** (bits - 1)) if signed else (0, 2**bits)
-    if not low <= value < high:
-        raise unparsable(name, parser, text, "value out of range")
-    return value
 
 
 # Handlers ----------------------------------------------------------------------------------
@@ -155,8 +138,8 @@ async def list_records(ctx: ApiContext, call: Call, leaderboard_id: str) -> dict
     """``GET /v2/leaderboard/{leaderboard_id}?owner_ids=&limit=&cursor=&expiry=``."""
     owner_ids = query_list(call, "owner_ids")
     limit = query_int32(call, "limit")
-    cursor = _one(call, "cursor")
-    expiry = _query_integer(call, "expiry", 64, signed=True)
+    cursor = query_one(call, "cursor") or ""
+    expiry = query_integer(call, "expiry", *_INT64)
     if not leaderboard_id:
         raise _NO_ID
     if limit is not None:
@@ -178,9 +161,9 @@ async def records_around(
     ctx: ApiContext, call: Call, leaderboard_id: str, owner_id: str
 ) -> dict[str, Any]:
     """``GET /v2/leaderboard/{leaderboard_id}/owner/{owner_id}?limit=&expiry=&cursor=``."""
-    limit = _query_integer(call, "limit", 32, signed=False)
-    expiry = _query_integer(call, "expiry", 64, signed=True)
-    cursor = _one(call, "cursor")
+    limit = query_integer(call, "limit", *_UINT32)
+    expiry = query_integer(call, "expiry", *_INT64)
+    cursor = query_one(call, "cursor") or ""
     if not leaderboard_id:
         raise _NO_ID
     if limit is None:
@@ -195,14 +178,6 @@ async def records_around(
         leaderboard_id, owner_id, limit, cursor, expiry or 0
     )
     return record_list_json(page)
-
-
-def _one(call: Call, name: str) -> str:
-    """A text query parameter that takes one value ("" when absent)."""
-    values = query_list(call, name)
-    if len(values) > 1:
-        raise too_many_values(name, values)
-    return values[0] if values else ""
 
 
 ROUTES = [

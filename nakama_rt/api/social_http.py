@@ -8,19 +8,15 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from typing import Any, Literal
 
 from nakama_rt.storage.social import Group
 
 from .account import timestamp
-from .http import NO_BODY, ApiError, Call, Code, check_text, too_many_values, unparsable
+from .http import NO_BODY, ApiError, Call, Code, check_text, parse_integer, too_many_values
 
 # Query parameters --------------------------------------------------------------------------
-
-
-_INT = re.compile(r"[+-]?[0-9]+")
 
 
 def _invalid_query(name: str) -> ApiError:
@@ -39,21 +35,27 @@ def query_list(call: Call, name: str, check_nul: bool = True) -> list[str]:
     return [check_text(value, name, "query parameter") for value in values]
 
 
-def query_int32(call: Call, name: str) -> int | None:
-    """An ``Int32Value`` query parameter, or None when absent."""
-    values = query_list(call, name)
+def query_one(call: Call, name: str, check_nul: bool = True) -> str | None:
+    """A query parameter that takes one value, or None when absent (grpc-gateway refuses
+    it repeated)."""
+    values = query_list(call, name, check_nul)
     if not values:
         return None
     if len(values) != 1:
         raise too_many_values(name, values)
-    # Go's strconv.ParseInt(text, 10, 32): a sign and ASCII digits, nothing else.
-    (text,) = values
-    if _INT.fullmatch(text) is None:
-        raise unparsable(name, "ParseInt", text)
-    value = int(text, 10)
-    if not -(2**31) <= value < 2**31:
-        raise unparsable(name, "ParseInt", text, "value out of range")
-    return value
+    return values[0]
+
+
+def query_integer(call: Call, name: str, low: int, high: int) -> int | None:
+    """An integer query parameter (a ``low`` to ``high - 1`` field, :func:`~.http.
+    parse_integer`), or None when absent."""
+    text = query_one(call, name)
+    return None if text is None else parse_integer(name, text, low, high)
+
+
+def query_int32(call: Call, name: str) -> int | None:
+    """An ``Int32Value`` query parameter, or None when absent."""
+    return query_integer(call, name, -(2**31), 2**31)
 
 
 # Bodies ------------------------------------------------------------------------------------

@@ -34,8 +34,6 @@ ASCENDING, DESCENDING = 0, 1
 BEST, SET, INCREMENT, DECREMENT = 0, 1, 2, 3
 #: The API's ``Operator`` enum (0 keeps the board's own) to the column's values.
 OPERATOR_OVERRIDES = {1: BEST, 2: SET, 3: INCREMENT, 4: DECREMENT}
-#: The column's operators as the API's ``Operator`` enum names them.
-OPERATOR_NUMBERS = {BEST: 1, SET: 2, INCREMENT: 3, DECREMENT: 4}
 #: The most characters a board id holds (Nakama's ``VARCHAR(128)``).
 MAX_ID_CHARS = 128
 #: Nakama's ``max_num_score`` default, which every leaderboard record carries.
@@ -187,16 +185,6 @@ def expiry_of(board: Leaderboard, now: float) -> int:
     if not board.reset_schedule:
         return 0
     return reset_schedule(board.reset_schedule).next_reset(now)
-
-
-def resets_of(board: Leaderboard, now: float) -> tuple[int, int]:
-    """The board's previous and next reset around ``now`` (0 when there is none): the
-    previous only once the board exists, as Nakama computes them."""
-    if not board.reset_schedule:
-        return 0, 0
-    schedule = reset_schedule(board.reset_schedule)
-    previous = schedule.previous_reset(now) if board.create_time <= now else 0
-    return previous, schedule.next_reset(now)
 
 
 # The interface -----------------------------------------------------------------------------

@@ -228,14 +228,24 @@ class LeaderboardQueries:
         now: float,
     ) -> RecordList:
         board = self._board_or_fail(tx, leaderboard_id)
-        if not expiry:
-            expiry = expiry_of(board, now)
+        return self._listed(tx, board, limit, cursor, owner_ids, expiry or expiry_of(board, now))
+
+    def _listed(
+        self,
+        tx: Tx,
+        board: Leaderboard,
+        limit: int | None,
+        cursor: str,
+        owner_ids: Sequence[str],
+        expiry: int,
+    ) -> RecordList:
+        """A page and the owners' records of ``board``'s period ending at ``expiry``."""
         page = RecordList()
         if limit is not None:
             page = self._page_of(tx, board, expiry, limit, cursor)
         owners: list[LeaderboardRecord] = []
         if owner_ids:
-            params = (leaderboard_id, expiry, *owner_ids)
+            params = (board.id, expiry, *owner_ids)
             query = f"{self._owners_of}{self._d.marks(len(owner_ids))})"
             rows = tx.rows(query, params)
             owners = [self._ranked(tx, board, _record(row)) for row in rows]
@@ -298,7 +308,7 @@ class LeaderboardQueries:
         if not expiry:
             expiry = expiry_of(board, now)
         if cursor:
-            return self.list_records(tx, leaderboard_id, limit, cursor, (), expiry, now)
+            return self._listed(tx, board, limit, cursor, (), expiry)
         row = tx.one(self._record, (leaderboard_id, expiry, owner_id))
         if row is None:
             return RecordList()
