@@ -8,7 +8,7 @@ the same whether the call came from a socket, HTTP or a session event.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
 from twisted.internet.defer import Deferred, succeed
@@ -146,11 +146,7 @@ class Runtime:
         """The envelope to process, None to reject it, or a (logged) failure."""
         fn = self.initializer.before_rt[message]
         ctx = self.session_context(session, ExecutionMode.BEFORE)
-        logger = self.logger.with_fields({"api_id": message, "mode": "before"})
-        called = invoke(fn, ctx, logger, self.nk, envelope)
-        called.addCallback(_before_result, message)
-        called.addErrback(self._logged, "before hook of {id} failed", id=message)
-        return called
+        return self._before(fn, ctx, message, message, envelope, _before_result)
 
     def run_after(
         self,
@@ -162,12 +158,7 @@ class Runtime:
         """Run the after hook; it never fails (errors are logged, as Nakama ignores them)."""
         fn = self.initializer.after_rt[message]
         ctx = self.session_context(session, ExecutionMode.AFTER)
-        logger = self.logger.with_fields({"api_id": message, "mode": "after"})
-        called = invoke(fn, ctx, logger, self.nk, out, envelope)
-        called.addCallback(lambda _: None)
-        called.addErrback(self._logged, "after hook of {id} failed", id=message)
-        called.addErrback(lambda _: None)
-        return called
+        return self._after(fn, ctx, message, message, out, envelope)
 
     # API call hooks (the HTTP API's)
 
@@ -193,14 +184,9 @@ class Runtime:
         if fn is None:
             return succeed(request)
         ctx = self.api_context(ExecutionMode.BEFORE, facts)
-        logger = self.logger.with_fields({"api_id": name.lower(), "mode": "before"})
-        called = invoke(fn, ctx, logger, self.nk, request)
-        if request is None:
-            called.addCallback(lambda _: None)
-        else:
-            called.addCallback(_api_before_result, name)
-        called.addErrback(self._logged, "before hook of {id} failed", id=name)
-        return called
+        # The request of an empty message is never replaced: only an error counts.
+        result = _api_before_result if request is not None else _nothing
+        return self._before(fn, ctx, name.lower(), name, request, result)
 
     def run_after_api(
         self,
@@ -215,12 +201,7 @@ class Runtime:
         if fn is None:
             return succeed(None)
         ctx = self.api_context(ExecutionMode.AFTER, facts)
-        logger = self.logger.with_fields({"api_id": name.lower(), "mode": "after"})
-        called = invoke(fn, ctx, logger, self.nk, out, request)
-        called.addCallback(lambda _: None)
-        called.addErrback(self._logged, "after hook of {id} failed", id=name)
-        called.addErrback(lambda _: None)
-        return called
+        return self._after(fn, ctx, name.lower(), name, out, request)
 
     # Session events
 
@@ -276,12 +257,52 @@ class Runtime:
             called.addErrback(self._logged, "{id} function failed", id=event.name)
             called.addErrback(lambda _: None)
 
+    def _before(
+        self,
+        fn: Callable[..., Any],
+        ctx: RuntimeContext,
+        api_id: str,
+        name: str,
+        request: Any,
+        result: Callable[[Any, str], Any],
+    ) -> Deferred[Any]:
+        """Run a before hook (logged under ``api_id``, failures under ``name``):
+        ``result(returned, name)`` is what to serve; a failure is logged and passed on."""
+        logger = self.logger.with_fields({"api_id": api_id, "mode": "before"})
+        called = invoke(fn, ctx, logger, self.nk, request)
+        called.addCallback(result, name)
+        called.addErrback(self._logged, "before hook of {id} failed", id=name)
+        return called
+
+    def _after(
+        self,
+        fn: Callable[..., Any],
+        ctx: RuntimeContext,
+        api_id: str,
+        name: str,
+        out: Any,
+        request: Any,
+    ) -> Deferred[None]:
+        """Run an after hook with the reply and the request: it never fails, its errors
+        are logged, as Nakama ignores them."""
+        logger = self.logger.with_fields({"api_id": api_id, "mode": "after"})
+        called = invoke(fn, ctx, logger, self.nk, out, request)
+        called.addCallback(lambda _: None)
+        called.addErrback(self._logged, "after hook of {id} failed", id=name)
+        called.addErrback(lambda _: None)
+        return called
+
     def _logged(self, failure: Failure, message: str, **fields: Any) -> Failure:
         if failure.check(NakamaError):
             self.log.debug(message + ": {error}", error=failure.getErrorMessage(), **fields)
         else:
             self.log.failure(message, failure, **fields)
         return failure
+
+
+def _nothing(result: Any, name: str) -> None:
+    """A before hook's result where nothing replaces the request (an empty message)."""
+    return None
 
 
 def _rpc_result(result: Any) -> str:
