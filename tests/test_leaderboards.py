@@ -87,6 +87,31 @@ def test_create_refuses_bad_settings_before_any_query(nk, kwargs, message):
         nk.leaderboard_create(**kwargs)
 
 
+OWNER = "6f6f1f2c-0000-4000-8000-000000000001"
+
+
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        (lambda nk: nk.leaderboard_record_write("lb", "not-a-uuid"), "owner ID"),
+        (lambda nk: nk.leaderboard_record_write("lb", OWNER, 7), "username to be a string"),
+        (lambda nk: nk.leaderboard_record_write("lb", OWNER, "", 1.5), "score to be an integer"),
+        (lambda nk: nk.leaderboard_record_write("lb", OWNER, "", 1, -1), "subscore to be >= 0"),
+        (lambda nk: nk.leaderboard_record_write("lb", OWNER, "", 1, 0, "[1]"), "metadata"),
+        (lambda nk: nk.leaderboard_record_write("x" * 129, OWNER), "at most 128"),
+        (lambda nk: nk.leaderboard_record_delete("lb", ""), "owner ID"),
+        (lambda nk: nk.leaderboard_records_list("lb", limit=10_001), "limit to be 0-10000"),
+        (lambda nk: nk.leaderboard_records_list("lb", expiry=-1), "expiry to equal or greater"),
+        (lambda nk: nk.leaderboard_records_list("lb", ["nope"]), "owner ID"),
+        (lambda nk: nk.leaderboard_records_haystack("lb", OWNER, 0), "limit must be 1-100"),
+        (lambda nk: nk.leaderboard_records_haystack("lb", OWNER, 101), "limit must be 1-100"),
+    ],
+)
+def test_record_calls_refuse_bad_arguments_before_any_query(nk, call, message):
+    with pytest.raises(ValueError, match=message):
+        call(nk)
+
+
 def test_schedules_read_as_nakama_reads_them():
     sunday_noon = NOW
     assert reset_schedule("0 0 * * 1").next_reset(sunday_noon) == int(
