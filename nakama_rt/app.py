@@ -37,6 +37,8 @@ from nakama_rt.realtime.match.listing import list_matches
 from nakama_rt.realtime.party.listing import list_parties
 from nakama_rt.realtime.server import RealtimeServer
 from nakama_rt.socket.protocol import NakamaSocketFactory, SocketEnvironment
+from nakama_rt.socket.resume import ParkedSessions
+from nakama_rt.socket.resume_remote import ResumeRelay
 from nakama_rt.storage import open_storage
 from nakama_rt.web.limits import HttpLimitCounts, HttpLimits, LimitedSite
 from nakama_rt.web.metrics import MetricsResource, metrics_registry
@@ -80,6 +82,36 @@ class NakamaRT:
         if config.runtime.path:
             # Game logic loads now, so that a broken module fails construction (startup).
             self.server.runtime.load(config.runtime.path)
+        #: Sessions whose sockets dropped, kept for ``session.resume_grace_ms``.
+        resume_directory = delivery.parked if delivery is not None else None
+        self.parking = (
+            ParkedSessions(
+                config.session,
+                reactor,
+                self.server,
+                self.server.accepting_sockets,
+                node=config.name,
+                directory=resume_directory,
+            )
+            if config.session.resume_grace_ms
+            else None
+        )
+        #: In a cluster, sessions other nodes keep are resumed through them.
+        self.resume_relay = (
+            ResumeRelay(
+                delivery.remote,
+                resume_directory,
+                self.parking,
+                self.server,
+                reactor,
+                config.socket,
+            )
+            if self.parking is not None
+            and delivery is not None
+            and delivery.remote is not None
+            and resume_directory is not None
+            else None
+        )
         self.socket_factory = NakamaSocketFactory(
             SocketEnvironment(
                 config=config,
@@ -88,6 +120,8 @@ class NakamaRT:
                 counts=self.server.counts,
                 hooks=self.server,
                 accepting=self.server.accepting_sockets,
+                parking=self.parking,
+                relay=self.resume_relay,
             )
         )
         self.socket_resource = SocketResource(self.socket_factory)
@@ -119,7 +153,12 @@ class NakamaRT:
         #: What the HTTP limits stopped, on every site this server builds.
         self.http_counts = HttpLimitCounts()
         self.metrics_registry = metrics_registry(
-            self.server, self.storage, self.http_counts, self.cluster
+            self.server,
+            self.storage,
+            self.http_counts,
+            self.cluster,
+            self.parking,
+            self.resume_relay,
         )
         self.metrics_resource = MetricsResource(self.metrics_registry)
 

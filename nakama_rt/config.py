@@ -37,8 +37,28 @@ class SocketConfig:
     #: HTTP: a keep-alive connection waiting for its next request closes after this.
     idle_timeout_ms: int = 60_000
     #: HTTP and sockets: connections at once from one client address, 0 for no cap
-    #: (ours; loopback and private addresses are exempt: see nakama_rt.web.limits).
+    #: (ours; loopback and private addresses are exempt unless
+    #: ``exempt_private_addresses`` is false: see nakama_rt.web.limits).
     max_connections_per_address: int = 1000
+    # The limits below are ours (Nakama has none) and off (0) by default; what a
+    # client sees when it exceeds one: nakama_rt.core.limits and the README.
+    #: Messages a second one socket may send, on average (0: no limit), with bursts
+    #: of up to ``message_burst`` (0: one second's worth).
+    max_messages_per_sec: int = 0
+    message_burst: int = 0
+    #: Sockets one user may hold at once, on every node (0: no limit).
+    max_sockets_per_user: int = 0
+    #: Parties one user may create a minute (0: no limit).
+    max_party_creations_per_minute: int = 0
+    #: ``/ws`` upgrade requests a second from one client address, in bursts of as
+    #: many (0: no limit); over it, 429.
+    max_upgrades_per_sec_per_address: int = 0
+    #: Connections from one client address still sending their first request (a
+    #: socket's is its upgrade), at once (0: no limit); over it, 429.
+    max_concurrent_upgrades_per_address: int = 0
+    #: Loopback and private-use addresses are exempt from the per-address limits
+    #: (a reverse proxy or load balancer gives every client its own address).
+    exempt_private_addresses: bool = True
     ssl_certificate: str = ""
     ssl_private_key: str = ""
 
@@ -53,6 +73,13 @@ class SessionConfig:
     single_session: bool = False
     #: A user is in one party at most: joining one leaves the others (needs single_socket).
     single_party: bool = False
+    #: Ours: how long a socket that dropped without a close frame keeps its presences,
+    #: tickets and parties for a new socket with the same token to take over (0: off,
+    #: Nakama's behaviour; see nakama_rt.socket.resume).
+    resume_grace_ms: int = 0
+    #: Ours: messages kept for a dropped socket to replay on resume; past it, the
+    #: session ends with the usual leave events instead of a partial replay.
+    resume_buffer: int = 256
 
 
 @dataclass(frozen=True)
@@ -75,6 +102,9 @@ class MatchmakerConfig:
     max_intervals: int = 2
     rev_precision: bool = False
     rev_threshold: int = 1
+    #: Ours: tickets one user may be in at once, over all its sockets and parties
+    #: (0: no limit; ``max_tickets`` is Nakama's per session or party).
+    max_tickets_per_user: int = 0
 
 
 @dataclass(frozen=True)
@@ -160,6 +190,16 @@ class Config:
                 raise ConfigError(f"socket.{name} must be greater than 0")
         if sock.max_connections_per_address < 0:
             raise ConfigError("socket.max_connections_per_address must be 0 (no cap) or more")
+        for name in (
+            "max_messages_per_sec",
+            "message_burst",
+            "max_sockets_per_user",
+            "max_party_creations_per_minute",
+            "max_upgrades_per_sec_per_address",
+            "max_concurrent_upgrades_per_address",
+        ):
+            if getattr(sock, name) < 0:
+                raise ConfigError(f"socket.{name} must be 0 (no limit) or more")
         if sock.ping_backoff_threshold < 1:
             raise ConfigError("socket.ping_backoff_threshold must be greater than 0")
         if sock.ping_period_ms >= sock.pong_wait_ms:
@@ -177,6 +217,10 @@ class Config:
             raise ConfigError("session encryption keys must be set")
         if sess.token_expiry_sec < 1 or sess.refresh_token_expiry_sec < 1:
             raise ConfigError("session token expiries must be greater than 0")
+        if sess.resume_grace_ms < 0:
+            raise ConfigError("session.resume_grace_ms must be 0 (off) or more")
+        if sess.resume_buffer < 1:
+            raise ConfigError("session.resume_buffer must be greater than 0")
         if sess.single_party and not sess.single_socket:
             # Nakama's rule: one party per user needs one socket per user.
             raise ConfigError(
@@ -188,6 +232,8 @@ class Config:
                 raise ConfigError(f"matchmaker.{name} must be >= 1")
         if mm.rev_threshold < 0:
             raise ConfigError("matchmaker.rev_threshold must be >= 0")
+        if mm.max_tickets_per_user < 0:
+            raise ConfigError("matchmaker.max_tickets_per_user must be 0 (no limit) or more")
         if self.logger.level not in _LOG_LEVELS:
             raise ConfigError(f"logger.level must be one of {', '.join(_LOG_LEVELS)}")
         if self.logger.format not in _LOG_FORMATS:

@@ -103,6 +103,7 @@ class RealtimeCounts:
         "errors",
         "handler_latency",
         "http_client_errors",
+        "limit_refusals",
         "messages_in",
         "messages_out",
     )
@@ -120,6 +121,9 @@ class RealtimeCounts:
         self.handler_latency = Histograms(HANDLER_BUCKETS)
         #: HTTP API answers 4xx (requests the client got wrong), by HTTP status.
         self.http_client_errors: defaultdict[int, int] = defaultdict(int)
+        #: Messages, requests and upgrades a limit refused, by limit
+        #: (:mod:`nakama_rt.core.limits`).
+        self.limit_refusals: defaultdict[str, int] = defaultdict(int)
 
     def closed_by_server(self, code: int, reason: str) -> None:
         self.closes[(code, reason_class(reason, code))] += 1

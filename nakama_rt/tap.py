@@ -187,6 +187,22 @@ _KEY_OPTIONS = [
         "Passes a ticket waits for a full match before accepting its minimum count "
         "(matchmaker.max_intervals, default 2).",
     ),
+    (
+        "resume-grace-ms",
+        "session",
+        "resume_grace_ms",
+        int,
+        "Keep a session whose socket dropped without a close frame this long, for a new "
+        "socket with its token to resume (session.resume_grace_ms; default 0: off).",
+    ),
+    (
+        "resume-buffer",
+        "session",
+        "resume_buffer",
+        int,
+        "Messages kept for a dropped session to replay on resume "
+        "(session.resume_buffer, default 256).",
+    ),
     ("log-level", "logger", "level", str, "debug, info, warn or error (logger.level)."),
     (
         "log-format",

@@ -83,10 +83,11 @@ def test_fragmented_messages_and_control_frames_between_data_frames(socket) -> N
 
 
 def test_an_oversize_frame_closes_with_1009(socket) -> None:
+    """With a text saying which limit (gorilla/websocket sends none)."""
     big = ping("x" * 4100)
     assert socket(frame(ping("before")) + frame(big)) == [
         pong("before"),
-        (CLOSE, struct.pack("!H", 1009)),
+        (CLOSE, struct.pack("!H", 1009) + b"message too big: over 4096 bytes"),
     ]
 
 
@@ -111,7 +112,9 @@ def test_a_message_of_more_frames_than_allowed_closes_with_1009(socket) -> None:
     assert socket(frame(b"{", fin=False) + empty * 62 + frame(b"x", opcode=PING)) == [
         (PONG, b"x")  # 63 frames in: still reading
     ]
-    assert socket(empty + empty) == [(CLOSE, struct.pack("!H", 1009))]
+    assert socket(empty + empty) == [
+        (CLOSE, struct.pack("!H", 1009) + b"message too big: over 64 frames")
+    ]
 
 
 def test_a_close_code_a_client_may_not_send_is_a_protocol_error(socket) -> None:

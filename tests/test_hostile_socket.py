@@ -7,8 +7,8 @@ keeps being served.
   ever. They add no bytes, so the byte limit never saw them, and Autobahn kept a list
   entry for each one. A message may now have
   :func:`~nakama_rt.socket.framing.message_frame_limit` frames (64 at 4,096 bytes); one more
-  closes with 1009 and no text, as an oversize message does. Nakama keeps reading
-  (it holds nothing per frame).
+  closes with 1009, as an oversize message does (with a text saying which limit, where
+  gorilla's 1009 has none). Nakama keeps reading (it holds nothing per frame).
 - A close frame with a code a peer may not send (RFC 6455 7.4) or a reason that is not
   UTF-8: the server reset the connection. It now answers as gorilla does, a 1002 close
   frame saying what was wrong, and closes the connection.
@@ -44,6 +44,8 @@ from tests.bytesocket import (
 
 #: Frames a message may have at the default 4,096-byte limit.
 CAP = message_frame_limit(4096)
+#: The close frame past it: 1009 and which limit.
+TOO_MANY_FRAMES_CLOSE = close_payload(1009, f"message too big: over {CAP} frames".encode())
 
 
 @pytest.fixture
@@ -155,12 +157,13 @@ async def test_a_message_of_the_most_frames_allowed_is_read(server, control) -> 
 
 
 @pytest_twisted.ensureDeferred
-async def test_one_frame_more_closes_with_1009_and_no_text(server, control, session_ends) -> None:
-    """Frame 65 of one message closes the socket as an oversize message does: 1009 and
-    no text (gorilla's ErrReadLimit close); session_end gets gorilla's error."""
+async def test_one_frame_more_closes_with_1009(server, control, session_ends) -> None:
+    """Frame 65 of one message closes the socket as an oversize message does: 1009
+    (gorilla's ErrReadLimit close, which has no text; ours says which limit);
+    session_end gets gorilla's error."""
     username, client = await attacker(server)
     client.send(*pieces(PING_JSON, CAP + 1))
-    assert await client.next() == (CLOSE, struct.pack("!H", 1009))
+    assert await client.next() == (CLOSE, TOO_MANY_FRAMES_CLOSE)
     client.send(frame(struct.pack("!H", 1009), CLOSE))  # the client answers the close
     await client.end()  # (reset: Autobahn's server aborts once the handshake is done)
     assert session_ends[username] == [READ_LIMIT_EXCEEDED]
@@ -181,7 +184,7 @@ async def test_thousands_of_empty_continuation_frames(server, control, session_e
     for _ in range(5):
         client.send(*[frame(b"", CONTINUATION, fin=False)] * 1000)
         await control()
-    assert await client.next() == (CLOSE, struct.pack("!H", 1009))
+    assert await client.next() == (CLOSE, TOO_MANY_FRAMES_CLOSE)
     assert await client.end() is False  # reset after close_ack_wait_ms: it never answered
     grown = {name: size - before.get(name, 0) for name, size in sizes(protocol).items()}
     assert max(grown.values()) < 100, grown  # a list per frame would hold 5,001 entries

@@ -44,6 +44,7 @@ class FakeHooks:
     def __init__(self) -> None:
         self.opened: list[Session] = []
         self.closed: list[Session] = []
+        self.resumed: list[Session] = []
         #: The reason each close gave session_closed.
         self.reasons: list[str] = []
         self.seen: list[str] = []
@@ -55,6 +56,9 @@ class FakeHooks:
     def process(self, session: Session, envelope):
         self.seen.append(envelope.cid)
         return self.verdicts.get(envelope.cid, True)
+
+    def session_resumed(self, session: Session) -> None:
+        self.resumed.append(session)
 
     def session_closed(self, session: Session, reason: str = "") -> None:
         self.closed.append(session)

@@ -14,6 +14,7 @@ from twisted.python import usage
 from twisted.web.test.requesthelper import DummyRequest
 
 from nakama_rt.config import ConfigError, config_from_mapping
+from nakama_rt.core import limits
 from nakama_rt.counters import Histograms, RealtimeCounts, reason_class
 from nakama_rt.realtime import server
 from nakama_rt.socket import lifecycle, session
@@ -236,6 +237,10 @@ def test_every_close_reason_the_server_sends_has_its_own_class() -> None:
         server.SINGLE_SOCKET_REASON: "single_socket",
         codec.REASON_WRONG_FRAME_TYPE: "wrong_frame_type",
         codec.REASON_MALFORMED_PAYLOAD + ": unexpected end": "malformed_payload",
+        lifecycle.MESSAGE_RATE_EXCEEDED: "message_rate",
+        limits.TOO_MANY_USER_SOCKETS: "user_sockets",
+        limits.TICKET_LIMIT_EXCEEDED: "matchmaker_tickets",
+        limits.PARTY_LIMIT_EXCEEDED: "party_creations",
     }
     for reason, label in reasons.items():
         assert reason_class(reason, 1000) == label, reason

@@ -173,8 +173,7 @@ async def test_an_oversize_message_closes_with_1009(server) -> None:
     session = await new_session(server.port)
     client = await connect(server.port, session["token"])
     client.sendMessage(b'{"cid":"' + b"x" * 5000 + b'","ping":{}}')
-    code, _ = await client.closed()
-    assert code == 1009
+    assert await client.closed() == (1009, "message too big: over 4096 bytes")
     await still_serving(server.port)
 
 

@@ -11,6 +11,7 @@ bus (heard from, and not found dead since); calling another fails at once with
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from twisted.internet.defer import Deferred, fail, maybeDeferred
@@ -46,10 +47,14 @@ class ClusterCalls:
         self._next = 0
         #: Calls waiting for their answer: number -> (node, Deferred, timer).
         self._waiting: dict[int, tuple[str, Deferred[bytes], IDelayedCall]] = {}
+        self._death_listeners: list[Callable[[str], object]] = []
         bus.on_publish_failure(self._publish_failed)
 
     def serve(self, service: str, handler: Service) -> None:
         self._services[service] = handler
+
+    def on_node_died(self, listener: Callable[[str], object]) -> None:
+        self._death_listeners.append(listener)
 
     def call(self, node: str, service: str, payload: bytes) -> Deferred[bytes]:
         if node not in self._bus.peers:
@@ -82,8 +87,14 @@ class ClusterCalls:
     # Membership, from the node
 
     def node_died(self, node: str) -> None:
-        """Calls waiting for ``node`` fail now (new ones do, once it is no peer)."""
+        """Calls waiting for ``node`` fail now (new ones do, once it is no peer); then
+        the listeners hear of it."""
         self._fail_calls_to(node, NodeUnavailable(f"node {node} died"))
+        for listener in self._death_listeners:
+            try:
+                listener(node)
+            except Exception:
+                self.log.failure("a listener failed on the death of node {node}", node=node)
 
     def _fail_calls_to(self, node: str, error: Exception) -> None:
         for number, (to, answered, timer) in list(self._waiting.items()):

@@ -4,7 +4,8 @@ other node, and a copy of theirs (:class:`~nakama_rt.core.directory.Directory`).
 Told like presences: a change is one message to every node (batched per reactor turn),
 a node that joins gets everyone's in answer to its hello, a node that comes back from a
 Redis outage tells all of its own again, and a dead node's are forgotten. Matches and
-parties are one kind of message each, with their own fields.
+parties are one kind of message each, with their own fields; so are the sessions a node
+keeps for their dropped sockets to resume (``session.resume_grace_ms``).
 """
 
 from __future__ import annotations
@@ -15,13 +16,14 @@ from typing import Generic, TypeVar
 import orjson
 
 from nakama_rt.cluster.bus import ClusterBus
-from nakama_rt.core.refs import ListedMatch, ListedParty
+from nakama_rt.core.refs import ListedMatch, ListedParty, ParkedRef
 
 #: The message kinds on the bus.
 MATCHES = b"M"
 PARTIES = b"Y"
+RESUMABLE = b"R"
 
-Item = TypeVar("Item", ListedMatch, ListedParty)
+Item = TypeVar("Item", ListedMatch, ListedParty, ParkedRef)
 
 
 class ClusterDirectory(Generic[Item]):
@@ -99,4 +101,13 @@ def party_directory(bus: ClusterBus) -> ClusterDirectory[ListedParty]:
         PARTIES,
         lambda p: [p.open, p.hidden, p.max_size, p.label, p.indexed_at],
         ListedParty,
+    )
+
+
+def parked_directory(bus: ClusterBus) -> ClusterDirectory[ParkedRef]:
+    return ClusterDirectory(
+        bus,
+        RESUMABLE,
+        lambda p: [p.token_id, p.user_id, p.format],
+        ParkedRef,
     )

@@ -9,12 +9,17 @@ from twisted.internet.interfaces import IReactorTime
 
 from nakama_rt.cluster.bus import ClusterBus
 from nakama_rt.cluster.calls import ClusterCalls
-from nakama_rt.cluster.directory import ClusterDirectory, match_directory, party_directory
+from nakama_rt.cluster.directory import (
+    ClusterDirectory,
+    match_directory,
+    parked_directory,
+    party_directory,
+)
 from nakama_rt.cluster.matchmaking import ClusterTickets
 from nakama_rt.cluster.router import ClusterRouter
 from nakama_rt.cluster.tracker import ClusterTracker, HereOnly
 from nakama_rt.core.delivery import Delivery
-from nakama_rt.core.refs import ListedMatch, ListedParty
+from nakama_rt.core.refs import ListedMatch, ListedParty, ParkedRef
 from nakama_rt.core.registry import SessionRegistry
 from nakama_rt.core.router import LocalRouter
 from nakama_rt.core.tracker import Presence, PresenceStream, StreamMode
@@ -41,6 +46,8 @@ class ClusterNode:
     matches: ClusterDirectory[ListedMatch]
     parties: ClusterDirectory[ListedParty]
     tickets: ClusterTickets
+    #: The sessions each node keeps for their dropped sockets (session.resume_grace_ms).
+    parked: ClusterDirectory[ParkedRef]
     delivery: Delivery
 
     @classmethod
@@ -56,6 +63,7 @@ class ClusterNode:
         calls = ClusterCalls(bus, clock)
         matches, parties = match_directory(bus), party_directory(bus)
         tickets = ClusterTickets(bus, clock)
+        parked = parked_directory(bus)
         delivery = Delivery(
             sessions,
             tracker,
@@ -65,8 +73,9 @@ class ClusterNode:
             matches=matches,
             parties=parties,
             tickets=tickets,
+            parked=parked,
         )
-        return cls(bus, tracker, router, calls, matches, parties, tickets, delivery)
+        return cls(bus, tracker, router, calls, matches, parties, tickets, parked, delivery)
 
     def start(self, live: list[str]) -> None:
         """This node is listening: the ``live`` nodes are its peers (those that start
@@ -104,6 +113,7 @@ class ClusterNode:
             or self.matches.received(kind, sender, body)
             or self.parties.received(kind, sender, body)
             or self.tickets.received(kind, sender, body)
+            or self.parked.received(kind, sender, body)
         ):
             log.warn("unknown cluster message {kind!r} from {sender}", kind=kind, sender=sender)
 
@@ -119,6 +129,7 @@ class ClusterNode:
         self.matches.tell_all(node)
         self.parties.tell_all(node)
         self.tickets.tell_all(node)
+        self.parked.tell_all(node)
 
     def known_nodes(self) -> set[str]:
         """The other nodes to watch for death."""
@@ -132,6 +143,7 @@ class ClusterNode:
         self.matches.forget(node)
         self.parties.forget(node)
         self.tickets.forget(node)
+        self.parked.forget(node)
         orphans = self.tracker.node_died(node)
         local = self.tracker.local
         for stream, members in orphans.items():

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from nakama_rt.core.directory import Directory
 from nakama_rt.core.matchmaking import ISharedTickets
-from nakama_rt.core.refs import ListedMatch, ListedParty
+from nakama_rt.core.refs import ListedMatch, ListedParty, ParkedRef
 from nakama_rt.core.registry import SessionRegistry
 from nakama_rt.core.remote import IRemote
 from nakama_rt.core.router import IRouter, LocalRouter
@@ -31,6 +31,9 @@ class Delivery:
     parties: Directory[ListedParty] | None = None
     #: The matchmaker's pool over every node; None in one process.
     tickets: ISharedTickets | None = None
+    #: The sessions every node keeps for their dropped sockets to resume; None in one
+    #: process.
+    parked: Directory[ParkedRef] | None = None
 
     @classmethod
     def local(cls) -> Delivery:

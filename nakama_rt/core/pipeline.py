@@ -15,7 +15,9 @@ run where the socket is not (the cluster's next step). The answer is:
 * a Deferred of one of these; a session's later requests wait for it.
 
 A refusal is raised: :class:`RealtimeError` is answered with Nakama's ``Error``
-envelope, :class:`Dropped` with nothing (Nakama's ``return false, nil``). As in Nakama,
+envelope, :class:`Dropped` with nothing (Nakama's ``return false, nil``), and
+:class:`LimitExceeded` (one of :mod:`nakama_rt.core.limits`) with an ``Error`` and,
+when the client kept exceeding the limit, a close with 1008 after it. As in Nakama,
 a refused request keeps the socket open and runs no after hook; only a missing or
 unrecognized message closes the socket. Anything else raised is a bug: the socket
 closes (the lifecycle logs it). Everything a handler sends to anyone but the
@@ -43,6 +45,7 @@ from twisted.python.failure import Failure
 
 from nakama_rt.counters import RealtimeCounts
 from nakama_rt.logs import Logger
+from nakama_rt.wire.close_reasons import CLOSE_NORMAL, CLOSE_POLICY_VIOLATION
 from nakama_rt.wire.codec import Format, OutgoingEnvelope
 from nakama_rt.wire.proto import realtime_pb2
 
@@ -96,6 +99,18 @@ class RealtimeError(Refusal):
         self.with_cid = with_cid
 
 
+class LimitExceeded(RealtimeError):
+    """Refused by one of the server's limits (:mod:`nakama_rt.core.limits`): answered
+    with ``BAD_INPUT`` and ``message``, counted under ``limit``. With a
+    ``close_reason`` (the client kept exceeding it), the socket is then closed with
+    that reason and 1008."""
+
+    def __init__(self, limit: str, message: str, close_reason: str = "") -> None:
+        super().__init__(ErrorCode.BAD_INPUT, message)
+        self.limit = limit
+        self.close_reason = close_reason
+
+
 class Dropped(Refusal):
     """Refuse without an answer, as Nakama ignores data from outside a match."""
 
@@ -127,6 +142,8 @@ class Requesting(Protocol):
     requester: Requester
 
     def send_reply(self, outgoing: OutgoingEnvelope) -> bool: ...
+
+    def close(self, reason: str = "", code: int = CLOSE_NORMAL) -> None: ...
 
 
 class Hooks(Protocol):
@@ -333,6 +350,10 @@ class Pipeline:
         error = realtime_pb2.Error(code=refusal.code, message=refusal.message)
         envelope = realtime_pb2.Envelope(cid=cid if refusal.with_cid else "", error=error)
         session.send_reply(OutgoingEnvelope(envelope))
+        if isinstance(refusal, LimitExceeded):
+            self.counts.limit_refusals[refusal.limit] += 1
+            if refusal.close_reason:
+                session.close(refusal.close_reason, CLOSE_POLICY_VIOLATION)
 
     def _timed(self, result: object, message: str, started: float) -> object:
         """Time an asynchronous handler once it is done; its result passes through."""

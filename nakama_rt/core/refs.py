@@ -110,3 +110,17 @@ class TicketData:
     string_properties: dict[str, str]
     numeric_properties: dict[str, float]
     created_at: int
+
+
+@dataclass(frozen=True)
+class ParkedRef:
+    """A session a node keeps after its socket dropped (``session.resume_grace_ms``), as
+    the other nodes know it: a socket opened with its token on any node resumes it."""
+
+    #: The session id.
+    subject: str
+    node: str
+    token_id: str
+    user_id: str
+    #: The session's format ("json", "protobuf"): only a socket of that format resumes it.
+    format: str

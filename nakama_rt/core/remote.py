@@ -43,3 +43,6 @@ class IRemote(Interface):
 
     def serve(service: str, handler: Service) -> None:
         """Answer calls to ``service`` from the other nodes with ``handler``."""
+
+    def on_node_died(listener: Callable[[str], object]) -> None:
+        """Call ``listener`` with a node's name when that node is found dead."""

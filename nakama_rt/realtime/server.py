@@ -18,6 +18,8 @@ from twisted.internet.interfaces import IReactorTime
 from nakama_rt.config import Config
 from nakama_rt.core.delivery import Delivery
 from nakama_rt.core.forwarding import forwarded
+from nakama_rt.core.held import HeldPresences
+from nakama_rt.core.limits import refuse_extra_socket, with_limits
 from nakama_rt.core.notifications import NotificationCode, Notifier
 from nakama_rt.core.pipeline import Pipeline
 from nakama_rt.core.registry import LiveSession
@@ -84,9 +86,11 @@ class RealtimeServer:
         self.tracker = delivery.tracker
         self.router = delivery.router
         self.status = StatusRegistry(self.tracker, self.router)
+        #: What resumed sessions held over their drop (session.resume_grace_ms).
+        self.held = HeldPresences()
         self.notifier = Notifier(storage, self.router, clock)
         self.channels = ChannelHandlers(
-            self.tracker, self.router, storage, self.notifier, clock, self.sessions
+            self.tracker, self.router, storage, self.notifier, clock, self.sessions, self.held
         )
         self.chat_events = ChatEvents(self.tracker, self.router, storage, clock)
         self.streams = StreamManager(self.tracker, self.router, self.sessions)
@@ -106,6 +110,7 @@ class RealtimeServer:
             logger=runtime_logger,
             directory=delivery.matches,
             remote=delivery.remote,
+            held=self.held,
         )
         self.runtime = Runtime(
             env=runtime_env,
@@ -136,6 +141,7 @@ class RealtimeServer:
             config.session.encryption_key,
             clock,
             authoritative=self.match_registry,
+            held=self.held,
         )
         #: How long each matchmaker pass took (its slices and the gaps between them).
         self.matchmaker_passes = Histograms(MATCHMAKER_BUCKETS)
@@ -166,8 +172,9 @@ class RealtimeServer:
             matchmaker=MatchmakerHandlers(self.matchmaker, config.name),
             rpc=RpcHandler(self.runtime),
             status=StatusHandlers(self.status, self.tracker, storage, self.sessions),
-            parties=PartyHandlers(self.parties),
+            parties=PartyHandlers(self.parties, self.held),
         )
+        handlers = with_limits(handlers, config, clock, self.matchmaker.user_ticket_count)
         if delivery.remote is not None:
             # Requests for a match or party of another node are handled there.
             handlers = forwarded(
@@ -181,6 +188,8 @@ class RealtimeServer:
     def session_opened(self, session: LiveSession) -> None:
         if self._shutting_down:
             session.close(SHUTDOWN_REASON, CLOSE_GOING_AWAY)
+            return
+        if refuse_extra_socket(session, self.tracker, self.config, self.counts):
             return
         self.sessions.add(session)
         user_id = session.user_id
@@ -208,9 +217,20 @@ class RealtimeServer:
     ) -> bool | Deferred[bool]:
         return self.pipeline.process(session, envelope)
 
+    def session_resumed(self, session: LiveSession) -> None:
+        """A new socket took over a session kept after its connection dropped: its
+        re-joins of what it held are answered as fresh joins."""
+        self.held.hold(session.id, self.tracker.streams_by_session(session.id))
+        self.log.debug("session {sid} resumed", sid=session.id)
+
     def session_closed(self, session: LiveSession, reason: str = "") -> None:
         """Clean up in Nakama's order: tickets, presences (leave events), follows,
-        registry; then the session_end event, with the reason the socket closed."""
+        registry; then the session_end event, with the reason the socket closed. A
+        socket refused as it opened (a shutdown, a limit) was never set up: nothing to
+        clean, and no session_end without a session_start."""
+        self.held.forget(session.id)
+        if self.sessions.get(session.id) is None:
+            return
         self.matchmaker.remove_session_all(session.id)
         self.tracker.untrack_all(session.id, PresenceReason.DISCONNECT)
         self.status.unfollow_all(session.id)

@@ -14,6 +14,14 @@ with time from an injected clock, makes every timer and every ordering testable:
   before the close frame goes out; a client that does not answer the close frame
   within ``socket.close_ack_wait_ms`` has its connection dropped;
 - closed: every later event is ignored.
+
+With ``socket.max_messages_per_sec`` set, a frame over the socket's rate is answered
+with an ``Error`` and not processed; a socket that keeps at it is closed with 1008
+(:mod:`nakama_rt.core.limits`).
+
+With resume on (:mod:`nakama_rt.socket.resume`), a connection that drops without a
+close frame, or misses its pong deadline, parks its session instead of cleaning it
+up; a socket that resumes a parked session replays what it missed when it opens.
 """
 
 from __future__ import annotations
@@ -29,10 +37,23 @@ from twisted.internet.interfaces import IDelayedCall, IReactorTime
 from twisted.python.failure import Failure
 
 from nakama_rt.config import SocketConfig
+from nakama_rt.core.limits import MESSAGE_RATE, MessageRate
+from nakama_rt.core.pipeline import ErrorCode
+from nakama_rt.counters import RealtimeCounts
 from nakama_rt.logs import Logger
+from nakama_rt.socket.resume import RESUME_BUFFER_FULL, ParkedSessions
 from nakama_rt.socket.session import Session
 from nakama_rt.wire import codec
-from nakama_rt.wire.close_reasons import CLOSE_NORMAL, ERROR_OPENING, ERROR_PROCESSING, PONG_TIMEOUT
+from nakama_rt.wire.close_reasons import (
+    CLOSE_NORMAL,
+    CLOSE_POLICY_VIOLATION,
+    CONNECTION_DROPPED,
+    ERROR_OPENING,
+    ERROR_PROCESSING,
+    MESSAGE_RATE_EXCEEDED,
+    PONG_TIMEOUT,
+)
+from nakama_rt.wire.codec import OutgoingEnvelope
 from nakama_rt.wire.proto import realtime_pb2
 
 #: The pipeline's answer for one envelope: keep going (True), close (False), or later.
@@ -72,16 +93,21 @@ class Wire(Protocol):
     def pause_reading(self) -> None: ...
 
     def resume_reading(self) -> None: ...
-
     def abort(self) -> None: ...
 
 
 class SessionHooks(Protocol):
     """What the server does when a session opens, receives and closes."""
 
+    #: Where the socket counts what it refuses itself (a message over its rate).
+    counts: RealtimeCounts
+
     def session_opened(self, session: Session) -> None: ...
 
     def process(self, session: Session, envelope: realtime_pb2.Envelope) -> Verdict: ...
+
+    def session_resumed(self, session: Session) -> None:
+        """A new socket took over a session parked after its connection dropped."""
 
     def session_closed(self, session: Session, reason: str = "") -> None:
         """The session is over: ``reason`` is the one the server closed it with, or
@@ -109,6 +135,17 @@ class SocketCore:
     cleaned_up: bool = False
     #: True exactly while the machine is open: frames may go to :func:`receive_frame`.
     receiving: bool = False
+    #: Where a dropped session is kept for a new socket (None: resume is off).
+    parking: ParkedSessions | None = None
+    #: The session was parked and this socket took it over: replay, don't open anew.
+    resumed: bool = False
+    #: The close under way may park the session (a missed pong, not a refusal).
+    park_on_close: bool = False
+    #: ``socket.max_messages_per_sec``'s allowance (None: no limit).
+    rate: MessageRate | None = field(default=None, init=False)
+
+    def __post_init__(self) -> None:
+        self.rate = MessageRate.for_socket(self.config, self.clock.seconds())
 
 
 log = Logger(namespace="nakama_rt.socket.lifecycle")
@@ -128,6 +165,9 @@ def _open(inputs: SocketInputs, core: SocketCore) -> None:
     core.receiving = True
     core.messages_until_reset = core.config.ping_backoff_threshold
     _reset_ping(inputs, core)
+    if core.resumed:
+        _reopen(inputs, core)
+        return
     try:
         core.hooks.session_opened(core.session)
     except Exception:
@@ -135,14 +175,40 @@ def _open(inputs: SocketInputs, core: SocketCore) -> None:
         inputs.close(ERROR_OPENING, CLOSE_NORMAL)
 
 
+def _reopen(inputs: SocketInputs, core: SocketCore) -> None:
+    """The socket of a resumed session is open: the missed frames go out first."""
+    assert core.parking is not None
+    try:
+        core.hooks.session_resumed(core.session)
+    except Exception:
+        log.failure("session {sid} could not resume", sid=core.session.id)
+    core.parking.resumed(core.session)
+    if core.session.closed:
+        # Its buffer overflowed between the upgrade and now: it ends as parked ones do.
+        _end_taken(core, RESUME_BUFFER_FULL)
+        inputs.close(RESUME_BUFFER_FULL, CLOSE_NORMAL)
+
+
+def _end_taken(core: SocketCore, reason: str) -> None:
+    """A resumed session whose new socket goes before it opened: it ends here (it is
+    no longer parked), with the server's clean-up, once."""
+    core.cleaned_up = True
+    core.session.mark_closed()
+    if core.resumed:
+        try:
+            core.hooks.session_closed(core.session, reason)
+        except Exception:
+            log.failure("session {sid}: clean-up failed", sid=core.session.id)
+
+
 @Connecting.upon(SocketInputs.connection_lost).to(Closed)
 def _lost_before_open(inputs: SocketInputs, core: SocketCore, reason: str = "") -> None:
-    core.session.mark_closed()
+    _end_taken(core, reason)
 
 
 @Connecting.upon(SocketInputs.close).to(Closed)
 def _close_before_open(inputs: SocketInputs, core: SocketCore, reason: str, code: int) -> None:
-    core.session.mark_closed()
+    _end_taken(core, reason)
     core.wire.send_close(code, reason)
 
 
@@ -186,10 +252,37 @@ def receive_frame(inputs: SocketInputs, core: SocketCore, payload: bytes, is_bin
     if core.messages_until_reset <= 0:
         core.messages_until_reset = core.config.ping_backoff_threshold
         _reset_ping(inputs, core)
+    rate = core.rate
+    if rate is not None and not rate.admit(core.clock.seconds()):
+        _over_rate(inputs, core, rate, envelope.cid)
+        return
+    receive_envelope(inputs, core, envelope)
+
+
+def receive_envelope(
+    inputs: SocketInputs, core: SocketCore, envelope: realtime_pb2.Envelope
+) -> None:
+    """A decoded envelope for the session: processed now, or after the ones before it
+    (also how a session whose socket is on another node gets its requests)."""
     if core.busy:
         core.backlog.append(envelope)
         return
     _process(inputs, core, envelope)
+
+
+def _over_rate(inputs: SocketInputs, core: SocketCore, rate: MessageRate, cid: str) -> None:
+    """A message over ``socket.max_messages_per_sec`` is answered with an Error at
+    once and not processed. Once the refusals are used up too, the socket is closed
+    with 1008 and not read any more (see :mod:`nakama_rt.core.limits`)."""
+    counts = core.hooks.counts
+    counts.limit_refusals[MESSAGE_RATE] += 1
+    counts.errors[ErrorCode.BAD_INPUT] += 1
+    error = realtime_pb2.Error(code=ErrorCode.BAD_INPUT, message=rate.message)
+    core.session.send_reply(OutgoingEnvelope(realtime_pb2.Envelope(cid=cid, error=error)))
+    if not rate.refusal_allowed(core.clock.seconds()):
+        log.debug("session {sid} kept over its message rate", sid=core.session.id)
+        inputs.close(MESSAGE_RATE_EXCEEDED, CLOSE_POLICY_VIOLATION)
+        core.wire.pause_reading()
 
 
 @Open.upon(SocketInputs.pong_received).loop()
@@ -203,6 +296,7 @@ def _timer(inputs: SocketInputs, core: SocketCore) -> None:
     now = core.clock.seconds()
     if now + _DUE_SLACK >= core.deadline_at:
         log.debug("session {sid} missed its pong deadline", sid=core.session.id)
+        core.park_on_close = True  # the network may have dropped it: may resume
         inputs.close(PONG_TIMEOUT, CLOSE_NORMAL)
         return
     if now + _DUE_SLACK >= core.ping_at:
@@ -213,7 +307,7 @@ def _timer(inputs: SocketInputs, core: SocketCore) -> None:
 
 @Open.upon(SocketInputs.close).to(Closing)
 def _close(inputs: SocketInputs, core: SocketCore, reason: str, code: int) -> None:
-    _clean_up(core, reason)
+    _clean_up(core, reason, may_park=core.park_on_close)
     core.wire.send_close(code, reason)
     core.close_ack_call = core.clock.callLater(
         _seconds(core.config.close_ack_wait_ms), core.wire.abort
@@ -222,7 +316,8 @@ def _close(inputs: SocketInputs, core: SocketCore, reason: str, code: int) -> No
 
 @Open.upon(SocketInputs.connection_lost).to(Closed)
 def _lost(inputs: SocketInputs, core: SocketCore, reason: str = "") -> None:
-    _clean_up(core, reason)
+    # Gone without a close frame from the client: it may come back.
+    _clean_up(core, reason, may_park=reason == CONNECTION_DROPPED)
 
 
 # closing and closed: the session is already cleaned up; nothing more happens.
@@ -306,7 +401,7 @@ def _process(inputs: SocketInputs, core: SocketCore, envelope: realtime_pb2.Enve
 
 def _resume(inputs: SocketInputs, core: SocketCore, ok: Any) -> None:
     core.busy = False
-    if core.session.closed:
+    if core.session.closed or not core.receiving:
         return
     if not ok:
         inputs.close(ERROR_PROCESSING, CLOSE_NORMAL)
@@ -321,16 +416,20 @@ def _resume_failed(inputs: SocketInputs, core: SocketCore, failure: Failure) -> 
     _resume(inputs, core, False)
 
 
-def _clean_up(core: SocketCore, reason: str) -> None:
+def _clean_up(core: SocketCore, reason: str, *, may_park: bool = False) -> None:
+    """This socket is done: its session ends (leave events...), or, when ``may_park``
+    and resume is on, is parked for a new socket."""
     if core.cleaned_up:
         return
     core.cleaned_up = True
     core.receiving = False
-    core.session.mark_closed()
     core.backlog.clear()
     if core.timer is not None and core.timer.active():
         core.timer.cancel()
     core.timer = None
+    if may_park and core.parking is not None and core.parking.park(core.session, reason):
+        return
+    core.session.mark_closed()
     try:
         core.hooks.session_closed(core.session, reason)
     except Exception:

@@ -42,6 +42,7 @@ from nakama_rt.logs import Logger
 from nakama_rt.socket.framing import (
     TurnWriter,
     can_send_now,
+    frame_payload,
     message_frame_limit,
     send_now,
     whole_frames,
@@ -53,13 +54,17 @@ from nakama_rt.socket.lifecycle import (
     SocketMachine,
     receive_frame,
 )
+from nakama_rt.socket.resume import ParkedSessions
+from nakama_rt.socket.resume_remote import ResumeRelay
 from nakama_rt.socket.session import Session
 from nakama_rt.wire.close_reasons import (
     CONNECTION_DROPPED,
+    MESSAGE_TOO_BIG,
     PROTOCOL_ERROR,
     READ_LIMIT_EXCEEDED,
     client_close_reason,
     close_frame_error,
+    message_too_big_text,
     read_error_reason,
 )
 from nakama_rt.wire.codec import Format, OutgoingEnvelope
@@ -100,6 +105,10 @@ class SocketEnvironment:
     hooks: SessionHooks
     #: False once a shutdown began: upgrades are refused with 503.
     accepting: Callable[[], bool]
+    #: Sessions whose connections dropped, kept for a new socket (None: resume off).
+    parking: ParkedSessions | None = None
+    #: Sessions other nodes keep, resumed through them (None: no cluster, or resume off).
+    relay: ResumeRelay | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,9 +183,10 @@ class NakamaServerProtocol(WebSocketServerProtocol):
     #: Set by ``makeConnection`` before anything here runs (Twisted's None is only the
     #: default of a protocol never connected).
     transport: ISocketTransport
-    #: One of the factory's protocol options, a class attribute of the protocol class
+    #: Two of the factory's protocol options, class attributes of the protocol class
     #: it makes (see :meth:`NakamaSocketFactory._bind_protocol_options`).
     maxFramePayloadSize: int
+    maxMessagePayloadSize: int
 
     auth: SocketAuth | None = None
     session: Session | None = None
@@ -235,7 +245,19 @@ class NakamaServerProtocol(WebSocketServerProtocol):
         """The session and its lifecycle, for an accepted upgrade."""
         server = self.factory.environment
         self.auth = auth
-        self.session = Session(
+        parking = server.parking
+        claims = auth.claims
+        parked = parking.take(claims.user_id, claims.token_id, auth.format) if parking else None
+        if parked is not None:
+            parked.attach(
+                self,
+                on_close=self._close_from_session,
+                client_ip=client_ip,
+                client_port=client_port,
+            )
+            self._begin(parked, resumed=True)
+            return
+        session = Session(
             session_id=new_session_id(),
             user_id=auth.claims.user_id,
             username=auth.claims.username,
@@ -254,12 +276,27 @@ class NakamaServerProtocol(WebSocketServerProtocol):
             counts=server.counts,
             on_close=self._close_from_session,
         )
+        relay = server.relay
+        elsewhere = relay.find(claims.user_id, claims.token_id, auth.format) if relay else None
+        if elsewhere is not None:
+            assert relay is not None
+            # Kept by another node: this socket relays to it (resume_remote).
+            self._begin(session, resumed=False, hooks=relay.edge(elsewhere, session))
+            return
+        self._begin(session, resumed=False)
+
+    def _begin(self, session: Session, *, resumed: bool, hooks: SessionHooks | None = None) -> None:
+        server = self.factory.environment
+        self.session = session
         self.core = SocketCore(
             clock=server.clock,
             config=server.config.socket,
-            session=self.session,
+            session=session,
             wire=self,
-            hooks=server.hooks,
+            hooks=server.hooks if hooks is None else hooks,
+            # (a relayed session is parked by its own node, not here)
+            parking=server.parking if hooks is None else None,
+            resumed=resumed,
         )
         self.machine = SocketMachine(self.core)
 
@@ -304,10 +341,10 @@ class NakamaServerProtocol(WebSocketServerProtocol):
         closing lifecycle would drop them."""
         frames, taken = whole_frames(data, self.maxFramePayloadSize)
         machine = self.machine
-        for payload, binary in frames:
+        for start, stop, binary in frames:
             if not core.receiving or self.state != WebSocketProtocol.STATE_OPEN:
                 break
-            receive_frame(machine, core, payload, binary)
+            receive_frame(machine, core, frame_payload(data, start, stop), binary)
         return data[taken:] if taken else data
 
     # Messages Autobahn reads (fragmented, or split across reads): their bytes go into
@@ -333,7 +370,7 @@ class NakamaServerProtocol(WebSocketServerProtocol):
         if not self.failedByMe and self.message_frames > self.factory.max_message_frames:
             self._fail_connection(
                 WebSocketProtocol.CLOSE_STATUS_CODE_MESSAGE_TOO_BIG,
-                f"received WebSocket message of more than {self.factory.max_message_frames} frames",
+                message_too_big_text(self.factory.max_message_frames, "frames"),
             )
         # Autobahn's byte limits (skipped once failed); its per-frame list stays empty.
         super().onMessageFrameBegin(length)
@@ -397,13 +434,16 @@ class NakamaServerProtocol(WebSocketServerProtocol):
     def _fail_connection(self, code: int = 1001, reason: str = "going away") -> None:
         # Autobahn fails a connection on protocol errors and oversize messages; route
         # that through the lifecycle so the session is cleaned up and the close is
-        # bounded by close_ack_wait_ms. An oversize message closes with 1009 and no
-        # reason, as Nakama's WebSocket library does, and session_end gets that
-        # library's read error, as Nakama's does.
+        # bounded by close_ack_wait_ms. An oversize message closes with 1009, as
+        # Nakama's WebSocket library does, but with a text saying which limit (that
+        # library sends none), and session_end gets that library's read error, as
+        # Nakama's does.
         if self.machine is not None and self.state == WebSocketProtocol.STATE_OPEN:
             self.failedByMe = True
             if code == WebSocketProtocol.CLOSE_STATUS_CODE_MESSAGE_TOO_BIG:
-                self._close_with(code, READ_LIMIT_EXCEEDED, "")
+                if not reason.startswith(MESSAGE_TOO_BIG):  # Autobahn's byte limits
+                    reason = message_too_big_text(self.maxMessagePayloadSize)
+                self._close_with(code, READ_LIMIT_EXCEEDED, reason)
             else:
                 self.machine.close(reason, code)
         else:
@@ -420,8 +460,10 @@ class NakamaServerProtocol(WebSocketServerProtocol):
             self._close_text = None
 
     def onClose(self, wasClean, code, reason):  # noqa: N802, N803
-        if self in self.factory.open_protocols and not self.session.closed:
+        core = self.core
+        if self in self.factory.open_protocols and core is not None and not core.cleaned_up:
             # The server did not close it (send_close counts those): the client did.
+            # (Not the session's state: a parked or resumed one is not closed.)
             self.factory.environment.counts.closed_by_client(code)
         self.factory.open_protocols.discard(self)
         if self.machine is not None:
@@ -495,12 +537,15 @@ class NakamaServerProtocol(WebSocketServerProtocol):
     # IPushProducer: the transport tells us when its write buffer fills and drains
 
     def pauseProducing(self) -> None:  # noqa: N802
-        if self.session is not None:
-            self.session.pause_writing()
+        # (Once a resumed session belongs to a newer socket, this one has no say.)
+        session = self.session
+        if session is not None and session.attached_to(self):
+            session.pause_writing()
 
     def resumeProducing(self) -> None:  # noqa: N802
-        if self.session is not None:
-            self.session.resume_writing()
+        session = self.session
+        if session is not None and session.attached_to(self):
+            session.resume_writing()
 
     def stopProducing(self) -> None:  # noqa: N802
         pass

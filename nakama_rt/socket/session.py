@@ -5,10 +5,16 @@ transport's buffer fills, Twisted pauses us (we are its push producer) and frame
 wait in a small queue; a client that lets more than ``socket.outgoing_queue_size``
 frames pile up, or whose transport stays full for ``socket.write_wait_ms``, is
 disconnected, so one slow reader never holds memory or anyone else.
+
+With ``session.resume_grace_ms`` set, a session whose connection dropped is kept
+(:mod:`nakama_rt.socket.resume`): :meth:`Session.detach` parks it, what is sent to it
+then waits in a bounded replay buffer, and :meth:`Session.attach` plus
+:meth:`Session.replay` hand it and those frames, in order, to a new connection.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections import deque
 from collections.abc import Callable, Mapping
 from typing import Protocol
@@ -60,6 +66,9 @@ class Session:
         "_write_wait",
         "_write_timer",
         "_counts",
+        "_replay",
+        "_replay_limit",
+        "_on_overflow",
     )
 
     log = Logger()
@@ -120,6 +129,10 @@ class Session:
         self._write_wait = write_wait_ms / 1000.0
         self._write_timer: IDelayedCall | None = None
         self._counts = counts if counts is not None else RealtimeCounts()
+        #: While detached (parked, or resumed but not yet replayed): what was sent.
+        self._replay: deque[OutgoingEnvelope] | None = None
+        self._replay_limit = 0
+        self._on_overflow: Callable[[Session], None] | None = None
 
     def __repr__(self) -> str:
         return f"<Session {self.id} user={self.user_id} format={self.format.value}>"
@@ -133,6 +146,8 @@ class Session:
         if self._closed:
             return False
         if self._paused:
+            if self._replay is not None:
+                return self._keep_for_replay(envelope)
             queue = self._queue
             if queue is None:
                 queue = self._queue = deque()
@@ -165,10 +180,83 @@ class Session:
             self.mark_closed()
             self._connection.send_close(code, reason)
 
+    def _keep_for_replay(self, envelope: OutgoingEnvelope) -> bool:
+        replay = self._replay
+        assert replay is not None
+        if len(replay) >= self._replay_limit:
+            # Past the bound: no partial replay. The session is over (closed now, so
+            # nothing more is kept); its owner ends it with the usual leave events.
+            self.log.debug("session {sid}: resume buffer full", sid=self.id)
+            self._replay = None
+            self.mark_closed()
+            if self._on_overflow is not None:
+                self._on_overflow(self)
+            return False
+        replay.append(envelope)
+        return True
+
+    # Resume: a dropped connection's session kept for the next one.
+
+    def detach(
+        self,
+        *,
+        replay_limit: int,
+        on_close: Callable[[str, int], None],
+        on_overflow: Callable[[Session], None],
+    ) -> None:
+        """The connection is gone but the session stays: keep up to ``replay_limit``
+        envelopes sent from now on (frames still queued for the old connection first);
+        ``on_close`` is what :meth:`close` does meanwhile, ``on_overflow`` is told when
+        the buffer would overflow."""
+        self._cancel_write_timer()
+        self._replay = self._queue or deque()
+        self._queue = None
+        self._paused = True  # so send() takes its slow branch, into the buffer
+        self._replay_limit = replay_limit
+        self._on_close = on_close
+        self._on_overflow = on_overflow
+
+    def attach(
+        self,
+        connection: Connection,
+        *,
+        on_close: Callable[[str, int], None],
+        client_ip: str,
+        client_port: str,
+    ) -> None:
+        """A new connection takes the session over. Frames keep going to the buffer
+        until :meth:`replay` (called once the new socket is open)."""
+        self._connection = connection
+        self._on_close = on_close
+        self._on_overflow = None
+        self.client_ip = client_ip
+        self.client_port = client_port
+        self.requester = dataclasses.replace(
+            self.requester, client_ip=client_ip, client_port=client_port
+        )
+
+    def replay(self) -> int:
+        """Write what was kept while detached to the new connection, in order, then go
+        back to sending directly; return how many frames were replayed. The replay is
+        bounded by the buffer's limit, so it is written without flow control."""
+        replay, self._replay = self._replay, None
+        self._paused = False
+        if not replay or self._closed:
+            return 0
+        write, fmt = self._connection.write_frame, self.format
+        for envelope in replay:
+            write(envelope, fmt)
+        return len(replay)
+
+    def attached_to(self, connection: object) -> bool:
+        """Whether ``connection`` is the one this session now writes to."""
+        return self._connection is connection
+
     def mark_closed(self) -> None:
         """Stop accepting outgoing frames (called by the lifecycle when closing starts)."""
         self._closed = True
         self._queue = None
+        self._replay = None
         self._cancel_write_timer()
 
     # Flow control, called by the transport through the connection.

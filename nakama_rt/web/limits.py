@@ -39,6 +39,20 @@
   balancers) raise it or set 0. A WebSocket keeps its connection's place in the count
   until it closes.
 
+- ``socket.max_concurrent_upgrades_per_address`` (ours), default 0 (no limit):
+  connections from one client address (the same keys and exemptions as above) still
+  sending their first request, at once. That is every socket's upgrade while its
+  request arrives; the server cannot tell an upgrade from an API call before its
+  request is read, so an API connection waiting for its first request counts too. A
+  connection over it is answered at once with ``429 Too Many Requests``, a
+  ``Retry-After`` and a text body (:data:`TOO_MANY_OPENING`), then closed as a 431 is,
+  and counted (:attr:`HttpLimitCounts.concurrent_upgrades`). It holds its place in
+  the connection count while it closes, so past ``max_connections_per_address`` such
+  connections are dropped unanswered instead.
+- ``socket.exempt_private_addresses`` (default true): whether loopback and private
+  addresses are exempt from the per-address limits (these, and
+  ``socket.max_upgrades_per_sec_per_address`` in :mod:`nakama_rt.web.resources`).
+
 Each connection has one timer: twisted.web's own ``TimeoutMixin`` timer, run as a
 deadline (the read deadline, or the idle one between requests) rather than being
 pushed back on every read. Time comes from the site's reactor.
@@ -86,6 +100,14 @@ def _go_answer(status: str) -> bytes:
 
 HEADERS_TOO_LARGE = _go_answer("431 Request Header Fields Too Large")
 BAD_REQUEST = _go_answer("400 Bad Request")
+#: The text of a 429 for too many socket upgrades a second from one address.
+TOO_MANY_UPGRADES = "Too many socket upgrades from this address; retry later"
+#: The answer to a connection over ``socket.max_concurrent_upgrades_per_address``.
+TOO_MANY_OPENING = (
+    b"HTTP/1.1 429 Too Many Requests\r\nContent-Type: text/plain; charset=utf-8\r\n"
+    b"Retry-After: 1\r\nConnection: close\r\n\r\n"
+    b"Too many connections opening from this address; retry later\n"
+)
 #: The largest ``Content-Length`` Go parses (``strconv.ParseUint(cl, 10, 63)``).
 MAX_CONTENT_LENGTH = 2**63 - 1
 #: After an answer to a request whose rest is not read: how long the connection
@@ -104,6 +126,8 @@ class HttpLimits:
     max_connections_per_address: int = SocketConfig.max_connections_per_address
     #: Loopback and private-use addresses are not capped (proxies and load balancers).
     exempt_private_addresses: bool = True
+    #: Connections still sending their first request, at once per address; 0: no limit.
+    max_concurrent_upgrades_per_address: int = 0
 
     @classmethod
     def from_config(cls, socket: SocketConfig) -> HttpLimits:
@@ -111,6 +135,8 @@ class HttpLimits:
             read_timeout_ms=socket.read_timeout_ms,
             idle_timeout_ms=socket.idle_timeout_ms,
             max_connections_per_address=socket.max_connections_per_address,
+            exempt_private_addresses=socket.exempt_private_addresses,
+            max_concurrent_upgrades_per_address=socket.max_concurrent_upgrades_per_address,
         )
 
 
@@ -121,6 +147,8 @@ class HttpLimitCounts:
     refused_connections: int = 0
     read_timeouts: int = 0
     idle_timeouts: int = 0
+    #: Connections answered 429 over ``max_concurrent_upgrades_per_address``.
+    concurrent_upgrades: int = 0
 
 
 def _discard(data: bytes) -> None:
@@ -146,6 +174,11 @@ class LimitedHTTPChannel(HTTPChannel):
     site: LimitedSite
     #: The per-address count this connection holds a place in, if any.
     _address: str | None = None
+    #: The per-address count of connections still sending their first request that
+    #: this one is in, if any.
+    _opening: str | None = None
+    #: Over the concurrent upgrades limit: answered 429 as soon as it is made.
+    _refused_opening = False
     _between_requests = False
     #: When a connection waiting for its next request closes (reactor time).
     _idle_deadline = 0.0
@@ -157,6 +190,8 @@ class LimitedHTTPChannel(HTTPChannel):
         # The first request's deadline runs from the connection's start, as Go's.
         self.timeOut = self.site.read_timeout  # type: ignore[assignment]  # Twisted says int; float seconds work
         super().connectionMade()
+        if self._refused_opening:
+            self._answer_and_close(TOO_MANY_OPENING)
 
     def resetTimeout(self) -> None:  # noqa: N802
         """Reads do not push the deadline back (that is what slowloris relies on)."""
@@ -216,6 +251,8 @@ class LimitedHTTPChannel(HTTPChannel):
     def connectionLost(self, reason: Failure = connectionDone) -> None:  # noqa: N802
         super().connectionLost(reason)
         self._release()
+        if self._opening is not None:
+            self._done_opening()
 
     # Heads that are too large or malformed
 
@@ -234,6 +271,8 @@ class LimitedHTTPChannel(HTTPChannel):
             self._answer_and_close(BAD_REQUEST)
 
     def allHeadersReceived(self) -> None:  # noqa: N802
+        if self._opening is not None:
+            self._done_opening()  # its first request has arrived
         if self.length is not None and self.length > MAX_CONTENT_LENGTH:
             self._answer_and_close(BAD_REQUEST)  # a length Go cannot parse
             return
@@ -289,10 +328,23 @@ class LimitedHTTPChannel(HTTPChannel):
         if address is not None:
             self.site.release(address)
 
+    def _done_opening(self) -> None:
+        address, self._opening = self._opening, None
+        if address is not None:
+            self.site.done_opening(address)
+
 
 def _give_back(result: Any, site: LimitedSite, address: str) -> Any:
     site.release(address)
     return result
+
+
+def close_after_answer(request: Request) -> None:
+    """Close ``request``'s connection once it is answered, reading nothing more on it
+    (a refusal the client should not repeat at once: a pipelined flood of requests
+    gets one answer per connection, not one per request)."""
+    request.responseHeaders.setRawHeaders(b"connection", [b"close"])
+    request.channel.persistent = False
 
 
 def connection_taken_over(channel: Any, closed: Deferred) -> None:
@@ -354,6 +406,8 @@ class LimitedSite(Site):
             raise ValueError("the read and idle timeouts must be greater than 0")
         if limits.max_connections_per_address < 0:
             raise ValueError("max_connections_per_address must be 0 (no cap) or more")
+        if limits.max_concurrent_upgrades_per_address < 0:
+            raise ValueError("max_concurrent_upgrades_per_address must be 0 (no limit) or more")
         super().__init__(
             resource,
             requestFactory,
@@ -367,19 +421,28 @@ class LimitedSite(Site):
         self.counts = counts if counts is not None else HttpLimitCounts()
         #: Open connections by address key (only capped addresses, only while open).
         self.connections: dict[str, int] = {}
+        #: Connections still sending their first request, by address key (only
+        #: limited addresses, only while there are some).
+        self.opening: dict[str, int] = {}
         self._refusing: set[str] = set()
 
     def acceptableProtocols(self) -> list[bytes]:  # noqa: N802
         return [b"http/1.1"]
 
     def buildProtocol(self, addr: IAddress | None) -> Protocol | None:  # type: ignore[override]  # noqa: N802 (Twisted: HTTP/2's wrapper only)
-        cap = self.limits.max_connections_per_address
+        limits = self.limits
+        cap = limits.max_connections_per_address
+        opening = limits.max_concurrent_upgrades_per_address
         host = getattr(addr, "host", None)
-        key = address_key(host, self.limits.exempt_private_addresses) if cap and host else None
+        key = (
+            address_key(host, limits.exempt_private_addresses)
+            if (cap or opening) and host
+            else None
+        )
         if key is None:
             return super().buildProtocol(addr)
         held = self.connections.get(key, 0)
-        if held >= cap:
+        if cap and held >= cap:
             self.counts.refused_connections += 1
             if key not in self._refusing:
                 self._refusing.add(key)
@@ -391,9 +454,26 @@ class LimitedSite(Site):
                 )
             return _Refused()
         channel = super().buildProtocol(addr)
-        self.connections[key] = held + 1
-        channel._address = key
+        if cap:
+            self.connections[key] = held + 1
+            channel._address = key
+        if opening:
+            pending = self.opening.get(key, 0)
+            if pending >= opening:
+                self.counts.concurrent_upgrades += 1
+                channel._refused_opening = True
+            else:
+                self.opening[key] = pending + 1
+                channel._opening = key
         return channel
+
+    def done_opening(self, key: str) -> None:
+        """A connection counted under ``key`` sent its first request, or closed."""
+        pending = self.opening.get(key, 0) - 1
+        if pending > 0:
+            self.opening[key] = pending
+        else:
+            self.opening.pop(key, None)
 
     def release(self, key: str) -> None:
         """A connection counted under ``key`` closed."""

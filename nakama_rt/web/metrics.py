@@ -34,9 +34,12 @@ from twisted.web.resource import Resource
 from twisted.web.server import Request, Site
 
 from nakama_rt.cluster.node import ClusterNode
+from nakama_rt.core.limits import CONCURRENT_UPGRADES
 from nakama_rt.core.pipeline import ErrorCode
 from nakama_rt.core.tracker import StreamMode
 from nakama_rt.counters import QUEUE_FULL, Histograms
+from nakama_rt.socket.resume import ParkedSessions
+from nakama_rt.socket.resume_remote import ResumeRelay
 from nakama_rt.web.limits import HttpLimitCounts, HttpLimits, LimitedSite
 
 #: The prefix of every metric this module defines.
@@ -52,11 +55,19 @@ class RealtimeCollector:
     """
 
     def __init__(
-        self, server: Any, storage: Any = None, http: HttpLimitCounts | None = None
+        self,
+        server: Any,
+        storage: Any = None,
+        http: HttpLimitCounts | None = None,
+        parking: ParkedSessions | None = None,
+        relay: ResumeRelay | None = None,
     ) -> None:
         self._server = server
         self._storage = storage
         self._http = http
+        #: Session resume (session.resume_grace_ms), when it is on.
+        self._parking = parking
+        self._relay = relay
 
     def collect(self) -> Iterator[Metric]:
         server = self._server
@@ -148,12 +159,59 @@ class RealtimeCollector:
             stopped.add_metric(["read_timeout"], self._http.read_timeouts)
             stopped.add_metric(["idle_timeout"], self._http.idle_timeouts)
             yield stopped
+        refusals = CounterMetricFamily(
+            PREFIX + "limit_refusals",
+            "Messages, requests, sockets and connections a limit refused, by limit.",
+            labels=["limit"],
+        )
+        for limit, total in list(counts.limit_refusals.items()):
+            refusals.add_metric([limit], total)
+        if self._http is not None and self._http.concurrent_upgrades:
+            refusals.add_metric([CONCURRENT_UPGRADES], self._http.concurrent_upgrades)
+        yield refusals
+        if self._parking is not None:
+            yield from _resume_metrics(self._parking, self._relay)
         yield _histogram(
             "matchmaker_pass_seconds",
             "How long each matchmaker pass (one interval's matching) takes.",
             None,
             server.matchmaker_passes,
         )
+
+
+def _resume_metrics(parking: ParkedSessions, relay: ResumeRelay | None) -> Iterator[Metric]:
+    yield GaugeMetricFamily(
+        PREFIX + "parked_sessions",
+        "Sessions kept for their dropped sockets to resume (session.resume_grace_ms).",
+        value=len(parking),
+    )
+    counts = parking.counts
+    outcomes = CounterMetricFamily(
+        PREFIX + "session_resume_events",
+        "Sessions parked when their socket dropped, and how each parking ended: resumed "
+        "by a new socket, expired, ended for an overflowing buffer, or closed by the "
+        "server.",
+        labels=["event"],
+    )
+    for event in ("parked", "resumed", "expired", "overflowed", "closed"):
+        outcomes.add_metric([event], getattr(counts, event))
+    yield outcomes
+    yield CounterMetricFamily(
+        PREFIX + "session_resume_replayed",
+        "Envelopes replayed to resumed sockets: what they missed while dropped.",
+        value=counts.replayed,
+    )
+    if relay is not None:
+        relayed = GaugeMetricFamily(
+            PREFIX + "relayed_sockets",
+            "Resumed sessions whose socket and home are on different nodes: sockets here "
+            "relaying to their session's node (edge), sessions here whose socket is on "
+            "another (home).",
+            labels=["side"],
+        )
+        relayed.add_metric(["edge"], len(relay.edges))
+        relayed.add_metric(["home"], len(relay.homes))
+        yield relayed
 
 
 def _counter(name: str, documentation: str, label: str, totals: Mapping[Any, int]) -> Metric:
@@ -241,11 +299,13 @@ def metrics_registry(
     storage: Any = None,
     http: HttpLimitCounts | None = None,
     cluster: ClusterNode | None = None,
+    parking: ParkedSessions | None = None,
+    relay: ResumeRelay | None = None,
 ) -> CollectorRegistry:
     """A registry of this server's metrics plus the process's (CPU, memory, GC), and
     the cluster's when this node is in one."""
     registry = CollectorRegistry()
-    registry.register(RealtimeCollector(server, storage, http))
+    registry.register(RealtimeCollector(server, storage, http, parking, relay))
     if cluster is not None:
         registry.register(ClusterCollector(cluster))
     for collector in (PROCESS_COLLECTOR, PLATFORM_COLLECTOR, GC_COLLECTOR):

@@ -9,6 +9,7 @@ from twisted.web.resource import IResource, Resource
 from twisted.web.server import NOT_DONE_YET, Request
 
 from nakama_rt.api.http import ApiError, Code, client_address, write_error
+from nakama_rt.core.limits import UPGRADE_RATE, KeyedRate
 from nakama_rt.library_internals import detach_http_channel
 from nakama_rt.logs import Logger
 from nakama_rt.socket import upgrade
@@ -18,7 +19,13 @@ from nakama_rt.socket.protocol import (
     UpgradeRefused,
     authenticate_upgrade,
 )
-from nakama_rt.web.limits import AbortableTransport, connection_taken_over
+from nakama_rt.web.limits import (
+    TOO_MANY_UPGRADES,
+    AbortableTransport,
+    address_key,
+    close_after_answer,
+    connection_taken_over,
+)
 
 
 def _decoded_args(request: Request) -> dict[str, list[str]]:
@@ -32,7 +39,20 @@ def _decoded_args(request: Request) -> dict[str, list[str]]:
 class SocketResource(Resource):
     """``GET /ws``: Nakama's checks in Nakama's order, each refused with plain HTTP
     (the format, the token, then the upgrade itself), then the socket opens on the
-    request's connection."""
+    request's connection.
+
+    Before them, ours: with ``socket.max_upgrades_per_sec_per_address``, upgrade
+    requests from one client address (the connection's, never a forwarded one; an
+    IPv6 client's /64; loopback and private addresses exempt unless
+    ``socket.exempt_private_addresses`` is false) have a token bucket of that many,
+    refilling at that many a second. One that finds it empty is answered
+    ``429 Too Many Requests`` with ``Retry-After: 1`` and a text body
+    (:data:`~nakama_rt.web.limits.TOO_MANY_UPGRADES`) before its token is even
+    looked at, so a flood of upgrades costs a parsed request and a table look-up
+    each, and counted (``limit_refusals["upgrade_rate"]``). Its connection then
+    closes: requests pipelined after it are not read, so one read of a client's
+    pipelined flood is one answer, not hundreds, and others' requests interleave.
+    """
 
     isLeaf = True
     log = Logger()
@@ -40,11 +60,21 @@ class SocketResource(Resource):
     def __init__(self, factory: NakamaSocketFactory) -> None:
         super().__init__()
         self._factory = factory
+        environment = factory.environment
+        sock = environment.config.socket
+        rate = sock.max_upgrades_per_sec_per_address
+        self._upgrades = KeyedRate(environment.clock, rate, rate) if rate else None
+        self._exempt_private = sock.exempt_private_addresses
 
     def render(self, request: Request) -> bytes | int:
         if request.method != b"GET" or request.postpath:  # Nakama routes only GET /ws
             return _not_found(request)
         factory: NakamaSocketFactory = self._factory
+        if self._upgrades is not None and not self._upgrade_allowed(request):
+            factory.environment.counts.limit_refusals[UPGRADE_RATE] += 1
+            request.setHeader(b"retry-after", b"1")
+            close_after_answer(request)
+            return _plain(request, 429, TOO_MANY_UPGRADES)
         header = request.getHeader("authorization")
         try:
             auth = authenticate_upgrade(factory.environment, _decoded_args(request), header)
@@ -80,6 +110,13 @@ class SocketResource(Resource):
             cast(AbortableTransport, transport).abortConnection()
         return NOT_DONE_YET
 
+    def _upgrade_allowed(self, request: Request) -> bool:
+        """Whether the request's address has an upgrade left this second."""
+        assert self._upgrades is not None
+        host = getattr(request.getClientAddress(), "host", None)
+        key = address_key(host, self._exempt_private) if host else None
+        return key is None or self._upgrades.take(key)
+
 
 def _hand_over(transport, protocol: NakamaServerProtocol) -> None:
     """Connect ``protocol`` to the transport twisted.web served the request on, the
@@ -97,9 +134,13 @@ def _hand_over(transport, protocol: NakamaServerProtocol) -> None:
         transport.resumeProducing()
 
 
+#: Reason phrases twisted.web does not know (it would say "Unknown Status").
+_PHRASES = {429: b"Too Many Requests"}
+
+
 def _plain(request: Request, status: int, message: str) -> bytes:
     """Go's ``http.Error``: a text body ending in a newline."""
-    request.setResponseCode(status)
+    request.setResponseCode(status, _PHRASES.get(status))
     request.setHeader(b"content-type", b"text/plain; charset=utf-8")
     request.setHeader(b"x-content-type-options", b"nosniff")
     return (message + "\n").encode()

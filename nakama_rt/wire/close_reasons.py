@@ -3,6 +3,14 @@
 They are Nakama's words, sent in the close frame; the metrics count closes by a
 short class of each (``nakama_rt_socket_closes_total{reason=...}``), so the
 modules that close sockets and :mod:`nakama_rt.counters` both take them from here.
+
+No close the server starts goes without a text a client can log, the same for JSON
+and protobuf sockets (a close frame has no format). Nakama's own words are kept
+where it has them; where it closes silently (an oversize message: gorilla/websocket's
+1009 has no text) and for the limits Nakama does not have (:mod:`nakama_rt.core.limits`:
+message rate, sockets per user, matchmaker tickets per user, party creations), the
+words are ours. A limit closes with 1008 (policy violation), after the ``Error``
+envelope that refused the request.
 """
 
 from __future__ import annotations
@@ -10,6 +18,8 @@ from __future__ import annotations
 #: The WebSocket close codes the server closes with (RFC 6455 7.4.1).
 CLOSE_NORMAL = 1000
 CLOSE_GOING_AWAY = 1001
+#: A limit's close: the client kept exceeding it (RFC 6455: "policy violation").
+CLOSE_POLICY_VIOLATION = 1008
 
 OUTGOING_QUEUE_FULL = "session outgoing queue full"
 WRITE_TIMEOUT = "session write timeout"
@@ -22,6 +32,28 @@ REASON_WRONG_FRAME_TYPE = "received unexpected WebSocket message type"
 #: Followed by the decoder's own words (": unexpected end" ...).
 REASON_MALFORMED_PAYLOAD = "received malformed payload"
 
+# The limits' closes (1008), ours: Nakama has none of these limits.
+
+#: ``socket.max_messages_per_sec``: the socket kept sending over its rate.
+MESSAGE_RATE_EXCEEDED = "message rate limit exceeded"
+#: ``socket.max_sockets_per_user``: the user already has that many sockets.
+TOO_MANY_USER_SOCKETS = "too many sockets for this user"
+#: ``matchmaker.max_tickets_per_user``: refused again and again.
+TICKET_LIMIT_EXCEEDED = "matchmaker ticket limit exceeded"
+#: ``socket.max_party_creations_per_minute``: refused again and again.
+PARTY_LIMIT_EXCEEDED = "party creation limit exceeded"
+
+#: The close frame's text for a message over the limit (1009), bytes or frames: gorilla
+#: sends none, but a client should be able to log why (the session_end reason stays
+#: gorilla's :data:`READ_LIMIT_EXCEEDED`).
+MESSAGE_TOO_BIG = "message too big"
+
+
+def message_too_big_text(limit: int, unit: str = "bytes") -> str:
+    """The 1009 close frame's text: ``"message too big: over 4096 bytes"``."""
+    return f"{MESSAGE_TOO_BIG}: over {limit} {unit}"
+
+
 #: Each reason (a prefix of what is sent) and the label its closes are counted under.
 CLASSES = (
     (OUTGOING_QUEUE_FULL, "outgoing_queue_full"),
@@ -33,6 +65,10 @@ CLASSES = (
     (SINGLE_SOCKET_REASON, "single_socket"),
     (REASON_WRONG_FRAME_TYPE, "wrong_frame_type"),
     (REASON_MALFORMED_PAYLOAD, "malformed_payload"),
+    (MESSAGE_RATE_EXCEEDED, "message_rate"),
+    (TOO_MANY_USER_SOCKETS, "user_sockets"),
+    (TICKET_LIMIT_EXCEEDED, "matchmaker_tickets"),
+    (PARTY_LIMIT_EXCEEDED, "party_creations"),
 )
 
 
@@ -83,7 +119,7 @@ CONNECTION_DROPPED = close_error_text(1006, "unexpected EOF")
 # error, whose text is the session_end reason (Nakama's own close frame then fails).
 
 #: The session_end reason when a message is over the limit: gorilla/websocket's
-#: ErrReadLimit. Its close frame, 1009, has no text.
+#: ErrReadLimit. Its close frame, 1009, has no text; ours has :func:`message_too_big_text`.
 READ_LIMIT_EXCEEDED = "websocket: read limit exceeded"
 
 #: The close code gorilla/websocket answers a protocol error with.

@@ -4,8 +4,9 @@
 //   node scenarios.mjs --host 127.0.0.1 --port 7350 --server-key defaultkey \
 //        --adapter json|protobuf --scenario session|ping|status|chat_room|chat_dm_group|match_relayed|party|matchmaker|matchmaker_hook|storage|account|leaderboard_pages|leaderboard_operators|
 //        leaderboard_around|leaderboard_refusals|leaderboard_reset|cluster_chat|cluster_match|
-//        cluster_authoritative|cluster_party|cluster_matchmaker|cluster_three
-//        [--room lobby] [--other-port 7351]
+//        cluster_authoritative|cluster_party|cluster_matchmaker|cluster_three|
+//        resume_match|resume_party
+//        [--room lobby] [--other-port 7351] [--grace-ms 1500]
 //
 // Each scenario asserts what it observes and, on success, prints exactly one JSON line of
 // facts on stdout (for tests/test_e2e_nakama_js.py to check against the server) and exits
@@ -16,7 +17,8 @@
 // in match_scenarios.mjs, the party one in party_scenarios.mjs, the matchmaker ones in
 // matchmaker_scenarios.mjs, the storage engine's in storage_scenarios.mjs, accounts and
 // links in account_scenarios.mjs, leaderboards in leaderboard_scenarios.mjs (the server's
-// runtime must have tests/leaderboard_modules' RPCs), the two-node
+// runtime must have tests/leaderboard_modules' RPCs), session resume in
+// resume_scenarios.mjs (the server's session.resume_grace_ms given as --grace-ms), the two-node
 // ones (--other-port) in cluster_scenarios.mjs;
 // they import the helpers exported here (an import cycle: they
 // are only used once main() runs).
@@ -42,6 +44,7 @@ import { scenarioMatchmaker, scenarioMatchmakerHook } from "./matchmaker_scenari
 import { scenarioParty } from "./party_scenarios.mjs";
 import { scenarioRuntimeArena, scenarioRuntimeRpc } from "./runtime_scenarios.mjs";
 import { scenarioAccount } from "./account_scenarios.mjs";
+import { scenarioResumeMatch, scenarioResumeParty } from "./resume_scenarios.mjs";
 import { scenarioStorage } from "./storage_scenarios.mjs";
 import {
   scenarioLeaderboardAround,
@@ -70,6 +73,8 @@ export const { values: opts } = parseArgs({
     "timeout-ms": { type: "string", default: "9000" },
     // the chat room of chat_room: a unique one when the server's history is not fresh
     room: { type: "string", default: "lobby" },
+    // resume scenarios: the server's session.resume_grace_ms
+    "grace-ms": { type: "string", default: "1500" },
   },
   strict: true,
 });
@@ -524,6 +529,8 @@ const SCENARIOS = {
   cluster_party: scenarioClusterParty,
   cluster_matchmaker: scenarioClusterMatchmaker,
   cluster_three: scenarioClusterThree,
+  resume_match: scenarioResumeMatch,
+  resume_party: scenarioResumeParty,
 };
 
 // --- main ---------------------------------------------------------------------------------

@@ -22,6 +22,7 @@ from google.protobuf import timestamp_pb2, wrappers_pb2
 from twisted.internet.defer import Deferred, succeed
 from twisted.python.failure import Failure
 
+from nakama_rt.core.held import HeldPresences
 from nakama_rt.core.notifications import NewNotification, NotificationCode, Notifier
 from nakama_rt.core.pipeline import ErrorCode, RealtimeError, ReplyFirst, Requester
 from nakama_rt.core.registry import SessionDirectory
@@ -152,8 +153,11 @@ class ChannelHandlers:
         notifier: Notifier,
         clock,
         sessions: SessionDirectory,
+        held: HeldPresences | None = None,
     ) -> None:
         self._tracker = tracker
+        #: Channels resumed sessions kept over a drop: their re-joins answer as fresh.
+        self._held = held if held is not None else HeldPresences()
         self._router = router
         self._storage = storage
         self._notifier = notifier
@@ -261,6 +265,8 @@ class ChannelHandlers:
         )
         is_new = self._tracker.get_by_stream(requester.session_id, stream) is None
         members = self._tracker.list_by_stream(stream, False, True)
+        if not is_new and self._held.take(requester.session_id, stream):
+            members = [p for p in members if p.session_id != requester.session_id]
         channel = realtime_pb2.Channel(
             id=channel_id(stream),
             presences=[_user_presence(p) for p in members],

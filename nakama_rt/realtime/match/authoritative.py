@@ -33,6 +33,7 @@ from twisted.internet.interfaces import IDelayedCall, IReactorTime
 from twisted.python.failure import Failure
 
 from nakama_rt.core.directory import Directory
+from nakama_rt.core.held import HeldPresences
 from nakama_rt.core.pipeline import Dropped, ErrorCode, RealtimeError, ReplyFirst, Requester
 from nakama_rt.core.refs import ListedMatch
 from nakama_rt.core.remote import CallFailed, IRemote, NodeUnavailable, Served
@@ -401,8 +402,12 @@ class MatchRegistry:
         logger: Any = None,
         directory: Directory[ListedMatch] | None = None,
         remote: IRemote | None = None,
+        held: HeldPresences | None = None,
     ) -> None:
         self.tracker = tracker
+        #: Matches resumed sessions kept over a drop: their re-joins answer as fresh
+        #: (without a second match_join_attempt: the handler still has them).
+        self._held = held if held is not None else HeldPresences()
         #: Where the other nodes learn of this node's matches, and this one of theirs.
         self.directory = directory
         #: The other nodes, for signals to their matches.
@@ -586,7 +591,8 @@ class MatchRegistry:
                 raise RealtimeError(ErrorCode.MATCH_NOT_FOUND, "Match not found")
             if not accept:
                 raise RealtimeError(ErrorCode.MATCH_JOIN_REJECTED, reason or "Match join rejected")
-        members = [p for p in match.members() if not (is_new and p.session_id == session_id)]
+        as_new = is_new or self._held.take(session_id, match.stream)
+        members = [p for p in match.members() if not (as_new and p.session_id == session_id)]
         reply = realtime_pb2.Match(
             match_id=target.match_id,
             authoritative=True,

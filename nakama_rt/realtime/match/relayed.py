@@ -19,6 +19,7 @@ import orjson
 from twisted.internet.interfaces import IReactorTime
 
 from nakama_rt.auth import tokens
+from nakama_rt.core.held import HeldPresences
 from nakama_rt.core.pipeline import Dropped, ErrorCode, RealtimeError, ReplyFirst, Requester
 from nakama_rt.core.router import IRouter
 from nakama_rt.core.tracker import ITracker, Presence, PresenceMeta, PresenceStream, StreamMode
@@ -165,8 +166,11 @@ class MatchHandlers:
         encryption_key: str,
         clock: IReactorTime,
         authoritative: AuthoritativeMatches | None = None,
+        held: HeldPresences | None = None,
     ) -> None:
         self._tracker = tracker
+        #: Matches resumed sessions kept over a drop: their re-joins answer as fresh.
+        self._held = held if held is not None else HeldPresences()
         self._clock = clock
         self._router = router
         self._key = encryption_key
@@ -247,10 +251,11 @@ class MatchHandlers:
         if not allow_empty and self._tracker.count_by_stream(stream) == 0:
             raise RealtimeError(ErrorCode.MATCH_NOT_FOUND, NOT_FOUND)
         is_new = self._tracker.get_by_stream(requester.session_id, stream) is None
+        as_new = is_new or self._held.take(requester.session_id, stream)
         members = [
             p
             for p in self._tracker.list_by_stream(stream, False, True)
-            if not (is_new and p.session_id == requester.session_id)
+            if not (as_new and p.session_id == requester.session_id)
         ]
         match = realtime_pb2.Match(
             match_id=target.match_id,

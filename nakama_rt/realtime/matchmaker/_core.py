@@ -318,6 +318,11 @@ class Matchmaker:
     def tickets_of(self, session_id: str) -> list[str]:
         return list(self.pool.by_session.get(session_id, ()))
 
+    def user_ticket_count(self, user_id: str) -> int:
+        """The tickets a user is in, its parties' included, on every node of a cluster
+        (for ``matchmaker.max_tickets_per_user``)."""
+        return len(self.pool.by_user.get(user_id, ()))
+
     def __len__(self) -> int:
         return len(self.pool)
 

@@ -316,6 +316,8 @@ class TicketPool:
         #: Session id -> its tickets (as a member of a party ticket too).
         self.by_session: dict[str, dict[str, Ticket]] = {}
         self.by_party: dict[str, dict[str, Ticket]] = {}
+        #: User id -> the tickets it is in, over all its sessions and parties.
+        self.by_user: dict[str, dict[str, Ticket]] = {}
         self._buckets: dict[tuple[int, int], _Index] = {}
 
     def __len__(self) -> int:
@@ -327,6 +329,8 @@ class TicketPool:
         self.active[tid] = ticket
         for session_id in ticket.session_ids:
             self.by_session.setdefault(session_id, {})[tid] = ticket
+        for user_id in ticket.user_ids:
+            self.by_user.setdefault(user_id, {})[tid] = ticket
         if ticket.party_id:
             self.by_party.setdefault(ticket.party_id, {})[tid] = ticket
         bucket = (ticket.min_count, ticket.max_count)
@@ -345,6 +349,8 @@ class TicketPool:
         self.active.pop(tid, None)
         for session_id in ticket.session_ids:
             _discard(self.by_session, session_id, tid)
+        for user_id in ticket.user_ids:
+            _discard(self.by_user, user_id, tid)
         if ticket.party_id:
             _discard(self.by_party, ticket.party_id, tid)
         bucket = (ticket.min_count, ticket.max_count)

@@ -97,6 +97,7 @@ class Ticket:
         "session_id",
         "party_id",
         "session_ids",
+        "user_ids",
         "query",
         "plan",
         "min_count",
@@ -125,6 +126,7 @@ class Ticket:
         self.session_id = data.session_id
         self.party_id = party_id
         self.session_ids = frozenset(p.session_id for p in presences)
+        self.user_ids = frozenset(p.user_id for p in presences)
         self.query = query
         self.plan = plan
         self.min_count = data.min_count

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from functools import partial
 from typing import Any
 
+from nakama_rt.core.held import HeldPresences
 from nakama_rt.core.pipeline import Answer, ErrorCode, RealtimeError, ReplyFirst, Requester
 from nakama_rt.realtime.party.registry import (
     MAX_SIZE_LIMIT,
@@ -63,8 +64,10 @@ def _ack() -> realtime_pb2.Envelope:
 class PartyHandlers:
     """The socket side of parties."""
 
-    def __init__(self, registry: PartyRegistry) -> None:
+    def __init__(self, registry: PartyRegistry, held: HeldPresences | None = None) -> None:
         self._registry = registry
+        #: Parties resumed sessions kept over a drop: a re-join gets the party again.
+        self._held = held if held is not None else HeldPresences()
 
     # Shared steps
 
@@ -138,6 +141,12 @@ class PartyHandlers:
         prefix = "Error joining party"
         party = self._party(envelope.party_join.party_id, prefix)
         me = _me(requester)
+        if requester.session_id in party.members and self._held.take(
+            requester.session_id, party.stream
+        ):
+            # Still a member: answered as an accepted join, with no join event (and
+            # its matchmaking goes on).
+            return ReplyFirst(_ack(), then=partial(party.welcome_back, me))
         try:
             joins_now = party.join_request(me)
         except PartyError as error:

@@ -378,22 +378,30 @@ class Party:
             newcomers.append(member)
         if not newcomers:
             return
-        leader = self.leader.wire() if self.leader is not None else None
-        presences = [m.wire() for m in self.members.values()]
         for member in newcomers:
-            party = realtime_pb2.Party(
-                party_id=self.id,
-                open=self.open,
-                max_size=self.max_size,
-                self=member.wire(),
-                leader=leader,
-                presences=presences,
-            )
             self.registry.router.send_to_session_ids(
-                [member.session_id], realtime_pb2.Envelope(party=party)
+                [member.session_id], realtime_pb2.Envelope(party=self._party_for(member))
             )
         if changed:
             self._cancel_matchmaking()
+
+    def welcome_back(self, member: PartyPresence) -> None:
+        """A member whose session resumed re-joined: it gets ``party`` as a joining
+        member does, and nobody else hears of it."""
+        if not self.stopped and member.session_id in self.members:
+            self.registry.router.send_to_session_ids(
+                [member.session_id], realtime_pb2.Envelope(party=self._party_for(member))
+            )
+
+    def _party_for(self, member: PartyPresence) -> realtime_pb2.Party:
+        return realtime_pb2.Party(
+            party_id=self.id,
+            open=self.open,
+            max_size=self.max_size,
+            self=member.wire(),
+            leader=self.leader.wire() if self.leader is not None else None,
+            presences=[m.wire() for m in self.members.values()],
+        )
 
     def members_left(self, session_ids: list[str]) -> None:
         """Members leave; a leaving leader hands over to the oldest member (all get
