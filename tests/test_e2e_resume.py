@@ -64,7 +64,7 @@ async def test_a_matchmaking_party_member_resumes_and_the_match_forms(
     adapter,
 ) -> None:
     config = make_config(
-        tmp_path, session={"resume_grace_ms": 10_000}, matchmaker={"interval_sec": 1}
+        tmp_path, session={"resume_grace_ms": GRACE_MS}, matchmaker={"interval_sec": 1}
     )
     run = await run_on_own_server(node, config, adapter, "resume_party")
     try:
@@ -73,8 +73,9 @@ async def test_a_matchmaking_party_member_resumes_and_the_match_forms(
         if adapter == "json":
             assert facts["rejoined"]["self"] != facts["rejoined"]["leader"]
         assert len({m["match"] for m in facts["matched"].values()}) == 1
+        assert facts["m_left"]["leaves"] and facts["m_left"]["after"] == []
         counts = run.server.app.parking.counts
-        assert (counts.parked, counts.resumed, counts.expired) == (1, 1, 0)
+        assert (counts.parked, counts.resumed, counts.expired) == (2, 1, 1)
     finally:
         await stop_server(run.server)
 

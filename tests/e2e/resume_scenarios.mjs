@@ -13,6 +13,7 @@
 //                 the party in the matchmaker; M reconnects and is told of the ticket,
 //                 re-joins and gets the party as a joining member does; L sees no
 //                 presence event; a third player S completes the match for all three.
+//                 Then M is cut again for good: past the window L sees it leave once.
 
 import {
   QUIET_MS,
@@ -238,7 +239,25 @@ export async function scenarioResumeParty() {
     };
     checkEqual(facts.matched[label].users, [l.username, m.username, s.username].sort(), `${label}'s match`);
   }
-  for (const sock of [sl, sm, ss]) {
+
+  // M is cut again and does not come back: past the window L sees it leave, once.
+  await drained(sl.events, 0);
+  cut(sm);
+  await sm.disconnects.next("M's socket reports the second reset");
+  await sleep(graceMs() / 2);
+  checkEqual((await drained(sl.events, 0)).map((e) => e.kind), [], "no leave within the window");
+  const left = await sl.events.next("L's party presence event", graceMs() + STEP_MS);
+  const after = await drained(sl.events);
+  facts.m_left = {
+    kind: left.kind,
+    leaves: usernames(left.event.leaves),
+    joins: usernames(left.event.joins),
+    after: after.map((e) => e.kind),
+  };
+  checkEqual(facts.m_left.kind, "party_presence", "L is told of M's leave");
+  checkEqual(facts.m_left.leaves, [m.username], "M leaves the party");
+  checkEqual(facts.m_left.after, [], "once");
+  for (const sock of [sl, ss]) {
     sock.socket.disconnect(false);
     await sock.disconnects.next(`${sock.label}'s close`);
   }
