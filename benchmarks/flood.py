@@ -13,8 +13,9 @@ fast as the server takes them and reads what comes back, until its socket is clo
 and a flooder that, after each close, opens a new socket ``--reconnect-ms`` later (an
 attacker that keeps coming back, as often as the upgrade limit lets it). The report
 gives the controls' p50/p99 in each window and its p99 over the quiet one's (medians
-over the runs), how the flooder's sockets ended (close code and reason) and what it
-got through, the server's CPU in each window and the load generator's.
+over the runs, and the median of each run's own ratio), how the flooder's sockets
+ended (close code and reason) and what it got through, the server's CPU in each window
+and the load generator's.
 ``--unlimited`` adds, once, a window with one flooding socket on a second server
 with no limits, for contrast. The last line printed is one JSON object with every
 figure.
@@ -363,7 +364,11 @@ def _report(result: dict) -> None:
             f"{_median(runs, name, 'loadgen_cpu_s'):.2f}"
         )
         if name != "quiet":
+            # Each run's windows are back to back: its own ratio is the side-by-side
+            # figure, less exposed to the machine's minute-to-minute noise.
+            paired = _median(runs, name, "p99_ratio")
             line += f", flooder {_median(runs, name, 'flooder', 'cpu_s'):.2f}"
+            line += f"; median of the runs' own p99 ratios {paired:.2f}x"
         print(line)
         if name != "quiet":
             flood = runs[-1][name]["flooder"]
