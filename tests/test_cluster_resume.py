@@ -136,8 +136,15 @@ async def test_a_socket_whose_session_expired_meanwhile_starts_anew(tmp_path, re
         assert len(a.app.parking) == 0
         fresh = await connect(b.port, token)
         joined = await answer(fresh, room("hall"))
-        assert joined["channel"]["self"]["session_id"] != first["channel"]["self"]["session_id"]
-        for client in (back_on_a, fresh):
+        fresh_id = joined["channel"]["self"]["session_id"]
+        assert fresh_id != first["channel"]["self"]["session_id"]
+        # A session of b now: dropped, b keeps it, and b resumes it.
+        _cut(fresh)
+        await _until(lambda: len(b.app.parking) == 1)
+        again = await connect(b.port, token)
+        rejoined = await answer(again, room("hall"))
+        assert rejoined["channel"]["self"]["session_id"] == fresh_id
+        for client in (back_on_a, again):
             client.sendClose()
     finally:
         await b.stop()

@@ -60,6 +60,9 @@ class FakeHooks:
     def session_resumed(self, session: Session) -> None:
         self.resumed.append(session)
 
+    def resumable(self, session: Session) -> bool:
+        return True
+
     def session_closed(self, session: Session, reason: str = "") -> None:
         self.closed.append(session)
         self.reasons.append(reason)

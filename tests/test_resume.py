@@ -554,3 +554,31 @@ def test_resume_is_configured_by_option_or_file_and_refuses_bad_values(tmp_path)
     ):
         with pytest.raises(ConfigError, match=re.escape(message)):
             config_from_mapping({"session": values}).validate()
+
+
+def test_a_relayed_socket_whose_home_refuses_goes_on_as_a_session_of_its_own() -> None:
+    from twisted.internet.defer import succeed
+
+    from nakama_rt.core.refs import ParkedRef
+    from nakama_rt.socket.resume_remote import EdgeLink
+
+    class Relay:
+        forgotten: list = []
+
+        def attach(self, link):
+            return succeed(False)  # the home no longer has it
+
+        def forget(self, link):
+            self.forgotten.append(link)
+
+    node = Node()
+    hooks = FakeHooks()
+    hooks.counts = None
+    session = make_session("alice", FakeWire(), user_id="u1", token_id="t", clock=node.clock)
+    link = EdgeLink(Relay(), ParkedRef("s-elsewhere", "b", "t", "u1", "json"), session, hooks)
+    assert not link.resumable(session)  # while the home is asked: the home parks it
+    link.session_opened(session)
+    assert link.state == "local" and hooks.opened == [session]
+    assert link.resumable(session)  # a session of this node now: parked here on a drop
+    assert link.process(session, realtime_pb2.Envelope(cid="1")) is True
+    assert hooks.seen == ["1"]

@@ -223,6 +223,10 @@ class RealtimeServer:
         self.held.hold(session.id, self.tracker.streams_by_session(session.id))
         self.log.debug("session {sid} resumed", sid=session.id)
 
+    def resumable(self, session: LiveSession) -> bool:
+        """Every session of this node may be kept for its dropped socket."""
+        return True
+
     def session_closed(self, session: LiveSession, reason: str = "") -> None:
         """Clean up in Nakama's order: tickets, presences (leave events), follows,
         registry; then the session_end event, with the reason the socket closed. A

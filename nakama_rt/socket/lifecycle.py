@@ -109,6 +109,10 @@ class SessionHooks(Protocol):
     def session_resumed(self, session: Session) -> None:
         """A new socket took over a session parked after its connection dropped."""
 
+    def resumable(self, session: Session) -> bool:
+        """Whether the session may be parked when its connection drops (with resume
+        on): a session of this node's, not one relayed to another node."""
+
     def session_closed(self, session: Session, reason: str = "") -> None:
         """The session is over: ``reason`` is the one the server closed it with, or
         why the client's side ended it ("" for a normal close), as Nakama's
@@ -427,7 +431,12 @@ def _clean_up(core: SocketCore, reason: str, *, may_park: bool = False) -> None:
     if core.timer is not None and core.timer.active():
         core.timer.cancel()
     core.timer = None
-    if may_park and core.parking is not None and core.parking.park(core.session, reason):
+    if (
+        may_park
+        and core.parking is not None
+        and core.hooks.resumable(core.session)
+        and core.parking.park(core.session, reason)
+    ):
         return
     core.session.mark_closed()
     try:

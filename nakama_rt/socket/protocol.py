@@ -294,8 +294,7 @@ class NakamaServerProtocol(WebSocketServerProtocol):
             session=session,
             wire=self,
             hooks=server.hooks if hooks is None else hooks,
-            # (a relayed session is parked by its own node, not here)
-            parking=server.parking if hooks is None else None,
+            parking=server.parking,
             resumed=resumed,
         )
         self.machine = SocketMachine(self.core)

@@ -309,6 +309,11 @@ class EdgeLink:
     def session_resumed(self, session: Session) -> None:
         pass  # (an edge socket never resumes a session parked here)
 
+    def resumable(self, session: Session) -> bool:
+        """Only once it went on as a session of this node: a relayed one is parked
+        by its home when the drop is told there."""
+        return self.state == "local"
+
     _end_reason = ""
 
     def session_closed(self, session: Session, reason: str = "") -> None:
