@@ -32,6 +32,9 @@ from nakama_rt.cluster.matchmaking import LeaseService
 from nakama_rt.cluster.node import ClusterNode
 from nakama_rt.cluster.nodes import HeartbeatService, NodeMembership, NodeWatch
 from nakama_rt.config import Config, insecure_defaults
+from nakama_rt.console.auth import ConsoleAuth
+from nakama_rt.console.figures import ConsoleSource
+from nakama_rt.console.site import console_site
 from nakama_rt.logs import Logger, set_level
 from nakama_rt.realtime.match.listing import list_matches
 from nakama_rt.realtime.party.listing import list_parties
@@ -161,6 +164,19 @@ class NakamaRT:
             self.resume_relay,
         )
         self.metrics_resource = MetricsResource(self.metrics_registry)
+        #: The operator console's login and what it reads (served by console_site()).
+        self.console_auth = ConsoleAuth(config.console, reactor)
+        self.console_source = ConsoleSource(config, self.server, self.cluster, self.parking)
+
+    def console_site(self) -> LimitedSite:
+        """A ``Site`` serving the operator console (``nakama_rt.console``), with the
+        socket section's HTTP limits, for a listener of its own."""
+        return console_site(
+            self.console_source,
+            self.console_auth,
+            self.reactor,
+            HttpLimits.from_config(self.config.socket),
+        )
 
     def site(self) -> LimitedSite:
         """A ``Site`` serving :attr:`resource`, quiet about each request, with the

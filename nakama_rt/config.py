@@ -129,6 +129,22 @@ class MetricsConfig:
 
 
 @dataclass(frozen=True)
+class ConsoleConfig:
+    """The operator console (``nakama_rt.console``): off unless a listener is set."""
+
+    #: A Twisted endpoint description (``tcp:7351:interface=127.0.0.1``); wins over the port.
+    listen: str = ""
+    #: Nakama's key: serve on this port, every interface (0: off; Nakama's default is 7351).
+    port: int = 0
+    username: str = "admin"
+    password: str = "password"
+    #: Seconds a login lasts (Nakama's default).
+    token_expiry_sec: int = 86400
+    #: Signs the console's session cookie.
+    signing_key: str = "defaultsigningkey"
+
+
+@dataclass(frozen=True)
 class ClusterConfig:
     """One server over processes and machines (off unless ``redis`` is set)."""
 
@@ -158,6 +174,14 @@ class Config:
     logger: LoggerConfig = field(default_factory=LoggerConfig)
     metrics: MetricsConfig = field(default_factory=MetricsConfig)
     cluster: ClusterConfig = field(default_factory=ClusterConfig)
+    console: ConsoleConfig = field(default_factory=ConsoleConfig)
+
+    def console_listen(self) -> str:
+        """The endpoint description to serve the console on, or "" for none."""
+        if self.console.listen:
+            return self.console.listen
+        port = self.console.port
+        return f"tcp:{port}" if port else ""
 
     def database_address(self) -> str:
         """The database to open: the configured one, else SQLite in the data dir."""
@@ -238,6 +262,15 @@ class Config:
             raise ConfigError(f"logger.level must be one of {', '.join(_LOG_LEVELS)}")
         if self.logger.format not in _LOG_FORMATS:
             raise ConfigError(f"logger.format must be one of {', '.join(_LOG_FORMATS)}")
+        console = self.console
+        if not 0 <= console.port <= 65535:
+            raise ConfigError("console.port must be between 0 and 65535")
+        if console.token_expiry_sec < 1:
+            raise ConfigError("console.token_expiry_sec must be greater than 0")
+        if not (console.username and console.password and console.signing_key):
+            raise ConfigError(
+                "console.username, console.password and console.signing_key must be set"
+            )
         if not 0 <= self.metrics.prometheus_port <= 65535:
             raise ConfigError("metrics.prometheus_port must be between 0 and 65535")
         if not self.listen:
@@ -275,6 +308,8 @@ _DEFAULT_KEYS = (
         SessionConfig.refresh_encryption_key,
     ),
     ("runtime.http_key", "--http-key", RuntimeConfig.http_key),
+    ("console.password", "--console-password", ConsoleConfig.password),
+    ("console.signing_key", "--console-signing-key", ConsoleConfig.signing_key),
 )
 
 
@@ -284,6 +319,8 @@ def insecure_defaults(config: Config) -> list[tuple[str, str]]:
     found = []
     for key, option, default in _DEFAULT_KEYS:
         section, _, name = key.partition(".")
+        if section == "console" and not config.console_listen():
+            continue  # (no console served)
         if getattr(getattr(config, section), name) == default:
             found.append((key, option))
     return found
@@ -291,6 +328,7 @@ def insecure_defaults(config: Config) -> list[tuple[str, str]]:
 
 _SECTIONS = {
     "cluster": ClusterConfig,
+    "console": ConsoleConfig,
     "socket": SocketConfig,
     "session": SessionConfig,
     "database": DatabaseConfig,

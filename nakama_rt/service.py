@@ -182,6 +182,9 @@ class NakamaService(MultiService):
                 self.app.http_counts,
             )
             wanted.append(("metrics", metrics, site))
+        console = self.config.console_listen()
+        if console:
+            wanted.append(("console", console, self.app.console_site()))
         listen = self._listen
         if listen is None:
 

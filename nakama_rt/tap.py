@@ -188,6 +188,36 @@ _KEY_OPTIONS = [
         "(matchmaker.max_intervals, default 2).",
     ),
     (
+        "console-listen",
+        "console",
+        "listen",
+        str,
+        "Serve the operator console on this endpoint, e.g. tcp:7351:interface=127.0.0.1; "
+        "off by default (console.listen, or Nakama's console.port).",
+    ),
+    ("console-username", "console", "username", str, "The console's login (default admin)."),
+    (
+        "console-password",
+        "console",
+        "password",
+        str,
+        "The console's password (default password: change it).",
+    ),
+    (
+        "console-signing-key",
+        "console",
+        "signing_key",
+        str,
+        "Signs the console's session cookie (console.signing_key: change it).",
+    ),
+    (
+        "console-token-expiry-sec",
+        "console",
+        "token_expiry_sec",
+        int,
+        "Seconds a console login lasts (console.token_expiry_sec, default 86400).",
+    ),
+    (
         "resume-grace-ms",
         "session",
         "resume_grace_ms",
@@ -239,7 +269,8 @@ class Options(usage.Options):
             "c",
             None,
             "A YAML config file with Nakama's sections and keys "
-            "(socket.*, session.*, database.*, runtime.*, matchmaker.*, logger.*, metrics.*).",
+            "(socket.*, session.*, database.*, runtime.*, matchmaker.*, logger.*, metrics.*, "
+            "console.*).",
         ],
         [
             "database",
@@ -379,14 +410,17 @@ class Options(usage.Options):
         config = dataclasses.replace(config, **changes).validate()
         config = dataclasses.replace(config, listen=tuple(listeners(config, self["listen"])))
         check_listeners(config.listen)
-        if config.metrics_listen():
-            check_listeners((config.metrics_listen(),))
+        for own in (config.metrics_listen(), config.console_listen()):
+            if own:
+                check_listeners((own,))
         if config.workers > 1:
             for description in config.listen:
                 check_shared(description)
+            workers = range(1, config.workers + 1)
             if config.metrics_listen():  # each worker's own port, from the configured one
-                workers = range(1, config.workers + 1)
                 check_listeners(tuple(worker_config(config, i).metrics_listen() for i in workers))
+            if config.console_listen():
+                check_listeners(tuple(worker_config(config, i).console_listen() for i in workers))
         return config
 
 

@@ -67,10 +67,15 @@ def worker_name(config: Config, index: int) -> str:
 
 def worker_config(config: Config, index: int) -> Config:
     """The supervisor's configuration as worker ``index`` serves it: node ``NAME-index``,
-    one process, and metrics (if any) on the configured port + index - 1, since a
-    metrics listener is one process's and cannot be shared."""
-    metrics = config.metrics
+    one process, and metrics and the console (if any) on the configured port + index - 1,
+    since such a listener is one process's and cannot be shared."""
+    metrics, console = config.metrics, config.console
     if config.metrics_listen():
         moved = with_port_offset(config.metrics_listen(), index - 1)
         metrics = dataclasses.replace(metrics, listen=moved)
-    return dataclasses.replace(config, name=worker_name(config, index), workers=1, metrics=metrics)
+    if config.console_listen():
+        moved = with_port_offset(config.console_listen(), index - 1)
+        console = dataclasses.replace(console, listen=moved)
+    return dataclasses.replace(
+        config, name=worker_name(config, index), workers=1, metrics=metrics, console=console
+    )

@@ -1,0 +1,122 @@
+"""What the console shows, read from the server's own registries and counts (the same
+ones the Prometheus metrics read, so the two never disagree)."""
+
+from __future__ import annotations
+
+import os
+import resource
+from collections.abc import Sized
+from dataclasses import dataclass
+from typing import Any, cast
+
+from nakama_rt.cluster.node import ClusterNode
+from nakama_rt.config import Config
+from nakama_rt.core.tracker import StreamMode
+from nakama_rt.realtime.server import RealtimeServer
+from nakama_rt.socket.resume import ParkedSessions
+
+_PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
+
+
+@dataclass(frozen=True)
+class ConsoleSource:
+    """The parts of one server the console reads and acts on."""
+
+    config: Config
+    server: RealtimeServer
+    cluster: ClusterNode | None = None
+    parking: ParkedSessions | None = None
+
+
+def process_figures() -> dict[str, float]:
+    """This process's CPU seconds so far and resident memory in bytes."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    rss = 0
+    try:
+        with open("/proc/self/statm", "rb") as statm:
+            rss = int(statm.read().split()[1]) * _PAGE
+    except OSError:
+        rss = usage.ru_maxrss * 1024  # (the peak, where /proc is not)
+    return {"cpu_seconds": usage.ru_utime + usage.ru_stime, "rss_bytes": rss}
+
+
+def overview(source: ConsoleSource) -> dict[str, Any]:
+    """The overview's figures: totals (the page turns counters into rates)."""
+    server = source.server
+    counts = server.counts
+    closes: dict[str, int] = {}
+    for (code, reason), total in list(counts.closes.items()):
+        key = f"{code} {reason}"
+        closes[key] = closes.get(key, 0) + total
+    figures: dict[str, Any] = {
+        "node": source.config.name,
+        "sessions": len(server.sessions),
+        # (both trackers count their presences; ITracker does not declare it)
+        "presences": len(cast(Sized, server.tracker)),
+        "relayed_matches": len(server.tracker.streams_by_mode(StreamMode.MATCH_RELAYED)),
+        "authoritative_matches": len(server.match_registry),
+        "parties": len(server.parties),
+        "tickets": len(server.matchmaker),
+        "messages_in": sum(counts.messages_in.values()),
+        "messages_out": sum(counts.messages_out.values()),
+        "errors": {str(code): total for code, total in sorted(counts.errors.items())},
+        "closes": dict(sorted(closes.items())),
+        "parked_sessions": len(source.parking) if source.parking is not None else None,
+        **process_figures(),
+    }
+    if source.cluster is not None:
+        figures["nodes"] = sorted({source.config.name, *source.cluster.known_nodes()})
+    return figures
+
+
+_STREAM_KINDS: dict[int, str] = {
+    StreamMode.CHANNEL: "channel",
+    StreamMode.GROUP: "group",
+    StreamMode.DM: "dm",
+    StreamMode.MATCH_RELAYED: "match",
+    StreamMode.MATCH_AUTHORITATIVE: "match",
+    StreamMode.PARTY: "party",
+    StreamMode.STATUS: "status",
+}
+
+
+def find_sessions(source: ConsoleSource, query: str, limit: int = 50) -> list[dict[str, Any]]:
+    """This node's sessions whose id or user id is ``query``, or whose username
+    contains it (any case); with what each is in."""
+    query = query.strip()
+    lowered = query.lower()
+    server = source.server
+    found = []
+    for session in server.sessions:
+        if query and not (
+            session.id == query or session.user_id == query or lowered in session.username.lower()
+        ):
+            continue
+        held: dict[str, list[str]] = {}
+        for stream in server.tracker.streams_by_session(session.id):
+            kind = _STREAM_KINDS.get(stream.mode)
+            if kind is not None:
+                name = stream.label or stream.subject
+                if stream.mode in (StreamMode.MATCH_AUTHORITATIVE, StreamMode.PARTY):
+                    name = f"{stream.subject}.{stream.label}"
+                elif stream.mode == StreamMode.MATCH_RELAYED:
+                    name = f"{stream.subject}."
+                held.setdefault(kind, []).append(name)
+        requester = session.requester
+        found.append(
+            {
+                "session_id": session.id,
+                "user_id": session.user_id,
+                "username": session.username,
+                "format": session.format.value,
+                "address": requester.client_ip,
+                "online": "status" in held,
+                "channels": held.get("channel", []) + held.get("group", []) + held.get("dm", []),
+                "matches": held.get("match", []),
+                "parties": held.get("party", []),
+                "tickets": server.matchmaker.tickets_of(session.id),
+            }
+        )
+        if len(found) >= limit:
+            break
+    return found

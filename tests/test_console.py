@@ -1,0 +1,265 @@
+"""The operator console over HTTP (``nakama_rt.console``): a real server with the console
+on a listener of its own, real sockets, and the requests a browser would send.
+
+Login, the session cookie's attributes and expiry, refusals (no cookie, a wrong
+password, slowed and counted; a forged or cross-site action), the live event stream,
+finding a session and disconnecting it with a reason its client sees.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+import uuid
+from urllib.parse import urlencode
+
+import jwt
+import orjson
+import pytest
+import pytest_twisted
+from twisted.internet import reactor
+from twisted.internet.defer import Deferred
+from twisted.internet.protocol import Protocol
+from twisted.web.client import Agent
+from twisted.web.http_headers import Headers
+
+from nakama_rt.config import ConfigError, config_from_mapping, insecure_defaults
+from nakama_rt.console.auth import COOKIE
+from nakama_rt.console.site import DISCONNECT_REASON
+from tests.conftest import make_config, start_server, stop_server
+from tests.wsclient import authenticate, connect, http
+
+FORM = {"content-type": "application/x-www-form-urlencoded"}
+
+
+class Console:
+    """A browser's view of one server's console."""
+
+    def __init__(self, running) -> None:
+        self.running = running
+        self.listening = reactor.listenTCP(0, running.app.console_site(), interface="127.0.0.1")
+        self.port = self.listening.getHost().port
+        self.cookie = ""
+
+    async def post(self, path: str, fields: dict, **headers: str):
+        return await http(
+            self.port,
+            "POST",
+            path,
+            raw=urlencode(fields).encode(),
+            headers={**FORM, **self._cookie(), **headers},
+        )
+
+    async def get(self, path: str):
+        return await http(self.port, "GET", path, headers=self._cookie())
+
+    def _cookie(self) -> dict:
+        return {"cookie": f"{COOKIE.decode()}={self.cookie}"} if self.cookie else {}
+
+    async def login(self, password: str = "password"):
+        answer = await self.post("/login", {"username": "admin", "password": password})
+        for header in answer.headers.getRawHeaders(b"set-cookie") or []:
+            name, _, rest = header.decode().partition("=")
+            if name == COOKIE.decode():
+                self.cookie = rest.partition(";")[0]
+        return answer
+
+    def csrf(self) -> str:
+        return jwt.decode(self.cookie, options={"verify_signature": False})["csrf"]
+
+
+@pytest_twisted.async_yield_fixture
+async def console(tmp_path):
+    running = await start_server(make_config(tmp_path))
+    console = Console(running)
+    yield console
+    await console.listening.stopListening()
+    await stop_server(running)
+
+
+class _Events(Protocol):
+    """Reads a server-sent event stream; ``next()`` is its next event's data."""
+
+    def __init__(self) -> None:
+        self.buffer = b""
+        self.events: list[dict] = []
+        self.waiting: Deferred | None = None
+
+    def dataReceived(self, data: bytes) -> None:  # noqa: N802
+        self.buffer += data
+        while b"\n\n" in self.buffer:
+            chunk, _, self.buffer = self.buffer.partition(b"\n\n")
+            for line in chunk.split(b"\n"):
+                if line.startswith(b"data: "):
+                    self.events.append(orjson.loads(line[6:]))
+        if self.events and self.waiting is not None:
+            waiting, self.waiting = self.waiting, None
+            waiting.callback(self.events.pop(0))
+
+    def next(self) -> Deferred:
+        if self.events:
+            d: Deferred = Deferred()
+            d.callback(self.events.pop(0))
+            return d
+        self.waiting = Deferred()
+        self.waiting.addTimeout(5, reactor)
+        return self.waiting
+
+
+async def _events(console: Console):
+    agent = Agent(reactor)
+    headers = Headers({b"cookie": [f"{COOKIE.decode()}={console.cookie}".encode()]})
+    response = await agent.request(
+        b"GET", f"http://127.0.0.1:{console.port}/events".encode(), headers
+    )
+    assert response.code == 200
+    assert response.headers.getRawHeaders(b"content-type") == [b"text/event-stream"]
+    reader = _Events()
+    response.deliverBody(reader)
+    return response, reader
+
+
+@pytest_twisted.ensureDeferred
+async def test_without_a_login_pages_redirect_and_the_rest_is_refused(console) -> None:
+    page = await console.get("/")
+    assert page.status == 303 and page.headers.getRawHeaders(b"location") == [b"/login"]
+    assert (await console.get("/events")).status == 401
+    refused = await console.post("/sessions/disconnect", {"session_id": "x", "csrf": "y"})
+    assert refused.status == 401
+    login = await console.get("/login")
+    assert login.status == 200 and b'name="password"' in login.body
+    assert login.headers.getRawHeaders(b"x-frame-options") == [b"DENY"]
+    assert b"frame-ancestors 'none'" in login.headers.getRawHeaders(b"content-security-policy")[0]
+    script = await console.get("/static/console.js")  # (package data: installed too)
+    assert script.status == 200 and b"EventSource" in script.body
+    assert (await console.get("/static/nope.js")).status == 404
+
+
+@pytest_twisted.ensureDeferred
+async def test_wrong_passwords_are_slowed_down_and_counted(console) -> None:
+    started = time.monotonic()
+    first = await console.login("guess")
+    second = await console.login("guess again")
+    took = time.monotonic() - started
+    assert first.status == second.status == 401
+    assert b"Wrong username or password" in second.body
+    assert took >= 0.5 + 1.0  # 0.5 s, then 1 s
+    assert console.running.app.console_auth.failures == 2
+    assert console.cookie == ""
+    assert (await console.get("/")).status == 303
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_login_sets_a_strict_http_only_cookie_that_expires(console) -> None:
+    answer = await console.login()
+    assert answer.status == 303 and answer.headers.getRawHeaders(b"location") == [b"/"]
+    cookie = answer.headers.getRawHeaders(b"set-cookie")[0].decode()
+    attributes = {part.strip().split("=")[0].lower() for part in cookie.split(";")[1:]}
+    assert {"httponly", "samesite", "max-age", "path"} <= attributes
+    assert "SameSite=strict" in cookie or "SameSite=Strict" in cookie
+    assert "Max-Age=86400" in cookie
+    page = await console.get("/")
+    assert page.status == 200 and b"data-figure=" in page.body
+    # A token past its expiry, or signed with another key, logs nobody in.
+    claims = jwt.decode(console.cookie, options={"verify_signature": False})
+    stale = {**claims, "exp": int(time.time()) - 1}
+    console.cookie = jwt.encode(stale, "defaultsigningkey", algorithm="HS256")
+    assert (await console.get("/")).status == 303
+    console.cookie = jwt.encode(claims, "another key", algorithm="HS256")
+    assert (await console.get("/")).status == 303
+
+
+@pytest_twisted.ensureDeferred
+async def test_actions_need_the_pages_token_and_origin(console) -> None:
+    await console.login()
+    session = await authenticate(console.running.port, f"c-{uuid.uuid4()}", username="victim")
+    client = await connect(console.running.port, session["token"])
+    sid = console.running.app.server.sessions
+    session_id = next(iter(sid)).id
+    forged = await console.post("/sessions/disconnect", {"session_id": session_id, "csrf": "x"})
+    assert forged.status == 403
+    fields = {"session_id": session_id, "csrf": console.csrf()}
+    cross = await console.post("/sessions/disconnect", fields, origin="http://evil.example")
+    assert cross.status == 403
+    assert len(sid) == 1  # untouched
+    client.sendClose()
+
+
+@pytest_twisted.ensureDeferred
+async def test_find_a_session_and_disconnect_it_with_a_reason(console) -> None:
+    await console.login()
+    port = console.running.port
+    session = await authenticate(port, f"c-{uuid.uuid4()}", username="findme")
+    client = await connect(port, session["token"], fmt="protobuf")
+    await client.request({"cid": "1", "channel_join": {"target": "hall", "type": 1}})
+    found = await console.get("/sessions?q=FINDM")
+    assert found.status == 200
+    session_id = next(iter(console.running.app.server.sessions)).id
+    assert session_id.encode() in found.body and b"hall" in found.body
+    by_id = await console.get(f"/sessions?q={session_id}")
+    assert b"findme" in by_id.body
+    nothing = await console.get("/sessions?q=nobody")
+    assert b"No session found." in nothing.body
+    fields = {"session_id": session_id, "csrf": console.csrf(), "back": "/sessions?q=findme"}
+    done = await console.post("/sessions/disconnect", fields)
+    assert done.status == 303
+    assert done.headers.getRawHeaders(b"location") == [b"/sessions?q=findme"]
+    assert await client.closed() == (1000, DISCONNECT_REASON)
+
+
+@pytest_twisted.ensureDeferred
+async def test_the_event_stream_shows_a_new_session_without_a_reload(console) -> None:
+    await console.login()
+    _, events = await _events(console)
+    first = await events.next()
+    assert first["sessions"] == 0 and first["node"] == "nakama"
+    port = console.running.port
+    session = await authenticate(port, f"c-{uuid.uuid4()}", username="newcomer")
+    client = await connect(port, session["token"])
+    while True:
+        event = await events.next()
+        if event["sessions"] == 1:
+            break
+    assert [s["username"] for s in event["live_sessions"]] == ["newcomer"]
+    assert "messages_in_per_sec" in event and event["rss_megabytes"] > 0
+    client.sendClose()
+    events.transport.stopProducing()  # the page closes
+
+
+def test_the_console_is_off_unless_a_listener_is_set(tmp_path) -> None:
+    from nakama_rt.tap import Options
+
+    assert config_from_mapping({}).console_listen() == ""
+    assert config_from_mapping({"console": {"port": 7351}}).console_listen() == "tcp:7351"
+    options = Options()
+    options.parseOptions(["--console-listen", "tcp:0:interface=127.0.0.1"])
+    config = options["nakama_config"]
+    assert config.console_listen() == "tcp:0:interface=127.0.0.1"
+    assert ("console.password", "--console-password") in insecure_defaults(config)
+    assert not [k for k, _ in insecure_defaults(config_from_mapping({})) if "console" in k]
+    changed = dataclasses.replace(
+        config, console=dataclasses.replace(config.console, password="s3cret", signing_key="k")
+    )
+    assert not [k for k, _ in insecure_defaults(changed) if "console" in k]
+    with pytest.raises(ConfigError, match="console.token_expiry_sec"):
+        config_from_mapping({"console": {"token_expiry_sec": 0}}).validate()
+
+
+@pytest_twisted.ensureDeferred
+async def test_the_service_serves_the_console_on_its_own_listener(tmp_path) -> None:
+    from nakama_rt.service import ListenerService, NakamaService, RecordedStartup
+
+    config = make_config(tmp_path, console={"listen": "tcp:0:interface=127.0.0.1"})
+    service = NakamaService(config, reactor, startup=RecordedStartup())
+    service.startService()
+    try:
+        assert await service.startup.outcome is None
+        listeners = [child for child in service if isinstance(child, ListenerService)]
+        assert [listener.purpose for listener in listeners] == ["socket and API", "console"]
+        port = listeners[1].port.getHost().port
+        login = await http(port, "GET", "/login")
+        assert login.status == 200 and b"nakama-rt console" in login.body
+        api = await http(port, "GET", "/healthcheck")
+        assert api.status == 404  # the console's listener serves the console only
+    finally:
+        await service.stopService()
