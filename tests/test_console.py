@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import time
 import uuid
+from pathlib import Path
 from urllib.parse import urlencode
 
 import jwt
@@ -263,3 +264,62 @@ async def test_the_service_serves_the_console_on_its_own_listener(tmp_path) -> N
         assert api.status == 404  # the console's listener serves the console only
     finally:
         await service.stopService()
+
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples" / "runtime"
+
+
+@pytest_twisted.ensureDeferred
+async def test_matches_are_listed_filtered_by_label_query_and_ended(tmp_path) -> None:
+    running = await start_server(make_config(tmp_path, runtime={"path": str(EXAMPLES)}))
+    console = Console(running)
+    try:
+        await console.login()
+        port = running.port
+        session = await authenticate(port, f"c-{uuid.uuid4()}", username="player")
+        client = await connect(port, session["token"])
+        created = await client.request({"cid": "1", "rpc": {"id": "create_arena", "payload": "{}"}})
+        match_id = orjson.loads(created["rpc"]["payload"])["match_id"]
+        joined = await client.request(
+            {"cid": "2", "match_join": {"match_id": match_id, "metadata": {"team": "red"}}}
+        )
+        assert joined["match"]["match_id"] == match_id
+        await client.request({"cid": "3", "match_create": {}})  # a relayed one too
+        page = await console.get("/matches")
+        assert match_id.encode() in page.body and b"arena" in page.body and b"relayed" in page.body
+        picked = await console.get("/matches?q=%2Blabel.mode%3Aarena")
+        assert match_id.encode() in picked.body and b"relayed" not in picked.body
+        none = await console.get("/matches?q=%2Blabel.mode%3Aduel")
+        assert b"No match." in none.body
+        bad = await console.get("/matches?q=label.x%3A%3E")  # label.x:> (no number)
+        assert b"Bad query" in bad.body
+        fields = {"match_id": match_id, "grace": "0", "csrf": console.csrf()}
+        ended = await console.post("/matches/end", fields)
+        assert ended.status == 303
+        assert len(running.app.server.match_registry) == 0
+        missing = await console.post("/matches/end", fields)
+        assert missing.status == 404
+        client.sendClose()
+    finally:
+        await console.listening.stopListening()
+        await stop_server(running)
+
+
+@pytest_twisted.ensureDeferred
+async def test_matchmaker_tickets_are_listed_and_removed(console) -> None:
+    await console.login()
+    port = console.running.port
+    session = await authenticate(port, f"c-{uuid.uuid4()}", username="seeker")
+    client = await connect(port, session["token"])
+    add = {"query": "*", "min_count": 2, "max_count": 4, "string_properties": {"mode": "duel"}}
+    added = await client.request({"cid": "1", "matchmaker_add": add})
+    ticket = added["matchmaker_ticket"]["ticket"]
+    page = await console.get("/tickets")
+    assert ticket.encode() in page.body and b"seeker" in page.body and b"duel" in page.body
+    removed = await console.post("/tickets/remove", {"ticket": ticket, "csrf": console.csrf()})
+    assert removed.status == 303
+    assert len(console.running.app.server.matchmaker) == 0
+    assert (
+        await console.post("/tickets/remove", {"ticket": ticket, "csrf": console.csrf()})
+    ).status == 404
+    client.sendClose()

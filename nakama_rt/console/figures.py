@@ -11,7 +11,9 @@ from typing import Any, cast
 
 from nakama_rt.cluster.node import ClusterNode
 from nakama_rt.config import Config
+from nakama_rt.core.refs import MatchFilter
 from nakama_rt.core.tracker import StreamMode
+from nakama_rt.realtime.match import listing
 from nakama_rt.realtime.server import RealtimeServer
 from nakama_rt.socket.resume import ParkedSessions
 
@@ -120,3 +122,68 @@ def find_sessions(source: ConsoleSource, query: str, limit: int = 50) -> list[di
         if len(found) >= limit:
             break
     return found
+
+
+def list_matches(source: ConsoleSource, query: str = "") -> list[dict[str, Any]]:
+    """This node's authoritative matches and the relayed matches it knows; with a
+    ``query`` (the syntax of ``GET /v2/match``'s, over labels), the authoritative ones
+    it selects. A bad query raises :class:`~nakama_rt.query.QueryError`."""
+    server = source.server
+    selected: set[str] | None = None
+    if query.strip():
+        wanted = MatchFilter(limit=100, authoritative=True, query=query)
+        listed = listing.list_matches(server.match_registry, server.tracker, wanted)
+        selected = {match.match_id for match in listed}
+    found: list[dict[str, Any]] = []
+    for match in server.match_registry:
+        members = match.members()
+        found.append(
+            {
+                "match_id": match.id,
+                "kind": "authoritative",
+                "label": match.label,
+                "handler": match.handler_name,
+                "tick_rate": match.tick_rate,
+                "size": len(members),
+                "presences": sorted(p.meta.username for p in members),
+                "node": match.node,
+            }
+        )
+    for stream, size in server.tracker.streams_by_mode(StreamMode.MATCH_RELAYED):
+        members = server.tracker.list_by_stream(stream, True, True)
+        found.append(
+            {
+                "match_id": f"{stream.subject}.",
+                "kind": "relayed",
+                "label": "",
+                "handler": "",
+                "tick_rate": 0,
+                "size": size,
+                "presences": sorted(p.meta.username for p in members),
+                "node": "",
+            }
+        )
+    if selected is not None:
+        found = [m for m in found if m["match_id"] in selected]
+    return found
+
+
+def list_tickets(source: ConsoleSource, now: float) -> list[dict[str, Any]]:
+    """The matchmaker's tickets (every node's in a cluster), oldest first."""
+    pool = source.server.matchmaker.pool
+    tickets = sorted(pool.tickets.values(), key=lambda t: t.created_at)
+    listed = []
+    for ticket in tickets:
+        data = ticket.data
+        listed.append(
+            {
+                "ticket": ticket.id,
+                "users": [p[2] for p in data.presences],
+                "party_id": data.party_id,
+                "query": data.query,
+                "counts": f"{data.min_count}-{data.max_count}",
+                "properties": {**data.string_properties, **data.numeric_properties},
+                "age_seconds": round(max(0.0, now - data.created_at / 1e9), 1),
+            }
+        )
+    return listed

@@ -34,8 +34,15 @@ from twisted.web.server import NOT_DONE_YET, Request
 from twisted.web.template import Element, Tag, TagLoader, flattenString, tags
 
 from nakama_rt.console.auth import COOKIE, ConsoleAuth, Operator
-from nakama_rt.console.figures import ConsoleSource, find_sessions, overview
+from nakama_rt.console.figures import (
+    ConsoleSource,
+    find_sessions,
+    list_matches,
+    list_tickets,
+    overview,
+)
 from nakama_rt.logs import Logger
+from nakama_rt.query import QueryError
 from nakama_rt.web.limits import HttpLimits, LimitedSite
 
 #: The close code and reason a session disconnected from the console gets.
@@ -73,6 +80,10 @@ def _layout(title: str, operator: Operator | None, *body: Any) -> Tag:
             tags.a("Overview", href="/"),
             " ",
             tags.a("Sessions", href="/sessions"),
+            " ",
+            tags.a("Matches", href="/matches"),
+            " ",
+            tags.a("Matchmaker", href="/tickets"),
             " ",
             tags.form(
                 _csrf(operator),
@@ -178,6 +189,10 @@ class ConsoleResource(Resource):
             (b"GET", b"/events"): self._events,
             (b"POST", b"/logout"): self._logout,
             (b"POST", b"/sessions/disconnect"): self._disconnect,
+            (b"GET", b"/matches"): self._matches,
+            (b"POST", b"/matches/end"): self._end_match,
+            (b"GET", b"/tickets"): self._tickets,
+            (b"POST", b"/tickets/remove"): self._remove_ticket,
         }
         handler = routes.get((method, path))
         if handler is None:
@@ -336,6 +351,128 @@ class ConsoleResource(Resource):
             ),
         )
 
+    def _matches(self, request: Request, operator: Operator) -> int:
+        text = _arg(request, b"q")
+        try:
+            matches = list_matches(self._source, text)
+            problem = ""
+        except QueryError as error:
+            matches, problem = [], f"Bad query: {error}"
+        rows = [
+            tags.tr(
+                *(
+                    tags.th(h)
+                    for h in (
+                        "Match id",
+                        "Kind",
+                        "Label",
+                        "Handler",
+                        "Tick rate",
+                        "Size",
+                        "Presences",
+                        "Node",
+                        "",
+                    )
+                )
+            )
+        ]
+        for m in matches:
+            end: Tag | str = ""
+            if m["kind"] == "authoritative":
+                end = tags.form(
+                    _csrf(operator),
+                    tags.input(type="hidden", name="match_id", value=m["match_id"]),
+                    tags.label(
+                        "grace s ",
+                        tags.input(name="grace", value="5", size="3", inputmode="numeric"),
+                    ),
+                    tags.button("End", type="submit"),
+                    method="post",
+                    action="/matches/end",
+                )
+            rows.append(
+                tags.tr(
+                    tags.td(m["match_id"]),
+                    tags.td(m["kind"]),
+                    tags.td(m["label"]),
+                    tags.td(m["handler"]),
+                    tags.td(str(m["tick_rate"])),
+                    tags.td(str(m["size"])),
+                    tags.td(", ".join(m["presences"])),
+                    tags.td(m["node"]),
+                    tags.td(end),
+                    **{"data-match": m["match_id"]},
+                )
+            )
+        return self._page(
+            request,
+            _layout(
+                "Matches",
+                operator,
+                tags.form(
+                    tags.label(
+                        "Label query (as GET /v2/match: +label.mode:arena) ",
+                        tags.input(name="q", value=text),
+                    ),
+                    tags.button("Filter", type="submit"),
+                    method="get",
+                    action="/matches",
+                ),
+                tags.p(problem, class_="error") if problem else "",
+                tags.table(*rows, class_="sessions") if matches else tags.p("No match."),
+            ),
+        )
+
+    def _tickets(self, request: Request, operator: Operator) -> int:
+        tickets = list_tickets(self._source, self._clock.seconds())
+        rows = [
+            tags.tr(
+                *(
+                    tags.th(h)
+                    for h in (
+                        "Ticket",
+                        "Users",
+                        "Party",
+                        "Query",
+                        "Count",
+                        "Properties",
+                        "Age s",
+                        "",
+                    )
+                )
+            )
+        ]
+        for t in tickets:
+            rows.append(
+                tags.tr(
+                    tags.td(t["ticket"]),
+                    tags.td(", ".join(t["users"])),
+                    tags.td(t["party_id"]),
+                    tags.td(t["query"]),
+                    tags.td(t["counts"]),
+                    tags.td(orjson.dumps(t["properties"]).decode()),
+                    tags.td(str(t["age_seconds"])),
+                    tags.td(
+                        tags.form(
+                            _csrf(operator),
+                            tags.input(type="hidden", name="ticket", value=t["ticket"]),
+                            tags.button("Remove", type="submit"),
+                            method="post",
+                            action="/tickets/remove",
+                        )
+                    ),
+                    **{"data-ticket": t["ticket"]},
+                )
+            )
+        return self._page(
+            request,
+            _layout(
+                "Matchmaker",
+                operator,
+                tags.table(*rows, class_="sessions") if tickets else tags.p("No ticket."),
+            ),
+        )
+
     def _page(self, request: Request, tag: Tag) -> int:
         request.setHeader(b"content-type", b"text/html; charset=utf-8")
         done = flattenString(request, _Page(tag))
@@ -367,6 +504,39 @@ class ConsoleResource(Resource):
         back = _field(request, b"back")
         request.setResponseCode(303)
         request.setHeader(b"location", (back if back.startswith("/") else "/").encode())
+        return b""
+
+    def _end_match(self, request: Request, operator: Operator) -> bytes:
+        match_id = _field(request, b"match_id")
+        subject, _, node = match_id.partition(".")
+        try:
+            grace = max(0, min(int(_field(request, b"grace") or "0"), 3600))
+        except ValueError:
+            return _text(request, 400, "The grace period must be a whole number of seconds")
+        registry = self._source.server.match_registry
+        if node != registry.node or not registry.end(subject, grace):
+            return _text(request, 404, "No such match on this node")
+        self.log.info(
+            "console: {operator} ended match {mid} (grace {grace} s)",
+            operator=operator.name,
+            mid=match_id,
+            grace=grace,
+        )
+        request.setResponseCode(303)
+        request.setHeader(b"location", b"/matches")
+        return b""
+
+    def _remove_ticket(self, request: Request, operator: Operator) -> bytes:
+        ticket = _field(request, b"ticket")
+        matchmaker = self._source.server.matchmaker
+        if ticket not in matchmaker.pool.tickets:
+            return _text(request, 404, "No such ticket")
+        matchmaker.remove([ticket])
+        self.log.info(
+            "console: {operator} removed ticket {ticket}", operator=operator.name, ticket=ticket
+        )
+        request.setResponseCode(303)
+        request.setHeader(b"location", b"/tickets")
         return b""
 
     # The live stream

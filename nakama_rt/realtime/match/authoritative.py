@@ -510,6 +510,20 @@ class MatchRegistry:
         drained.addCallback(finish)
         return done
 
+    def end(self, subject: str, grace_seconds: int) -> bool:
+        """End one match of this node as a shutdown does (an operator's action): its
+        handler's ``match_terminate`` with the grace period, then, if it still runs
+        when that is over, it is stopped. False when there is no such match."""
+        match = self._matches.get(subject)
+        if match is None:
+            return False
+        match.terminate(grace_seconds)
+        if grace_seconds <= 0:
+            match.stop("ended by an operator")
+        elif not match.stopped:
+            self.clock.callLater(grace_seconds, match.stop, "ended by an operator")
+        return True
+
     def _stop_all(self, done: Deferred) -> None:
         for match in list(self._matches.values()):
             match.stop("server shutdown")
