@@ -109,6 +109,20 @@ def _csrf(operator: Operator) -> Tag:
     return tags.input(type="hidden", name="csrf", value=operator.csrf)
 
 
+def _action(operator: Operator, path: str, button: str, *inputs: Any, **hidden: str) -> Tag:
+    """A POST form for one action: the page's anti-forgery token, ``hidden`` fields,
+    any visible ``inputs`` and its button."""
+    fields = [tags.input(type="hidden", name=name, value=value) for name, value in hidden.items()]
+    return tags.form(
+        _csrf(operator),
+        *fields,
+        *inputs,
+        tags.button(button, type="submit"),
+        method="post",
+        action=path,
+    )
+
+
 def _figure(name: str, label: str) -> Tag:
     return tags.div(
         tags.span(label, class_="label"), tags.span("-", **{"data-figure": name}), class_="figure"
@@ -143,13 +157,12 @@ def _session_rows(sessions: list[dict[str, Any]], operator: Operator, back: str)
                 tags.td(", ".join(s["parties"])),
                 tags.td(", ".join(s["tickets"])),
                 tags.td(
-                    tags.form(
-                        _csrf(operator),
-                        tags.input(type="hidden", name="session_id", value=s["session_id"]),
-                        tags.input(type="hidden", name="back", value=back),
-                        tags.button("Disconnect", type="submit"),
-                        method="post",
-                        action="/sessions/disconnect",
+                    _action(
+                        operator,
+                        "/sessions/disconnect",
+                        "Disconnect",
+                        session_id=s["session_id"],
+                        back=back,
                     )
                 ),
                 **{"data-session": s["session_id"]},
@@ -379,16 +392,13 @@ class ConsoleResource(Resource):
         for m in matches:
             end: Tag | str = ""
             if m["kind"] == "authoritative":
-                end = tags.form(
-                    _csrf(operator),
-                    tags.input(type="hidden", name="match_id", value=m["match_id"]),
-                    tags.label(
-                        "grace s ",
-                        tags.input(name="grace", value="5", size="3", inputmode="numeric"),
-                    ),
-                    tags.button("End", type="submit"),
-                    method="post",
-                    action="/matches/end",
+                grace = tags.input(name="grace", value="5", size="3", inputmode="numeric")
+                end = _action(
+                    operator,
+                    "/matches/end",
+                    "End",
+                    tags.label("grace s ", grace),
+                    match_id=m["match_id"],
                 )
             rows.append(
                 tags.tr(
@@ -452,15 +462,7 @@ class ConsoleResource(Resource):
                     tags.td(t["counts"]),
                     tags.td(orjson.dumps(t["properties"]).decode()),
                     tags.td(str(t["age_seconds"])),
-                    tags.td(
-                        tags.form(
-                            _csrf(operator),
-                            tags.input(type="hidden", name="ticket", value=t["ticket"]),
-                            tags.button("Remove", type="submit"),
-                            method="post",
-                            action="/tickets/remove",
-                        )
-                    ),
+                    tags.td(_action(operator, "/tickets/remove", "Remove", ticket=t["ticket"])),
                     **{"data-ticket": t["ticket"]},
                 )
             )
