@@ -31,7 +31,7 @@ from nakama_rt.cluster import redis as cluster_redis
 from nakama_rt.cluster.matchmaking import LeaseService
 from nakama_rt.cluster.node import ClusterNode
 from nakama_rt.cluster.nodes import HeartbeatService, NodeMembership, NodeWatch
-from nakama_rt.config import Config, insecure_defaults
+from nakama_rt.config import Config, insecure_defaults, redact_address
 from nakama_rt.console.auth import ConsoleAuth
 from nakama_rt.console.figures import ConsoleSource
 from nakama_rt.console.site import console_site
@@ -299,13 +299,3 @@ class NakamaRT:
         waiting.addTimeout(limit, self.reactor)
         waiting.addErrback(lambda failure: None)
         return waiting
-
-
-def redact_address(address: str) -> str:
-    """Hide a password in a database URL before logging it."""
-    scheme, sep, rest = address.partition("://")
-    if not sep or "@" not in rest:
-        return address
-    credentials, _, host = rest.rpartition("@")
-    user = credentials.split(":", 1)[0]
-    return f"{scheme}://{user}@{host}"

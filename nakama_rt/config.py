@@ -313,6 +313,16 @@ _DEFAULT_KEYS = (
 )
 
 
+def redact_address(address: str) -> str:
+    """Hide a password in a database URL before logging it."""
+    scheme, sep, rest = address.partition("://")
+    if not sep or "@" not in rest:
+        return address
+    credentials, _, host = rest.rpartition("@")
+    user = credentials.split(":", 1)[0]
+    return f"{scheme}://{user}@{host}"
+
+
 def insecure_defaults(config: Config) -> list[tuple[str, str]]:
     """(config key, option) of every key still at Nakama's published default, which
     anyone can use to sign tokens or call the server; Nakama warns about each."""

@@ -20,10 +20,10 @@ from twisted.python.components import Componentized
 from twisted.python.failure import Failure
 
 from nakama_rt._version import __version__
-from nakama_rt.app import NakamaRT, redact_address
+from nakama_rt.app import NakamaRT
 from nakama_rt.cluster.nodes import NodeNameTaken
 from nakama_rt.cluster.redis import ClusterUnavailable
-from nakama_rt.config import Config, ConfigError
+from nakama_rt.config import Config, ConfigError, redact_address
 from nakama_rt.listeners import bound_name, listen_failure_reason, wanted_name
 from nakama_rt.logs import Logger, set_level
 from nakama_rt.runtime import RuntimeLoadError

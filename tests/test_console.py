@@ -28,7 +28,7 @@ from nakama_rt.config import ConfigError, config_from_mapping, insecure_defaults
 from nakama_rt.console.auth import COOKIE
 from nakama_rt.console.site import DISCONNECT_REASON
 from tests.conftest import make_config, start_server, stop_server
-from tests.wsclient import authenticate, connect, http
+from tests.wsclient import answer, authenticate, connect, http
 
 FORM = {"content-type": "application/x-www-form-urlencoded"}
 
@@ -323,3 +323,46 @@ async def test_matchmaker_tickets_are_listed_and_removed(console) -> None:
         await console.post("/tickets/remove", {"ticket": ticket, "csrf": console.csrf()})
     ).status == 404
     client.sendClose()
+
+
+@pytest_twisted.ensureDeferred
+async def test_parties_channels_runtime_and_configuration_pages(tmp_path) -> None:
+    config = make_config(
+        tmp_path,
+        runtime={"path": str(EXAMPLES), "env": {"API_TOKEN": "hush"}},
+        session={"encryption_key": "a-secret-key-that-is-long-enough"},
+    )
+    running = await start_server(config)
+    console = Console(running)
+    try:
+        await console.login()
+        port = running.port
+        session = await authenticate(port, f"c-{uuid.uuid4()}", username="partier")
+        client = await connect(port, session["token"])
+        await answer(client, {"cid": "1", "channel_join": {"target": "tavern", "type": 1}})
+        party = await answer(client, {"cid": "2", "party_create": {"open": True, "max_size": 4}})
+        parties = await console.get("/parties")
+        assert party["party"]["party_id"].encode() in parties.body and b"partier" in parties.body
+        channels = await console.get("/channels")
+        assert b"tavern" in channels.body and b"room" in channels.body
+        runtime = await console.get("/runtime")
+        assert b"create_arena" in runtime.body and b"arena" in runtime.body
+        shown = await console.get("/config")
+        assert b"session.encryption_key" in shown.body and b"(redacted)" in shown.body
+        for secret in (b"a-secret-key", b"hush", b"defaultkey", b"defaulthttpkey"):
+            assert secret not in shown.body
+        assert b"API_TOKEN=(redacted)" in shown.body
+        client.sendClose()
+    finally:
+        await console.listening.stopListening()
+        await stop_server(running)
+
+
+def test_the_configuration_shown_hides_the_database_password() -> None:
+    from nakama_rt.console.figures import redacted_config
+
+    config = config_from_mapping({"database": {"address": "postgresql://game:pa55@db:5432/g"}})
+    rows = dict(redacted_config(config))
+    assert rows["database.address"] == "postgresql://game@db:5432/g"
+    assert rows["console.password"] == rows["socket.server_key"] == "(redacted)"
+    assert rows["name"] == "nakama"

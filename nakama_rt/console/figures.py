@@ -3,6 +3,7 @@ ones the Prometheus metrics read, so the two never disagree)."""
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import resource
 from collections.abc import Sized
@@ -10,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any, cast
 
 from nakama_rt.cluster.node import ClusterNode
-from nakama_rt.config import Config
+from nakama_rt.config import Config, redact_address
 from nakama_rt.core.refs import MatchFilter
 from nakama_rt.core.tracker import StreamMode
 from nakama_rt.realtime.match import listing
@@ -187,3 +188,87 @@ def list_tickets(source: ConsoleSource, now: float) -> list[dict[str, Any]]:
             }
         )
     return listed
+
+
+def list_parties(source: ConsoleSource) -> list[dict[str, Any]]:
+    """This node's parties, hidden ones included."""
+    listed = []
+    for party in source.server.parties:
+        members = list(party.members.values())
+        listed.append(
+            {
+                "party_id": party.id,
+                "open": party.open,
+                "hidden": party.hidden,
+                "max_size": party.max_size,
+                "label": party.label,
+                "leader": party.leader.username if party.leader is not None else "",
+                "members": sorted(m.username for m in members),
+                "join_requests": len(party.join_requests),
+            }
+        )
+    return listed
+
+
+_CHAT_MODES = {StreamMode.CHANNEL: "room", StreamMode.GROUP: "group", StreamMode.DM: "direct"}
+
+
+def list_channels(source: ConsoleSource) -> list[dict[str, Any]]:
+    """The chat channels with members (on every node, as the tracker knows them)."""
+    tracker = source.server.tracker
+    listed = []
+    for mode, kind in _CHAT_MODES.items():
+        for stream, count in tracker.streams_by_mode(mode):
+            name = stream.label or (
+                f"{stream.subject} / {stream.subcontext}" if stream.subcontext else stream.subject
+            )
+            listed.append({"kind": kind, "name": name, "presences": count})
+    return sorted(listed, key=lambda c: (-c["presences"], c["kind"], c["name"]))
+
+
+def runtime_summary(source: ConsoleSource) -> dict[str, list[str]]:
+    """What the game code loaded and registered."""
+    runtime = source.server.runtime
+    registered = runtime.initializer
+    events = []
+    if registered.matchmaker_matched is not None:
+        events.append("matchmaker_matched")
+    if registered.matchmaker_override is not None:
+        events.append("matchmaker_override")
+    events += ["session_start"] * bool(registered.session_start)
+    events += ["session_end"] * bool(registered.session_end)
+    events += ["event"] * bool(registered.events)
+    return {
+        "modules": list(runtime.modules),
+        "rpcs": sorted(registered.rpcs),
+        "match handlers": sorted(registered.matches),
+        "before socket hooks": sorted(registered.before_rt),
+        "after socket hooks": sorted(registered.after_rt),
+        "before API hooks": sorted(registered.before_api),
+        "after API hooks": sorted(registered.after_api),
+        "other functions": events,
+    }
+
+
+#: Words in a config key whose value the console never shows.
+_SECRET_WORDS = ("key", "password", "secret")
+
+
+def redacted_config(config: Config) -> list[tuple[str, str]]:
+    """Every configuration key and its value, secrets replaced and the database
+    address without its password."""
+    rows: list[tuple[str, str]] = []
+    for name, value in sorted(dataclasses.asdict(config).items()):
+        values = value.items() if isinstance(value, dict) and name != "listen" else [("", value)]
+        for key, item in values:
+            full = f"{name}.{key}" if key else name
+            if any(word in key for word in _SECRET_WORDS) and item:
+                shown = "(redacted)"
+            elif full == "runtime.env":
+                shown = ", ".join(f"{k}=(redacted)" for k in item) or "{}"
+            elif full == "database.address":
+                shown = redact_address(str(item))
+            else:
+                shown = str(list(item) if isinstance(item, tuple) else item)
+            rows.append((full, shown))
+    return rows

@@ -37,9 +37,13 @@ from nakama_rt.console.auth import COOKIE, ConsoleAuth, Operator
 from nakama_rt.console.figures import (
     ConsoleSource,
     find_sessions,
+    list_channels,
     list_matches,
+    list_parties,
     list_tickets,
     overview,
+    redacted_config,
+    runtime_summary,
 )
 from nakama_rt.logs import Logger
 from nakama_rt.query import QueryError
@@ -84,6 +88,14 @@ def _layout(title: str, operator: Operator | None, *body: Any) -> Tag:
             tags.a("Matches", href="/matches"),
             " ",
             tags.a("Matchmaker", href="/tickets"),
+            " ",
+            tags.a("Parties", href="/parties"),
+            " ",
+            tags.a("Channels", href="/channels"),
+            " ",
+            tags.a("Runtime", href="/runtime"),
+            " ",
+            tags.a("Configuration", href="/config"),
             " ",
             tags.form(
                 _csrf(operator),
@@ -206,6 +218,10 @@ class ConsoleResource(Resource):
             (b"POST", b"/matches/end"): self._end_match,
             (b"GET", b"/tickets"): self._tickets,
             (b"POST", b"/tickets/remove"): self._remove_ticket,
+            (b"GET", b"/parties"): self._parties,
+            (b"GET", b"/channels"): self._channels,
+            (b"GET", b"/runtime"): self._runtime,
+            (b"GET", b"/config"): self._config,
         }
         handler = routes.get((method, path))
         if handler is None:
@@ -474,6 +490,55 @@ class ConsoleResource(Resource):
                 tags.table(*rows, class_="sessions") if tickets else tags.p("No ticket."),
             ),
         )
+
+    def _parties(self, request: Request, operator: Operator) -> int:
+        parties = list_parties(self._source)
+        heads = ("Party id", "Open", "Hidden", "Max size", "Label", "Leader", "Members", "Requests")
+        rows = [
+            (
+                p["party_id"],
+                p["open"],
+                p["hidden"],
+                p["max_size"],
+                p["label"],
+                p["leader"],
+                ", ".join(p["members"]),
+                p["join_requests"],
+            )
+            for p in parties
+        ]
+        return self._table_page(request, operator, "Parties", heads, rows, "No party.")
+
+    def _channels(self, request: Request, operator: Operator) -> int:
+        heads = ("Kind", "Channel", "Presences")
+        rows = [(c["kind"], c["name"], c["presences"]) for c in list_channels(self._source)]
+        return self._table_page(request, operator, "Channels", heads, rows, "No channel.")
+
+    def _runtime(self, request: Request, operator: Operator) -> int:
+        rows = [
+            (what, ", ".join(names) or "-") for what, names in runtime_summary(self._source).items()
+        ]
+        return self._table_page(request, operator, "Runtime", ("Registered", "Names"), rows, "")
+
+    def _config(self, request: Request, operator: Operator) -> int:
+        rows = redacted_config(self._source.config)
+        return self._table_page(request, operator, "Configuration", ("Key", "Value"), rows, "")
+
+    def _table_page(
+        self,
+        request: Request,
+        operator: Operator,
+        title: str,
+        heads: tuple[str, ...],
+        rows: list[tuple[Any, ...]],
+        empty: str,
+    ) -> int:
+        table = tags.table(
+            tags.tr(*(tags.th(head) for head in heads)),
+            *(tags.tr(*(tags.td(str(value)) for value in row)) for row in rows),
+            class_="sessions",
+        )
+        return self._page(request, _layout(title, operator, table if rows else tags.p(empty)))
 
     def _page(self, request: Request, tag: Tag) -> int:
         request.setHeader(b"content-type", b"text/html; charset=utf-8")
