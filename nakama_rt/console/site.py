@@ -76,26 +76,25 @@ class _Page(Element):
         super().__init__(loader=TagLoader(tag))
 
 
+#: The pages of the console's menu.
+_PAGES = (
+    ("Overview", "/"),
+    ("Sessions", "/sessions"),
+    ("Matches", "/matches"),
+    ("Matchmaker", "/tickets"),
+    ("Parties", "/parties"),
+    ("Channels", "/channels"),
+    ("Runtime", "/runtime"),
+    ("Configuration", "/config"),
+)
+
+
 def _layout(title: str, operator: Operator | None, *body: Any) -> Tag:
     header: list[Any] = [tags.strong("nakama-rt console")]
     if operator is not None:
+        for label, href in _PAGES:
+            header += [" ", tags.a(label, href=href)]
         header += [
-            " ",
-            tags.a("Overview", href="/"),
-            " ",
-            tags.a("Sessions", href="/sessions"),
-            " ",
-            tags.a("Matches", href="/matches"),
-            " ",
-            tags.a("Matchmaker", href="/tickets"),
-            " ",
-            tags.a("Parties", href="/parties"),
-            " ",
-            tags.a("Channels", href="/channels"),
-            " ",
-            tags.a("Runtime", href="/runtime"),
-            " ",
-            tags.a("Configuration", href="/config"),
             " ",
             tags.form(
                 _csrf(operator),
