@@ -97,6 +97,7 @@ def _find_and_disconnect(driver, base: str, username: str) -> str:
     box = driver.find_element(By.NAME, "q")
     box.send_keys(username)
     box.submit()
+    WebDriverWait(driver, WAIT_S).until(ready.url_contains("/sessions?q="))
     WebDriverWait(driver, WAIT_S).until(
         ready.presence_of_element_located((By.CSS_SELECTOR, "table.sessions tr[data-session]"))
     )
@@ -137,6 +138,8 @@ async def test_an_operator_sees_a_session_live_finds_it_and_disconnects_it(
 @pytest_twisted.ensureDeferred
 async def test_a_wrong_password_in_the_browser_stays_on_the_login(tmp_path, browser) -> None:
     from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as ready
+    from selenium.webdriver.support.ui import WebDriverWait
 
     running = await start_server(make_config(tmp_path))
     console = reactor.listenTCP(0, running.app.console_site(), interface="127.0.0.1")
@@ -147,7 +150,11 @@ async def test_a_wrong_password_in_the_browser_stays_on_the_login(tmp_path, brow
         browser.find_element(By.NAME, "username").send_keys("admin")
         browser.find_element(By.NAME, "password").send_keys("nope")
         browser.find_element(By.CSS_SELECTOR, "form[action='/login'] button").click()
-        return browser.find_element(By.CSS_SELECTOR, ".error").text
+        # (the answer comes after the wrong password's delay)
+        shown = WebDriverWait(browser, WAIT_S).until(
+            ready.presence_of_element_located((By.CSS_SELECTOR, ".error"))
+        )
+        return shown.text
 
     try:
         assert await deferToThread(attempt) == "Wrong username or password."
