@@ -16,15 +16,16 @@ import argparse
 import http.client
 import json
 import socket
-import statistics
-import subprocess
 import sys
 import threading
 import time
 from pathlib import Path
 from urllib.parse import urlencode
 
-REPOSITORY = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from loadgen.compare import alternating, load_spawned, median, usage  # noqa: E402
+
 VARIANTS = ("none", "open")
 
 
@@ -77,55 +78,36 @@ class Page(threading.Thread):
 
 def run_load(scenario: str, variant: str, extra: list[str]) -> dict:
     port = free_port()
-    command = [sys.executable, str(REPOSITORY / "benchmarks" / "load.py"), scenario]
-    command += ["--spawn-server", "--server-arg=--log-level=warn"]
-    command += [f"--server-arg=--console-listen=tcp:{port}:interface=127.0.0.1", *extra]
+    server = [f"--console-listen=tcp:{port}:interface=127.0.0.1"]
     page = Page(port) if variant == "open" else None
     if page is not None:
         page.start()
     try:
-        done = subprocess.run(command, capture_output=True, text=True, check=False)
+        result = load_spawned(scenario, server, extra, variant)
     finally:
         if page is not None:
             page.stopping.set()
-    if done.returncode != 0:
-        raise SystemExit(
-            f"load.py failed ({variant}):\n{done.stdout[-2000:]}\n{done.stderr[-2000:]}"
-        )
-    result = json.loads(done.stdout.strip().splitlines()[-1])
-    result["variant"] = variant
     result["page_events"] = page.events if page is not None else 0
     return result
-
-
-def line(result: dict) -> str:
-    return (
-        f"  page {result['variant']:>4}: {result['per_cpu_second']:9.0f} per server CPU-s, "
-        f"p99 {result['latency_ms']['p99']:.2f} ms, server {result['server_cpu_s']:.2f} CPU-s, "
-        f"load generator {result['loadgen_cpu_s']:.2f} CPU-s of "
-        f"{result['window_s'] * result['cpus']:.0f}, machine {result['machine_busy_pct']:.0f}% "
-        f"busy, events read {result['page_events']}, lost {result.get('lost', '-')}"
-    )
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("scenario", choices=("chat", "match", "authoritative"))
     parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("extra", nargs="*", help="options for load.py, after --")
-    args = parser.parse_args()
+    args, extra = parser.parse_known_args()  # what follows "--" is load.py's
+    args.extra = [arg for arg in extra if arg != "--"]
     results: list[dict] = []
-    for run in range(args.runs):
-        order = VARIANTS if run % 2 == 0 else VARIANTS[::-1]
+    for run, order in enumerate(alternating(args.runs, VARIANTS)):
         print(f"run {run + 1} of {args.runs}", flush=True)
         for variant in order:
             result = run_load(args.scenario, variant, args.extra)
             results.append(result)
-            print(line(result), flush=True)
-    medians = {
-        v: statistics.median(r["per_cpu_second"] for r in results if r["variant"] == v)
-        for v in VARIANTS
-    }
+            print(
+                f"  page {variant:>4}: {usage(result)}, events read {result['page_events']}",
+                flush=True,
+            )
+    medians = {v: median(results, v, "per_cpu_second") for v in VARIANTS}
     print(
         f"medians: no page {medians['none']:.0f}, page open {medians['open']:.0f} per server "
         f"CPU-s (open/none {medians['open'] / medians['none']:.3f})"

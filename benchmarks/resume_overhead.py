@@ -15,39 +15,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
-import subprocess
 import sys
 from pathlib import Path
 
-REPOSITORY = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from loadgen.compare import alternating, load_spawned, median, usage  # noqa: E402
+
 VARIANTS = ("off", "on")
-
-
-def run_load(scenario: str, variant: str, grace_ms: int, extra: list[str]) -> dict:
-    command = [sys.executable, str(REPOSITORY / "benchmarks" / "load.py"), scenario]
-    command += ["--spawn-server", "--server-arg=--log-level=warn", *extra]
-    if variant == "on":
-        command.append(f"--server-arg=--resume-grace-ms={grace_ms}")
-    done = subprocess.run(command, capture_output=True, text=True, check=False)
-    if done.returncode != 0:
-        raise SystemExit(
-            f"load.py failed ({variant}):\n{done.stdout[-2000:]}\n{done.stderr[-2000:]}"
-        )
-    result = json.loads(done.stdout.strip().splitlines()[-1])
-    result["variant"] = variant
-    return result
-
-
-def line(result: dict) -> str:
-    p99 = result["latency_ms"].get("p99")
-    return (
-        f"  resume {result['variant']:>3}: {result['per_cpu_second']:9.0f} per server CPU-s, "
-        f"p99 {p99:.2f} ms, server {result['server_cpu_s']:.2f} CPU-s, load generator "
-        f"{result['loadgen_cpu_s']:.2f} CPU-s of {result['window_s'] * result['cpus']:.0f}, "
-        f"machine {result['machine_busy_pct']:.0f}% busy, lost {result.get('lost', '-')}, "
-        f"duplicated {result.get('duplicated', '-')}"
-    )
 
 
 def main() -> int:
@@ -55,26 +30,18 @@ def main() -> int:
     parser.add_argument("scenario", choices=("ping", "chat", "match", "authoritative"))
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--grace-ms", type=int, default=30_000)
-    parser.add_argument("extra", nargs="*", help="options for load.py, after --")
-    args = parser.parse_args()
+    args, extra = parser.parse_known_args()  # what follows "--" is load.py's
+    args.extra = [arg for arg in extra if arg != "--"]
     results: list[dict] = []
-    for run in range(args.runs):
-        order = VARIANTS if run % 2 == 0 else VARIANTS[::-1]
+    for run, order in enumerate(alternating(args.runs, VARIANTS)):
         print(f"run {run + 1} of {args.runs}", flush=True)
         for variant in order:
-            result = run_load(args.scenario, variant, args.grace_ms, args.extra)
+            server = [f"--resume-grace-ms={args.grace_ms}"] if variant == "on" else []
+            result = load_spawned(args.scenario, server, args.extra, variant)
             results.append(result)
-            print(line(result), flush=True)
-    medians = {
-        variant: statistics.median(r["per_cpu_second"] for r in results if r["variant"] == variant)
-        for variant in VARIANTS
-    }
-    p99s = {
-        variant: statistics.median(
-            r["latency_ms"]["p99"] for r in results if r["variant"] == variant
-        )
-        for variant in VARIANTS
-    }
+            print(f"  resume {variant:>3}: {usage(result)}", flush=True)
+    medians = {v: median(results, v, "per_cpu_second") for v in VARIANTS}
+    p99s = {v: median(results, v, "latency_ms", "p99") for v in VARIANTS}
     print(
         f"medians: off {medians['off']:.0f}, on {medians['on']:.0f} per server CPU-s "
         f"(on/off {medians['on'] / medians['off']:.3f}); p99 off {p99s['off']:.2f} ms, "

@@ -272,6 +272,8 @@ class EdgeLink:
         #: "attaching", then "linked" or "local"; "ended" once the socket is done.
         self.state = "attaching"
         self._waiting: list[Deferred[None]] = []
+        #: Why the socket ended, if it did while attaching (told to the home then).
+        self._end_reason = ""
 
     def session_opened(self, session: Session) -> None:
         self.relay.attach(self).addCallback(self._attached)
@@ -313,8 +315,6 @@ class EdgeLink:
         """Only once it went on as a session of this node: a relayed one is parked
         by its home when the drop is told there."""
         return self.state == "local"
-
-    _end_reason = ""
 
     def session_closed(self, session: Session, reason: str = "") -> None:
         state, self.state = self.state, "ended"
