@@ -206,6 +206,9 @@ async def test_find_a_session_and_disconnect_it_with_a_reason(console) -> None:
     assert done.status == 303
     assert done.headers.getRawHeaders(b"location") == [b"/sessions?q=findme"]
     assert await client.closed() == (1000, DISCONNECT_REASON)
+    # A session that is gone (or never was) is no error: back to the page, nothing closed.
+    gone = await console.post("/sessions/disconnect", {**fields, "back": "//evil.example"})
+    assert gone.status == 303 and gone.headers.getRawHeaders(b"location") == [b"/"]
 
 
 @pytest_twisted.ensureDeferred
@@ -299,6 +302,8 @@ async def test_matches_are_listed_filtered_by_label_query_and_ended(tmp_path) ->
         assert len(running.app.server.match_registry) == 0
         missing = await console.post("/matches/end", fields)
         assert missing.status == 404
+        bad_grace = await console.post("/matches/end", {**fields, "grace": "soon"})
+        assert bad_grace.status == 400 and b"whole number of seconds" in bad_grace.body
         client.sendClose()
     finally:
         await console.listening.stopListening()

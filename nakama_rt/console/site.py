@@ -193,21 +193,8 @@ class ConsoleResource(Resource):
         self._source = source
         self._auth = auth
         self._clock = clock
-
-    def render(self, request: Request) -> bytes | int:
-        for name, value in _HEADERS:
-            request.setHeader(name, value)
-        path = request.path
-        method = request.method
-        if path.startswith(b"/static/") and method == b"GET":
-            return self._static(request, path[len(b"/static/") :])
-        if path == b"/login":
-            if method == b"POST":
-                return self._login(request)
-            if method == b"GET":
-                return self._page(request, self._login_page(None, ""))
-        operator = self._auth.operator(request.getCookie(COOKIE))
-        routes: dict[tuple[bytes, bytes], Callable[[Request, Operator], bytes | int]] = {
+        #: (method, path) -> what answers it, once logged in.
+        self._routes: dict[tuple[bytes, bytes], Callable[[Request, Operator], bytes | int]] = {
             (b"GET", b"/"): self._overview,
             (b"GET", b"/sessions"): self._sessions,
             (b"GET", b"/events"): self._events,
@@ -222,7 +209,21 @@ class ConsoleResource(Resource):
             (b"GET", b"/runtime"): self._runtime,
             (b"GET", b"/config"): self._config,
         }
-        handler = routes.get((method, path))
+
+    def render(self, request: Request) -> bytes | int:
+        for name, value in _HEADERS:
+            request.setHeader(name, value)
+        path = request.path
+        method = request.method
+        if path.startswith(b"/static/") and method == b"GET":
+            return self._static(request, path[len(b"/static/") :])
+        if path == b"/login":
+            if method == b"POST":
+                return self._login(request)
+            if method == b"GET":
+                return self._page(request, self._login_page(None, ""))
+        operator = self._auth.operator(request.getCookie(COOKIE))
+        handler = self._routes.get((method, path))
         if handler is None:
             return _text(request, 404, "Not found")
         if operator is None:
@@ -261,8 +262,8 @@ class ConsoleResource(Resource):
             )
             request.finish()
             return NOT_DONE_YET
-        username = _field(request, b"username")
-        password = _field(request, b"password")
+        username = _arg(request, b"username")
+        password = _arg(request, b"password")
         # The connection's own address, never a forwarded one: a header would let a
         # guesser pick a fresh address for every try.
         address = str(getattr(request.getClientAddress(), "host", ""))
@@ -557,7 +558,7 @@ class ConsoleResource(Resource):
     # Actions
 
     def _disconnect(self, request: Request, operator: Operator) -> bytes:
-        session_id = _field(request, b"session_id")
+        session_id = _arg(request, b"session_id")
         session = self._source.server.sessions.get(session_id)
         if session is not None:
             session.close(DISCONNECT_REASON, DISCONNECT_CODE)
@@ -567,16 +568,18 @@ class ConsoleResource(Resource):
                 sid=session_id,
                 username=session.username,
             )
-        back = _field(request, b"back")
+        back = _arg(request, b"back")
         request.setResponseCode(303)
-        request.setHeader(b"location", (back if back.startswith("/") else "/").encode())
+        # Back to a page of this console only ("//host" would leave it).
+        local = back.startswith("/") and not back.startswith("//")
+        request.setHeader(b"location", (back if local else "/").encode())
         return b""
 
     def _end_match(self, request: Request, operator: Operator) -> bytes:
-        match_id = _field(request, b"match_id")
+        match_id = _arg(request, b"match_id")
         subject, _, node = match_id.partition(".")
         try:
-            grace = max(0, min(int(_field(request, b"grace") or "0"), 3600))
+            grace = max(0, min(int(_arg(request, b"grace") or "0"), 3600))
         except ValueError:
             return _text(request, 400, "The grace period must be a whole number of seconds")
         registry = self._source.server.match_registry
@@ -593,7 +596,7 @@ class ConsoleResource(Resource):
         return b""
 
     def _remove_ticket(self, request: Request, operator: Operator) -> bytes:
-        ticket = _field(request, b"ticket")
+        ticket = _arg(request, b"ticket")
         matchmaker = self._source.server.matchmaker
         if ticket not in matchmaker.pool.tickets:
             return _text(request, 404, "No such ticket")
@@ -627,7 +630,7 @@ class ConsoleResource(Resource):
         return origin == scheme + b"://" + host
 
     def _same_site(self, request: Request, operator: Operator) -> bool:
-        token = _field(request, b"csrf")
+        token = _arg(request, b"csrf")
         return bool(token) and token == operator.csrf and self._same_origin(request)
 
     def _static(self, request: Request, name: bytes) -> bytes:
@@ -685,14 +688,11 @@ class _EventStream:
 
 
 def _arg(request: Request, name: bytes) -> str:
+    """A query parameter, or a field of a POSTed form (twisted.web puts urlencoded
+    bodies in ``args`` too); "" when absent."""
     args = cast(dict[bytes, list[bytes]], request.args or {})
     values = args.get(name) or [b""]
     return values[0].decode("utf-8", "replace")
-
-
-def _field(request: Request, name: bytes) -> str:
-    """A form field of a POST (twisted.web puts urlencoded bodies in ``args``)."""
-    return _arg(request, name)
 
 
 def _text(request: Request, status: int, message: str) -> bytes:
