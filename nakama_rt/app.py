@@ -34,6 +34,7 @@ from nakama_rt.cluster.nodes import HeartbeatService, NodeMembership, NodeWatch
 from nakama_rt.config import Config, insecure_defaults, redact_address
 from nakama_rt.console.auth import ConsoleAuth
 from nakama_rt.console.figures import ConsoleSource
+from nakama_rt.console.nodes import ConsoleNodes
 from nakama_rt.console.site import console_site
 from nakama_rt.logs import Logger, set_level
 from nakama_rt.realtime.match.listing import list_matches
@@ -152,6 +153,8 @@ class NakamaRT:
         self.resource: Resource = build_root(
             self.socket_resource, self.api_resource, self.healthcheck_resource
         )
+        #: The operator console's login (served by console_site()); its failures are a metric.
+        self.console_auth = ConsoleAuth(config.console, reactor)
         #: This server's Prometheus registry and its ``GET /metrics`` resource.
         #: What the HTTP limits stopped, on every site this server builds.
         self.http_counts = HttpLimitCounts()
@@ -162,17 +165,25 @@ class NakamaRT:
             self.cluster,
             self.parking,
             self.resume_relay,
+            console=self.console_auth,
         )
         self.metrics_resource = MetricsResource(self.metrics_registry)
-        #: The operator console's login and what it reads (served by console_site()).
-        self.console_auth = ConsoleAuth(config.console, reactor)
+        #: What the console reads.
         self.console_source = ConsoleSource(config, self.server, self.cluster, self.parking)
+        #: Every node answers the consoles of the cluster, whether it serves one or not.
+        cluster = self.cluster
+        self.console_nodes = (
+            ConsoleNodes(self.console_source, cluster.calls, lambda: cluster.bus.peers)
+            if cluster is not None
+            else ConsoleNodes(self.console_source)
+        )
 
     def console_site(self) -> LimitedSite:
         """A ``Site`` serving the operator console (``nakama_rt.console``), with the
         socket section's HTTP limits, for a listener of its own."""
         return console_site(
             self.console_source,
+            self.console_nodes,
             self.console_auth,
             self.reactor,
             HttpLimits.from_config(self.config.socket),

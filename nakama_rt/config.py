@@ -267,10 +267,9 @@ class Config:
             raise ConfigError("console.port must be between 0 and 65535")
         if console.token_expiry_sec < 1:
             raise ConfigError("console.token_expiry_sec must be greater than 0")
-        if not (console.username and console.password and console.signing_key):
-            raise ConfigError(
-                "console.username, console.password and console.signing_key must be set"
-            )
+        for name in ("username", "password", "signing_key"):
+            if not getattr(console, name):
+                raise ConfigError(f"console.{name} must be set")
         if not 0 <= self.metrics.prometheus_port <= 65535:
             raise ConfigError("metrics.prometheus_port must be between 0 and 65535")
         if not self.listen:

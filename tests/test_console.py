@@ -2,8 +2,8 @@
 on a listener of its own, real sockets, and the requests a browser would send.
 
 Login, the session cookie's attributes and expiry, refusals (no cookie, a wrong
-password, slowed and counted; a forged or cross-site action), the live event stream,
-finding a session and disconnecting it with a reason its client sees.
+password, slowed and counted, in the metrics too; a forged or cross-site action), the
+live event stream, finding a session and disconnecting it with a reason its client sees.
 """
 
 from __future__ import annotations
@@ -26,8 +26,10 @@ from twisted.web.http_headers import Headers
 
 from nakama_rt.config import ConfigError, config_from_mapping, insecure_defaults
 from nakama_rt.console.auth import COOKIE
-from nakama_rt.console.site import DISCONNECT_REASON
+from nakama_rt.console.figures import DISCONNECT_REASON
+from nakama_rt.web.metrics import metrics_site
 from tests.conftest import make_config, start_server, stop_server
+from tests.test_metrics import Scraper
 from tests.wsclient import answer, authenticate, connect, http
 
 FORM = {"content-type": "application/x-www-form-urlencoded"}
@@ -57,8 +59,8 @@ class Console:
     def _cookie(self) -> dict:
         return {"cookie": f"{COOKIE.decode()}={self.cookie}"} if self.cookie else {}
 
-    async def login(self, password: str = "password"):
-        answer = await self.post("/login", {"username": "admin", "password": password})
+    async def login(self, password: str = "password", username: str = "admin"):
+        answer = await self.post("/login", {"username": username, "password": password})
         for header in answer.headers.getRawHeaders(b"set-cookie") or []:
             name, _, rest = header.decode().partition("=")
             if name == COOKIE.decode():
@@ -67,6 +69,19 @@ class Console:
 
     def csrf(self) -> str:
         return jwt.decode(self.cookie, options={"verify_signature": False})["csrf"]
+
+
+async def login_failures_metric(running) -> float:
+    """``nakama_rt_console_login_failures_total``, from a real scrape of ``GET /metrics``
+    on a metrics listener of the server's own."""
+    listening = reactor.listenTCP(
+        0, metrics_site(running.app.metrics_resource), interface="127.0.0.1"
+    )
+    try:
+        samples = await Scraper(listening.getHost().port).scrape()
+    finally:
+        await listening.stopListening()
+    return samples[("nakama_rt_console_login_failures_total", ())]
 
 
 @pytest_twisted.async_yield_fixture
@@ -138,9 +153,10 @@ async def test_without_a_login_pages_redirect_and_the_rest_is_refused(console) -
 
 @pytest_twisted.ensureDeferred
 async def test_wrong_passwords_are_slowed_down_and_counted(console) -> None:
+    assert await login_failures_metric(console.running) == 0
     started = time.monotonic()
     first = await console.login("guess")
-    second = await console.login("guess again")
+    second = await console.login("password", username="root")  # the wrong username
     took = time.monotonic() - started
     assert first.status == second.status == 401
     assert b"Wrong username or password" in second.body
@@ -148,6 +164,10 @@ async def test_wrong_passwords_are_slowed_down_and_counted(console) -> None:
     assert console.running.app.console_auth.failures == 2
     assert console.cookie == ""
     assert (await console.get("/")).status == 303
+    # Prometheus reads the same count; a good login adds nothing to it.
+    assert await login_failures_metric(console.running) == 2
+    assert (await console.login()).status == 303
+    assert await login_failures_metric(console.running) == 2
 
 
 @pytest_twisted.ensureDeferred

@@ -20,7 +20,7 @@ import pytest_twisted
 from twisted.internet import reactor
 from twisted.internet.threads import deferToThread
 
-from nakama_rt.console.site import DISCONNECT_REASON
+from nakama_rt.console.figures import DISCONNECT_REASON
 from tests.conftest import make_config, start_server, stop_server
 from tests.wsclient import authenticate, connect
 
@@ -88,6 +88,18 @@ def _wait_for_row(driver, username: str) -> str:
     return WebDriverWait(driver, WAIT_S).until(row)
 
 
+async def _open_a_session(browser, server):
+    """A client opens a session on ``server`` (one with ``port`` and ``app``); it
+    appears on the open overview without a reload. Its username, the client and the
+    session id the page shows."""
+    name = f"live{uuid.uuid4().hex[:8]}"
+    session = await authenticate(server.port, f"browser-{uuid.uuid4()}", username=name)
+    client = await connect(server.port, session["token"])
+    shown = await deferToThread(_wait_for_row, browser, name)
+    assert shown == next(iter(server.app.server.sessions)).id
+    return name, client, shown
+
+
 def _find_and_disconnect(driver, base: str, username: str) -> str:
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support import expected_conditions as ready
@@ -119,12 +131,7 @@ async def test_an_operator_sees_a_session_live_finds_it_and_disconnects_it(
     try:
         await deferToThread(_log_in, browser, base)
         assert running.app.console_auth.failures == 0
-        name = f"live{uuid.uuid4().hex[:8]}"
-        session = await authenticate(running.port, f"browser-{uuid.uuid4()}", username=name)
-        client = await connect(running.port, session["token"])
-        # Appears on the open overview, no reload.
-        shown = await deferToThread(_wait_for_row, browser, name)
-        assert shown == next(iter(running.app.server.sessions)).id
+        name, client, shown = await _open_a_session(browser, running)
         await deferToThread(_screenshot, browser, "console-overview")
         disconnected = await deferToThread(_find_and_disconnect, browser, base, name)
         assert disconnected == shown
@@ -213,3 +220,56 @@ async def test_an_operator_ends_an_authoritative_match(tmp_path, browser) -> Non
     finally:
         await console.stopListening()
         await stop_server(running)
+
+
+def _wait_for_nodes(driver, names: list[str]) -> None:
+    """The overview's node table shows a figure row for each of ``names``."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    def filled(d):
+        rows = d.find_elements(By.CSS_SELECTOR, "#live-nodes tr[data-node]")
+        shown = {
+            r.get_attribute("data-node")
+            for r in rows
+            if len(r.find_elements(By.TAG_NAME, "td")) == 7
+        }
+        return shown == set(names)
+
+    WebDriverWait(driver, WAIT_S).until(filled)
+
+
+def _disconnect_live_row(driver, session_id: str) -> None:
+    """Press Disconnect on the overview's live row (the form the script built)."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as ready
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    row = driver.find_element(By.CSS_SELECTOR, f"#live-sessions tr[data-session='{session_id}']")
+    row.find_element(By.CSS_SELECTOR, "button").click()
+    WebDriverWait(driver, WAIT_S).until(
+        ready.presence_of_element_located((By.CSS_SELECTOR, "[data-figure='sessions']"))
+    )
+
+
+@pytest_twisted.ensureDeferred
+async def test_one_console_shows_and_acts_on_every_node_of_a_cluster(
+    tmp_path, redis_url, browser
+) -> None:
+    from test_cluster_delivery import start_nodes
+
+    a, b = await start_nodes(tmp_path, redis_url, ("a", "b"))
+    console = reactor.listenTCP(0, a.app.console_site(), interface="127.0.0.1")
+    base = f"http://127.0.0.1:{console.getHost().port}"
+    try:
+        await deferToThread(_log_in, browser, base)
+        await deferToThread(_wait_for_nodes, browser, ["a", "b"])
+        # A session of node b appears on node a's open overview.
+        _, client, shown = await _open_a_session(browser, b)
+        await deferToThread(_screenshot, browser, "console-cluster-overview")
+        await deferToThread(_disconnect_live_row, browser, shown)
+        assert await client.closed() == (1000, DISCONNECT_REASON)
+    finally:
+        await console.stopListening()
+        for node in (a, b):
+            await node.stop()

@@ -16,8 +16,12 @@ from nakama_rt.core.refs import MatchFilter
 from nakama_rt.core.tracker import StreamMode
 from nakama_rt.realtime.match import listing
 from nakama_rt.realtime.server import RealtimeServer
+from nakama_rt.realtime.status import status_stream
 from nakama_rt.socket.resume import ParkedSessions
 
+#: The close code and reason a session disconnected from the console gets.
+DISCONNECT_CODE = 1000
+DISCONNECT_REASON = "disconnected by an operator"
 _PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
 
 
@@ -108,12 +112,15 @@ def find_sessions(source: ConsoleSource, query: str, limit: int = 50) -> list[di
         requester = session.requester
         found.append(
             {
+                "node": source.config.name,
                 "session_id": session.id,
                 "user_id": session.user_id,
                 "username": session.username,
                 "format": session.format.value,
                 "address": requester.client_ip,
                 "online": "status" in held,
+                "status": _status(source, session.id, session.user_id),
+                "following": _following(source, session.id, session.user_id),
                 "channels": held.get("channel", []) + held.get("group", []) + held.get("dm", []),
                 "matches": held.get("match", []),
                 "parties": held.get("party", []),
@@ -125,10 +132,48 @@ def find_sessions(source: ConsoleSource, query: str, limit: int = 50) -> list[di
     return found
 
 
-def list_matches(source: ConsoleSource, query: str = "") -> list[dict[str, Any]]:
-    """This node's authoritative matches and the relayed matches it knows; with a
-    ``query`` (the syntax of ``GET /v2/match``'s, over labels), the authoritative ones
-    it selects. A bad query raises :class:`~nakama_rt.query.QueryError`."""
+def _status(source: ConsoleSource, session_id: str, user_id: str) -> str | None:
+    """The status the session set (None while it shows none: not appearing online)."""
+    presence = source.server.tracker.get_by_stream(session_id, status_stream(user_id))
+    return presence.meta.status if presence is not None else None
+
+
+def _following(source: ConsoleSource, session_id: str, own: str) -> list[str]:
+    """The other users whose status the session follows (every session follows its
+    own user): a username while that user is online anywhere, else the user id."""
+    tracker = source.server.tracker
+    shown = []
+    for user_id in sorted(source.server.status.following(session_id) - {own}):
+        online = tracker.list_by_stream(status_stream(user_id), True, True)
+        shown.append(f"{online[0].meta.username} (online)" if online else user_id)
+    return shown
+
+
+def disconnect_session(source: ConsoleSource, session_id: str) -> str | None:
+    """Close this node's session ``session_id`` with the console's reason; its
+    username, or None when no such session is here."""
+    session = source.server.sessions.get(session_id)
+    if session is None:
+        return None
+    session.close(DISCONNECT_REASON, DISCONNECT_CODE)
+    return session.username
+
+
+def end_match(source: ConsoleSource, match_id: str, grace: int) -> bool:
+    """End this node's authoritative match ``match_id`` (``match_terminate`` with
+    ``grace`` seconds first); False when no such match is here."""
+    subject, _, node = match_id.partition(".")
+    registry = source.server.match_registry
+    return node == registry.node and registry.end(subject, grace)
+
+
+def list_matches(
+    source: ConsoleSource, query: str = "", relayed: bool = True
+) -> list[dict[str, Any]]:
+    """This node's authoritative matches and (``relayed``) the relayed matches it
+    knows: in a cluster, every node's. With a ``query`` (the syntax of ``GET
+    /v2/match``'s, over labels), the authoritative ones it selects. A bad query raises
+    :class:`~nakama_rt.query.QueryError`."""
     server = source.server
     selected: set[str] | None = None
     if query.strip():
@@ -150,7 +195,8 @@ def list_matches(source: ConsoleSource, query: str = "") -> list[dict[str, Any]]
                 "node": match.node,
             }
         )
-    for stream, size in server.tracker.streams_by_mode(StreamMode.MATCH_RELAYED):
+    relayed_streams = server.tracker.streams_by_mode(StreamMode.MATCH_RELAYED) if relayed else []
+    for stream, size in relayed_streams:
         members = server.tracker.list_by_stream(stream, True, True)
         found.append(
             {
@@ -198,6 +244,7 @@ def list_parties(source: ConsoleSource) -> list[dict[str, Any]]:
         listed.append(
             {
                 "party_id": party.id,
+                "node": source.config.name,
                 "open": party.open,
                 "hidden": party.hidden,
                 "max_size": party.max_size,
@@ -214,15 +261,24 @@ _CHAT_MODES = {StreamMode.CHANNEL: "room", StreamMode.GROUP: "group", StreamMode
 
 
 def list_channels(source: ConsoleSource) -> list[dict[str, Any]]:
-    """The chat channels with members (on every node, as the tracker knows them)."""
+    """The chat channels with members (on every node, as the tracker knows them),
+    with when this node last sent one a message (epoch seconds, or None)."""
     tracker = source.server.tracker
+    last_message_at = source.server.channels.last_message_at
     listed = []
     for mode, kind in _CHAT_MODES.items():
         for stream, count in tracker.streams_by_mode(mode):
             name = stream.label or (
                 f"{stream.subject} / {stream.subcontext}" if stream.subcontext else stream.subject
             )
-            listed.append({"kind": kind, "name": name, "presences": count})
+            listed.append(
+                {
+                    "kind": kind,
+                    "name": name,
+                    "presences": count,
+                    "last_message_at": last_message_at.get(stream),
+                }
+            )
     return sorted(listed, key=lambda c: (-c["presences"], c["kind"], c["name"]))
 
 

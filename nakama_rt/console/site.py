@@ -6,11 +6,19 @@ Pages are rendered on the server with ``twisted.web.template``; one small script
 server-sent events carrying the overview's figures once a second. Routes:
 
 - ``GET /login`` and ``POST /login``; ``POST /logout``;
-- ``GET /``: the overview (figures, this node's newest sessions, live);
+- ``GET /``: the overview (figures, a row per node, the newest sessions, live);
 - ``GET /sessions?q=...``: sessions by session id, user id or part of a username, with
-  what each is in;
+  their status, follows and what each is in;
 - ``POST /sessions/disconnect``: close a session with a reason its client sees;
+- ``GET /matches`` (label query), ``POST /matches/end``; ``GET /tickets``,
+  ``POST /tickets/remove``; ``GET /parties``, ``/channels``, ``/runtime``, ``/config``;
 - ``GET /events``; ``GET /static/...``.
+
+In a cluster the pages show every node: what is a node's own (its sessions,
+authoritative matches, parties, figures) is asked of it through
+:class:`~nakama_rt.console.nodes.ConsoleNodes`, and actions go to the node that holds
+what they act on. A node that does not answer is named on the page beside the others'
+answers.
 
 A page asked for without a valid cookie redirects to the login; an action or the event
 stream without one is refused 401, and an action without the cookie's anti-forgery
@@ -27,8 +35,10 @@ from typing import Any, cast
 from urllib.parse import quote
 
 import orjson
+from twisted.internet.defer import Deferred, gatherResults, succeed
 from twisted.internet.interfaces import IReactorTime
 from twisted.internet.task import LoopingCall, deferLater
+from twisted.python.failure import Failure
 from twisted.web.resource import Resource
 from twisted.web.server import NOT_DONE_YET, Request
 from twisted.web.template import Element, Tag, TagLoader, flattenString, tags
@@ -36,22 +46,21 @@ from twisted.web.template import Element, Tag, TagLoader, flattenString, tags
 from nakama_rt.console.auth import COOKIE, ConsoleAuth, Operator
 from nakama_rt.console.figures import (
     ConsoleSource,
-    find_sessions,
-    list_channels,
     list_matches,
-    list_parties,
     list_tickets,
-    overview,
     redacted_config,
     runtime_summary,
 )
+from nakama_rt.console.nodes import ConsoleNodes, NodeAnswer
 from nakama_rt.logs import Logger
 from nakama_rt.query import QueryError
 from nakama_rt.web.limits import HttpLimits, LimitedSite
 
-#: The close code and reason a session disconnected from the console gets.
-DISCONNECT_CODE = 1000
-DISCONNECT_REASON = "disconnected by an operator"
+#: What answers a route once logged in: a body, NOT_DONE_YET, or a page to come.
+Answer = bytes | int | Deferred[Tag | bytes]
+
+#: How many of each node's sessions the overview shows.
+LIVE_SESSIONS = 20
 #: Seconds between two events of the live stream.
 EVENT_PERIOD = 1.0
 _STATIC = {
@@ -140,46 +149,113 @@ def _figure(name: str, label: str) -> Tag:
     )
 
 
+def _status_text(status: str | None) -> str:
+    return "(appears offline)" if status is None else status or "online"
+
+
+#: The sessions table's columns: heading, and the cell's text from a found session
+#: (``static/console.js`` fills the overview's live table in the same order).
+_SESSION_COLUMNS: tuple[tuple[str, Callable[[dict[str, Any]], str]], ...] = (
+    ("Username", lambda s: s["username"]),
+    ("User id", lambda s: s["user_id"]),
+    ("Session id", lambda s: s["session_id"]),
+    ("Node", lambda s: s["node"]),
+    ("Format", lambda s: s["format"]),
+    ("Address", lambda s: s["address"]),
+    ("Status", lambda s: _status_text(s["status"])),
+    ("Follows", lambda s: ", ".join(s["following"])),
+    ("Channels", lambda s: ", ".join(s["channels"])),
+    ("Matches", lambda s: ", ".join(s["matches"])),
+    ("Parties", lambda s: ", ".join(s["parties"])),
+    ("Tickets", lambda s: ", ".join(s["tickets"])),
+)
+
+
 def _session_rows(sessions: list[dict[str, Any]], operator: Operator, back: str) -> Tag:
-    rows = [
-        tags.tr(
-            tags.th("Username"),
-            tags.th("User id"),
-            tags.th("Session id"),
-            tags.th("Format"),
-            tags.th("Address"),
-            tags.th("Channels"),
-            tags.th("Matches"),
-            tags.th("Parties"),
-            tags.th("Tickets"),
-            tags.th(""),
-        )
-    ]
+    rows = [tags.tr(*(tags.th(heading) for heading, _ in _SESSION_COLUMNS), tags.th(""))]
     for s in sessions:
+        disconnect = _action(
+            operator,
+            "/sessions/disconnect",
+            "Disconnect",
+            session_id=s["session_id"],
+            node=s["node"],
+            back=back,
+        )
         rows.append(
             tags.tr(
-                tags.td(s["username"]),
-                tags.td(s["user_id"]),
-                tags.td(s["session_id"]),
-                tags.td(s["format"]),
-                tags.td(s["address"]),
-                tags.td(", ".join(s["channels"])),
-                tags.td(", ".join(s["matches"])),
-                tags.td(", ".join(s["parties"])),
-                tags.td(", ".join(s["tickets"])),
-                tags.td(
-                    _action(
-                        operator,
-                        "/sessions/disconnect",
-                        "Disconnect",
-                        session_id=s["session_id"],
-                        back=back,
-                    )
-                ),
+                *(tags.td(text(s)) for _, text in _SESSION_COLUMNS),
+                tags.td(disconnect),
                 **{"data-session": s["session_id"]},
             )
         )
     return tags.table(*rows, class_="sessions")
+
+
+_MATCH_HEADS = ("Match id", "Kind", "Label", "Handler", "Tick rate", "Size", "Presences", "Node")
+
+
+def _match_table(matches: list[dict[str, Any]], operator: Operator) -> Tag:
+    rows = [tags.tr(*(tags.th(head) for head in _MATCH_HEADS), tags.th(""))]
+    for m in matches:
+        end: Tag | str = ""
+        if m["kind"] == "authoritative":
+            grace = tags.input(name="grace", value="5", size="3", inputmode="numeric")
+            end = _action(
+                operator,
+                "/matches/end",
+                "End",
+                tags.label("grace s ", grace),
+                match_id=m["match_id"],
+            )
+        rows.append(
+            tags.tr(
+                tags.td(m["match_id"]),
+                tags.td(m["kind"]),
+                tags.td(m["label"]),
+                tags.td(m["handler"]),
+                tags.td(str(m["tick_rate"])),
+                tags.td(str(m["size"])),
+                tags.td(", ".join(m["presences"])),
+                tags.td(m["node"]),
+                tags.td(end),
+                **{"data-match": m["match_id"]},
+            )
+        )
+    return tags.table(*rows, class_="sessions")
+
+
+def _table(heads: tuple[str, ...], rows: list[tuple[Any, ...]], empty: str) -> Tag:
+    if not rows:
+        return tags.p(empty)
+    return tags.table(
+        tags.tr(*(tags.th(head) for head in heads)),
+        *(tags.tr(*(tags.td(str(value)) for value in row)) for row in rows),
+        class_="sessions",
+    )
+
+
+def _ago(now: float, at: float | None) -> str:
+    """How long ago ``at`` (epoch seconds) was, for a person."""
+    if not at:
+        return "-"
+    seconds = max(0, int(now - at))
+    if seconds < 120:
+        return f"{seconds} s ago"
+    if seconds < 7200:
+        return f"{seconds // 60} min ago"
+    return f"{seconds // 3600} h ago"
+
+
+def _problems(answers: list[NodeAnswer]) -> Tag | str:
+    """What nodes that did not answer are shown as."""
+    problems = [tags.li(f"Node {a.node}: {a.problem}") for a in answers if a.problem]
+    return tags.ul(*problems, class_="error") if problems else ""
+
+
+def _answered(answers: list[NodeAnswer]) -> list[Any]:
+    """Every node's answer (lists), one after another in node order."""
+    return [item for a in answers if not a.problem for item in a.answer]
 
 
 class ConsoleResource(Resource):
@@ -188,13 +264,16 @@ class ConsoleResource(Resource):
     isLeaf = True
     log = Logger()
 
-    def __init__(self, source: ConsoleSource, auth: ConsoleAuth, clock: IReactorTime) -> None:
+    def __init__(
+        self, source: ConsoleSource, nodes: ConsoleNodes, auth: ConsoleAuth, clock: IReactorTime
+    ) -> None:
         super().__init__()
         self._source = source
+        self._nodes = nodes
         self._auth = auth
         self._clock = clock
         #: (method, path) -> what answers it, once logged in.
-        self._routes: dict[tuple[bytes, bytes], Callable[[Request, Operator], bytes | int]] = {
+        self._routes: dict[tuple[bytes, bytes], Callable[[Request, Operator], Answer]] = {
             (b"GET", b"/"): self._overview,
             (b"GET", b"/sessions"): self._sessions,
             (b"GET", b"/events"): self._events,
@@ -234,7 +313,21 @@ class ConsoleResource(Resource):
             return _text(request, 401, "Log in first")
         if method == b"POST" and not self._same_site(request, operator):
             return _text(request, 403, "Refused: not a request from this console's own page")
-        return handler(request, operator)
+        answer = handler(request, operator)
+        if isinstance(answer, Deferred):
+            answer.addCallback(self._later, request).addErrback(self._page_failed, request)
+            return NOT_DONE_YET
+        return answer
+
+    def _later(self, answer: Tag | bytes, request: Request) -> None:
+        """Send what was waited for (other nodes' answers): a page or a body."""
+        if request.finished or request.channel is None:
+            return  # (the browser went away meanwhile)
+        if isinstance(answer, Tag):
+            self._page(request, answer)
+        else:
+            request.write(answer)
+            request.finish()
 
     # Log in and out
 
@@ -323,9 +416,9 @@ class ConsoleResource(Resource):
 
     # Pages
 
-    def _overview(self, request: Request, operator: Operator) -> int:
+    def _overview(self, request: Request, operator: Operator) -> Deferred[Tag | bytes]:
         figures = tags.div(
-            _figure("node", "Node"),
+            _figure("node", "This node"),
             _figure("nodes", "Cluster nodes"),
             _figure("sessions", "Sessions"),
             _figure("presences", "Presences"),
@@ -336,118 +429,96 @@ class ConsoleResource(Resource):
             _figure("parties", "Parties"),
             _figure("tickets", "Matchmaker tickets"),
             _figure("parked_sessions", "Kept sessions (resume)"),
-            _figure("cpu_percent", "CPU %"),
-            _figure("rss_megabytes", "Memory MB"),
+            _figure("cpu_percent", "CPU % (all nodes)"),
+            _figure("rss_megabytes", "Memory MB (all nodes)"),
             _figure("errors", "Error envelopes by code"),
             _figure("closes", "Closes by code and reason"),
             class_="figures",
         )
-        newest = find_sessions(self._source, "", 20)
-        return self._page(
-            request,
-            _layout(
+        heads = ("Node", "Sessions", "Presences", "CPU %", "Memory MB", "In /s", "Out /s")
+        nodes = tags.table(
+            tags.tr(*(tags.th(head) for head in heads)),
+            *(tags.tr(tags.td(node), **{"data-node": node}) for node in self._nodes.nodes()),
+            class_="sessions",
+            id="live-nodes",
+        )
+
+        def page(answers: list[NodeAnswer]) -> Tag:
+            return _layout(
                 "Overview",
                 operator,
                 figures,
-                tags.h2("Sessions on this node"),
-                tags.div(_session_rows(newest, operator, "/"), id="live-sessions"),
+                tags.h2("Nodes"),
+                nodes,
+                tags.h2("Newest sessions"),
+                _problems(answers),
+                tags.div(_session_rows(_answered(answers), operator, "/"), id="live-sessions"),
+            )
+
+        return self._nodes.ask_all("sessions", q="", limit=LIVE_SESSIONS).addCallback(page)
+
+    def _sessions(self, request: Request, operator: Operator) -> Deferred[Tag | bytes]:
+        query = _arg(request, b"q")
+        back = "/sessions?q=" + quote(query)
+        search = tags.form(
+            tags.label(
+                "User id, username or session id ",
+                tags.input(name="q", value=query, autofocus="autofocus"),
             ),
+            tags.button("Find", type="submit"),
+            method="get",
+            action="/sessions",
         )
 
-    def _sessions(self, request: Request, operator: Operator) -> int:
-        query = _arg(request, b"q")
-        found = find_sessions(self._source, query) if query else []
-        back = "/sessions?q=" + quote(query)
-        return self._page(
-            request,
-            _layout(
+        def page(answers: list[NodeAnswer]) -> Tag:
+            found = _answered(answers)
+            return _layout(
                 "Sessions",
                 operator,
-                tags.form(
-                    tags.label(
-                        "User id, username or session id ",
-                        tags.input(name="q", value=query, autofocus="autofocus"),
-                    ),
-                    tags.button("Find", type="submit"),
-                    method="get",
-                    action="/sessions",
-                ),
+                search,
+                _problems(answers),
                 (
                     _session_rows(found, operator, back)
                     if found
                     else tags.p("No session found." if query else "")
                 ),
-            ),
-        )
+            )
 
-    def _matches(self, request: Request, operator: Operator) -> int:
+        if not query:
+            return succeed(page([]))
+        return self._nodes.ask_all("sessions", q=query, limit=50).addCallback(page)
+
+    def _matches(self, request: Request, operator: Operator) -> Answer:
         text = _arg(request, b"q")
+        filter_form = tags.form(
+            tags.label(
+                "Label query (as GET /v2/match: +label.mode:arena) ",
+                tags.input(name="q", value=text),
+            ),
+            tags.button("Filter", type="submit"),
+            method="get",
+            action="/matches",
+        )
         try:
-            matches = list_matches(self._source, text)
-            problem = ""
+            # (here first: a bad query is the operator's to fix, not the nodes')
+            here = list_matches(self._source, text)
         except QueryError as error:
-            matches, problem = [], f"Bad query: {error}"
-        rows = [
-            tags.tr(
-                *(
-                    tags.th(h)
-                    for h in (
-                        "Match id",
-                        "Kind",
-                        "Label",
-                        "Handler",
-                        "Tick rate",
-                        "Size",
-                        "Presences",
-                        "Node",
-                        "",
-                    )
-                )
-            )
-        ]
-        for m in matches:
-            end: Tag | str = ""
-            if m["kind"] == "authoritative":
-                grace = tags.input(name="grace", value="5", size="3", inputmode="numeric")
-                end = _action(
-                    operator,
-                    "/matches/end",
-                    "End",
-                    tags.label("grace s ", grace),
-                    match_id=m["match_id"],
-                )
-            rows.append(
-                tags.tr(
-                    tags.td(m["match_id"]),
-                    tags.td(m["kind"]),
-                    tags.td(m["label"]),
-                    tags.td(m["handler"]),
-                    tags.td(str(m["tick_rate"])),
-                    tags.td(str(m["size"])),
-                    tags.td(", ".join(m["presences"])),
-                    tags.td(m["node"]),
-                    tags.td(end),
-                    **{"data-match": m["match_id"]},
-                )
-            )
-        return self._page(
-            request,
-            _layout(
+            problem = tags.p(f"Bad query: {error}", class_="error")
+            return succeed(_layout("Matches", operator, filter_form, problem, tags.p("No match.")))
+
+        def page(answers: list[NodeAnswer]) -> Tag:
+            others = [a for a in answers if a.node != self._nodes.node]
+            matches = here + _answered(others)
+            return _layout(
                 "Matches",
                 operator,
-                tags.form(
-                    tags.label(
-                        "Label query (as GET /v2/match: +label.mode:arena) ",
-                        tags.input(name="q", value=text),
-                    ),
-                    tags.button("Filter", type="submit"),
-                    method="get",
-                    action="/matches",
-                ),
-                tags.p(problem, class_="error") if problem else "",
-                tags.table(*rows, class_="sessions") if matches else tags.p("No match."),
-            ),
-        )
+                filter_form,
+                _problems(answers),
+                _match_table(matches, operator) if matches else tags.p("No match."),
+            )
+
+        # (the relayed matches of every node are in this node's tracker already)
+        return self._nodes.ask_others("matches", q=text, relayed=False).addCallback(page)
 
     def _tickets(self, request: Request, operator: Operator) -> int:
         tickets = list_tickets(self._source, self._clock.seconds())
@@ -491,54 +562,76 @@ class ConsoleResource(Resource):
             ),
         )
 
-    def _parties(self, request: Request, operator: Operator) -> int:
-        parties = list_parties(self._source)
-        heads = ("Party id", "Open", "Hidden", "Max size", "Label", "Leader", "Members", "Requests")
-        rows = [
-            (
-                p["party_id"],
-                p["open"],
-                p["hidden"],
-                p["max_size"],
-                p["label"],
-                p["leader"],
-                ", ".join(p["members"]),
-                p["join_requests"],
-            )
-            for p in parties
-        ]
-        return self._table_page(request, operator, "Parties", heads, rows, "No party.")
+    def _parties(self, request: Request, operator: Operator) -> Deferred[Tag | bytes]:
+        heads = (
+            "Party id",
+            "Node",
+            "Open",
+            "Hidden",
+            "Max size",
+            "Label",
+            "Leader",
+            "Members",
+            "Requests",
+        )
 
-    def _channels(self, request: Request, operator: Operator) -> int:
-        heads = ("Kind", "Channel", "Presences")
-        rows = [(c["kind"], c["name"], c["presences"]) for c in list_channels(self._source)]
-        return self._table_page(request, operator, "Channels", heads, rows, "No channel.")
+        def page(answers: list[NodeAnswer]) -> Tag:
+            rows = [
+                (
+                    p["party_id"],
+                    p["node"],
+                    p["open"],
+                    p["hidden"],
+                    p["max_size"],
+                    p["label"],
+                    p["leader"],
+                    ", ".join(p["members"]),
+                    p["join_requests"],
+                )
+                for p in _answered(answers)
+            ]
+            return _layout(
+                "Parties", operator, _problems(answers), _table(heads, rows, "No party.")
+            )
+
+        return self._nodes.ask_all("parties").addCallback(page)
+
+    def _channels(self, request: Request, operator: Operator) -> Deferred[Tag | bytes]:
+        heads = ("Kind", "Channel", "Presences", "Last message")
+
+        def page(answers: list[NodeAnswer]) -> Tag:
+            # Every node knows every channel's members; each knows the messages it sent.
+            merged: dict[tuple[str, str], dict[str, Any]] = {}
+            for channel in _answered(answers):
+                key = (channel["kind"], channel["name"])
+                seen = merged.setdefault(key, channel)
+                seen["last_message_at"] = max(
+                    seen["last_message_at"] or 0, channel["last_message_at"] or 0
+                )
+            now = self._clock.seconds()
+            rows = [
+                (c["kind"], c["name"], c["presences"], _ago(now, c["last_message_at"]))
+                for c in sorted(merged.values(), key=lambda c: (-c["presences"], c["name"]))
+            ]
+            return _layout(
+                "Channels", operator, _problems(answers), _table(heads, rows, "No channel.")
+            )
+
+        return self._nodes.ask_all("channels").addCallback(page)
 
     def _runtime(self, request: Request, operator: Operator) -> int:
         rows = [
             (what, ", ".join(names) or "-") for what, names in runtime_summary(self._source).items()
         ]
-        return self._table_page(request, operator, "Runtime", ("Registered", "Names"), rows, "")
+        return self._page(
+            request, _layout("Runtime", operator, _table(("Registered", "Names"), rows, ""))
+        )
 
     def _config(self, request: Request, operator: Operator) -> int:
         rows = redacted_config(self._source.config)
-        return self._table_page(request, operator, "Configuration", ("Key", "Value"), rows, "")
-
-    def _table_page(
-        self,
-        request: Request,
-        operator: Operator,
-        title: str,
-        heads: tuple[str, ...],
-        rows: list[tuple[Any, ...]],
-        empty: str,
-    ) -> int:
-        table = tags.table(
-            tags.tr(*(tags.th(head) for head in heads)),
-            *(tags.tr(*(tags.td(str(value)) for value in row)) for row in rows),
-            class_="sessions",
+        return self._page(
+            request, _layout("Configuration", operator, _table(("Key", "Value"), rows, ""))
         )
-        return self._page(request, _layout(title, operator, table if rows else tags.p(empty)))
 
     def _page(self, request: Request, tag: Tag) -> int:
         request.setHeader(b"content-type", b"text/html; charset=utf-8")
@@ -557,43 +650,65 @@ class ConsoleResource(Resource):
 
     # Actions
 
-    def _disconnect(self, request: Request, operator: Operator) -> bytes:
+    def _disconnect(self, request: Request, operator: Operator) -> Deferred[Tag | bytes]:
         session_id = _arg(request, b"session_id")
-        session = self._source.server.sessions.get(session_id)
-        if session is not None:
-            session.close(DISCONNECT_REASON, DISCONNECT_CODE)
-            self.log.info(
-                "console: {operator} disconnected session {sid} ({username})",
-                operator=operator.name,
-                sid=session_id,
-                username=session.username,
-            )
+        node = _arg(request, b"node") or self._nodes.node
         back = _arg(request, b"back")
-        request.setResponseCode(303)
         # Back to a page of this console only ("//host" would leave it).
         local = back.startswith("/") and not back.startswith("//")
-        request.setHeader(b"location", (back if local else "/").encode())
-        return b""
 
-    def _end_match(self, request: Request, operator: Operator) -> bytes:
+        def done(username: str | None) -> bytes:
+            if username is not None:
+                self.log.info(
+                    "console: {operator} disconnected session {sid} ({username}) on {node}",
+                    operator=operator.name,
+                    sid=session_id,
+                    username=username,
+                    node=node,
+                )
+            request.setResponseCode(303)
+            request.setHeader(b"location", (back if local else "/").encode())
+            return b""
+
+        asked = self._nodes.ask(node, "disconnect", session_id=session_id, operator=operator.name)
+        return asked.addCallbacks(done, self._node_failed, errbackArgs=(request, node))
+
+    def _end_match(self, request: Request, operator: Operator) -> Answer:
         match_id = _arg(request, b"match_id")
-        subject, _, node = match_id.partition(".")
+        node = match_id.partition(".")[2]
         try:
             grace = max(0, min(int(_arg(request, b"grace") or "0"), 3600))
         except ValueError:
             return _text(request, 400, "The grace period must be a whole number of seconds")
-        registry = self._source.server.match_registry
-        if node != registry.node or not registry.end(subject, grace):
-            return _text(request, 404, "No such match on this node")
-        self.log.info(
-            "console: {operator} ended match {mid} (grace {grace} s)",
-            operator=operator.name,
-            mid=match_id,
-            grace=grace,
+        if node not in self._nodes.nodes():
+            return _text(request, 404, "No such match: its node is not in the cluster")
+
+        def done(ended: bool) -> bytes:
+            if not ended:
+                return _text(request, 404, f"No such match on node {node}")
+            self.log.info(
+                "console: {operator} ended match {mid} (grace {grace} s)",
+                operator=operator.name,
+                mid=match_id,
+                grace=grace,
+            )
+            request.setResponseCode(303)
+            request.setHeader(b"location", b"/matches")
+            return b""
+
+        asked = self._nodes.ask(
+            node, "end_match", match_id=match_id, grace=grace, operator=operator.name
         )
-        request.setResponseCode(303)
-        request.setHeader(b"location", b"/matches")
-        return b""
+        return asked.addCallbacks(done, self._node_failed, errbackArgs=(request, node))
+
+    def _node_failed(self, failure: Failure, request: Request, node: str) -> bytes:
+        """An action whose node could not be asked: said so, never a hang."""
+        self.log.warn(
+            "console: node {node} did not carry out an action: {error}",
+            node=node,
+            error=failure.getErrorMessage(),
+        )
+        return _text(request, 503, f"Node {node} did not answer: {failure.getErrorMessage()}")
 
     def _remove_ticket(self, request: Request, operator: Operator) -> bytes:
         ticket = _arg(request, b"ticket")
@@ -613,7 +728,7 @@ class ConsoleResource(Resource):
     def _events(self, request: Request, operator: Operator) -> int:
         request.setHeader(b"content-type", b"text/event-stream")
         request.write(b"retry: 2000\n\n")
-        stream = _EventStream(request, self._source, self._clock)
+        stream = _EventStream(request, self._nodes, self._clock)
         request.notifyFinish().addBoth(lambda _: stream.stop())
         stream.start()
         return NOT_DONE_YET
@@ -643,48 +758,102 @@ class ConsoleResource(Resource):
 
 
 class _EventStream:
-    """One open ``/events`` stream: the overview's figures, with rates, every period."""
+    """One open ``/events`` stream: every node's figures and newest sessions, with
+    rates, every period (the next once the nodes answered or failed to)."""
 
-    def __init__(self, request: Request, source: ConsoleSource, clock: IReactorTime) -> None:
+    def __init__(self, request: Request, nodes: ConsoleNodes, clock: IReactorTime) -> None:
         self._request = request
-        self._source = source
+        self._nodes = nodes
         self._clock = clock
         self._call = LoopingCall(self._tick)
         self._call.clock = clock
-        self._last: dict[str, float] | None = None
+        #: Each node's counters at its last answer.
+        self._last: dict[str, dict[str, float]] = {}
+        self._stopped = False
 
     def start(self) -> None:
         self._call.start(EVENT_PERIOD, now=True)
 
     def stop(self) -> None:
+        self._stopped = True
         if self._call.running:
             self._call.stop()
 
-    def _tick(self) -> None:
-        figures = overview(self._source)
-        now = self._clock.seconds()
-        last = self._last
-        totals = {
-            "at": now,
-            "messages_in": figures["messages_in"],
-            "messages_out": figures["messages_out"],
-            "cpu_seconds": figures["cpu_seconds"],
+    def _tick(self) -> Deferred[None]:
+        asked = [
+            self._nodes.ask_all("figures"),
+            self._nodes.ask_all("sessions", q="", limit=LIVE_SESSIONS),
+        ]
+        return gatherResults(asked).addCallback(self._send)
+
+    def _send(self, answers: list[list[NodeAnswer]]) -> None:
+        if self._stopped:
+            return
+        figures, sessions = answers
+        event = _combined(figures, self._nodes.node, self._clock.seconds(), self._last)
+        event["live_sessions"] = _answered(sessions)
+        self._request.write(b"data: " + orjson.dumps(event) + b"\n\n")
+
+
+#: Figures that are the same on every node (the tracker's copy of every node's relayed
+#: matches, the cluster-wide matchmaker pool): this node's, not a sum.
+_SHARED_FIGURES = ("relayed_matches", "tickets")
+#: Figures summed over the nodes.
+_SUMMED_FIGURES = ("sessions", "presences", "authoritative_matches", "parties", "parked_sessions")
+
+
+def _combined(
+    answers: list[NodeAnswer], here: str, now: float, last: dict[str, dict[str, float]]
+) -> dict[str, Any]:
+    """The overview's event: cluster totals, and a row per node with its rates since
+    its last answer (remembered in ``last``)."""
+    event: dict[str, Any] = {"node": here, "nodes": [a.node for a in answers]}
+    rows = []
+    errors: dict[str, int] = {}
+    closes: dict[str, int] = {}
+    rates = {"messages_in": 0.0, "messages_out": 0.0, "cpu_seconds": 0.0}
+    rss = 0.0
+    for answer in answers:
+        if answer.problem:
+            rows.append({"node": answer.node, "problem": answer.problem})
+            continue
+        figures = answer.answer
+        if answer.node == here:
+            event.update({name: figures[name] for name in _SHARED_FIGURES})
+        for name in _SUMMED_FIGURES:
+            if figures[name] is not None:
+                event[name] = event.get(name, 0) + figures[name]
+        for code, total in figures["errors"].items():
+            errors[code] = errors.get(code, 0) + total
+        for reason, total in figures["closes"].items():
+            closes[reason] = closes.get(reason, 0) + total
+        row = {
+            "node": answer.node,
+            "sessions": figures["sessions"],
+            "presences": figures["presences"],
+            "rss_megabytes": round(figures["rss_bytes"] / 1e6, 1),
         }
-        if last is not None and now > last["at"]:
-            span = now - last["at"]
-            figures["messages_in_per_sec"] = round(
-                (totals["messages_in"] - last["messages_in"]) / span, 1
-            )
-            figures["messages_out_per_sec"] = round(
-                (totals["messages_out"] - last["messages_out"]) / span, 1
-            )
-            figures["cpu_percent"] = round(
-                (totals["cpu_seconds"] - last["cpu_seconds"]) / span * 100, 1
-            )
-        self._last = totals
-        figures["rss_megabytes"] = round(figures["rss_bytes"] / 1e6, 1)
-        figures["live_sessions"] = find_sessions(self._source, "", 20)
-        self._request.write(b"data: " + orjson.dumps(figures) + b"\n\n")
+        rss += figures["rss_bytes"]
+        before = last.get(answer.node)
+        counters = {name: float(figures[name]) for name in rates}
+        if before is not None and now > before["at"]:
+            span = now - before["at"]
+            for name in rates:
+                per_sec = (counters[name] - before[name]) / span
+                rates[name] += per_sec
+                row[name + "_per_sec"] = round(per_sec, 1)
+        last[answer.node] = {"at": now, **counters}
+        row["cpu_percent"] = round(row.pop("cpu_seconds_per_sec", 0.0) * 100, 1)
+        rows.append(row)
+    event["node_rows"] = rows
+    event["errors"] = dict(sorted(errors.items()))
+    event["closes"] = dict(sorted(closes.items()))
+    event["rss_megabytes"] = round(rss / 1e6, 1)
+    if any("messages_in_per_sec" in row for row in rows):
+        event["messages_in_per_sec"] = round(rates["messages_in"], 1)
+        event["messages_out_per_sec"] = round(rates["messages_out"], 1)
+        event["cpu_percent"] = round(rates["cpu_seconds"] * 100, 1)
+    return event
 
 
 def _arg(request: Request, name: bytes) -> str:
@@ -703,9 +872,10 @@ def _text(request: Request, status: int, message: str) -> bytes:
 
 def console_site(
     source: ConsoleSource,
+    nodes: ConsoleNodes,
     auth: ConsoleAuth,
     clock: IReactorTime,
     limits: HttpLimits | None = None,
 ) -> LimitedSite:
     """The console's own ``Site``, with the API's HTTP limits."""
-    return LimitedSite(ConsoleResource(source, auth, clock), limits, reactor=clock)
+    return LimitedSite(ConsoleResource(source, nodes, auth, clock), limits, reactor=clock)

@@ -14,7 +14,7 @@ the reactor's thread pool instead.
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from typing import Any
+from typing import Any, Protocol
 
 from prometheus_client import (
     GC_COLLECTOR,
@@ -263,6 +263,29 @@ def _error_name(code: int) -> str:
         return "OTHER"
 
 
+class LoginFailures(Protocol):
+    """What the console's login keeps (:class:`nakama_rt.console.auth.ConsoleAuth`):
+    its wrong passwords, in all. A protocol, because the console is a layer above
+    this one."""
+
+    @property
+    def failures(self) -> int: ...
+
+
+class ConsoleCollector:
+    """The operator console's refused logins, read from its count at scrape time."""
+
+    def __init__(self, console: LoginFailures) -> None:
+        self._console = console
+
+    def collect(self) -> Iterator[Metric]:
+        yield CounterMetricFamily(
+            PREFIX + "console_login_failures",
+            "Wrong console username/password attempts (logins the console refused).",
+            value=self._console.failures,
+        )
+
+
 class ClusterCollector:
     """This node's view of its cluster: the nodes with players, the replica of their
     presences, and what the bus sent."""
@@ -301,13 +324,18 @@ def metrics_registry(
     cluster: ClusterNode | None = None,
     parking: ParkedSessions | None = None,
     relay: ResumeRelay | None = None,
+    *,
+    console: LoginFailures | None = None,
 ) -> CollectorRegistry:
-    """A registry of this server's metrics plus the process's (CPU, memory, GC), and
-    the cluster's when this node is in one."""
+    """A registry of this server's metrics plus the process's (CPU, memory, GC), the
+    cluster's when this node is in one, and the console's failed logins when given
+    its login."""
     registry = CollectorRegistry()
     registry.register(RealtimeCollector(server, storage, http, parking, relay))
     if cluster is not None:
         registry.register(ClusterCollector(cluster))
+    if console is not None:
+        registry.register(ConsoleCollector(console))
     for collector in (PROCESS_COLLECTOR, PLATFORM_COLLECTOR, GC_COLLECTOR):
         registry.register(collector)
     return registry

@@ -18,11 +18,12 @@ function cell(text) {
   return td;
 }
 
-function disconnectForm(sessionId, csrf) {
+function disconnectForm(sessionId, node, csrf) {
   const form = document.createElement("form");
   form.method = "post";
   form.action = "/sessions/disconnect";
-  for (const [name, value] of [["csrf", csrf], ["session_id", sessionId], ["back", "/"]]) {
+  const fields = [["csrf", csrf], ["session_id", sessionId], ["node", node], ["back", "/"]];
+  for (const [name, value] of fields) {
     const input = document.createElement("input");
     input.type = "hidden";
     input.name = name;
@@ -44,15 +45,42 @@ function showSessions(sessions) {
   for (const s of sessions) {
     const row = table.insertRow();
     row.dataset.session = s.session_id;
+    // (the columns of site.py's _SESSION_COLUMNS, in order)
+    const status = s.status === null ? "(appears offline)" : s.status || "online";
     for (const text of [
-      s.username, s.user_id, s.session_id, s.format, s.address,
-      s.channels.join(", "), s.matches.join(", "), s.parties.join(", "), s.tickets.join(", "),
+      s.username, s.user_id, s.session_id, s.node, s.format, s.address, status,
+      s.following.join(", "), s.channels.join(", "), s.matches.join(", "),
+      s.parties.join(", "), s.tickets.join(", "),
     ]) {
       row.appendChild(cell(text));
     }
     const last = document.createElement("td");
-    last.appendChild(disconnectForm(s.session_id, csrf.value));
+    last.appendChild(disconnectForm(s.session_id, s.node, csrf.value));
     row.appendChild(last);
+  }
+}
+
+function showNodes(rows) {
+  const table = document.getElementById("live-nodes");
+  if (!table) return;
+  while (table.rows.length > 1) table.deleteRow(1);
+  for (const r of rows) {
+    const row = table.insertRow();
+    row.dataset.node = r.node;
+    row.appendChild(cell(r.node));
+    if (r.problem) {
+      const td = cell(r.problem);
+      td.colSpan = 6;
+      td.className = "error";
+      row.appendChild(td);
+      continue;
+    }
+    for (const value of [
+      r.sessions, r.presences, r.cpu_percent, r.rss_megabytes,
+      r.messages_in_per_sec, r.messages_out_per_sec,
+    ]) {
+      row.appendChild(cell(show(value)));
+    }
   }
 }
 
@@ -64,6 +92,7 @@ document.addEventListener("DOMContentLoaded", () => {
     for (const element of document.querySelectorAll("[data-figure]")) {
       element.textContent = show(figures[element.dataset.figure]);
     }
+    if (figures.node_rows) showNodes(figures.node_rows);
     if (figures.live_sessions) showSessions(figures.live_sessions);
     document.body.dataset.updated = String(figures.sessions);
   };

@@ -140,6 +140,10 @@ def _refused(message: str) -> RealtimeError:
     return RealtimeError(ErrorCode.BAD_INPUT, message)
 
 
+#: Channels whose last message time is kept before memberless ones are dropped.
+_ACTIVITY_LIMIT = 10_000
+
+
 class ChannelHandlers:
     """``channel_join``, ``channel_leave`` and ``channel_message_send/update/remove``."""
 
@@ -163,6 +167,10 @@ class ChannelHandlers:
         self._notifier = notifier
         self._clock = clock
         self._sessions = sessions
+        #: When each channel with members here last carried a message, from this node
+        #: (epoch seconds; for the operator console). Forgotten when it empties.
+        self.last_message_at: dict[PresenceStream, float] = {}
+        self._activity_limit = _ACTIVITY_LIMIT
         for mode in CHANNEL_MODES:
             tracker.add_listener(mode, self._presence_changed)
 
@@ -178,6 +186,8 @@ class ChannelHandlers:
         )
         _place(event, stream)
         self._router.send_to_stream(stream, realtime_pb2.Envelope(channel_presence_event=event))
+        if leaves and stream in self.last_message_at and not self._tracker.count_by_stream(stream):
+            del self.last_message_at[stream]
 
     # Join and leave
 
@@ -479,6 +489,14 @@ class ChannelHandlers:
     def _broadcast(self, stream: PresenceStream, stored: StoredMessage, persist: bool) -> None:
         envelope = realtime_pb2.Envelope(channel_message=wire_message(stored, stream, persist))
         self._router.send_to_stream(stream, envelope)
+        last = self.last_message_at
+        last[stream] = stored.update_time_us / 1e6
+        if len(last) > self._activity_limit:
+            # (game code posting to channels nobody is in: drop the memberless, and
+            # scan again only once as many more are kept)
+            for other in [s for s in last if not self._tracker.count_by_stream(s)]:
+                del last[other]
+            self._activity_limit = max(_ACTIVITY_LIMIT, 2 * len(last))
 
 
 def _ack_of(
