@@ -180,3 +180,21 @@ async def test_a_node_that_does_not_answer_is_shown_beside_the_others(tmp_path, 
             process_b.signalProcess(signal.SIGTERM)
         await watch_b.ended
         await a.stop()
+
+
+@pytest_twisted.ensureDeferred
+async def test_another_nodes_ticket_is_listed_and_removed(cluster) -> None:
+    (a, b), console = cluster
+    seeker = await _player(b.port, "seeker")
+    add = {"query": "*", "min_count": 2, "max_count": 2, "string_properties": {"mode": "duel"}}
+    added = await answer(seeker, {"cid": "t", "matchmaker_add": add})
+    ticket = added["matchmaker_ticket"]["ticket"]
+    await settle()
+    listed = (await console.get("/tickets")).body.decode()
+    assert ticket in listed and "seeker" in listed and "duel" in listed
+    removed = await console.post("/tickets/remove", {"ticket": ticket, "csrf": console.csrf()})
+    assert removed.status == 303
+    await settle()
+    assert ticket not in b.app.server.matchmaker.pool.tickets
+    assert b.app.server.matchmaker.tickets_of(next(iter(b.app.server.sessions)).id) == []
+    seeker.sendClose()
