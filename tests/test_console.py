@@ -36,13 +36,19 @@ FORM = {"content-type": "application/x-www-form-urlencoded"}
 
 
 class Console:
-    """A browser's view of one server's console."""
+    """A browser's view of one server's console: the one served on ``port``, or (with
+    :meth:`of`) that of a server in this process, on a listener of its own."""
 
-    def __init__(self, running) -> None:
+    def __init__(self, port: int, running=None, listening=None) -> None:
+        self.port = port
         self.running = running
-        self.listening = reactor.listenTCP(0, running.app.console_site(), interface="127.0.0.1")
-        self.port = self.listening.getHost().port
+        self.listening = listening
         self.cookie = ""
+
+    @classmethod
+    def of(cls, running) -> Console:
+        listening = reactor.listenTCP(0, running.app.console_site(), interface="127.0.0.1")
+        return cls(listening.getHost().port, running, listening)
 
     async def post(self, path: str, fields: dict, **headers: str):
         return await http(
@@ -87,7 +93,7 @@ async def login_failures_metric(running) -> float:
 @pytest_twisted.async_yield_fixture
 async def console(tmp_path):
     running = await start_server(make_config(tmp_path))
-    console = Console(running)
+    console = Console.of(running)
     yield console
     await console.listening.stopListening()
     await stop_server(running)
@@ -295,7 +301,7 @@ EXAMPLES = Path(__file__).resolve().parent.parent / "examples" / "runtime"
 @pytest_twisted.ensureDeferred
 async def test_matches_are_listed_filtered_by_label_query_and_ended(tmp_path) -> None:
     running = await start_server(make_config(tmp_path, runtime={"path": str(EXAMPLES)}))
-    console = Console(running)
+    console = Console.of(running)
     try:
         await console.login()
         port = running.port
@@ -358,7 +364,7 @@ async def test_parties_channels_runtime_and_configuration_pages(tmp_path) -> Non
         session={"encryption_key": "a-secret-key-that-is-long-enough"},
     )
     running = await start_server(config)
-    console = Console(running)
+    console = Console.of(running)
     try:
         await console.login()
         port = running.port

@@ -25,7 +25,7 @@ async def _player(port: int, name: str):
 @pytest_twisted.async_yield_fixture
 async def cluster(tmp_path, redis_url):
     nodes = await start_nodes(tmp_path, redis_url, ("a", "b"), runtime={"path": str(EXAMPLES)})
-    console = Console(nodes[0])
+    console = Console.of(nodes[0])
     await console.login()
     yield nodes, console
     await console.listening.stopListening()
@@ -142,7 +142,7 @@ async def test_a_node_that_does_not_answer_is_shown_beside_the_others(tmp_path, 
 
     (a,) = await start_nodes(tmp_path, redis_url, ("a",))
     port_b, watch_b, process_b = start_node(tmp_path, redis_url, "b", ttl=30)
-    console = Console(a)
+    console = Console.of(a)
     try:
         await wait_healthy(port_b, watch_b)
         await console.login()

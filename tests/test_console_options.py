@@ -200,7 +200,7 @@ async def test_a_console_configured_by_options_logs_in_its_operator_only(tmp_pat
         "3600",
     )
     running, warnings = await start_logged(config)
-    console = Console(running)
+    console = Console.of(running)
     try:
         assert [e["param"] for e in warnings if e["param"].startswith("console.")] == []
         refused = await console.login()  # admin / password, Nakama's defaults

@@ -473,3 +473,52 @@ async def test_a_worker_killed_with_sigkill_is_started_again_and_its_players_lea
         assert await server.watch.ended == 0
     finally:
         await server.kill()
+
+
+def _two_free_ports_in_a_row() -> int:
+    """A port such that it and the next one are free now (a worker's console binds
+    the port + its index - 1)."""
+    for _ in range(50):
+        first = free_port()
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", first + 1))
+            except OSError:
+                continue
+        return first
+    raise AssertionError("no two free ports in a row")
+
+
+@pytest_twisted.ensureDeferred
+async def test_one_workers_console_shows_and_disconnects_the_others_sessions(
+    tmp_path, workers_redis_url
+) -> None:
+    """With --workers 2 every worker serves its console (the port, then the next); the
+    first one's shows the sessions of both and disconnects one of the second's."""
+    from tests.test_console import Console
+
+    console_port = _two_free_ports_in_a_row()
+    listen = f"tcp:{console_port}:interface=127.0.0.1"
+    server = Supervised(tmp_path, workers_redis_url, "--console-listen", listen)
+    try:
+        await server.serving()
+        ann = await player_on(server, "nakama-1", "ann")
+        ben = await player_on(server, "nakama-2", "ben")
+        await deferLater(reactor, 0.3, lambda: None)
+        console = Console(console_port)
+        assert (await console.login()).status == 303
+        found = (await console.get("/sessions?q=" + "e")).body.decode()  # b(e)n
+        assert "ben" in found and "nakama-2" in found
+        both = (await console.get("/sessions?q=n")).body.decode()  # an(n), be(n)
+        assert "ann" in both and "ben" in both and "nakama-1" in both
+        second = Console(console_port + 1)
+        assert (await second.login()).status == 303
+        session_id = re.search(r'data-session="([^"]+)"', found).group(1)
+        fields = {"session_id": session_id, "node": "nakama-2", "csrf": console.csrf()}
+        done = await console.post("/sessions/disconnect", {**fields, "back": "/"})
+        assert done.status == 303
+        assert await ben.client.closed() == (1000, "disconnected by an operator")
+        assert "console: admin disconnected session" in server.log
+        ann.client.sendClose()
+    finally:
+        await server.kill()
