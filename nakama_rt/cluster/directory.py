@@ -10,7 +10,7 @@ keeps for their dropped sockets to resume (``session.resume_grace_ms``).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Hashable, Iterable
 from typing import Generic, TypeVar
 
 import orjson
@@ -28,7 +28,8 @@ Item = TypeVar("Item", ListedMatch, ListedParty, ParkedRef)
 
 class ClusterDirectory(Generic[Item]):
     """Reactor thread only. ``fields`` gives what is told of an item after its subject;
-    ``build`` makes the item back from (subject, node, *fields)."""
+    ``build`` makes the item back from (subject, node, *fields). With ``key``, the other
+    nodes' items are also found by that key (:meth:`by_key`) in one lookup."""
 
     def __init__(
         self,
@@ -36,6 +37,7 @@ class ClusterDirectory(Generic[Item]):
         kind: bytes,
         fields: Callable[[Item], list[object]],
         build: Callable[..., Item],
+        key: Callable[[Item], Hashable] | None = None,
     ) -> None:
         self._bus = bus
         self._kind = kind
@@ -44,6 +46,9 @@ class ClusterDirectory(Generic[Item]):
         self._own: dict[str, Item] = {}
         #: The other nodes' items: node -> subject -> item.
         self._theirs: dict[str, dict[str, Item]] = {}
+        self._key: Callable[[Item], Hashable] | None = key
+        #: The other nodes' items by ``key``: every one with that key, oldest first.
+        self._by_key: dict[Hashable, list[Item]] = {}
 
     def _put_op(self, item: Item) -> list[object]:
         return ["+", item.subject, *self._fields(item)]
@@ -62,13 +67,34 @@ class ClusterDirectory(Generic[Item]):
     def find(self, subject: str, node: str) -> Item | None:
         return self._theirs.get(node, {}).get(subject)
 
+    def by_key(self, key: Hashable) -> Item | None:
+        """Another node's item whose ``key`` is this (the directory's ``key``); the
+        latest told when several are."""
+        items = self._by_key.get(key)
+        return items[-1] if items else None
+
+    def _indexed(self, item: Item) -> None:
+        if self._key is not None:
+            self._by_key.setdefault(self._key(item), []).append(item)
+
+    def _unindexed(self, items: Iterable[Item]) -> None:
+        if self._key is None:
+            return
+        for item in items:
+            key = self._key(item)
+            same = self._by_key.get(key, [])
+            if item in same:
+                same.remove(item)
+                if not same:
+                    del self._by_key[key]
+
     def tell_all(self, node: str | None = None) -> None:
         """Every item of this node, replacing what ``node`` (None: every node) holds."""
         ops = orjson.dumps([["="], *(self._put_op(item) for item in self._own.values())])
         self._bus.send_or_broadcast(node, self._kind, ops)
 
     def forget(self, node: str) -> None:
-        self._theirs.pop(node, None)
+        self._unindexed(self._theirs.pop(node, {}).values())
 
     def received(self, kind: bytes, sender: str, body: bytes) -> bool:
         if kind != self._kind:
@@ -76,10 +102,16 @@ class ClusterDirectory(Generic[Item]):
         theirs = self._theirs.setdefault(sender, {})
         for op in orjson.loads(body):
             if op[0] == "+":
-                theirs[op[1]] = self._build(op[1], sender, *op[2:])
+                item = self._build(op[1], sender, *op[2:])
+                if (before := theirs.get(op[1])) is not None:
+                    self._unindexed((before,))
+                theirs[op[1]] = item
+                self._indexed(item)
             elif op[0] == "-":
-                theirs.pop(op[1], None)
+                if (gone := theirs.pop(op[1], None)) is not None:
+                    self._unindexed((gone,))
             elif op[0] == "=":
+                self._unindexed(theirs.values())
                 theirs.clear()
         if not theirs:
             del self._theirs[sender]
@@ -110,4 +142,11 @@ def parked_directory(bus: ClusterBus) -> ClusterDirectory[ParkedRef]:
         RESUMABLE,
         lambda p: [p.token_id, p.user_id, p.format],
         ParkedRef,
+        key=parked_key,
     )
+
+
+def parked_key(ref: ParkedRef) -> tuple[str, str, str]:
+    """What a socket that resumes a parked session is found by: its token, user and
+    format."""
+    return (ref.token_id, ref.user_id, ref.format)

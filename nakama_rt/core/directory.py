@@ -11,7 +11,7 @@ each with its own item type.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Hashable, Iterable
 from typing import Protocol, TypeVar
 
 Item = TypeVar("Item")
@@ -32,3 +32,7 @@ class Directory(Protocol[Item]):
 
     def find(self, subject: str, node: str) -> Item | None:
         """Another node's, if it is there."""
+
+    def by_key(self, key: Hashable) -> Item | None:
+        """Another node's whose key is ``key``, for a directory that keys its items
+        (the parked sessions, by token); None otherwise."""

@@ -128,11 +128,9 @@ class ResumeRelay:
     # The edge: a socket here, its session on another node
 
     def find(self, user_id: str, token_id: str, fmt: Format) -> ParkedRef | None:
-        """A session another node keeps for a socket with this token and format."""
-        for ref in self._directory.others():
-            if ref.token_id == token_id and ref.user_id == user_id and ref.format == fmt.value:
-                return ref
-        return None
+        """A session another node keeps for a socket with this token and format (one
+        lookup, however many sessions the cluster keeps)."""
+        return self._directory.by_key((token_id, user_id, fmt.value))
 
     def edge(self, ref: ParkedRef, session: Session) -> EdgeLink:
         """The hooks of a new socket (``session``) that resumes ``ref`` on its node."""
