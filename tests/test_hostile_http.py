@@ -323,8 +323,13 @@ async def test_connections_over_the_cap_are_refused_at_once(capped):
     held = [await raw_client(port) for _ in range(3)]
     await until(lambda: site.connections.get("127.0.0.1") == 3)
     refused = await raw_client(port)
-    assert await refused.answer(within=2) == b""
+    refused.transport.write(b"GET /healthcheck HTTP/1.1\r\n\r\n")
+    answer = await refused.answer(within=2)
+    assert answer.startswith(b"HTTP/1.1 429 Too Many Requests\r\n")
+    assert b"Retry-After: 1\r\n" in answer
+    assert answer.endswith(b"Too many connections open from this address; retry later\n")
     assert site.counts.refused_connections == 1
+    await until(lambda: site.closing_refusals == 0)
     assert all(client.open for client in held)
     held[0].transport.loseConnection()
     await held[0].lost
@@ -345,7 +350,8 @@ async def test_websocket_counts_towards_the_cap_until_it_closes(server, capped):
     held = [await raw_client(port) for _ in range(2)]
     socket = await connect(port, session["token"])
     await until(lambda: site.connections.get("127.0.0.1") == 3)
-    assert await (await raw_client(port)).answer(within=2) == b""
+    refused = await (await raw_client(port)).answer(within=2)
+    assert refused.startswith(b"HTTP/1.1 429 Too Many Requests\r\n")
     socket.sendClose()
     await socket.closed()
     await until(lambda: site.connections.get("127.0.0.1") == 2)
@@ -360,8 +366,8 @@ async def test_websocket_counts_towards_the_cap_until_it_closes(server, capped):
 
 @pytest_twisted.ensureDeferred
 async def test_limits_hold_over_tls(server, tmp_path):
-    """A TLS listener wraps the site's protocols: a refused connection is still closed
-    at once, a 431 still answered, a silent connection still closed at the deadline,
+    """A TLS listener wraps the site's protocols: a refused connection is still answered
+    429 and closed, a 431 still answered, a silent connection still closed at the deadline,
     and a wss socket still counted until it closes."""
     cert, key, cert_pem = self_signed(tmp_path)
     trust = ssl.optionsForClientTLS("localhost", ssl.Certificate.loadPEM(cert_pem))
@@ -379,9 +385,11 @@ async def test_limits_hold_over_tls(server, tmp_path):
             b"GET / HTTP/1.1\r\nHost: x\r\nAuthorization: " + b"a" * 65536 + b"\r\n\r\n"
         )
         assert await big.answer(within=2) == HEADERS_TOO_LARGE
+        await until(lambda: site.connections == {})  # (its place, held while it closed)
         silent = [await raw_client(number, trust) for _ in range(2)]
+        await until(lambda: site.connections == {"127.0.0.1": 2})
         refused = await raw_client(number, trust)
-        assert await refused.answer(within=2) == b""
+        assert (await refused.answer(within=2)).startswith(b"HTTP/1.1 429 Too Many Requests")
         assert site.counts.refused_connections == 1
         for client in silent:
             assert await client.answer(within=3) == b""
@@ -531,8 +539,10 @@ def test_cap_counts_by_address_and_exempts_private_ones():
     public = IPv4Address("TCP", "93.184.216.4", 1)
     first, _ = _connection(site, public)
     _connection(site, public)
-    assert site.buildProtocol(public).__class__.__name__ == "_Refused"
+    refused, answer = _connection(site, public)
+    assert answer.value().startswith(b"HTTP/1.1 429 ")
     assert site.counts.refused_connections == 1
+    refused.connectionLost(None)
     for _ in range(5):
         _connection(site, IPv4Address("TCP", "10.0.0.5", 1))
         _connection(site, IPv6Address("TCP", "::1", 1))
@@ -541,6 +551,26 @@ def test_cap_counts_by_address_and_exempts_private_ones():
     assert site.connections == {"93.184.216.4": 1}
     assert site.buildProtocol(public) is not None
     assert site.connections == {"93.184.216.4": 2}
+
+
+def test_refusals_closing_at_once_are_bounded_then_dropped_unanswered():
+    """A flood over the cap: the first MAX_CLOSING_REFUSALS get their 429 while they
+    close; the next are closed at once, unanswered, until those are gone."""
+    from nakama_rt.web.limits import MAX_CLOSING_REFUSALS, TOO_MANY_CONNECTIONS
+
+    clock, site = _clock_site(max_connections_per_address=1)
+    _connection(site)
+    answered = [_connection(site) for _ in range(MAX_CLOSING_REFUSALS)]
+    assert all(transport.value() == TOO_MANY_CONNECTIONS for _, transport in answered)
+    assert site.closing_refusals == MAX_CLOSING_REFUSALS
+    address = IPv4Address("TCP", "93.184.216.9", 40000)
+    assert site.buildProtocol(address).__class__.__name__ == "_Refused"
+    assert site.counts.refused_connections == MAX_CLOSING_REFUSALS + 1
+    channel, _ = answered[0]
+    channel.connectionLost(None)
+    assert site.closing_refusals == MAX_CLOSING_REFUSALS - 1
+    assert site.buildProtocol(address).__class__.__name__ != "_Refused"
+    assert site.connections == {"93.184.216.9": 1}  # the refusals hold no place in it
 
 
 def test_cap_of_zero_is_no_cap():

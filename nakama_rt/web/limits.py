@@ -25,9 +25,13 @@
   connection.
 - ``socket.max_connections_per_address`` (ours; Nakama has none), default 1000, 0 for
   no cap: connections open at once from one client address (an IPv6 client's /64, the
-  block one host is given). Past it new connections are closed at once, unanswered,
-  and counted (:attr:`HttpLimitCounts.refused_connections`); the first refusal of an
-  address is logged. Loopback and private-use addresses (127/8, ::1, 10/8, 172.16/12,
+  block one host is given). Past it a new connection is answered at once with ``429
+  Too Many Requests``, a ``Retry-After`` and a text body (:data:`TOO_MANY_CONNECTIONS`),
+  then closed as a 431 is, and counted (:attr:`HttpLimitCounts.refused_connections`);
+  the first refusal of an address is logged. The refused connections still closing
+  are bounded for the whole site (:data:`MAX_CLOSING_REFUSALS`): past that, one is
+  closed at once unanswered, so a flood cannot hold file descriptors with them.
+  Loopback and private-use addresses (127/8, ::1, 10/8, 172.16/12,
   192.168/16, fc00::/7, link-local) are exempt: behind a reverse proxy on the same
   host or a load balancer in a private network every client has the proxy's address,
   where a per-address cap would refuse everyone, and the project's load benchmark
@@ -48,7 +52,7 @@
   ``Retry-After`` and a text body (:data:`TOO_MANY_OPENING`), then closed as a 431 is,
   and counted (:attr:`HttpLimitCounts.concurrent_upgrades`). It holds its place in
   the connection count while it closes, so past ``max_connections_per_address`` such
-  connections are dropped unanswered instead.
+  connections get that cap's answer instead.
 - ``socket.exempt_private_addresses`` (default true): whether loopback and private
   addresses are exempt from the per-address limits (these, and
   ``socket.max_upgrades_per_sec_per_address`` in :mod:`nakama_rt.web.resources`).
@@ -108,6 +112,14 @@ TOO_MANY_OPENING = (
     b"Retry-After: 1\r\nConnection: close\r\n\r\n"
     b"Too many connections opening from this address; retry later\n"
 )
+TOO_MANY_CONNECTIONS = (
+    b"HTTP/1.1 429 Too Many Requests\r\nContent-Type: text/plain; charset=utf-8\r\n"
+    b"Retry-After: 1\r\nConnection: close\r\n\r\n"
+    b"Too many connections open from this address; retry later\n"
+)
+#: Connections over their address's cap that may be answered and closing at once, in
+#: a whole site; more are closed unanswered.
+MAX_CLOSING_REFUSALS = 64
 #: The largest ``Content-Length`` Go parses (``strconv.ParseUint(cl, 10, 63)``).
 MAX_CONTENT_LENGTH = 2**63 - 1
 #: After an answer to a request whose rest is not read: how long the connection
@@ -179,6 +191,8 @@ class LimitedHTTPChannel(HTTPChannel):
     _opening: str | None = None
     #: Over the concurrent upgrades limit: answered 429 as soon as it is made.
     _refused_opening = False
+    #: Over its address's connection cap: answered 429, and closed.
+    _refused_cap = False
     _between_requests = False
     #: When a connection waiting for its next request closes (reactor time).
     _idle_deadline = 0.0
@@ -190,7 +204,9 @@ class LimitedHTTPChannel(HTTPChannel):
         # The first request's deadline runs from the connection's start, as Go's.
         self.timeOut = self.site.read_timeout  # type: ignore[assignment]  # Twisted says int; float seconds work
         super().connectionMade()
-        if self._refused_opening:
+        if self._refused_cap:
+            self._answer_and_close(TOO_MANY_CONNECTIONS)
+        elif self._refused_opening:
             self._answer_and_close(TOO_MANY_OPENING)
 
     def resetTimeout(self) -> None:  # noqa: N802
@@ -251,6 +267,8 @@ class LimitedHTTPChannel(HTTPChannel):
     def connectionLost(self, reason: Failure = connectionDone) -> None:  # noqa: N802
         super().connectionLost(reason)
         self._release()
+        if self._refused_cap:
+            self.site.closing_refusals -= 1
         if self._opening is not None:
             self._done_opening()
 
@@ -356,8 +374,9 @@ def connection_taken_over(channel: Any, closed: Deferred) -> None:
 
 
 class _Refused(Protocol):
-    """A connection over its address's cap: closed as soon as it is accepted (a
-    ``Protocol`` rather than ``None``, which a TLS listener would try to wrap)."""
+    """A connection over its address's cap while too many such are closing already:
+    closed as soon as it is accepted, unanswered (a ``Protocol`` rather than ``None``,
+    which a TLS listener would try to wrap)."""
 
     def connectionMade(self) -> None:  # noqa: N802
         cast(AbortableTransport, self.transport).abortConnection()
@@ -425,6 +444,8 @@ class LimitedSite(Site):
         #: limited addresses, only while there are some).
         self.opening: dict[str, int] = {}
         self._refusing: set[str] = set()
+        #: Connections over their address's cap, answered and not closed yet.
+        self.closing_refusals = 0
 
     def acceptableProtocols(self) -> list[bytes]:  # noqa: N802
         return [b"http/1.1"]
@@ -452,7 +473,12 @@ class LimitedSite(Site):
                     address=key,
                     held=held,
                 )
-            return _Refused()
+            if self.closing_refusals >= MAX_CLOSING_REFUSALS:
+                return _Refused()
+            refused = super().buildProtocol(addr)
+            refused._refused_cap = True
+            self.closing_refusals += 1
+            return refused
         channel = super().buildProtocol(addr)
         if cap:
             self.connections[key] = held + 1
