@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
-from twisted.internet.defer import Deferred, DeferredList, succeed
+from twisted.internet.defer import Deferred, DeferredList, maybeDeferred
 
 from nakama_rt.console.figures import (
     ConsoleSource,
@@ -83,7 +83,7 @@ class ConsoleNodes:
     def ask(self, node: str, question: str, **arguments: Any) -> Deferred[Any]:
         """``question`` answered by ``node`` (this one at once, another by a call)."""
         if node == self.node or self._remote is None:
-            return succeed(self._answer(question, arguments))
+            return maybeDeferred(self._answer, question, arguments)
         payload = orjson.dumps({"q": question, "a": arguments})
         return self._remote.call(node, SERVICE, payload).addCallback(orjson.loads)
 
