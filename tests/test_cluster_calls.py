@@ -109,6 +109,20 @@ def test_a_call_without_an_answer_fails_in_time_and_a_late_answer_is_ignored() -
     wire.deliver()  # the answer comes too late: nothing happens
 
 
+def test_a_call_may_wait_less_than_the_clusters_timeout() -> None:
+    clock = Clock()
+    wire, a, b = two_nodes(clock)
+    b.serve("echo", lambda sender, payload: (payload, None))
+    hurried = a.call("b", "echo", b"hello", timeout=2)
+    patient = a.call("b", "echo", b"hello")
+    clock.advance(2)
+    failure = outcome(hurried)
+    assert failure.check(CallFailed) and "no answer from node b in 2s" in str(failure.value)
+    assert outcome(patient) is None  # the cluster's own 5 s
+    wire.deliver()
+    assert outcome(patient) == b"hello"
+
+
 def test_calls_to_a_node_not_live_fail_at_once_and_waiting_ones_when_it_dies() -> None:
     clock = Clock()
     wire, a, b = two_nodes(clock)

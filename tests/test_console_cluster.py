@@ -157,7 +157,7 @@ async def test_a_node_that_does_not_answer_is_shown_beside_the_others(tmp_path, 
         assert "nearby" in frozen and "faraway" not in frozen
         assert "Node b: no answer" in frozen
         _, events = await _events(console)
-        for _ in range(40):  # (the first event waits for b's call to time out, 5 s)
+        for _ in range(40):  # (the first event waits for b's answer to time out, 2 s)
             if events.events:
                 break
             await settle(0.25)

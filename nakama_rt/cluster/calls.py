@@ -56,7 +56,9 @@ class ClusterCalls:
     def on_node_died(self, listener: Callable[[str], object]) -> None:
         self._death_listeners.append(listener)
 
-    def call(self, node: str, service: str, payload: bytes) -> Deferred[bytes]:
+    def call(
+        self, node: str, service: str, payload: bytes, timeout: float | None = None
+    ) -> Deferred[bytes]:
         if node not in self._bus.peers:
             return fail(NodeUnavailable(f"no live node {node!r}"))
         if self._bus.failing:
@@ -64,7 +66,8 @@ class ClusterCalls:
         self._next += 1
         number = self._next
         answered: Deferred[bytes] = Deferred()
-        timer = self._clock.callLater(self._timeout, self._timed_out, number)
+        wait = self._timeout if timeout is None else timeout
+        timer = self._clock.callLater(wait, self._timed_out, number, wait)
         self._waiting[number] = (node, answered, timer)
         self._bus.send(node, REQUEST, _header(number, service) + payload)
         return answered
@@ -80,9 +83,9 @@ class ClusterCalls:
             if self._bus.channel(node) == channel:
                 self._fail_calls_to(node, CallFailed(why))
 
-    def _timed_out(self, number: int) -> None:
+    def _timed_out(self, number: int, wait: float) -> None:
         node, answered, _ = self._waiting.pop(number)
-        answered.errback(CallFailed(f"no answer from node {node} in {self._timeout:g}s"))
+        answered.errback(CallFailed(f"no answer from node {node} in {wait:g}s"))
 
     # Membership, from the node
 

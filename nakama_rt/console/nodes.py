@@ -3,9 +3,9 @@
 Sessions, authoritative matches, parties and a node's CPU and memory are that node's
 own, so the console asks each node for them over the cluster's calls (one service,
 ``console``, whose payload names what is asked). Every node of a cluster answers it,
-whether or not it serves a console itself. A node that does not answer in time (or
-died) is shown as such; what the others answered is still shown. Outside a cluster
-the same questions are answered by this process alone.
+whether or not it serves a console itself. A node that does not answer within
+:data:`ANSWER_TIMEOUT` (or died) is shown as such; what the others answered is still
+shown. Outside a cluster the same questions are answered by this process alone.
 
 Actions go to the node that holds what they act on: a disconnect to the session's
 node, an end to the match's (the node in its id). Each is logged on that node with
@@ -36,6 +36,9 @@ from nakama_rt.logs import Logger
 
 #: The service every node of a cluster serves for the others' consoles.
 SERVICE = "console"
+#: Seconds a console waits for another node's answer: a node that does not answer
+#: slows the live overview by this much, not by a whole call timeout.
+ANSWER_TIMEOUT = 2.0
 
 
 @dataclass(frozen=True)
@@ -85,7 +88,8 @@ class ConsoleNodes:
         if node == self.node or self._remote is None:
             return maybeDeferred(self._answer, question, arguments)
         payload = orjson.dumps({"q": question, "a": arguments})
-        return self._remote.call(node, SERVICE, payload).addCallback(orjson.loads)
+        asked = self._remote.call(node, SERVICE, payload, timeout=ANSWER_TIMEOUT)
+        return asked.addCallback(orjson.loads)
 
     def ask_all(self, question: str, **arguments: Any) -> Deferred[list[NodeAnswer]]:
         """``question`` answered by every node, in node order; a node that failed to

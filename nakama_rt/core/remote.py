@@ -33,9 +33,12 @@ class IRemote(Interface):
 
     node = Attribute("This node's name.")
 
-    def call(node: str, service: str, payload: bytes) -> Deferred[bytes]:
+    def call(
+        node: str, service: str, payload: bytes, timeout: float | None = None
+    ) -> Deferred[bytes]:
         """Ask ``service`` on ``node``; fails with :class:`NodeUnavailable` at once
-        when no such node is live, or :class:`CallFailed` when it does not answer."""
+        when no such node is live, or :class:`CallFailed` when it does not answer
+        within ``timeout`` seconds (None: the cluster's own)."""
 
     def tell(node: str, service: str, payload: bytes) -> None:
         """Send to ``service`` on ``node`` without waiting for an answer (dropped when
