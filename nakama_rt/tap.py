@@ -152,6 +152,59 @@ _KEY_OPTIONS = [
         "and private addresses are exempt; 0: no cap (default 1000).",
     ),
     (
+        "max-messages-per-sec",
+        "socket",
+        "max_messages_per_sec",
+        int,
+        "Messages one socket may send a second, in bursts of --message-burst; 0: no "
+        "limit (default 0; see Limits in the README).",
+    ),
+    (
+        "message-burst",
+        "socket",
+        "message_burst",
+        int,
+        "The burst --max-messages-per-sec allows (default 0: one second's worth).",
+    ),
+    (
+        "max-sockets-per-user",
+        "socket",
+        "max_sockets_per_user",
+        int,
+        "Sockets one user may hold at once, on every node; 0: no limit (default 0).",
+    ),
+    (
+        "max-tickets-per-user",
+        "matchmaker",
+        "max_tickets_per_user",
+        int,
+        "Matchmaker tickets one user may be in at once, its parties' included; 0: no "
+        "limit (default 0).",
+    ),
+    (
+        "max-party-creations-per-minute",
+        "socket",
+        "max_party_creations_per_minute",
+        int,
+        "Parties one user may create a minute; 0: no limit (default 0).",
+    ),
+    (
+        "max-upgrades-per-sec-per-address",
+        "socket",
+        "max_upgrades_per_sec_per_address",
+        int,
+        "Socket upgrades one client address may ask a second, answered 429 past it; "
+        "loopback and private addresses are exempt; 0: no limit (default 0).",
+    ),
+    (
+        "max-concurrent-upgrades-per-address",
+        "socket",
+        "max_concurrent_upgrades_per_address",
+        int,
+        "Connections from one client address still sending their first request, "
+        "answered 429 past it; 0: no limit (default 0).",
+    ),
+    (
         "http-key",
         "runtime",
         "http_key",

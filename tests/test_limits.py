@@ -402,3 +402,33 @@ def test_the_limits_errors_and_closes_say_which_limit() -> None:
     )
     session = make_session("x", Wire(), fmt=Format.PROTOBUF)
     assert session.format is Format.PROTOBUF  # (the close frames carry no format)
+
+
+#: Each limit's option, its section and key.
+LIMIT_OPTIONS = [
+    ("--max-messages-per-sec", "socket", "max_messages_per_sec"),
+    ("--message-burst", "socket", "message_burst"),
+    ("--max-sockets-per-user", "socket", "max_sockets_per_user"),
+    ("--max-tickets-per-user", "matchmaker", "max_tickets_per_user"),
+    ("--max-party-creations-per-minute", "socket", "max_party_creations_per_minute"),
+    ("--max-upgrades-per-sec-per-address", "socket", "max_upgrades_per_sec_per_address"),
+    ("--max-concurrent-upgrades-per-address", "socket", "max_concurrent_upgrades_per_address"),
+]
+
+
+@pytest.mark.parametrize("option, section, key", LIMIT_OPTIONS)
+def test_each_limit_has_an_option_that_wins_over_the_file(tmp_path, option, section, key):
+    from twisted.python.usage import UsageError
+
+    from tests.test_config import parse
+
+    assert getattr(getattr(parse(), section), key) == 0  # off by default
+    assert getattr(getattr(parse(option, "7"), section), key) == 7
+    config_file = tmp_path / "nakama.yml"
+    config_file.write_text(f"{section}:\n  {key}: 3\n")
+    assert getattr(getattr(parse("--config", str(config_file)), section), key) == 3
+    both = parse("--config", str(config_file), option, "9")
+    assert getattr(getattr(both, section), key) == 9
+    for bad in ("-1", "many"):
+        with pytest.raises(UsageError, match=f"{section}.{key}"):
+            parse(option, bad)
