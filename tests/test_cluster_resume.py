@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import uuid
 
+import orjson
 import pytest
 import pytest_twisted
 from test_cluster_delivery import room, settle, start_nodes
@@ -185,3 +186,63 @@ async def test_a_relayed_socket_closes_when_its_home_node_dies(tmp_path, redis_u
     finally:
         await b.stop()
         await a.stop()
+
+
+@pytest_twisted.ensureDeferred
+async def test_re_joins_forwarded_to_the_match_and_partys_node_answer_as_fresh(
+    tmp_path, redis_url
+) -> None:
+    """A session resumed on node a re-joins an authoritative match and a party that
+    live on node b: b answers as to a fresh join (the others, not the session itself),
+    the handler sees no second attempt, and nobody sees a join."""
+    from tests.test_resume import RECORDING_MATCH
+
+    modules = tmp_path / "modules"
+    modules.mkdir()
+    (modules / "counted.py").write_text(RECORDING_MATCH)
+    a, b = await start_nodes(
+        tmp_path, redis_url, ("a", "b"), runtime={"path": str(modules)}, **RESUME
+    )
+    try:
+        host = await connect(b.port, await _token(b.port, "host"))
+        created = await answer(host, {"cid": "1", "rpc": {"id": "counted"}})
+        match_id = created["rpc"]["payload"]
+        assert match_id.endswith(".b")
+        await answer(host, {"cid": "2", "match_join": {"match_id": match_id}})
+        party = await answer(host, {"cid": "3", "party_create": {"open": True, "max_size": 2}})
+        party_id = party["party"]["party_id"]
+        token = await _token(a.port, "runner")
+        phone = await connect(a.port, token)
+        first = await answer(phone, {"cid": "4", "match_join": {"match_id": match_id}})
+        assert {p["username"] for p in first["match"]["presences"]} == {"host"}
+        await answer(phone, {"cid": "5", "party_join": {"party_id": party_id}})
+        await wait_for(phone, has("party"))
+        await settle(0.3)
+        await _quiet(host)
+
+        _cut(phone)
+        await _until(lambda: len(a.app.parking) == 1)
+        again = await connect(a.port, token)
+        await _until(lambda: len(a.app.parking) == 0)
+        rejoined = await answer(again, {"cid": "6", "match_join": {"match_id": match_id}})
+        assert rejoined["match"]["self"] == first["match"]["self"]
+        assert [p["username"] for p in rejoined["match"]["presences"]] == ["host"]
+        await answer(again, {"cid": "7", "party_join": {"party_id": party_id}})
+        welcomed, _ = await wait_for(again, has("party"))
+        assert {p["username"] for p in welcomed["party"]["presences"]} == {"host", "runner"}
+        seen = await answer(host, {"cid": "8", "rpc": {"id": "seen", "payload": match_id}})
+        once = [["attempt", "host"], ["join", "host"], ["attempt", "runner"], ["join", "runner"]]
+        assert orjson.loads(seen["rpc"]["payload"]) == once  # no second attempt or join
+        events = [
+            m
+            for m in await _quiet(host)
+            if set(m) & {"match_presence_event", "party_presence_event"}
+        ]
+        assert events == []
+        # b holds nothing for the session once it answered.
+        assert len(b.app.server.held) == 0
+        again.sendClose()
+        host.sendClose()
+    finally:
+        for node in (a, b):
+            await node.stop()

@@ -9,6 +9,11 @@ to others goes through the router and the tracker, which reach every node.
 
 A node that is not live answers nothing: the request is handled here, where the
 handler finds no such match or party and refuses it with its own words.
+
+A resumed session's re-join of a match or party it held over its drop
+(:mod:`nakama_rt.core.held`) is known on the session's node: the request carries the
+held stream, which the home node holds for the session while it answers, so that
+its answer is a fresh join's there too.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ import orjson
 from twisted.internet.defer import Deferred
 from twisted.python.failure import Failure
 
+from nakama_rt.core.held import HeldPresences
 from nakama_rt.core.pipeline import (
     Answer,
     Dropped,
@@ -31,6 +37,7 @@ from nakama_rt.core.pipeline import (
     Requester,
 )
 from nakama_rt.core.remote import CallFailed, IRemote, NodeUnavailable, Served
+from nakama_rt.core.tracker import PresenceStream
 from nakama_rt.logs import Logger
 from nakama_rt.wire.codec import Format, OutgoingEnvelope
 from nakama_rt.wire.proto import realtime_pb2
@@ -38,6 +45,8 @@ from nakama_rt.wire.proto import realtime_pb2
 SERVICE = "request"
 #: ``home(request) -> node``: the node a request belongs to, "" for this one (or none).
 Home = Callable[[realtime_pb2.Envelope], str]
+#: ``joined(request) -> stream``: the match or party stream a join request names.
+Joined = Callable[[realtime_pb2.Envelope], PresenceStream | None]
 
 log = Logger()
 
@@ -47,18 +56,25 @@ def forwarded(
     homes: Mapping[str, Home],
     remote: IRemote,
     one_way: frozenset[str] = frozenset(),
+    joins: Mapping[str, Joined] | None = None,
+    held: HeldPresences | None = None,
 ) -> dict[str, Handler]:
     """``handlers`` with each message of ``homes`` sent to its home node when that is
     another node, and serving the requests other nodes send here. A message in
     ``one_way`` is sent without waiting (its handler answers nothing when it works:
-    ``match_data_send``, the busiest)."""
+    ``match_data_send``, the busiest). A message of ``joins`` re-joining a stream
+    ``held`` over a resume carries it to the home node."""
+    held = held if held is not None else HeldPresences()
+    joins = joins or {}
     local = dict(handlers)
-    remote.serve(SERVICE, lambda sender, payload: _serve(local, sender, payload))
+    remote.serve(SERVICE, lambda sender, payload: _serve(local, held, sender, payload))
     table = dict(local)
     for message, home in homes.items():
         handler = local.get(message)
         if handler is not None:
-            table[message] = _Forwarding(message, handler, home, remote, message in one_way)
+            table[message] = _Forwarding(
+                message, handler, home, remote, message in one_way, joins.get(message), held
+            )
     return table
 
 
@@ -66,13 +82,22 @@ class _Forwarding:
     """One message's handler, run here or on its home node."""
 
     def __init__(
-        self, message: str, handler: Handler, home: Home, remote: IRemote, one_way: bool
+        self,
+        message: str,
+        handler: Handler,
+        home: Home,
+        remote: IRemote,
+        one_way: bool,
+        joined: Joined | None,
+        held: HeldPresences,
     ) -> None:
         self._message = message
         self._handler = handler
         self._home = home
         self._remote = remote
         self._one_way = one_way
+        self._joined = joined
+        self._held = held
 
     def __call__(
         self, envelope: realtime_pb2.Envelope, requester: Requester
@@ -80,7 +105,10 @@ class _Forwarding:
         node = self._home(envelope)
         if not node or node == self._remote.node:
             return self._handler(envelope, requester)
-        payload = _request(self._message, envelope, requester)
+        rejoined = self._joined(envelope) if self._joined is not None else None
+        if rejoined is not None and not self._held.take(requester.session_id, rejoined):
+            rejoined = None
+        payload = _request(self._message, envelope, requester, rejoined)
         if self._one_way:
             self._remote.tell(node, SERVICE, payload)
             return None
@@ -106,7 +134,12 @@ class _Forwarding:
 # The wire between the nodes: a request, then its answer.
 
 
-def _request(message: str, envelope: realtime_pb2.Envelope, requester: Requester) -> bytes:
+def _request(
+    message: str,
+    envelope: realtime_pb2.Envelope,
+    requester: Requester,
+    rejoined: PresenceStream | None = None,
+) -> bytes:
     who = [
         requester.session_id,
         requester.user_id,
@@ -118,19 +151,29 @@ def _request(message: str, envelope: realtime_pb2.Envelope, requester: Requester
         requester.client_ip,
         requester.client_port,
     ]
-    return orjson.dumps([message, who]) + b"\n" + envelope.SerializeToString()
+    held = (
+        [rejoined.mode, rejoined.subject, rejoined.subcontext, rejoined.label] if rejoined else None
+    )
+    return orjson.dumps([message, who, held]) + b"\n" + envelope.SerializeToString()
 
 
-def _serve(handlers: Mapping[str, Handler], sender: str, payload: bytes) -> Served | Deferred:
+def _serve(
+    handlers: Mapping[str, Handler], held: HeldPresences, sender: str, payload: bytes
+) -> Served | Deferred:
     """Run a request another node forwarded here; its answer, encoded."""
     header, _, body = payload.partition(b"\n")
-    message, who = orjson.loads(header)
+    # (a node of the version before sends no held stream)
+    message, who, *held_stream = orjson.loads(header)
+    rejoined = held_stream[0] if held_stream else None
     session_id, user_id, username, fmt, vars_, lang, expiry, ip, port = who
     requester = Requester(session_id, user_id, username, Format(fmt), vars_, lang, expiry, ip, port)
     handler = handlers.get(message)
     if handler is None:
         return _encode_refusal(RealtimeError(ErrorCode.UNRECOGNIZED_PAYLOAD, message)), None
     envelope = realtime_pb2.Envelope.FromString(body)
+    stream = PresenceStream(*rejoined) if rejoined else None
+    if stream is not None:
+        held.add(session_id, stream)  # (taken by the join, which answers at once)
     try:
         answer = handler(envelope, requester)
     except Refusal as refusal:
@@ -138,6 +181,9 @@ def _serve(handlers: Mapping[str, Handler], sender: str, payload: bytes) -> Serv
     except Exception:
         log.failure("{message} forwarded by node {sender} failed", message=message, sender=sender)
         return _encode_refusal(_INTERNAL), None
+    finally:
+        if stream is not None:
+            held.take(session_id, stream)  # (if the join did not)
     if isinstance(answer, Deferred):
         return answer.addCallbacks(_encode_answer, _encode_failure, errbackArgs=(message, sender))
     return _encode_answer(answer)

@@ -27,6 +27,11 @@ class HeldPresences:
         else:
             self._held.pop(session_id, None)
 
+    def add(self, session_id: str, stream: PresenceStream) -> None:
+        """One more held stream: on the node of a match or party, for the time its
+        re-join that another node forwarded is handled."""
+        self._held.setdefault(session_id, set()).add(stream)
+
     def take(self, session_id: str, stream: PresenceStream) -> bool:
         """Whether this join re-joins a stream the session held over its drop (once)."""
         held = self._held.get(session_id)

@@ -7,7 +7,7 @@ passes the ones it builds and gets only their messages, so no second table exist
 
 from __future__ import annotations
 
-from nakama_rt.core.forwarding import Home
+from nakama_rt.core.forwarding import Home, Joined
 from nakama_rt.core.pipeline import Handler
 from nakama_rt.realtime import ping
 from nakama_rt.realtime.chat.channel import ChannelHandlers
@@ -65,6 +65,15 @@ def dispatch_table(
 
 #: Messages forwarded without waiting for an answer (the busiest, answered by nothing).
 ONE_WAY = frozenset({"match_data_send"})
+
+
+def join_streams(matches: MatchHandlers | None) -> dict[str, Joined]:
+    """Message -> the match or party stream a join names, for a resumed session's
+    re-join forwarded to that match's or party's node (``nakama_rt.core.forwarding``)."""
+    joins: dict[str, Joined] = {"party_join": party_handlers.party_stream}
+    if matches is not None:
+        joins["match_join"] = matches.join_stream
+    return joins
 
 
 def home_nodes(table: dict[str, Handler], matches: MatchHandlers | None) -> dict[str, Home]:

@@ -33,7 +33,7 @@ from nakama_rt.counters import MATCHMAKER_BUCKETS, Histograms
 from nakama_rt.logs import Logger
 from nakama_rt.realtime.chat.channel import ChannelHandlers
 from nakama_rt.realtime.chat.group_chat import ChatEvents
-from nakama_rt.realtime.dispatch import ONE_WAY, dispatch_table, home_nodes
+from nakama_rt.realtime.dispatch import ONE_WAY, dispatch_table, home_nodes, join_streams
 from nakama_rt.realtime.match.authoritative import MatchRegistry
 from nakama_rt.realtime.match.listing import list_matches
 from nakama_rt.realtime.match.relayed import MatchHandlers
@@ -178,7 +178,12 @@ class RealtimeServer:
         if delivery.remote is not None:
             # Requests for a match or party of another node are handled there.
             handlers = forwarded(
-                handlers, home_nodes(handlers, self.matches), delivery.remote, one_way=ONE_WAY
+                handlers,
+                home_nodes(handlers, self.matches),
+                delivery.remote,
+                one_way=ONE_WAY,
+                joins=join_streams(self.matches),
+                held=self.held,
             )
         self.pipeline = Pipeline(handlers, self.counts, hooks=self.runtime)
         self._shutting_down = False

@@ -238,6 +238,17 @@ class MatchHandlers:
             return ""
         return target.node
 
+    def join_stream(self, envelope: realtime_pb2.Envelope) -> PresenceStream | None:
+        """The stream of the authoritative match a ``match_join`` names (None for a
+        relayed one, or a request refused anywhere alike)."""
+        try:
+            target, _ = self._target(envelope.match_join)
+        except RealtimeError:
+            return None
+        if not target.node:
+            return None
+        return PresenceStream(StreamMode.MATCH_AUTHORITATIVE, target.subject, label=target.node)
+
     def join(
         self, envelope: realtime_pb2.Envelope, requester: Requester
     ) -> realtime_pb2.Envelope | ReplyFirst:

@@ -15,6 +15,7 @@ from typing import Any
 
 from nakama_rt.core.held import HeldPresences
 from nakama_rt.core.pipeline import Answer, ErrorCode, RealtimeError, ReplyFirst, Requester
+from nakama_rt.core.tracker import PresenceStream, StreamMode
 from nakama_rt.realtime.party.registry import (
     MAX_SIZE_LIMIT,
     Party,
@@ -46,6 +47,12 @@ def party_home(envelope: realtime_pb2.Envelope) -> str:
     request = getattr(envelope, envelope.WhichOneof("message") or "")
     parsed = parse_match_id(request.party_id)
     return parsed[1] if parsed is not None else ""
+
+
+def party_stream(envelope: realtime_pb2.Envelope) -> PresenceStream | None:
+    """The stream of the party a ``party_join`` names (None when the id is not one)."""
+    parsed = parse_match_id(envelope.party_join.party_id)
+    return PresenceStream(StreamMode.PARTY, parsed[0], label=parsed[1]) if parsed else None
 
 
 def _me(requester: Requester) -> PartyPresence:
