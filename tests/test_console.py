@@ -9,6 +9,7 @@ live event stream, finding a session and disconnecting it with a reason its clie
 from __future__ import annotations
 
 import dataclasses
+import re
 import time
 import uuid
 from pathlib import Path
@@ -397,3 +398,30 @@ def test_the_configuration_shown_hides_the_database_password() -> None:
     assert rows["database.address"] == "postgresql://game@db:5432/g"
     assert rows["console.password"] == rows["socket.server_key"] == "(redacted)"
     assert rows["name"] == "nakama"
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_dropped_session_kept_for_resume_shows_so_and_can_be_ended(tmp_path) -> None:
+    from tests.test_resume import _cut, _until
+
+    running = await start_server(make_config(tmp_path, session={"resume_grace_ms": 60_000}))
+    console = Console.of(running)
+    try:
+        await console.login()
+        session = await authenticate(running.port, f"c-{uuid.uuid4()}", username="dropper")
+        client = await connect(running.port, session["token"])
+        open_now = (await console.get("/sessions?q=dropper")).body.decode()
+        assert "<td>open</td>" in open_now
+        _cut(client)  # a reset: kept for the window
+        await _until(lambda: len(running.app.parking) == 1)
+        kept = (await console.get("/sessions?q=dropper")).body.decode()
+        left = re.search(r"dropped, kept ([0-9.]+) s more", kept)
+        assert left is not None and 55 <= float(left.group(1)) <= 60
+        session_id = next(iter(running.app.server.sessions)).id
+        fields = {"session_id": session_id, "csrf": console.csrf(), "back": "/"}
+        assert (await console.post("/sessions/disconnect", fields)).status == 303
+        await _until(lambda: len(running.app.server.sessions) == 0)
+        assert len(running.app.parking) == 0
+    finally:
+        await console.listening.stopListening()
+        await stop_server(running)

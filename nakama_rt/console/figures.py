@@ -93,6 +93,8 @@ def find_sessions(source: ConsoleSource, query: str, limit: int = 50) -> list[di
     query = query.strip()
     lowered = query.lower()
     server = source.server
+    kept = source.parking.kept_until() if source.parking is not None else {}
+    now = source.server.clock.seconds() if kept else 0.0
     found = []
     for session in server.sessions:
         if query and not (
@@ -119,6 +121,10 @@ def find_sessions(source: ConsoleSource, query: str, limit: int = 50) -> list[di
                 "format": session.format.value,
                 "address": requester.client_ip,
                 "online": "status" in held,
+                # Seconds its dropped connection may still be resumed in, or None.
+                "kept_for": (
+                    round(max(0.0, kept[session.id] - now), 1) if session.id in kept else None
+                ),
                 "status": _status(source, session.id, session.user_id),
                 "following": _following(source, session.id, session.user_id),
                 "channels": held.get("channel", []) + held.get("group", []) + held.get("dm", []),

@@ -149,6 +149,10 @@ def _figure(name: str, label: str) -> Tag:
     )
 
 
+def _connection_text(kept_for: float | None) -> str:
+    return "open" if kept_for is None else f"dropped, kept {kept_for:g} s more"
+
+
 def _status_text(status: str | None) -> str:
     return "(appears offline)" if status is None else status or "online"
 
@@ -162,6 +166,7 @@ _SESSION_COLUMNS: tuple[tuple[str, Callable[[dict[str, Any]], str]], ...] = (
     ("Node", lambda s: s["node"]),
     ("Format", lambda s: s["format"]),
     ("Address", lambda s: s["address"]),
+    ("Connection", lambda s: _connection_text(s["kept_for"])),
     ("Status", lambda s: _status_text(s["status"])),
     ("Follows", lambda s: ", ".join(s["following"])),
     ("Channels", lambda s: ", ".join(s["channels"])),

@@ -101,6 +101,14 @@ class ParkedSessions:
     def __len__(self) -> int:
         return sum(len(parked) for parked in self._by_token.values())
 
+    def kept_until(self) -> dict[str, float]:
+        """Each parked session's id, and when its window ends (reactor time)."""
+        return {
+            parked.session.id: parked.timer.getTime()
+            for entries in self._by_token.values()
+            for parked in entries
+        }
+
     def park(self, session: Session, reason: str) -> bool:
         """Keep ``session``, whose connection went (``reason``), for the window; False
         when it cannot be kept (the server is shutting down) and must end now."""

@@ -47,8 +47,9 @@ function showSessions(sessions) {
     row.dataset.session = s.session_id;
     // (the columns of site.py's _SESSION_COLUMNS, in order)
     const status = s.status === null ? "(appears offline)" : s.status || "online";
+    const connection = s.kept_for === null ? "open" : `dropped, kept ${s.kept_for} s more`;
     for (const text of [
-      s.username, s.user_id, s.session_id, s.node, s.format, s.address, status,
+      s.username, s.user_id, s.session_id, s.node, s.format, s.address, connection, status,
       s.following.join(", "), s.channels.join(", "), s.matches.join(", "),
       s.parties.join(", "), s.tickets.join(", "),
     ]) {
