@@ -24,7 +24,13 @@ from urllib.parse import urlencode
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from loadgen.compare import alternating, load_spawned, median, usage  # noqa: E402
+from loadgen.compare import (  # noqa: E402
+    load_spawned,
+    median,
+    parse_with_load_options,
+    run_alternating,
+    usage,
+)
 
 VARIANTS = ("none", "open")
 
@@ -95,18 +101,13 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("scenario", choices=("chat", "match", "authoritative"))
     parser.add_argument("--runs", type=int, default=3)
-    args, extra = parser.parse_known_args()  # what follows "--" is load.py's
-    args.extra = [arg for arg in extra if arg != "--"]
-    results: list[dict] = []
-    for run, order in enumerate(alternating(args.runs, VARIANTS)):
-        print(f"run {run + 1} of {args.runs}", flush=True)
-        for variant in order:
-            result = run_load(args.scenario, variant, args.extra)
-            results.append(result)
-            print(
-                f"  page {variant:>4}: {usage(result)}, events read {result['page_events']}",
-                flush=True,
-            )
+    args = parse_with_load_options(parser)
+    results = run_alternating(
+        args.runs,
+        VARIANTS,
+        lambda variant: run_load(args.scenario, variant, args.extra),
+        lambda v, r: f"  page {v:>4}: {usage(r)}, events read {r['page_events']}",
+    )
     medians = {v: median(results, v, "per_cpu_second") for v in VARIANTS}
     print(
         f"medians: no page {medians['none']:.0f}, page open {medians['open']:.0f} per server "

@@ -20,7 +20,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from loadgen.compare import alternating, load_spawned, median, usage  # noqa: E402
+from loadgen.compare import (  # noqa: E402
+    load_spawned,
+    median,
+    parse_with_load_options,
+    run_alternating,
+    usage,
+)
 
 VARIANTS = ("off", "on")
 
@@ -30,16 +36,15 @@ def main() -> int:
     parser.add_argument("scenario", choices=("ping", "chat", "match", "authoritative"))
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--grace-ms", type=int, default=30_000)
-    args, extra = parser.parse_known_args()  # what follows "--" is load.py's
-    args.extra = [arg for arg in extra if arg != "--"]
-    results: list[dict] = []
-    for run, order in enumerate(alternating(args.runs, VARIANTS)):
-        print(f"run {run + 1} of {args.runs}", flush=True)
-        for variant in order:
-            server = [f"--resume-grace-ms={args.grace_ms}"] if variant == "on" else []
-            result = load_spawned(args.scenario, server, args.extra, variant)
-            results.append(result)
-            print(f"  resume {variant:>3}: {usage(result)}", flush=True)
+    args = parse_with_load_options(parser)
+
+    def run_one(variant: str) -> dict:
+        server = [f"--resume-grace-ms={args.grace_ms}"] if variant == "on" else []
+        return load_spawned(args.scenario, server, args.extra, variant)
+
+    results = run_alternating(
+        args.runs, VARIANTS, run_one, lambda v, r: f"  resume {v:>3}: {usage(r)}"
+    )
     medians = {v: median(results, v, "per_cpu_second") for v in VARIANTS}
     p99s = {v: median(results, v, "latency_ms", "p99") for v in VARIANTS}
     print(

@@ -3,10 +3,12 @@ settings of one server side by side (``resume_overhead.py``, ``console_overhead.
 
 from __future__ import annotations
 
+import argparse
 import json
 import statistics
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 LOAD = Path(__file__).resolve().parent.parent / "load.py"
@@ -36,6 +38,31 @@ def load_spawned(scenario: str, server_args: list[str], extra: list[str], varian
 def alternating(runs: int, variants: tuple[str, str]) -> list[list[str]]:
     """The order of the variants in each run: swapped every other run."""
     return [list(variants) if run % 2 == 0 else list(variants[::-1]) for run in range(runs)]
+
+
+def parse_with_load_options(parser: argparse.ArgumentParser) -> argparse.Namespace:
+    """The script's own options, with what follows ``--`` (load.py's) as ``extra``."""
+    args, extra = parser.parse_known_args()
+    args.extra = [arg for arg in extra if arg != "--"]
+    return args
+
+
+def run_alternating(
+    runs: int,
+    variants: tuple[str, str],
+    run_one: Callable[[str], dict],
+    describe: Callable[[str, dict], str],
+) -> list[dict]:
+    """``run_one`` of each variant in every run, alternating their order; each
+    result printed as ``describe`` words it."""
+    results: list[dict] = []
+    for run, order in enumerate(alternating(runs, variants)):
+        print(f"run {run + 1} of {runs}", flush=True)
+        for variant in order:
+            result = run_one(variant)
+            results.append(result)
+            print(describe(variant, result), flush=True)
+    return results
 
 
 def median(results: list[dict], variant: str, *path: str) -> float:
