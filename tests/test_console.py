@@ -22,6 +22,7 @@ import pytest_twisted
 from twisted.internet import reactor
 from twisted.internet.defer import Deferred
 from twisted.internet.protocol import Protocol
+from twisted.logger import globalLogPublisher
 from twisted.web.client import Agent
 from twisted.web.http_headers import Headers
 
@@ -229,10 +230,17 @@ async def test_find_a_session_and_disconnect_it_with_a_reason(console) -> None:
     nothing = await console.get("/sessions?q=nobody")
     assert b"No session found." in nothing.body
     fields = {"session_id": session_id, "csrf": console.csrf(), "back": "/sessions?q=findme"}
-    done = await console.post("/sessions/disconnect", fields)
+    logged: list[dict] = []
+    globalLogPublisher.addObserver(logged.append)
+    try:
+        done = await console.post("/sessions/disconnect", fields)
+    finally:
+        globalLogPublisher.removeObserver(logged.append)
     assert done.status == 303
     assert done.headers.getRawHeaders(b"location") == [b"/sessions?q=findme"]
     assert await client.closed() == (1000, DISCONNECT_REASON)
+    said = [e for e in logged if "disconnected session" in e.get("log_format", "")]
+    assert len(said) == 1 and said[0]["operator"] == "admin"  # once, with the operator
     # A session that is gone (or never was) is no error: back to the page, nothing closed.
     gone = await console.post("/sessions/disconnect", {**fields, "back": "//evil.example"})
     assert gone.status == 303 and gone.headers.getRawHeaders(b"location") == [b"/"]

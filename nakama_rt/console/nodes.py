@@ -9,7 +9,7 @@ shown. Outside a cluster the same questions are answered by this process alone.
 
 Actions go to the node that holds what they act on: a disconnect to the session's
 node, an end to the match's (the node in its id). Each is logged on that node with
-the operator's name, as well as on the console's.
+the operator's name, and on the console's node too when that is another one.
 """
 
 from __future__ import annotations

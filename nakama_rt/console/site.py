@@ -663,7 +663,8 @@ class ConsoleResource(Resource):
         local = back.startswith("/") and not back.startswith("//")
 
         def done(username: str | None) -> bytes:
-            if username is not None:
+            # (the node that did it logged it; this one too when that was another)
+            if username is not None and node != self._nodes.node:
                 self.log.info(
                     "console: {operator} disconnected session {sid} ({username}) on {node}",
                     operator=operator.name,
@@ -691,12 +692,14 @@ class ConsoleResource(Resource):
         def done(ended: bool) -> bytes:
             if not ended:
                 return _text(request, 404, f"No such match on node {node}")
-            self.log.info(
-                "console: {operator} ended match {mid} (grace {grace} s)",
-                operator=operator.name,
-                mid=match_id,
-                grace=grace,
-            )
+            if node != self._nodes.node:  # (as a disconnect's)
+                self.log.info(
+                    "console: {operator} ended match {mid} (grace {grace} s) on {node}",
+                    operator=operator.name,
+                    mid=match_id,
+                    grace=grace,
+                    node=node,
+                )
             request.setResponseCode(303)
             request.setHeader(b"location", b"/matches")
             return b""
