@@ -29,6 +29,7 @@ site's own script and style only.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable
 from importlib import resources
 from typing import Any, cast
@@ -817,8 +818,8 @@ def _combined(
     its last answer (remembered in ``last``)."""
     event: dict[str, Any] = {"node": here, "nodes": [a.node for a in answers]}
     rows = []
-    errors: dict[str, int] = {}
-    closes: dict[str, int] = {}
+    errors: Counter[str] = Counter()
+    closes: Counter[str] = Counter()
     rates = {"messages_in": 0.0, "messages_out": 0.0, "cpu_seconds": 0.0}
     rss = 0.0
     for answer in answers:
@@ -831,10 +832,8 @@ def _combined(
         for name in _SUMMED_FIGURES:
             if figures[name] is not None:
                 event[name] = event.get(name, 0) + figures[name]
-        for code, total in figures["errors"].items():
-            errors[code] = errors.get(code, 0) + total
-        for reason, total in figures["closes"].items():
-            closes[reason] = closes.get(reason, 0) + total
+        errors.update(figures["errors"])
+        closes.update(figures["closes"])
         row = {
             "node": answer.node,
             "sessions": figures["sessions"],
