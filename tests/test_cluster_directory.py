@@ -9,6 +9,7 @@ from twisted.internet.task import Clock
 
 from nakama_rt.cluster.bus import ClusterBus
 from nakama_rt.cluster.directory import RESUMABLE, parked_directory
+from nakama_rt.core.refs import resume_key
 
 
 def _told(directory, sender: str, *ops: list) -> None:
@@ -16,7 +17,7 @@ def _told(directory, sender: str, *ops: list) -> None:
 
 
 def _key(token: str, user: str = "u1", fmt: str = "json") -> tuple[str, str, str]:
-    return (token, user, fmt)
+    return resume_key(token, user, fmt)
 
 
 def test_parked_sessions_are_found_by_token_user_and_format() -> None:

@@ -142,11 +142,5 @@ def parked_directory(bus: ClusterBus) -> ClusterDirectory[ParkedRef]:
         RESUMABLE,
         lambda p: [p.token_id, p.user_id, p.format],
         ParkedRef,
-        key=parked_key,
+        key=lambda p: p.resumed_by,
     )
-
-
-def parked_key(ref: ParkedRef) -> tuple[str, str, str]:
-    """What a socket that resumes a parked session is found by: its token, user and
-    format."""
-    return (ref.token_id, ref.user_id, ref.format)

@@ -124,3 +124,13 @@ class ParkedRef:
     user_id: str
     #: The session's format ("json", "protobuf"): only a socket of that format resumes it.
     format: str
+
+    @property
+    def resumed_by(self) -> tuple[str, str, str]:
+        """What a socket that resumes it is found by (:func:`resume_key`)."""
+        return resume_key(self.token_id, self.user_id, self.format)
+
+
+def resume_key(token_id: str, user_id: str, fmt: str) -> tuple[str, str, str]:
+    """A socket's token, user and format: what finds the session it may resume."""
+    return (token_id, user_id, fmt)

@@ -37,7 +37,7 @@ from twisted.python.failure import Failure
 
 from nakama_rt.config import SocketConfig
 from nakama_rt.core.directory import Directory
-from nakama_rt.core.refs import ParkedRef
+from nakama_rt.core.refs import ParkedRef, resume_key
 from nakama_rt.core.remote import IRemote, Served
 from nakama_rt.counters import RealtimeCounts
 from nakama_rt.logs import Logger
@@ -130,7 +130,7 @@ class ResumeRelay:
     def find(self, user_id: str, token_id: str, fmt: Format) -> ParkedRef | None:
         """A session another node keeps for a socket with this token and format (one
         lookup, however many sessions the cluster keeps)."""
-        return self._directory.by_key((token_id, user_id, fmt.value))
+        return self._directory.by_key(resume_key(token_id, user_id, fmt.value))
 
     def edge(self, ref: ParkedRef, session: Session) -> EdgeLink:
         """The hooks of a new socket (``session``) that resumes ``ref`` on its node."""
