@@ -7,7 +7,7 @@ import uuid
 import pytest
 import pytest_twisted
 
-from tests.wsclient import authenticate, connect, has, wait_for
+from tests.wsclient import answer, authenticate, connect, has, wait_for
 
 FORMATS = ["json", "protobuf"]
 
@@ -298,3 +298,26 @@ async def test_game_code_posts_to_a_channel_with_nk(server) -> None:
     assert heard["channel_message"]["message_id"] == ack.message_id
     with pytest.raises(ValueError):
         nk.channel_message_send("nope", {}, "", "server")
+
+
+@pytest_twisted.ensureDeferred
+async def test_last_message_times_are_kept_only_for_channels_with_members(server) -> None:
+    """The console's "last message" times: dropped when a channel empties, and, past
+    the bound, for channels nobody is in (game code posting to them); the bound then
+    grows with what is kept, so the sweep does not run on every message."""
+    from nakama_rt.realtime.chat import channel as chat
+
+    channels = server.app.server.channels
+    alice = await user(server.port, "alice")
+    await answer(alice, {"cid": "j", "channel_join": {"target": "kept", "type": 1}})
+    send = {"channel_id": room_id("kept"), "content": "{}"}
+    await answer(alice, {"cid": "m", "channel_message_send": send})
+    kept = next(s for s in channels.last_message_at if s.label == "kept")
+    for n in range(chat._ACTIVITY_LIMIT - 1):
+        channels.post(room_id(f"nobody{n}"), "{}", "", "system", False)
+    assert len(channels.last_message_at) == chat._ACTIVITY_LIMIT  # at the bound
+    channels.post(room_id("one-more"), "{}", "", "system", False)  # past it: swept
+    assert list(channels.last_message_at) == [kept]
+    assert channels._activity_limit == chat._ACTIVITY_LIMIT
+    await answer(alice, {"cid": "l", "channel_leave": {"channel_id": room_id("kept")}})
+    assert channels.last_message_at == {}  # emptied: forgotten

@@ -9,6 +9,7 @@ import signal
 import uuid
 
 import orjson
+import pytest
 import pytest_twisted
 from test_cluster_delivery import settle, start_nodes
 
@@ -198,3 +199,29 @@ async def test_another_nodes_ticket_is_listed_and_removed(cluster) -> None:
     assert ticket not in b.app.server.matchmaker.pool.tickets
     assert b.app.server.matchmaker.tickets_of(next(iter(b.app.server.sessions)).id) == []
     seeker.sendClose()
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_question_a_node_does_not_know_is_refused_not_crashed(cluster) -> None:
+    """Anything on the cluster's Redis can call a node's console service: an unknown
+    question or a payload that is not JSON fails that call (a failed service answers
+    nothing: the caller's timeout ends it), and the node goes on."""
+    from twisted.logger import globalLogPublisher
+
+    from nakama_rt.console.nodes import SERVICE
+    from nakama_rt.core.remote import CallFailed
+
+    (a, b), console = cluster
+    calls = a.app.cluster.calls
+    logged: list[dict] = []
+    globalLogPublisher.addObserver(logged.append)
+    try:
+        for payload in (orjson.dumps({"q": "format_disk", "a": {}}), b"not json"):
+            with pytest.raises(CallFailed):
+                await calls.call("b", SERVICE, payload, timeout=0.5)
+    finally:
+        globalLogPublisher.removeObserver(logged.append)
+    failed = [e for e in logged if e.get("log_format", "").startswith("serving {service!r}")]
+    assert len(failed) == 2  # b refused both, each logged with its reason
+    answered = orjson.loads(await calls.call("b", SERVICE, orjson.dumps({"q": "figures"})))
+    assert answered["node"] == "b"
