@@ -139,8 +139,11 @@ class Storage:
     # Threads ----------------------------------------------------------------------------------
 
     def _now(self) -> float:
-        """Wall time from the injected reactor, read on the reactor thread."""
-        return self._reactor.seconds()
+        """Wall time from the injected reactor, read on the reactor thread, in whole
+        microseconds: what the databases keep (PostgreSQL's ``to_timestamp`` of a finer
+        value may land a microsecond away from this process's rounding of it, and an
+        answer would then show a time that a later read does not)."""
+        return round(self._reactor.seconds() * 1_000_000) / 1_000_000
 
     def _in_worker(self, fn: Callable[..., T], *args: Any) -> T:
         if isInIOThread():
