@@ -11,6 +11,11 @@ test's server CPU-seconds are made of, minus the system calls. Scenarios:
 * ``chat``: one ``channel_message_send`` in a room of 25 (persistence off), 25
   out and the sender's ack;
 * ``match``: one relayed ``match_data_send`` in a match of 4, 3 out;
+* ``match-2-nodes``: the same match with two players on each of two cluster nodes
+  in this process: 1 out on the sender's node, 2 on the other, which gets the
+  message as the bus's batch (one PUBLISH a message, as at low load), so the
+  difference from ``match`` is the Python a message costs for crossing nodes,
+  without Redis, its system calls or the reactor turns it wakes;
 * ``connect``: one ``GET /ws`` upgrade through the server's twisted.web site, to an
   open socket (each stays open).
 
@@ -28,11 +33,13 @@ import sys
 import tempfile
 import time
 import uuid
+from dataclasses import replace
 from pathlib import Path
 
 import orjson
 from twisted.internet import reactor
 from twisted.internet.address import IPv4Address
+from twisted.internet.defer import Deferred, succeed
 from twisted.internet.task import Clock
 from twisted.internet.testing import StringTransport
 
@@ -40,7 +47,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from nakama_rt.app import NakamaRT  # noqa: E402
 from nakama_rt.auth.tokens import issue_session  # noqa: E402
-from nakama_rt.config import Config  # noqa: E402
+from nakama_rt.cluster.bus import PUBLISH_GAP, ClusterBus  # noqa: E402
+from nakama_rt.config import ClusterConfig, Config  # noqa: E402
 from nakama_rt.service import tune_garbage_collection  # noqa: E402
 from nakama_rt.wire.codec import Format, decode, encode  # noqa: E402
 from nakama_rt.wire.proto import realtime_pb2  # noqa: E402
@@ -94,10 +102,20 @@ def server_payloads(data: bytes) -> list[bytes]:
 class Harness:
     """One server and its in-memory sockets."""
 
-    def __init__(self, fmt: Format, clock=None) -> None:
+    def __init__(self, fmt: Format, clock=None, node: str | None = None) -> None:
         self.fmt = fmt
         self.clock = clock if clock is not None else Clock()
         config = Config(data_dir=tempfile.mkdtemp(prefix="nakama-rt-hotpath-"))
+        if node is not None:
+            # A cluster node; its Redis is never reached (see InProcessBus). Its clock
+            # moves a bus gap a message: no ping falls due while it is measured.
+            days = 86_400_000
+            config = replace(
+                config,
+                name=node,
+                cluster=ClusterConfig(redis="redis://-/0"),
+                socket=replace(config.socket, ping_period_ms=days, pong_wait_ms=2 * days),
+            )
         self.app = NakamaRT(config, self.clock)
         self.factory = self.app.socket_factory
         self.sockets: list[tuple[object, StringTransport]] = []
@@ -191,6 +209,15 @@ def chat_scenario(fmt: Format, members: int = 25):
     return once
 
 
+def match_data(match_id: str) -> realtime_pb2.Envelope:
+    """The relayed message the match scenarios send: 10 bytes, op code 1."""
+    send = realtime_pb2.Envelope()
+    send.match_data_send.match_id = match_id
+    send.match_data_send.op_code = 1
+    send.match_data_send.data = base64.b64decode(b"AAECAwQFBgcICQ==")
+    return send
+
+
 def match_scenario(fmt: Format, players: int = 4):
     harness = Harness(fmt)
     harness.open(players)
@@ -201,11 +228,7 @@ def match_scenario(fmt: Format, players: int = 4):
     for at in range(1, players):
         harness.request(at, join)
     harness.clear()
-    send = realtime_pb2.Envelope()
-    send.match_data_send.match_id = match_id
-    send.match_data_send.op_code = 1
-    send.match_data_send.data = base64.b64decode(b"AAECAwQFBgcICQ==")
-    frame = harness.frame(send)
+    frame = harness.frame(match_data(match_id))
     protocol = harness.sockets[0][0]
     transports = [transport for _, transport in harness.sockets]
 
@@ -217,6 +240,72 @@ def match_scenario(fmt: Format, players: int = 4):
 
     def once() -> int:
         protocol.dataReceived(frame)
+        for transport in transports:
+            transport.clear()
+        return players - 1
+
+    return once
+
+
+class InProcessBus:
+    """Publishes what one node's bus sends straight to the other's, as Redis would."""
+
+    def __init__(self, buses: list[ClusterBus]) -> None:
+        self._buses = buses
+
+    def publish(self, channel: bytes, message: bytes) -> Deferred[object]:
+        for bus in self._buses:
+            if channel in (bus.channel(bus.node), bus.all_channel):
+                bus.deliver(channel, message)
+        return succeed(1)
+
+
+def two_node_match_scenario(fmt: Format, players: int = 4):
+    nodes = [Harness(fmt, node="a"), Harness(fmt, node="b")]
+    clusters = [h.app.cluster for h in nodes]
+    link = InProcessBus([c.bus for c in clusters])
+    for cluster in clusters:
+        cluster.bus.attach(link, cluster.received)
+        cluster.start(["a", "b"])
+
+    def settle() -> None:
+        # Past every bus's gap: what waits is published (and handled there) now.
+        for _ in range(3):
+            for harness in nodes:
+                harness.clock.advance(PUBLISH_GAP)
+
+    settle()
+    a, b = nodes
+    a.open(players // 2)
+    b.open(players - players // 2)
+    settle()
+    created = a.request(0, realtime_pb2.Envelope(cid="c", match_create={}))
+    match_id = created.match.match_id
+    join = realtime_pb2.Envelope(cid="j")
+    join.match_join.match_id = match_id
+    for harness, first in ((a, 1), (b, 0)):
+        for at in range(first, len(harness.sockets)):
+            settle()
+            harness.request(at, join)
+    settle()
+    a.clear()
+    b.clear()
+    frame = a.frame(match_data(match_id))
+    protocol = a.sockets[0][0]
+    transports = [transport for h in nodes for _, transport in h.sockets]
+    clock = a.clock
+
+    protocol.dataReceived(frame)
+    clock.advance(PUBLISH_GAP)
+    for at, transport in enumerate(transports):
+        delivered = server_payloads(transport.value())
+        assert len(delivered) == (1 if at else 0), (at, delivered)
+        transport.clear()
+    assert clusters[0].bus.published, "nothing crossed to node b"
+
+    def once() -> int:
+        protocol.dataReceived(frame)
+        clock.advance(PUBLISH_GAP)  # the bus publishes; b delivers
         for transport in transports:
             transport.clear()
         return players - 1
@@ -255,6 +344,7 @@ SCENARIOS = {
     "ping": ping_scenario,
     "chat": chat_scenario,
     "match": match_scenario,
+    "match-2-nodes": two_node_match_scenario,
     "connect": connect_scenario,
 }
 
@@ -293,7 +383,7 @@ def main() -> None:
     print(f"Server CPU per incoming message, in process ({fmt.value})")
     for name, build in SCENARIOS.items():
         per_message, per_cpu_second = measure(build(fmt), args.seconds)
-        print(f"{name:>6}: {per_message:6.1f} us per message in, {per_cpu_second:9,.0f} out/CPU-s")
+        print(f"{name:>13}: {per_message:6.1f} us per message in, {per_cpu_second:9,.0f} out/CPU-s")
 
 
 if __name__ == "__main__":

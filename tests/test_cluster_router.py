@@ -3,6 +3,8 @@ node writes to its sockets as they are (no decoding, no second encoding)."""
 
 from __future__ import annotations
 
+import orjson
+
 from nakama_rt.cluster.router import TO_STREAM, ClusterRouter, Forwarded, _body
 from nakama_rt.wire.codec import Format, OutgoingEnvelope, encode
 from nakama_rt.wire.proto import api_pb2, realtime_pb2
@@ -62,7 +64,8 @@ def test_a_busy_channel_gathers_messages_into_one_publish() -> None:
 
     clock = Clock()
     bus = ClusterBus("a", clock)
-    bus._publisher = publisher = Publisher()  # as listen() sets it
+    publisher = Publisher()
+    bus.attach(publisher, lambda kind, sender, body: None)
     bus.send("b", b"X", b"1")
     clock.advance(0)
     assert publisher.published == [(0, bus.channel("b"), 1)]
@@ -94,10 +97,107 @@ def test_a_stopping_bus_publishes_what_waits_and_waits_for_its_answer_a_while() 
 
     clock = Clock()
     bus = ClusterBus("a", clock)
-    bus._publisher = publisher = Silent()  # as listen() sets it
+    publisher = Silent()
+    bus.attach(publisher, lambda kind, sender, body: None)
     bus.send("b", b"B", b"")
     stopped = ensureDeferred(bus.stop())
     assert publisher.published == [bus.channel("b")]  # sent at once, not next turn
     assert not stopped.called
     clock.advance(STOP_WAIT)
     assert stopped.called
+
+
+def _envelopes_another_node_may_get() -> list[realtime_pb2.Envelope]:
+    """Server envelopes with the protojson cases a JSON-only body must survive:
+    timestamps, int64 as strings, bytes as base64, wrappers, repeated and map fields."""
+    from google.protobuf.timestamp_pb2 import Timestamp
+    from google.protobuf.wrappers_pb2 import BoolValue, Int32Value
+
+    when = Timestamp(seconds=1_765_000_000, nanos=123_000_000)
+    presence = realtime_pb2.UserPresence(user_id="u1", session_id="s1", username="ann")
+    message = api_pb2.ChannelMessage(
+        channel_id="2...lobby",
+        message_id="m1",
+        code=Int32Value(value=7),
+        content='{"a": 1}',
+        create_time=when,
+        persistent=BoolValue(value=True),
+    )
+    notification = api_pb2.Notification(
+        id="n1", subject="hi", content="{}", code=-5, create_time=when, persistent=True
+    )
+    return [
+        realtime_pb2.Envelope(channel_message=message),
+        realtime_pb2.Envelope(
+            match_data=realtime_pb2.MatchData(
+                match_id="m.",
+                presence=presence,
+                op_code=9_000_000_000,
+                data=b"\0\1\2",
+                reliable=True,
+            )
+        ),
+        realtime_pb2.Envelope(
+            notifications=realtime_pb2.Notifications(notifications=[notification])
+        ),
+        realtime_pb2.Envelope(
+            status_presence_event=realtime_pb2.StatusPresenceEvent(
+                joins=[presence], leaves=[presence]
+            )
+        ),
+        realtime_pb2.Envelope(
+            stream_data=realtime_pb2.StreamData(
+                stream=realtime_pb2.Stream(mode=2, subject="s", label="l"),
+                sender=presence,
+                data="x",
+            )
+        ),
+    ]
+
+
+def test_only_the_json_written_here_travels_and_the_protobuf_is_made_from_it_there() -> None:
+    for original in _envelopes_another_node_may_get():
+        outgoing = OutgoingEnvelope(original)
+        json = outgoing.payload(Format.JSON)
+        body = _body(["s1"], outgoing)
+        assert encode(Format.PROTOBUF, original) not in body  # not built here
+        there = received(body)
+        assert there.payload(Format.JSON) == json
+        assert there.payload(Format.PROTOBUF) == encode(Format.PROTOBUF, original), original
+
+
+def test_an_envelope_written_in_no_format_here_travels_as_protobuf() -> None:
+    outgoing = OutgoingEnvelope(chat_message())
+    body = _body(["s1"], outgoing)
+    assert outgoing.encoded(Format.JSON) is None  # still not written here
+    there = received(body)
+    assert there.encoded(Format.PROTOBUF) == encode(Format.PROTOBUF, chat_message())
+    assert there.payload(Format.JSON) == encode(Format.JSON, chat_message())
+
+
+def test_both_formats_written_here_both_travel() -> None:
+    outgoing = OutgoingEnvelope(chat_message())
+    json, protobuf = outgoing.payload(Format.JSON), outgoing.payload(Format.PROTOBUF)
+    there = received(_body(["s1"], outgoing))
+    assert (there.encoded(Format.JSON), there.encoded(Format.PROTOBUF)) == (json, protobuf)
+
+
+def test_a_forwarded_envelope_whose_sizes_lie_is_refused() -> None:
+    import pytest
+
+    router = ClusterRouter(None, None, None, None)  # type: ignore[arg-type]
+    for header in (b'[["s"],"x",3,0]\n12', b'[["s"],"x",0,0]\n', b'[["s"],"x",3]\n12'):
+        with pytest.raises(ValueError):
+            router.received(TO_STREAM, "a", header)
+
+
+def test_a_body_from_a_node_of_the_previous_version_is_understood() -> None:
+    """It had no JSON size: protobuf, then the JSON when its node wrote it."""
+    protobuf = encode(Format.PROTOBUF, chat_message())
+    json = encode(Format.JSON, chat_message())
+    for rest, sent_json in ((json, json), (b"", None)):
+        header = orjson.dumps([["s1"], "channel_message", len(protobuf)])
+        there = received(header + b"\n" + protobuf + rest)
+        assert there.encoded(Format.PROTOBUF) == protobuf
+        assert there.encoded(Format.JSON) == sent_json
+        assert there.payload(Format.JSON) == json

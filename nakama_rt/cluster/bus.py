@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Callable
+from typing import Protocol
 
 from twisted.internet import defer
 from twisted.internet.defer import Deferred, DeferredList
@@ -37,6 +38,13 @@ STOP_WAIT = 1.0
 
 #: Called with (kind, sender, body) for every message another node sent here.
 Receiver = Callable[[bytes, str, bytes], None]
+
+
+class Publisher(Protocol):
+    """What the bus publishes with: the cluster's Redis connection, or an in-process
+    stand-in (the tests and ``benchmarks/hotpath.py``)."""
+
+    def publish(self, channel: bytes, message: bytes) -> Deferred[object]: ...
 
 
 def split(batch: bytes) -> list[tuple[bytes, str, bytes]]:
@@ -69,12 +77,14 @@ class ClusterBus:
         self.peers: set[str] = set()
         self._prefix = node.encode() + b"\0"
         #: Set by :meth:`listen`; what is sent before waits for it.
-        self._publisher: RedisConnection | None = None
+        self._publisher: Publisher | None = None
         self._clock = clock
         self._pending: dict[bytes, list[bytes]] = {}
         self._flush_call: IDelayedCall | None = None
         #: The PUBLISH commands Redis has not answered yet.
         self._unanswered: set[Deferred[object]] = set()
+        #: Each node's own channel, by name.
+        self._channels: dict[str, bytes] = {}
         #: When each channel was last published to.
         self._last_publish: dict[bytes, float] = {}
         self._subscriber: RedisConnection | None = None
@@ -100,7 +110,7 @@ class ClusterBus:
         meanwhile is lost: the tracker sends everything again)."""
         self._receiver = receiver
         channels = [self.channel(self.node), self.all_channel]
-        subscriber = await subscribe(url, reactor, channels, self._received)
+        subscriber = await subscribe(url, reactor, channels, self.deliver)
 
         def back() -> None:
             # Either connection may come back first; what was sent meanwhile is told
@@ -112,7 +122,14 @@ class ClusterBus:
         subscriber.on_reconnect(back)
         publisher.on_reconnect(back)
         self._subscriber = subscriber
+        self.attach(publisher, receiver)
+
+    def attach(self, publisher: Publisher, receiver: Receiver) -> None:
+        """Publish with ``publisher`` from now on (what waits goes this turn), and hand
+        the messages of every batch given to :meth:`deliver` to ``receiver``.
+        :meth:`listen` calls it once subscribed."""
         self._publisher = publisher
+        self._receiver = receiver
         if self._pending and self._flush_call is None:
             self._flush_call = self._clock.callLater(0, self._flush)
 
@@ -122,7 +139,11 @@ class ClusterBus:
 
     def channel(self, node: str) -> bytes:
         """The channel ``node`` hears alone."""
-        return self._namespace + b"to:" + node.encode()
+        channel = self._channels.get(node)
+        if channel is None:
+            # Built once a node: this runs for every message sent.
+            channel = self._channels[node] = self._namespace + b"to:" + node.encode()
+        return channel
 
     def send(self, node: str, kind: bytes, body: bytes) -> None:
         """Queue one message for ``node``."""
@@ -176,15 +197,15 @@ class ClusterBus:
             self.published += 1
             publishing = self._publisher.publish(channel, b"".join(messages))
             self._unanswered.add(publishing)
-            publishing.addBoth(self._answered, publishing)
-            publishing.addCallbacks(self._published, self._publish_failed, errbackArgs=(channel,))
+            publishing.addCallbacks(
+                self._published,
+                self._publish_failed,
+                callbackArgs=(publishing,),
+                errbackArgs=(channel, publishing),
+            )
         self._pending = held
         if due is not None:
             self._flush_call = self._clock.callLater(due, self._flush)
-
-    def _answered(self, result: object, publishing: Deferred[object]) -> object:
-        self._unanswered.discard(publishing)
-        return result
 
     def on_publish_failure(self, listener: Callable[[bytes, Failure], None]) -> None:
         """Have ``listener`` told of each PUBLISH that failed (its channel and why)."""
@@ -195,7 +216,10 @@ class ClusterBus:
         """Whether the last PUBLISH failed (Redis away)."""
         return self._failing
 
-    def _publish_failed(self, failure: Failure, channel: bytes) -> None:
+    def _publish_failed(
+        self, failure: Failure, channel: bytes, publishing: Deferred[object]
+    ) -> None:
+        self._unanswered.discard(publishing)
         for listener in self._failure_listeners:
             listener(channel, failure)
         # Once per outage, not once per message.
@@ -208,7 +232,8 @@ class ClusterBus:
                 why=failure.getErrorMessage(),
             )
 
-    def _published(self, result: object) -> object:
+    def _published(self, result: object, publishing: Deferred[object]) -> object:
+        self._unanswered.discard(publishing)
         self._failing = False
         return result
 
@@ -239,7 +264,7 @@ class ClusterBus:
             subscriber, self._subscriber = self._subscriber, None
             await subscriber.disconnect()
 
-    def _received(self, channel: bytes, batch: bytes) -> None:
+    def deliver(self, channel: bytes, batch: bytes) -> None:
         """Hand every message of a batch published to this node's channels to the
         receiver."""
         receiver = self._receiver
