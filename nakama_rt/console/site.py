@@ -313,9 +313,7 @@ class ConsoleResource(Resource):
             return _text(request, 404, "Not found")
         if operator is None:
             if method == b"GET" and path != b"/events":
-                request.setResponseCode(303)
-                request.setHeader(b"location", b"/login")
-                return b""
+                return _see_other(request, b"/login")
             return _text(request, 401, "Log in first")
         if method == b"POST" and not self._same_site(request, operator):
             return _text(request, 403, "Refused: not a request from this console's own page")
@@ -381,8 +379,7 @@ class ConsoleResource(Resource):
             self.log.info(
                 "console: {operator} logged in from {address}", operator=username, address=address
             )
-            request.setResponseCode(303)
-            request.setHeader(b"location", b"/")
+            _see_other(request, b"/")
             request.finish()
             return NOT_DONE_YET
         delay = self._auth.failed(address)
@@ -416,9 +413,7 @@ class ConsoleResource(Resource):
             secure=request.isSecure(),
         )
         self.log.info("console: {operator} logged out", operator=operator.name)
-        request.setResponseCode(303)
-        request.setHeader(b"location", b"/login")
-        return b""
+        return _see_other(request, b"/login")
 
     # Pages
 
@@ -673,9 +668,7 @@ class ConsoleResource(Resource):
                     username=username,
                     node=node,
                 )
-            request.setResponseCode(303)
-            request.setHeader(b"location", (back if local else "/").encode())
-            return b""
+            return _see_other(request, (back if local else "/").encode())
 
         asked = self._nodes.ask(node, "disconnect", session_id=session_id, operator=operator.name)
         return asked.addCallbacks(done, self._node_failed, errbackArgs=(request, node))
@@ -701,9 +694,7 @@ class ConsoleResource(Resource):
                     grace=grace,
                     node=node,
                 )
-            request.setResponseCode(303)
-            request.setHeader(b"location", b"/matches")
-            return b""
+            return _see_other(request, b"/matches")
 
         asked = self._nodes.ask(
             node, "end_match", match_id=match_id, grace=grace, operator=operator.name
@@ -728,9 +719,7 @@ class ConsoleResource(Resource):
         self.log.info(
             "console: {operator} removed ticket {ticket}", operator=operator.name, ticket=ticket
         )
-        request.setResponseCode(303)
-        request.setHeader(b"location", b"/tickets")
-        return b""
+        return _see_other(request, b"/tickets")
 
     # The live stream
 
@@ -869,6 +858,13 @@ def _arg(request: Request, name: bytes) -> str:
     args = cast(dict[bytes, list[bytes]], request.args or {})
     values = args.get(name) or [b""]
     return values[0].decode("utf-8", "replace")
+
+
+def _see_other(request: Request, location: bytes) -> bytes:
+    """A 303 to ``location``: where a form's post or a page that needs a login goes."""
+    request.setResponseCode(303)
+    request.setHeader(b"location", location)
+    return b""
 
 
 def _text(request: Request, status: int, message: str) -> bytes:
