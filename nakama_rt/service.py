@@ -21,7 +21,7 @@ from twisted.python.failure import Failure
 
 from nakama_rt._version import __version__
 from nakama_rt.app import NakamaRT
-from nakama_rt.cluster.nodes import NodeNameTaken
+from nakama_rt.cluster.nodes import NodeNameTaken, ProtocolMismatch
 from nakama_rt.cluster.redis import ClusterUnavailable
 from nakama_rt.config import Config, ConfigError, redact_address
 from nakama_rt.listeners import bound_name, listen_failure_reason, wanted_name
@@ -255,7 +255,7 @@ def listen_now(reactor, description: str, factory: IProtocolFactory) -> IListeni
 def database_failure(config: Config, error: BaseException) -> str:
     """``database sqlite:./data/x.sqlite3: unable to open database file``, or the
     cluster's refusal (``cluster redis://...: Connection refused``)."""
-    if isinstance(error, ClusterUnavailable | NodeNameTaken):
+    if isinstance(error, ClusterUnavailable | NodeNameTaken | ProtocolMismatch):
         return str(error)
     lines = str(error).strip().splitlines()
     reason = lines[0] if lines else type(error).__name__

@@ -44,6 +44,11 @@ def flush(url: str) -> None:
     _command(url, "FLUSHDB")
 
 
+def set_value(url: str, key: str, value: str) -> None:
+    """Set one key of the test database (keeping its time to live)."""
+    assert _command(url, "SET", key, value, "KEEPTTL").endswith(b"+OK\r\n")
+
+
 def delete(url: str, key: str) -> None:
     """Remove one key from the test database."""
     _command(url, "DEL", key)

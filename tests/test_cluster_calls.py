@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 from twisted.internet.defer import Deferred
 from twisted.internet.task import Clock
+from twisted.logger import globalLogPublisher
 from twisted.python.failure import Failure
 
 from nakama_rt.cluster.calls import ClusterCalls
@@ -67,6 +68,19 @@ def two_nodes(clock: Clock) -> tuple[Wire, ClusterCalls, ClusterCalls]:
     wire.nodes["a"]._bus.peers.add("b")
     wire.nodes["b"]._bus.peers.add("a")
     return wire, a, b
+
+
+@pytest.fixture
+def logged():
+    """The events logged during the test."""
+    events: list[dict] = []
+    globalLogPublisher.addObserver(events.append)
+    yield events
+    globalLogPublisher.removeObserver(events.append)
+
+
+def failures(events: list[dict]) -> list[BaseException]:
+    return [e["log_failure"].value for e in events if e.get("log_failure") is not None]
 
 
 def outcome(d: Deferred) -> object:
@@ -237,3 +251,46 @@ def test_calls_fail_at_once_when_their_request_could_not_be_published() -> None:
     # While the bus fails, a new call does not even wait.
     assert str(outcome(a.call("b", "echo", b"")).value) == "the cluster's Redis is unavailable"
     assert clock.getDelayedCalls() == []
+
+
+def test_a_call_its_node_cannot_serve_fails_at_once_with_the_reason(logged) -> None:
+    clock = Clock()
+    wire, a, b = two_nodes(clock)
+
+    def broken(sender: str, payload: bytes):
+        raise KeyError("a bug on b")
+
+    later: Deferred = Deferred()
+    b.serve("broken", broken)
+    b.serve("later", lambda sender, payload: later)
+    unknown = a.call("b", "missing", b"")
+    raised = a.call("b", "broken", b"")
+    failed_later = a.call("b", "later", b"")
+    wire.deliver()  # the requests reach b, which answers two of them at once
+    later.errback(ValueError("a bug on b, later"))
+    wire.deliver()  # b's answers reach a, long before their 5 s
+    outcomes = [outcome(call) for call in (unknown, raised, failed_later)]
+    assert all(failure.check(CallFailed) for failure in outcomes)
+    assert [str(failure.value) for failure in outcomes] == [
+        "node b has no service 'missing'",
+        "node b failed serving 'broken'",
+        "node b failed serving 'later'",
+    ]
+    assert clock.getDelayedCalls() == []  # no call waits for its timeout
+    # What failed stays in b's log; the caller learns only that it did.
+    assert [type(error) for error in failures(logged)] == [KeyError, ValueError]
+
+
+def test_a_one_way_message_its_node_cannot_serve_is_answered_by_nothing(logged) -> None:
+    clock = Clock()
+    wire, a, b = two_nodes(clock)
+
+    def broken(sender: str, payload: bytes):
+        raise KeyError("a bug on b")
+
+    b.serve("broken", broken)
+    a.tell("b", "broken", b"")
+    a.tell("b", "missing", b"")
+    assert wire.deliver() == 2
+    assert wire.queued == []  # nothing goes back
+    assert [type(error) for error in failures(logged)] == [KeyError]

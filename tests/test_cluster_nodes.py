@@ -9,14 +9,22 @@ import dataclasses
 import pytest
 import pytest_twisted
 from conftest import make_config
-from redis_fixtures import flush
+from redis_fixtures import flush, set_value
 from twisted.internet import reactor
 from twisted.internet.defer import Deferred
 from twisted.internet.task import deferLater
 from twisted.logger import LogLevel, formatEvent, globalLogPublisher
 
 from nakama_rt.app import NakamaRT
-from nakama_rt.cluster.nodes import NodeNameTaken
+from nakama_rt.cluster.bus import PROTOCOL
+from nakama_rt.cluster.nodes import (
+    NodeNameTaken,
+    NodeWatch,
+    ProtocolMismatch,
+    holder_pid,
+    holder_protocol,
+)
+from nakama_rt.service import database_failure
 
 
 def node(tmp_path, url: str, name: str, ttl: int = 10) -> NakamaRT:
@@ -111,3 +119,61 @@ async def test_a_node_on_sqlite_says_other_machines_need_postgresql(tmp_path, re
         "same --data-dir, share it; nodes on other machines need PostgreSQL "
         "(--database postgresql://...)"
     ]
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_node_will_not_join_live_nodes_of_another_protocol(tmp_path, redis_url) -> None:
+    old, new = node(tmp_path, redis_url, "old"), node(tmp_path / "2", redis_url, "new")
+    await old.start()
+    try:
+        await deferLater(reactor, 0.2, lambda: None)  # past its first heartbeat
+        # "old" as a node from before nodes said their protocol holds its key.
+        set_value(redis_url, "nakama-rt:node:old", "0e0c-uuid pid 4242")
+        with pytest.raises(ProtocolMismatch) as refused:
+            await new.open()
+        assert str(refused.value) == (
+            f"node 'new' speaks cluster protocol {PROTOCOL}, but live nodes speak another: "
+            "old (1); every node of a cluster must run the same nakama-rt (stop the others "
+            "first, or join another cluster)"
+        )
+        # twistd says it as it is, not as a database failure.
+        assert database_failure(new.config, refused.value) == str(refused.value)
+        assert new.redis is None
+        assert await live(old) == ["old"]  # the name it took is given back
+    finally:
+        await new.storage.stop()
+        await old.stop()
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_live_node_of_another_protocol_is_logged_once(tmp_path, redis_url) -> None:
+    a, b = node(tmp_path, redis_url, "a"), node(tmp_path, redis_url, "b")
+    await a.start()
+    await b.start()
+    events: list[dict] = []
+    globalLogPublisher.addObserver(events.append)
+    try:
+        await deferLater(reactor, 0.2, lambda: None)  # past their first heartbeats
+        # b was replaced by a node of a version that joins without asking.
+        set_value(redis_url, "nakama-rt:node:b", f"0e0c-uuid protocol {PROTOCOL + 1} pid 1")
+        died: list[str] = []
+        watch = NodeWatch(a.membership, lambda: {"b"}, died.append, reactor)
+        for _ in range(2):
+            await watch._check()
+    finally:
+        globalLogPublisher.removeObserver(events.append)
+        await b.stop()
+        await a.stop()
+    errors = [formatEvent(e) for e in events if e["log_level"] == LogLevel.error]
+    assert errors == [
+        f"cluster node b speaks protocol {PROTOCOL + 1}, this one {PROTOCOL}: neither can "
+        "read what the other sends (run one nakama-rt version across the cluster)"
+    ]
+    assert died == []  # it is live: not dead
+
+
+def test_a_node_key_says_its_protocol_and_process() -> None:
+    assert holder_protocol(b"uuid protocol 7 pid 12") == 7
+    assert holder_pid(b"uuid protocol 7 pid 12") == 12
+    assert holder_protocol(b"uuid pid 12") == 1  # before nodes said
+    assert holder_protocol(b"uuid protocol x pid 12") == 1

@@ -3,8 +3,6 @@ node writes to its sockets as they are (no decoding, no second encoding)."""
 
 from __future__ import annotations
 
-import orjson
-
 from nakama_rt.cluster.router import TO_STREAM, ClusterRouter, Forwarded, _body
 from nakama_rt.wire.codec import Format, OutgoingEnvelope, encode
 from nakama_rt.wire.proto import api_pb2, realtime_pb2
@@ -189,15 +187,3 @@ def test_a_forwarded_envelope_whose_sizes_lie_is_refused() -> None:
     for header in (b'[["s"],"x",3,0]\n12', b'[["s"],"x",0,0]\n', b'[["s"],"x",3]\n12'):
         with pytest.raises(ValueError):
             router.received(TO_STREAM, "a", header)
-
-
-def test_a_body_from_a_node_of_the_previous_version_is_understood() -> None:
-    """It had no JSON size: protobuf, then the JSON when its node wrote it."""
-    protobuf = encode(Format.PROTOBUF, chat_message())
-    json = encode(Format.JSON, chat_message())
-    for rest, sent_json in ((json, json), (b"", None)):
-        header = orjson.dumps([["s1"], "channel_message", len(protobuf)])
-        there = received(header + b"\n" + protobuf + rest)
-        assert there.encoded(Format.PROTOBUF) == protobuf
-        assert there.encoded(Format.JSON) == sent_json
-        assert there.payload(Format.JSON) == json

@@ -29,6 +29,13 @@ from twisted.python.failure import Failure
 from nakama_rt.cluster.redis import RedisConnection, subscribe
 from nakama_rt.logs import Logger
 
+#: The version of what nodes send each other: a node reads only its own, so one that
+#: changes the shape of a message (or adds a kind) takes the next number, and a node
+#: refuses to join a cluster whose live nodes have another (``cluster/nodes.py``).
+#: 2: a forwarded envelope's header has its JSON size; a request that could not be
+#: served is answered (``calls.FAILED``).
+PROTOCOL = 2
+
 _LENGTH = struct.Struct(">I")
 #: The least time between two PUBLISH to one channel, in seconds: an idle bus sends at
 #: the end of the turn, a busy one gathers what comes meanwhile into the next PUBLISH.

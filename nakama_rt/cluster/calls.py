@@ -4,8 +4,10 @@ A call is a request message to the node's channel and an answer message back, ma
 by a number; one that gets no answer within ``timeout`` seconds fails with
 :class:`~nakama_rt.core.remote.CallFailed` (the node too busy, or gone), never hangs;
 one whose request could not be published (Redis away) fails at once, as does any
-call while the bus's last PUBLISH failed. A node is callable while it is a peer of the
-bus (heard from, and not found dead since); calling another fails at once with
+call while the bus's last PUBLISH failed, and one the other node could not serve (no
+such service there, or its handler raised: logged there) as soon as that node says
+so. A node is callable while it is a peer of the bus (heard from, and not found dead
+since); calling another fails at once with
 :class:`~nakama_rt.core.remote.NodeUnavailable`.
 """
 
@@ -26,6 +28,7 @@ from nakama_rt.logs import Logger
 #: Message kinds on the bus.
 REQUEST = b"Q"
 ANSWER = b"A"
+FAILED = b"F"  # the answer of a request its node could not serve
 ONE_WAY = b"O"
 
 #: Seconds a call waits for its answer.
@@ -110,26 +113,31 @@ class ClusterCalls:
 
     def received(self, kind: bytes, sender: str, body: bytes) -> bool:
         """Serve a request, or settle a call with its answer; False when it is neither."""
-        if kind not in (REQUEST, ANSWER, ONE_WAY):
+        if kind not in (REQUEST, ANSWER, FAILED, ONE_WAY):
             return False
         header, _, payload = body.partition(b"\n")
-        number_text, _, service = header.partition(b" ")
+        number_text, _, service_name = header.partition(b" ")
         number = int(number_text)
-        if kind == ANSWER:
+        if kind in (ANSWER, FAILED):
             waiting = self._waiting.pop(number, None)
             if waiting is not None:  # else it timed out already
                 waiting[2].cancel()
-                waiting[1].callback(payload)
+                if kind == ANSWER:
+                    waiting[1].callback(payload)
+                else:
+                    waiting[1].errback(CallFailed(payload.decode(errors="replace")))
             return True
-        handler = self._services.get(service.decode())
+        service = service_name.decode()
+        handler = self._services.get(service)
         if handler is None:
             self.log.warn(
                 "node {sender} called unknown service {service!r}", sender=sender, service=service
             )
+            self._refuse(kind, sender, number, f"node {self.node} has no service {service!r}")
             return True
         served: Deferred[Any] = maybeDeferred(handler, sender, payload)
         served.addCallback(self._answer, sender, number, kind == REQUEST)
-        served.addErrback(self._serve_failed, sender, service)
+        served.addErrback(self._serve_failed, kind, sender, number, service)
         return True
 
     def _answer(self, served: Served, sender: str, number: int, answers: bool) -> None:
@@ -139,10 +147,19 @@ class ClusterCalls:
         if then is not None:
             then()  # after the answer is queued: its events follow it
 
-    def _serve_failed(self, failure: Failure, sender: str, service: bytes) -> None:
+    def _serve_failed(
+        self, failure: Failure, kind: bytes, sender: str, number: int, service: str
+    ) -> None:
         self.log.failure(
             "serving {service!r} to node {sender} failed", failure, service=service, sender=sender
         )
+        # What failed is in this node's log; the caller learns only that it did.
+        self._refuse(kind, sender, number, f"node {self.node} failed serving {service!r}")
+
+    def _refuse(self, kind: bytes, sender: str, number: int, why: str) -> None:
+        """Tell the caller of a request that it failed (a one-way message has none)."""
+        if kind == REQUEST:
+            self._bus.send(sender, FAILED, _header(number, "") + why.encode())
 
 
 def _header(number: int, service: str) -> bytes:

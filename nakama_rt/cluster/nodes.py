@@ -1,7 +1,9 @@
 """Which nodes are in the cluster: each holds a key in Redis with a time to live.
 
 A node joins by creating ``nakama-rt:node:<name>`` (refused while a live node holds that
-name) and renews it every third of ``cluster.node_ttl_sec``. One that stops cleanly
+name, or while live nodes speak another version of the messages between nodes:
+:data:`~nakama_rt.cluster.bus.PROTOCOL`, in each key's value) and renews it every third
+of ``cluster.node_ttl_sec``. One that stops cleanly
 deletes it; one that is killed drops out of :meth:`NodeMembership.live_nodes` when the key
 expires. A renewal after Redis lost the key (a Redis restart) writes it again, so the
 cluster converges without restarting its nodes.
@@ -22,6 +24,7 @@ from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IReactorTime
 from twisted.python.failure import Failure
 
+from nakama_rt.cluster.bus import PROTOCOL
 from nakama_rt.cluster.redis import RedisConnection
 from nakama_rt.logs import Logger
 
@@ -34,10 +37,31 @@ class NodeNameTaken(Exception):
     """Another live node of the cluster has this node's name."""
 
 
+class ProtocolMismatch(Exception):
+    """Live nodes of the cluster speak another version of the messages between nodes
+    (another nakama-rt): neither could read what the other sends."""
+
+
 def holder_pid(token: bytes) -> int | None:
-    """The process id in a node key's value (``<uuid> pid <pid>``), if it has one."""
+    """The process id in a node key's value (``<uuid> protocol <n> pid <pid>``), if it
+    has one."""
     _, sep, pid = token.rpartition(b" pid ")
     return int(pid) if sep and pid.isdigit() else None
+
+
+def holder_protocol(token: bytes) -> int:
+    """The :data:`~nakama_rt.cluster.bus.PROTOCOL` a node key's holder speaks; 1 for a
+    node from before nodes said (``<uuid> pid <pid>``)."""
+    _, sep, rest = token.partition(b" protocol ")
+    number = rest.partition(b" ")[0]
+    return int(number) if sep and number.isdigit() else 1
+
+
+def other_protocols(holders: dict[str, bytes]) -> dict[str, int]:
+    """The nodes among ``holders`` (name -> key value) that speak another protocol than
+    this one, with theirs."""
+    spoken = {name: holder_protocol(token) for name, token in holders.items()}
+    return {name: protocol for name, protocol in spoken.items() if protocol != PROTOCOL}
 
 
 async def evict_dead_holder(redis: RedisConnection, name: str, dead_pids: Collection[int]) -> bool:
@@ -67,12 +91,15 @@ class NodeMembership:
         self.name = name
         self._key = KEY_PREFIX + name.encode()
         self._ttl_ms = ttl_sec * 1000
-        #: Who holds the key: this process, not a node that took the name since.
-        self._token = f"{uuid.uuid4()} pid {os.getpid()}".encode()
+        #: Who holds the key: this process (not a node that took the name since),
+        #: speaking this version of the messages between nodes.
+        self._token = f"{uuid.uuid4()} protocol {PROTOCOL} pid {os.getpid()}".encode()
         self.renew_interval = ttl_sec / 3.0
 
     async def join(self) -> None:
-        """Take the name; raise :class:`NodeNameTaken` while another live node has it."""
+        """Take the name; raise :class:`NodeNameTaken` while another live node has it,
+        :class:`ProtocolMismatch` (giving it back) while live nodes speak another
+        protocol."""
         taken = await self._redis.set(
             self._key, self._token, pexpire=self._ttl_ms, only_if_not_exists=True
         )
@@ -80,6 +107,16 @@ class NodeMembership:
             raise NodeNameTaken(
                 f"node name {self.name!r} is already live in the cluster "
                 "(give each node its own --node name)"
+            )
+        others = await self.live_holders()
+        others.pop(self.name, None)
+        if strangers := other_protocols(others):
+            await self._redis.delete(self._key)
+            spoken = ", ".join(f"{name} ({n})" for name, n in sorted(strangers.items()))
+            raise ProtocolMismatch(
+                f"node {self.name!r} speaks cluster protocol {PROTOCOL}, but live nodes "
+                f"speak another: {spoken}; every node of a cluster must run the same "
+                "nakama-rt (stop the others first, or join another cluster)"
             )
         await self._redis.sadd(MEMBERS, self.name.encode())
 
@@ -106,14 +143,19 @@ class NodeMembership:
 
     async def live_nodes(self) -> list[str]:
         """The names of the nodes alive now, sorted; forgets the dead ones."""
+        return sorted(await self.live_holders())
+
+    async def live_holders(self) -> dict[str, bytes]:
+        """The nodes alive now, each with its key's value; forgets the dead ones."""
         names: list[bytes] = sorted((await self._redis.smembers(MEMBERS)) or ())
         if not names:
-            return []
+            return {}
         holders = await self._redis.mget([KEY_PREFIX + name for name in names])
         dead = [name for name, holder in zip(names, holders, strict=True) if holder is None]
         if dead:
             await self._redis.srem(MEMBERS, *dead)
-        return [name.decode() for name, holder in zip(names, holders, strict=True) if holder]
+        pairs = zip(names, holders, strict=True)
+        return {name.decode(): holder for name, holder in pairs if holder is not None}
 
 
 class HeartbeatService(TimerService):
@@ -126,7 +168,9 @@ class HeartbeatService(TimerService):
 
 class NodeWatch(TimerService):
     """Every renewal interval, tells ``on_dead`` each node that ``known`` still names
-    but the cluster no longer lists (it died and its name expired)."""
+    but the cluster no longer lists (it died and its name expired); and logs, once
+    each, an error for a live node that speaks another protocol (one of a version that
+    joined without asking, whose messages this node cannot read, nor it ours)."""
 
     def __init__(
         self,
@@ -140,16 +184,31 @@ class NodeWatch(TimerService):
         self._membership = membership
         self._known = known
         self._on_dead = on_dead
+        #: The nodes of another protocol logged already.
+        self._strangers: set[str] = set()
 
     def _check(self) -> Deferred[None]:
         return Deferred.fromCoroutine(self._check_now())
 
     async def _check_now(self) -> None:
         try:
-            live = set(await self._membership.live_nodes())
+            holders = await self._membership.live_holders()
         except Exception as error:
             NodeMembership.log.warn("cluster node check failed: {why}", why=error)
             return
+        self._strangers.intersection_update(holders)  # those gone may come back
+        for node, protocol in sorted(other_protocols(holders).items()):
+            if node not in self._strangers:
+                self._strangers.add(node)
+                NodeMembership.log.error(
+                    "cluster node {node} speaks protocol {protocol}, this one {ours}: "
+                    "neither can read what the other sends (run one nakama-rt version "
+                    "across the cluster)",
+                    node=node,
+                    protocol=protocol,
+                    ours=PROTOCOL,
+                )
+        live = set(holders)
         for node in sorted(self._known() - live):
             NodeMembership.log.info("cluster node {node} is gone", node=node)
             self._on_dead(node)

@@ -145,9 +145,7 @@ class ClusterRouter:
         if kind not in (TO_STREAM, TO_SESSIONS):
             return False
         header, _, data = body.partition(b"\n")
-        target, message_type, protobuf_size, *newer = orjson.loads(header)
-        # A node of the previous version sends no JSON size: the rest is its JSON.
-        json_size = newer[0] if newer else len(data) - protobuf_size
+        target, message_type, protobuf_size, json_size = orjson.loads(header)
         if (
             min(protobuf_size, json_size) < 0
             or protobuf_size + json_size != len(data)
