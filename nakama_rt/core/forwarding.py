@@ -162,9 +162,7 @@ def _serve(
 ) -> Served | Deferred:
     """Run a request another node forwarded here; its answer, encoded."""
     header, _, body = payload.partition(b"\n")
-    # (a node of the version before sends no held stream)
-    message, who, *held_stream = orjson.loads(header)
-    rejoined = held_stream[0] if held_stream else None
+    message, who, rejoined = orjson.loads(header)
     session_id, user_id, username, fmt, vars_, lang, expiry, ip, port = who
     requester = Requester(session_id, user_id, username, Format(fmt), vars_, lang, expiry, ip, port)
     handler = handlers.get(message)
