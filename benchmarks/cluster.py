@@ -11,8 +11,9 @@ spread over all of them (each socket on the next node); ``groups``, the same nod
 each room or match on one node. Work per server CPU-second sums the nodes' CPU and
 the Redis server's (when it runs here); each node's CPU is shown beside the single
 process's. The Redis commands, PUBLISH calls and bytes each way over the run (setup
-included) are divided by the deliveries. Layouts alternate within a run; the last
-line printed is one JSON object with every run.
+included) are divided by the deliveries, and Redis's own CPU over the run by its
+PUBLISH calls. Layouts alternate within a run; the last line printed is one JSON
+object with every run.
 """
 
 from __future__ import annotations
@@ -88,6 +89,7 @@ def run_layout(layout: str, args: argparse.Namespace, extra: list[str]) -> dict:
         if redis_here:
             pids.append(before["pid"])
         cpu_before = [cpu_seconds(s.pid) for s in servers]
+        redis_cpu_before = cpu_seconds(before["pid"]) if redis_here else 0.0
         spread = "groups" if layout == "groups" else "members"
         figures = load(args.scenario, [s.port for s in servers], pids, spread, extra)
         figures["node_cpu_s"] = [
@@ -104,6 +106,13 @@ def run_layout(layout: str, args: argparse.Namespace, extra: list[str]) -> dict:
                 "per_delivery": {k: round(v / received, 3) for k, v in moved.items()},
                 "counted_in_cpu": redis_here,
             }
+            if redis_here:
+                # Over the whole run, setup included, as the PUBLISH count is.
+                redis_cpu = cpu_seconds(after["pid"]) - redis_cpu_before
+                figures["redis"]["cpu_s"] = round(redis_cpu, 2)
+                if moved["publishes"]:
+                    per_publish = redis_cpu / moved["publishes"] * 1e6
+                    figures["redis"]["cpu_us_per_publish"] = round(per_publish, 1)
         return figures
     finally:
         for server in servers:
@@ -124,7 +133,12 @@ def summary(layout: str, figures: dict, single: dict | None) -> str:
     if per and single and single.get("per_cpu_second"):
         line += f"  ({per / single['per_cpu_second']:.2f}x single)"
     if "redis" in figures:
-        line += f"  Redis per delivery {figures['redis']['per_delivery']}"
+        redis = figures["redis"]
+        line += f"  Redis per delivery {redis['per_delivery']}"
+        if "cpu_s" in redis:
+            line += f"  Redis CPU {redis['cpu_s']} s"
+        if "cpu_us_per_publish" in redis:
+            line += f" ({redis['cpu_us_per_publish']} us a PUBLISH)"
     return line
 
 

@@ -9,6 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parent.parent
 TINY = ["--workers", "1", "--warmup", "0.2", "--duration", "1", "--drain", "3"]
 
@@ -47,6 +49,10 @@ def test_two_nodes_spread_cost_redis_traffic_and_kept_rooms_none(redis_url) -> N
     sent = run["members"]["counts"]["sent"]
     assert spread["publishes"] - kept["publishes"] >= sent / 2
     assert spread["per_delivery"]["bytes_in"] > kept["per_delivery"]["bytes_in"]
+    # Redis runs here: its CPU over the run is read, and divided by its PUBLISH calls.
+    assert spread["counted_in_cpu"] and spread["cpu_s"] >= 0
+    per_publish = spread["cpu_s"] / spread["publishes"] * 1e6  # (its CPU is in clock ticks)
+    assert spread["cpu_us_per_publish"] == pytest.approx(per_publish, abs=0.1)
 
 
 def test_a_window_too_short_for_the_cpu_clock_prints_a_dash() -> None:
