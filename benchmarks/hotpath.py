@@ -253,11 +253,16 @@ class InProcessBus:
     def __init__(self, buses: list[ClusterBus]) -> None:
         self._buses = buses
 
-    def publish(self, channel: bytes, message: bytes) -> Deferred[object]:
+    def publish(self, channel: bytes, message: bytes) -> None:
         for bus in self._buses:
             if channel in (bus.channel(bus.node), bus.all_channel):
                 bus.deliver(channel, message)
-        return succeed(1)
+
+    def ping(self) -> Deferred[object]:
+        return succeed(b"PONG")
+
+    def on_lost(self, listener: object) -> None:
+        pass  # nothing between the buses to lose
 
 
 def two_node_match_scenario(fmt: Format, players: int = 4):

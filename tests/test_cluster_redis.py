@@ -3,6 +3,8 @@ errors, pub/sub, a Redis that goes away and comes back, and what is not Redis.""
 
 from __future__ import annotations
 
+import socket
+
 import pytest
 import pytest_twisted
 from redis_fixtures import drop_connections
@@ -95,9 +97,17 @@ async def test_what_is_published_reaches_the_subscriber_in_order(redis_url) -> N
     redis = await connect(redis_url, reactor)
     try:
         for i in range(100):
-            assert await redis.publish(b"one" if i % 2 else b"two", b"%d" % i) == 1
+            redis.publish(b"one" if i % 2 else b"two", b"%d" % i)
+            if i == 50:
+                # A command between PUBLISH commands gets its own reply: they get none.
+                assert await redis.execute(b"ECHO", b"between") == b"between"
+        assert await redis.ping() == b"PONG"  # Redis ran every PUBLISH before it
         await wait_until(lambda: len(received) == 100)
         assert received == [(b"one" if i % 2 else b"two", b"%d" % i) for i in range(100)]
+        assert redis._current is not None and not redis._current._waiting
+        # Nothing holds a small command back (Nagle) for an acknowledgement.
+        handle = redis._current.transport.getHandle()
+        assert handle.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY)
     finally:
         await redis.disconnect()
         await subscriber.disconnect()
@@ -112,6 +122,8 @@ async def test_while_redis_is_away_commands_fail_at_once_and_come_back(redis_url
     subscriber = await subscribe(redis_url, reactor, [b"ch"], lambda c, m: received.append(m))
     redis = await connect(redis_url, reactor)
     back: list[str] = []
+    lost: list[str] = []
+    redis.on_lost(lost.append)
     redis.on_reconnect(lambda: back.append("commands"))
     subscriber.on_reconnect(lambda: back.append("subscriber"))
     try:
@@ -123,9 +135,12 @@ async def test_while_redis_is_away_commands_fail_at_once_and_come_back(redis_url
         await wait_until(lambda: not redis.connected)
         with pytest.raises(ClusterUnavailable, match="is not connected"):
             await redis.get(b"k")
+        with pytest.raises(ClusterUnavailable, match="is not connected"):
+            redis.publish(b"ch", b"meanwhile")  # at once: nothing to wait for
+        assert lost == [f"Redis connection lost ({redis_url})"]
         await wait_until(lambda: sorted(back) == ["commands", "subscriber"])
         assert redis.connected and subscriber.connected
-        assert await redis.publish(b"ch", b"after") == 1
+        redis.publish(b"ch", b"after")
         await wait_until(lambda: received == [b"after"])
     finally:
         await redis.disconnect()

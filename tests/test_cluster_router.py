@@ -56,9 +56,14 @@ def test_a_busy_channel_gathers_messages_into_one_publish() -> None:
         def __init__(self) -> None:
             self.published: list[tuple[float, bytes, int]] = []
 
-        def publish(self, channel: bytes, batch: bytes):
+        def publish(self, channel: bytes, batch: bytes) -> None:
             self.published.append((clock.seconds(), channel, len(split(batch))))
-            return succeed(1)
+
+        def ping(self):
+            return succeed(b"PONG")
+
+        def on_lost(self, listener) -> None:
+            pass
 
     clock = Clock()
     bus = ClusterBus("a", clock)
@@ -78,31 +83,97 @@ def test_a_busy_channel_gathers_messages_into_one_publish() -> None:
 
 
 def test_a_stopping_bus_publishes_what_waits_and_waits_for_its_answer_a_while() -> None:
-    """Its goodbye must leave before the connection closes; a Redis that does not
-    answer holds the stop one STOP_WAIT at most."""
+    """Its goodbye must leave before the connection closes: the stop waits for a PING
+    sent after it (PUBLISH gets no reply), one STOP_WAIT at most from a silent Redis."""
     from twisted.internet.defer import Deferred, ensureDeferred
     from twisted.internet.task import Clock
 
     from nakama_rt.cluster.bus import STOP_WAIT, ClusterBus
 
-    class Silent:
-        def __init__(self) -> None:
-            self.published: list[bytes] = []
+    class Slow:
+        def __init__(self, answers: bool) -> None:
+            self.sent: list[bytes] = []
+            self.pong: Deferred[object] = Deferred()
+            self.answers = answers
 
-        def publish(self, channel: bytes, batch: bytes) -> Deferred[object]:
-            self.published.append(channel)
-            return Deferred()  # never answered
+        def publish(self, channel: bytes, batch: bytes) -> None:
+            self.sent.append(channel)
+
+        def ping(self) -> Deferred[object]:
+            self.sent.append(b"PING")
+            if self.answers:
+                clock.callLater(0.1, self.pong.callback, b"PONG")
+            return self.pong
+
+        def on_lost(self, listener) -> None:
+            pass
+
+    for answers, waited in ((True, 0.1), (False, STOP_WAIT)):
+        clock = Clock()
+        bus = ClusterBus("a", clock)
+        publisher = Slow(answers)
+        bus.attach(publisher, lambda kind, sender, body: None)
+        bus.send("b", b"B", b"")
+        stopped = ensureDeferred(bus.stop())
+        assert publisher.sent == [bus.channel("b"), b"PING"]  # at once, not next turn
+        clock.advance(waited - 0.01)
+        assert not stopped.called
+        clock.advance(0.01)
+        assert stopped.called
+
+
+def test_a_lost_connection_fails_what_was_published_and_a_refused_publish_fails() -> None:
+    """A PUBLISH gets no answer: a connection that goes may have taken some with it,
+    so every channel published to is told of a failure (the calls waiting fail at
+    once), as is one that could not be sent; the next that is sent ends the failing."""
+    from twisted.internet.task import Clock
+
+    from nakama_rt.cluster.bus import ClusterBus
+    from nakama_rt.cluster.redis import ClusterUnavailable
+
+    class Flaky:
+        def __init__(self) -> None:
+            self.up = True
+            self.lost: list = []
+
+        def publish(self, channel: bytes, batch: bytes) -> None:
+            if not self.up:
+                raise ClusterUnavailable("cluster Redis redis://x is not connected")
+
+        def ping(self):
+            raise AssertionError("not stopping")
+
+        def on_lost(self, listener) -> None:
+            self.lost.append(listener)
 
     clock = Clock()
     bus = ClusterBus("a", clock)
-    publisher = Silent()
+    publisher = Flaky()
+    told: list[tuple[bytes, str]] = []
+    bus.on_publish_failure(lambda channel, failure: told.append((channel, str(failure.value))))
     bus.attach(publisher, lambda kind, sender, body: None)
-    bus.send("b", b"B", b"")
-    stopped = ensureDeferred(bus.stop())
-    assert publisher.published == [bus.channel("b")]  # sent at once, not next turn
-    assert not stopped.called
-    clock.advance(STOP_WAIT)
-    assert stopped.called
+    bus.send("b", b"X", b"1")
+    bus.send("c", b"X", b"2")
+    clock.advance(0)
+    assert not bus.failing and told == []
+    for listener in publisher.lost:  # the connection went
+        listener("Redis connection lost (redis://x)")
+    assert bus.failing
+    assert sorted(told) == [
+        (bus.channel("b"), "Redis connection lost (redis://x)"),
+        (bus.channel("c"), "Redis connection lost (redis://x)"),
+    ]
+    told.clear()
+    publisher.up = False
+    clock.advance(1)
+    bus.send("b", b"X", b"3")
+    clock.advance(0)
+    assert told == [(bus.channel("b"), "cluster Redis redis://x is not connected")]
+    publisher.up = True
+    clock.advance(1)
+    bus.send("b", b"X", b"4")
+    clock.advance(0)
+    assert not bus.failing
 
 
 def _envelopes_another_node_may_get() -> list[realtime_pb2.Envelope]:

@@ -22,11 +22,11 @@ from collections.abc import Callable
 from typing import Protocol
 
 from twisted.internet import defer
-from twisted.internet.defer import Deferred, DeferredList
+from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IDelayedCall, IReactorTCP, IReactorTime
 from twisted.python.failure import Failure
 
-from nakama_rt.cluster.redis import RedisConnection, subscribe
+from nakama_rt.cluster.redis import ClusterUnavailable, RedisConnection, subscribe
 from nakama_rt.logs import Logger
 
 #: The version of what nodes send each other: a node reads only its own, so one that
@@ -40,7 +40,7 @@ _LENGTH = struct.Struct(">I")
 #: The least time between two PUBLISH to one channel, in seconds: an idle bus sends at
 #: the end of the turn, a busy one gathers what comes meanwhile into the next PUBLISH.
 PUBLISH_GAP = 0.002
-#: Seconds a stopping bus waits for Redis to answer its last PUBLISH commands.
+#: Seconds a stopping bus waits for Redis to have run its last PUBLISH commands.
 STOP_WAIT = 1.0
 
 #: Called with (kind, sender, body) for every message another node sent here.
@@ -51,7 +51,17 @@ class Publisher(Protocol):
     """What the bus publishes with: the cluster's Redis connection, or an in-process
     stand-in (the tests and ``benchmarks/hotpath.py``)."""
 
-    def publish(self, channel: bytes, message: bytes) -> Deferred[object]: ...
+    def publish(self, channel: bytes, message: bytes) -> None:
+        """Send, answered by nothing; ClusterUnavailable when it cannot be sent."""
+        ...
+
+    def ping(self) -> Deferred[object]:
+        """Answered once what was published before has been."""
+        ...
+
+    def on_lost(self, listener: Callable[[str], None]) -> None:
+        """Have ``listener`` told why, when what was published may have been lost."""
+        ...
 
 
 def split(batch: bytes) -> list[tuple[bytes, str, bytes]]:
@@ -88,8 +98,6 @@ class ClusterBus:
         self._clock = clock
         self._pending: dict[bytes, list[bytes]] = {}
         self._flush_call: IDelayedCall | None = None
-        #: The PUBLISH commands Redis has not answered yet.
-        self._unanswered: set[Deferred[object]] = set()
         #: Each node's own channel, by name.
         self._channels: dict[str, bytes] = {}
         #: When each channel was last published to.
@@ -132,11 +140,13 @@ class ClusterBus:
         self.attach(publisher, receiver)
 
     def attach(self, publisher: Publisher, receiver: Receiver) -> None:
-        """Publish with ``publisher`` from now on (what waits goes this turn), and hand
+        """Publish with ``publisher`` from now on (what waits goes this turn; when it
+        loses what it sent, every channel's failure listeners hear of it), and hand
         the messages of every batch given to :meth:`deliver` to ``receiver``.
         :meth:`listen` calls it once subscribed."""
         self._publisher = publisher
         self._receiver = receiver
+        publisher.on_lost(self._connection_lost)
         if self._pending and self._flush_call is None:
             self._flush_call = self._clock.callLater(0, self._flush)
 
@@ -202,14 +212,12 @@ class ClusterBus:
                 continue
             last[channel] = now
             self.published += 1
-            publishing = self._publisher.publish(channel, b"".join(messages))
-            self._unanswered.add(publishing)
-            publishing.addCallbacks(
-                self._published,
-                self._publish_failed,
-                callbackArgs=(publishing,),
-                errbackArgs=(channel, publishing),
-            )
+            try:
+                self._publisher.publish(channel, b"".join(messages))
+            except ClusterUnavailable as error:
+                self._publish_failed(channel, Failure(error))
+            else:
+                self._failing = False
         self._pending = held
         if due is not None:
             self._flush_call = self._clock.callLater(due, self._flush)
@@ -223,10 +231,14 @@ class ClusterBus:
         """Whether the last PUBLISH failed (Redis away)."""
         return self._failing
 
-    def _publish_failed(
-        self, failure: Failure, channel: bytes, publishing: Deferred[object]
-    ) -> None:
-        self._unanswered.discard(publishing)
+    def _connection_lost(self, why: str) -> None:
+        """What was published on the connection may be lost: as if each channel's
+        last PUBLISH had failed."""
+        failure = Failure(ClusterUnavailable(why))
+        for channel in list(self._last_publish):
+            self._publish_failed(channel, failure)
+
+    def _publish_failed(self, channel: bytes, failure: Failure) -> None:
         for listener in self._failure_listeners:
             listener(channel, failure)
         # Once per outage, not once per message.
@@ -239,28 +251,25 @@ class ClusterBus:
                 why=failure.getErrorMessage(),
             )
 
-    def _published(self, result: object, publishing: Deferred[object]) -> object:
-        self._unanswered.discard(publishing)
-        self._failing = False
-        return result
-
     async def stop(self) -> None:
-        """Publish what waits (a goodbye, the last leaves) and let Redis answer it, for
-        at most :data:`STOP_WAIT` seconds (Redis may be away), then unsubscribe."""
+        """Publish what waits (a goodbye, the last leaves) and wait until Redis has run
+        it, for at most :data:`STOP_WAIT` seconds (Redis may be away), then
+        unsubscribe."""
         if self._flush_call is not None and self._flush_call.active():
             self._flush_call.cancel()
         self._flush_call = None
         if self._pending:
             self._flush(everything=True)
-        if self._unanswered:
-            settled = DeferredList(list(self._unanswered), consumeErrors=True)
+        if self._publisher is not None and self.published and not self._failing:
             try:
-                await settled.addTimeout(STOP_WAIT, self._clock)
+                await self._publisher.ping().addTimeout(STOP_WAIT, self._clock)
             except defer.TimeoutError:
                 self.log.warn(
                     "cluster Redis did not answer the last publishes in {wait:g} s",
                     wait=STOP_WAIT,
                 )
+            except ClusterUnavailable:
+                pass  # gone meanwhile: said once already, or the caller's to say
         self.log.info(
             "cluster bus of node {node}: {messages} messages sent in {published} publishes",
             node=self.node,
