@@ -41,6 +41,9 @@ on its hot paths, and an application embedding the server on another reactor cou
 join a cluster. With txredisapi, the second node of the cluster benchmark
 (``benchmarks/cluster.py chat``, rooms spread over two nodes) ran at 0.55x one
 process; with this client at 0.65x, its p99 from 11 ms down to 4.5 ms (README).
+Since its PUBLISH goes without a reply, this client spends 2.9 to 3.1 us a message in
+that benchmark (each burst then waits for one PING), against 5.5 to 6.0 us before,
+three runs each on 2026-12-07; Redis 1.3 against 1.1 us (the extra command).
 """
 
 from __future__ import annotations
