@@ -153,17 +153,28 @@ class _NotRedis(Protocol):
         self.transport.write(b"HTTP/1.1 400 Bad Request\r\n\r\n")
 
 
+class _NoClientReply(Protocol):
+    """A Redis (or a proxy) that refuses CLIENT: its PUBLISH would be answered."""
+
+    def dataReceived(self, data: bytes) -> None:  # noqa: N802
+        assert self.transport is not None
+        if data.startswith(b"*3\r\n$6\r\nCLIENT\r\n"):
+            self.transport.write(b"-ERR unknown command 'CLIENT'\r\n")
+
+
 @pytest_twisted.ensureDeferred
-async def test_a_server_that_is_not_redis_fails_the_command_and_closes() -> None:
-    port = reactor.listenTCP(0, Factory.forProtocol(_NotRedis), interface="127.0.0.1")
-    url = f"redis://127.0.0.1:{port.getHost().port}/0"
-    redis = await connect(url, reactor)
-    try:
-        with pytest.raises(ClusterUnavailable, match="Redis protocol error"):
-            await redis.get(b"k")
-    finally:
-        await redis.disconnect()
-        await port.stopListening()
+async def test_a_server_that_is_not_redis_is_refused_at_connect() -> None:
+    for server, reason in (
+        (_NotRedis, "Redis protocol error"),
+        (_NoClientReply, "unknown command 'CLIENT'"),
+    ):
+        port = reactor.listenTCP(0, Factory.forProtocol(server), interface="127.0.0.1")
+        url = f"redis://127.0.0.1:{port.getHost().port}/0"
+        try:
+            with pytest.raises(ClusterUnavailable, match=f"cluster {url}: .*{reason}"):
+                await connect(url, reactor)
+        finally:
+            await port.stopListening()
 
 
 class socket_nobody_listens_on:  # noqa: N801 (a context manager, read as a phrase)

@@ -15,7 +15,8 @@ every 2 ms between two processes, 2026-12-07); the spread layouts of
 ``benchmarks/cluster.py`` did 1.04x (match) and 1.05x (chat) the work per CPU-second
 without it (medians of 4 alternating runs, each run won). A stopping bus waits for a
 PING instead, and a lost connection is told to :meth:`RedisConnection.on_lost`'s
-listeners, since no PUBLISH fails with it now. Connections go with ``TCP_NODELAY``, as
+listeners, since no PUBLISH fails with it now. A Redis that refuses ``CLIENT REPLY``
+is refused at connect, with its reason. Connections go with ``TCP_NODELAY``, as
 hiredis' own client's do: without replies to carry the acknowledgements, Nagle held
 PUBLISH commands up to 40 ms.
 
@@ -221,14 +222,17 @@ class RedisConnection:
     def _made(self, connection: _Connection) -> None:
         self._newest = connection
 
-    def _connected(self, _: IProtocol) -> Deferred[Any] | None:
-        """Ready a new connection (its database, a subscriber's channels) before any
-        command goes on it. (``ClientService`` passes a proxy of it; the connection
-        itself is the one made last.)"""
+    def _connected(self, _: IProtocol) -> Deferred[Any]:
+        """Ready a new connection (``CLIENT REPLY`` taken, its database, a subscriber's
+        channels) before any command goes on it. (``ClientService`` passes a proxy of
+        it; the connection itself is the one made last.)"""
         connection = self._newest
         assert connection is not None  # made before it is readied
         connection.lost.addCallback(self._lost, connection)
-        steps: list[Deferred[Any]] = []
+        # A Redis that refuses CLIENT REPLY (before 3.2, or the command disabled) would
+        # answer PUBLISH commands after all, and their replies would be taken for
+        # others': such a connection is refused, with Redis's reason.
+        steps: list[Deferred[Any]] = [connection.execute(b"CLIENT", b"REPLY", b"ON")]
         if self._database:
             steps.append(connection.execute(b"SELECT", self._database))
         if self._prepare is not None and (step := self._prepare(connection)) is not None:
@@ -250,9 +254,6 @@ class RedisConnection:
             connection.transport.loseConnection()
             return failure
 
-        if not steps:
-            ready(None)
-            return None
         return gatherResults(steps, consumeErrors=True).addCallbacks(ready, refused)
 
     def _lost(self, _: object, connection: _Connection) -> None:
