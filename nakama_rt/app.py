@@ -273,9 +273,11 @@ class NakamaRT:
         LeaseService(
             self.cluster.tickets, self.redis, self.config.matchmaker.interval_sec, self.reactor
         ).setServiceParent(self.timers)
-        NodeWatch(
+        watch = NodeWatch(
             membership, self.cluster.known_nodes, self.cluster.node_died, self.reactor
-        ).setServiceParent(self.timers)
+        )
+        watch.setServiceParent(self.timers)
+        self.redis.on_reconnect(watch.redis_back)
         self.log.info(
             "node {name} joined cluster {url}: {count} live ({nodes})",
             name=self.config.name,

@@ -98,11 +98,21 @@ class ClusterNode:
         if kind == BYE:
             self.node_died(sender)
             return
-        if kind == HELLO and body == STARTED and sender in peers:
+        started = kind == HELLO and body == STARTED
+        if started and sender in peers:
             # A node of that name started again: what is held of it is its dead
             # predecessor's (a worker restarted before its name expired).
             self.node_died(sender)
+        unknown = sender not in peers
         peers.add(sender)
+        if unknown and not started:
+            # A node taken for dead (its name missing from Redis a while, as after a
+            # Redis restart), or whose hello this one missed: each side may have
+            # dropped what it held of the other. Ask it for all it holds (a hello to
+            # it alone), and tell it all this one holds.
+            self.bus.send(sender, HELLO, b"")
+            if kind != HELLO:
+                self._tell_all(sender)
         if kind == HELLO:
             self._tell_all(sender)
             return

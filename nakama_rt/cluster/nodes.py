@@ -90,6 +90,7 @@ class NodeMembership:
         self._redis = redis
         self.name = name
         self._key = KEY_PREFIX + name.encode()
+        self.ttl_sec = ttl_sec
         self._ttl_ms = ttl_sec * 1000
         #: Who holds the key: this process (not a node that took the name since),
         #: speaking this version of the messages between nodes.
@@ -186,6 +187,15 @@ class NodeWatch(TimerService):
         self._on_dead = on_dead
         #: The nodes of another protocol logged already.
         self._strangers: set[str] = set()
+        #: No node is found dead before then: see :meth:`redis_back`.
+        self._quiet_until = 0.0
+
+    def redis_back(self) -> None:
+        """Redis is back after it went away: a restarted one lost every node's name,
+        which each live node writes again at its next renewal. None is found dead
+        for one TTL, so that a live one is not taken for dead meanwhile (its
+        presences would leave everywhere, and come back only when it is heard)."""
+        self._quiet_until = self.clock.seconds() + self._membership.ttl_sec
 
     def _check(self) -> Deferred[None]:
         return Deferred.fromCoroutine(self._check_now())
@@ -208,6 +218,8 @@ class NodeWatch(TimerService):
                     protocol=protocol,
                     ours=PROTOCOL,
                 )
+        if self.clock.seconds() < self._quiet_until:
+            return
         live = set(holders)
         for node in sorted(self._known() - live):
             NodeMembership.log.info("cluster node {node} is gone", node=node)
