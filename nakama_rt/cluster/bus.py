@@ -33,7 +33,8 @@ from nakama_rt.logs import Logger
 #: changes the shape of a message (or adds a kind) takes the next number, and a node
 #: refuses to join a cluster whose live nodes have another (``cluster/nodes.py``).
 #: 2: a forwarded envelope's header has its JSON size; a request that could not be
-#: served is answered (``calls.FAILED``).
+#: served is answered (``calls.FAILED``). ``tests/test_cluster_protocol.py`` holds
+#: each number's message kinds (a shape changed within a kind it cannot see).
 PROTOCOL = 2
 
 _LENGTH = struct.Struct(">I")
