@@ -109,12 +109,11 @@ class ClusterNode:
             # A node taken for dead (its name missing from Redis a while, as after a
             # Redis restart), or whose hello this one missed: each side may have
             # dropped what it held of the other. Ask it for all it holds (a hello to
-            # it alone), and tell it all this one holds.
+            # it alone); it is told all this one holds below.
             self.bus.send(sender, HELLO, b"")
-            if kind != HELLO:
-                self._tell_all(sender)
-        if kind == HELLO:
+        if kind == HELLO or unknown:
             self._tell_all(sender)
+        if kind == HELLO:
             return
         if not (
             self.tracker.received(kind, sender, body)
