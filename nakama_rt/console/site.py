@@ -659,19 +659,24 @@ class ConsoleResource(Resource):
         local = back.startswith("/") and not back.startswith("//")
 
         def done(username: str | None) -> bytes:
-            # (the node that did it logged it; this one too when that was another)
-            if username is not None and node != self._nodes.node:
-                self.log.info(
+            if username is not None:
+                self._log_elsewhere(
+                    node,
                     "console: {operator} disconnected session {sid} ({username}) on {node}",
                     operator=operator.name,
                     sid=session_id,
                     username=username,
-                    node=node,
                 )
             return _see_other(request, (back if local else "/").encode())
 
         asked = self._nodes.ask(node, "disconnect", session_id=session_id, operator=operator.name)
         return asked.addCallbacks(done, self._node_failed, errbackArgs=(request, node))
+
+    def _log_elsewhere(self, node: str, text: str, **fields: object) -> None:
+        """Log an action that ran on ``node``, here too when that is another node (the
+        node that did it logged it already)."""
+        if node != self._nodes.node:
+            self.log.info(text, node=node, **fields)
 
     def _end_match(self, request: Request, operator: Operator) -> Answer:
         match_id = _arg(request, b"match_id")
@@ -686,14 +691,13 @@ class ConsoleResource(Resource):
         def done(ended: bool) -> bytes:
             if not ended:
                 return _text(request, 404, f"No such match on node {node}")
-            if node != self._nodes.node:  # (as a disconnect's)
-                self.log.info(
-                    "console: {operator} ended match {mid} (grace {grace} s) on {node}",
-                    operator=operator.name,
-                    mid=match_id,
-                    grace=grace,
-                    node=node,
-                )
+            self._log_elsewhere(
+                node,
+                "console: {operator} ended match {mid} (grace {grace} s) on {node}",
+                operator=operator.name,
+                mid=match_id,
+                grace=grace,
+            )
             return _see_other(request, b"/matches")
 
         asked = self._nodes.ask(
