@@ -26,6 +26,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from cluster import redis_info  # noqa: E402
 from wake_cost import runtime_ns  # noqa: E402
 
 from nakama_rt.cluster.bus import PUBLISH_GAP  # noqa: E402
@@ -78,11 +79,7 @@ def publisher(url: str, gap: float, messages: int) -> None:
 
 def redis_pid(url: str) -> int | None:
     """Redis's process id, if it runs on this machine."""
-    import redis  # the bench extra
-
-    client = redis.Redis.from_url(url)
-    pid = int(client.info("server")["process_id"])
-    client.close()
+    pid = redis_info(url)["pid"]
     return pid if Path(f"/proc/{pid}").exists() else None
 
 
