@@ -12,6 +12,7 @@ from twisted.internet import reactor
 from twisted.internet.defer import gatherResults
 from twisted.internet.protocol import Factory, Protocol
 from twisted.internet.task import deferLater
+from twisted.logger import globalLogPublisher
 
 from nakama_rt.cluster.redis import ClusterUnavailable, RedisError, connect, subscribe
 
@@ -175,6 +176,87 @@ async def test_a_server_that_is_not_redis_is_refused_at_connect() -> None:
                 await connect(url, reactor)
         finally:
             await port.stopListening()
+
+
+class _HangsUpWhenAsked(Protocol):
+    """Hangs up on the first command, as a Redis going away mid-handshake would."""
+
+    def dataReceived(self, data: bytes) -> None:  # noqa: N802
+        assert self.transport is not None
+        self.transport.loseConnection()
+
+
+class _StandIn(Protocol):
+    """Redis enough for a commands connection: the n-th connection made is answered as
+    ``plan[n]`` says ("ok" to everything, "hang up" at the first command)."""
+
+    def __init__(self, plan: list[str], made: list[_StandIn]) -> None:
+        self._how = plan[min(len(made), len(plan) - 1)]
+        made.append(self)
+
+    def dataReceived(self, data: bytes) -> None:  # noqa: N802
+        assert self.transport is not None
+        if self._how == "hang up":
+            self.transport.loseConnection()
+        else:
+            self.transport.write(b"+OK\r\n" * data.count(b"\r\n$"))
+
+
+def _failures(events: list[dict]) -> list[str]:
+    """What was logged as an error (Twisted's own ``log.err`` events included)."""
+    failed = (e.get("log_failure") or e.get("failure") for e in events)
+    return [str(failure.value) for failure in failed if failure is not None]
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_connection_lost_while_readied_is_a_plain_failure_at_start() -> None:
+    """Lost before Redis answered its first step: connecting fails with the reason, and
+    nothing is logged (Twisted's ClientService, readying it, logged NoTransition)."""
+    events: list[dict] = []
+    globalLogPublisher.addObserver(events.append)
+    port = reactor.listenTCP(0, Factory.forProtocol(_HangsUpWhenAsked), interface="127.0.0.1")
+    url = f"redis://127.0.0.1:{port.getHost().port}/0"
+    try:
+        with pytest.raises(ClusterUnavailable, match=f"cluster {url}: Redis connection lost"):
+            await connect(url, reactor)
+        await deferLater(reactor, 0.2, lambda: None)  # the disconnection told to the service
+    finally:
+        globalLogPublisher.removeObserver(events.append)
+        await port.stopListening()
+    assert _failures(events) == []
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_reconnection_lost_while_readied_is_tried_again() -> None:
+    """The connection drops; the next one is lost before it is ready (warned, not
+    used, nothing told to listeners); the one after it is used."""
+    events: list[dict] = []
+    made: list[_StandIn] = []
+    plan = ["ok", "hang up", "ok"]
+    factory = Factory.forProtocol(lambda: _StandIn(plan, made))
+    port = reactor.listenTCP(0, factory, interface="127.0.0.1")
+    url = f"redis://127.0.0.1:{port.getHost().port}/0"
+    redis = await connect(url, reactor)
+    back: list[str] = []
+    lost: list[str] = []
+    redis.on_reconnect(lambda: back.append("back"))
+    redis.on_lost(lost.append)
+    globalLogPublisher.addObserver(events.append)
+    try:
+        made[0].transport.loseConnection()
+        await wait_until(lambda: back == ["back"])
+        assert len(made) == 3 and redis.connected
+        assert lost == [f"Redis connection lost ({url})"]
+        assert await redis.ping() == b"OK"  # the stand-in's answer, on the third
+        warned = [e for e in events if "refused a new connection" in e.get("log_format", "")]
+        assert [e["why"] for e in warned] == [
+            "Redis connection lost: Connection was closed cleanly."
+        ]
+    finally:
+        globalLogPublisher.removeObserver(events.append)
+        await redis.disconnect()
+        await port.stopListening()
+    assert _failures(events) == []
 
 
 class socket_nobody_listens_on:  # noqa: N801 (a context manager, read as a phrase)

@@ -58,10 +58,13 @@ import hiredis
 from twisted.application.internet import ClientService, backoffPolicy
 from twisted.internet.defer import Deferred, FirstError, fail, gatherResults
 from twisted.internet.endpoints import TCP4ClientEndpoint
-from twisted.internet.interfaces import IProtocol, IReactorTCP, IReactorTime, ITCPTransport
+from twisted.internet.interfaces import IReactorTCP, IReactorTime, ITCPTransport
 from twisted.internet.protocol import Factory, Protocol
 from twisted.internet.task import deferLater
+from twisted.logger import Logger
 from twisted.python.failure import Failure
+
+_log = Logger()
 
 #: Seconds between attempts to reach Redis again: from the first, growing to the last.
 RETRY_FIRST, RETRY_MOST = 0.25, 2.0
@@ -194,40 +197,43 @@ class RedisConnection:
         self._database = database
         self._prepare = prepare
         self._current: _Connection | None = None
-        #: The connection made last, readied before it becomes the current one.
-        self._newest: _Connection | None = None
         self._connections = 0
+        #: Connections refused in a row (a step failed): they lengthen the wait before
+        #: the next attempt as failed attempts do.
+        self._refused = 0
+        #: Told how the first connection's readying went (start waits on it).
+        self._first_ready: Deferred[None] = Deferred()
         self._reconnect_listeners: list[Callable[[], None]] = []
         self._lost_listeners: list[Callable[[str], None]] = []
-        factory = Factory.forProtocol(lambda: _Connection(self._made, on_message))
+        factory = Factory.forProtocol(lambda: _Connection(self._ready, on_message))
+        backoff = backoffPolicy(initialDelay=RETRY_FIRST, maxDelay=RETRY_MOST)
         # The reactor is the clock of the retries too (every reactor is both).
         self._clock = clock = cast(IReactorTime, reactor)
+        # No prepareConnection: a connection lost while ClientService waits on one is
+        # told to its state machine twice (failed, then disconnected), and Twisted 26.10
+        # logs NoTransition for the second. Readied here instead, a connection is
+        # connected as far as the service knows, and its loss a plain disconnection.
         self._service = ClientService(
             TCP4ClientEndpoint(reactor, host, port, timeout=CONNECT_TIMEOUT),
             factory,
-            retryPolicy=backoffPolicy(initialDelay=RETRY_FIRST, maxDelay=RETRY_MOST),
+            retryPolicy=lambda attempt: backoff(attempt + self._refused),
             clock=clock,
-            prepareConnection=self._connected,
         )
 
     async def start(self) -> None:
-        """Connect; ClusterUnavailable if Redis is not there (at start it must be)."""
+        """Connect; ClusterUnavailable if Redis is not there or refuses us (at start it
+        must be there)."""
         self._service.startService()
         try:
             await self._service.whenConnected(failAfterFailures=1)
+            await self._first_ready
         except Exception as error:
             await self.disconnect()
             raise ClusterUnavailable(f"cluster {self.url}: {error}") from None
 
-    def _made(self, connection: _Connection) -> None:
-        self._newest = connection
-
-    def _connected(self, _: IProtocol) -> Deferred[Any]:
+    def _ready(self, connection: _Connection) -> None:
         """Ready a new connection (``CLIENT REPLY`` taken, its database, a subscriber's
-        channels) before any command goes on it. (``ClientService`` passes a proxy of
-        it; the connection itself is the one made last.)"""
-        connection = self._newest
-        assert connection is not None  # made before it is readied
+        channels) before any command goes on it."""
         connection.lost.addCallback(self._lost, connection)
         # A Redis that refuses CLIENT REPLY (before 3.2, or the command disabled) would
         # answer PUBLISH commands after all, and their replies would be taken for
@@ -240,21 +246,32 @@ class RedisConnection:
 
         def ready(_: object) -> None:
             self._current = connection
+            self._refused = 0
             self._connections += 1
-            if self._connections > 1:
+            if self._connections == 1:
+                self._first_ready.callback(None)
+            else:
                 for listener in list(self._reconnect_listeners):
                     listener()
 
-        def refused(failure: Failure) -> Failure:
-            # Redis refused a step (a database it does not have): this connection is
-            # not used, and the service tries again later.
+        def refused(failure: Failure) -> None:
+            # Redis refused a step (a database it does not have), or the connection
+            # went meanwhile: it is not used, and the service tries again later.
             if failure.check(FirstError):
                 failure = failure.value.subFailure
+            self._refused += 1
             assert connection.transport is not None
             connection.transport.loseConnection()
-            return failure
+            if self._connections == 0 and not self._first_ready.called:
+                self._first_ready.errback(failure)
+            else:
+                _log.warn(
+                    "cluster Redis {url} refused a new connection: {why}; trying again",
+                    url=self.url,
+                    why=failure.getErrorMessage(),
+                )
 
-        return gatherResults(steps, consumeErrors=True).addCallbacks(ready, refused)
+        gatherResults(steps, consumeErrors=True).addCallbacks(ready, refused)
 
     def _lost(self, _: object, connection: _Connection) -> None:
         if self._current is connection:
