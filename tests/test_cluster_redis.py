@@ -106,6 +106,9 @@ async def test_what_is_published_reaches_the_subscriber_in_order(redis_url) -> N
         await wait_until(lambda: len(received) == 100)
         assert received == [(b"one" if i % 2 else b"two", b"%d" % i) for i in range(100)]
         assert redis._current is not None and not redis._current._waiting
+        # The PUBLISH commands went straight to the socket, the ECHO through Twisted's
+        # buffer, and still in order.
+        assert redis._current._write_through is True
         # Nothing holds a small command back (Nagle) for an acknowledgement.
         handle = redis._current.transport.getHandle()
         assert handle.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY)

@@ -46,8 +46,7 @@ from twisted.web.http import HTTPChannel
 
 import nakama_rt
 from nakama_rt import library_internals as internals
-from nakama_rt.library_internals import CHECKED, COPIED, Copied, Internal
-from nakama_rt.socket.framing import can_send_now, send_now
+from nakama_rt.library_internals import CHECKED, COPIED, Copied, Internal, can_send_now, send_now
 
 DISTRIBUTIONS = {"autobahn": "autobahn", "twisted": "Twisted"}
 
@@ -289,7 +288,7 @@ def test_twisted_web_refuses_a_large_head_through_the_override() -> None:
     )
 
 
-# Twisted: a real TCP connection's write buffer, as framing.send_now reads it
+# Twisted: a real TCP connection's write buffer, as library_internals.send_now reads it
 
 
 class FDSet:

@@ -8,7 +8,8 @@ import errno
 from twisted.internet.task import Clock
 from twisted.internet.testing import StringTransport
 
-from nakama_rt.socket.framing import TurnWriter, can_send_now, send_now
+from nakama_rt.library_internals import can_send_now, send_now
+from nakama_rt.socket.framing import TurnWriter
 
 
 class FakeSocket:

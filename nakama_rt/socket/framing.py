@@ -11,12 +11,9 @@ are built by :func:`nakama_rt.wire.codec.websocket_frame`.
 
 from __future__ import annotations
 
-from typing import Protocol, TypeGuard
+from typing import Protocol
 
-from twisted.internet import tcp
 from twisted.internet.interfaces import IReactorTime
-
-from nakama_rt.library_internals import TCP_WRITE_STATE
 
 
 def whole_frames(data: bytes, limit: int) -> tuple[list[tuple[int, int, bool]], int]:
@@ -93,46 +90,6 @@ def unmask(payload: bytes, mask: bytes) -> bytes:
     key = (mask * ((size >> 2) + 1))[:size]
     unmasked = int.from_bytes(payload, "little") ^ int.from_bytes(key, "little")
     return unmasked.to_bytes(size, "little")
-
-
-def can_send_now(transport: object) -> TypeGuard[tcp.Connection]:
-    """Whether :func:`send_now` may write to ``transport``'s socket itself: a plain
-    TCP connection of Twisted's (not TLS, not a test's fake transport). True tells
-    the type checker that ``transport`` is a ``tcp.Connection``."""
-    return (
-        isinstance(transport, tcp.Connection)
-        and not transport.TLS
-        and all(hasattr(transport, name) for name in TCP_WRITE_STATE)
-    )
-
-
-def send_now(transport: tcp.Connection, frame: bytes) -> bytes:
-    """Send ``frame`` on the socket at once when nothing is waiting in the transport's
-    buffer; return what is left for ``transport.write`` (usually nothing).
-
-    Twisted only buffers a write and sends it on the next reactor turn, after
-    registering the socket for writability and unregistering it once sent: two
-    ``epoll_ctl`` calls and a pass through its write machinery for every write, about
-    a tenth of the server's CPU time under fan-out. When the buffer is empty the
-    bytes can go straight out, and whatever the kernel does not take is buffered as
-    usual, which keeps the order and Twisted's flow control. An error is left for
-    Twisted's next write to find. The buffer's state is Twisted's private attributes,
-    read here in place (this runs for every write): see
-    :data:`~nakama_rt.library_internals.TCP_WRITE_STATE`.
-    """
-    if (
-        transport._tempDataLen
-        or transport.offset != len(transport.dataBuffer)
-        or not transport.connected
-        or transport.disconnecting
-        or transport._writeDisconnected
-    ):
-        return frame
-    try:
-        sent = transport.socket.send(frame)
-    except OSError:  # EAGAIN, or a broken connection that Twisted's write reports
-        return frame
-    return frame[sent:]
 
 
 class Flushable(Protocol):

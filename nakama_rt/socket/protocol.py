@@ -34,17 +34,17 @@ from nakama_rt.config import Config
 from nakama_rt.counters import RealtimeCounts
 from nakama_rt.library_internals import (
     ONE_BYTE_CLOSE,
+    can_send_now,
     enter_open_state,
     fire_open,
+    send_now,
     websocket_connection_made,
 )
 from nakama_rt.logs import Logger
 from nakama_rt.socket.framing import (
     TurnWriter,
-    can_send_now,
     frame_payload,
     message_frame_limit,
-    send_now,
     whole_frames,
 )
 from nakama_rt.socket.lifecycle import (
@@ -233,7 +233,7 @@ class NakamaServerProtocol(WebSocketServerProtocol):
         behind when it accepts (no subprotocol, no extension), without parsing the
         request a second time."""
         transport = self.transport
-        # Straight to the socket when it can take it (see framing.send_now).
+        # Straight to the socket when it can take it (see library_internals.send_now).
         rest = send_now(transport, response) if can_send_now(transport) else response
         if rest:
             transport.write(rest)
