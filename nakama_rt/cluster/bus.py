@@ -34,7 +34,8 @@ from nakama_rt.logs import Logger
 #: refuses to join a cluster whose live nodes have another (``cluster/nodes.py``).
 #: 2: a forwarded envelope's header has its JSON size; a request that could not be
 #: served is answered (``calls.FAILED``). ``tests/test_cluster_protocol.py`` holds
-#: each number's message kinds (a shape changed within a kind it cannot see).
+#: each number's message kinds, and fails when a message of a kind is written otherwise
+#: than its frozen samples (``tests/samples/cluster_protocol_samples.json``).
 PROTOCOL = 2
 
 _LENGTH = struct.Struct(">I")
