@@ -78,7 +78,8 @@ class NakamaRT:
         delivery = None
         if config.cluster.redis:
             database = cluster_redis.parse_redis_url(config.cluster.redis)[2]
-            self.cluster = ClusterNode.build(config.name, reactor, database)
+            gap = config.cluster.publish_gap_ms / 1000
+            self.cluster = ClusterNode.build(config.name, reactor, database, gap)
             delivery = self.cluster.delivery
         self.server = RealtimeServer(
             config, reactor, self.storage, self.session_cache, delivery=delivery

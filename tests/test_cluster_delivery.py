@@ -33,11 +33,16 @@ class Node:
 
 
 async def start_nodes(
-    tmp_path, redis_url: str, names: tuple[str, ...], ttl: int = 10, **sections: dict
+    tmp_path,
+    redis_url: str,
+    names: tuple[str, ...],
+    ttl: int = 10,
+    cluster_keys: dict | None = None,
+    **sections: dict,
 ):
     started = []
     for name in names:
-        cluster = {"redis": redis_url, "node_ttl_sec": ttl}
+        cluster = {"redis": redis_url, "node_ttl_sec": ttl, **(cluster_keys or {})}
         config = make_config(tmp_path, cluster=cluster, **sections)
         app = NakamaRT(dataclasses.replace(config, name=name), reactor, bcrypt_cost=4)
         await app.start()
@@ -113,6 +118,28 @@ async def test_a_room_spans_two_nodes(nodes, fmt) -> None:
     assert [p["username"] for p in left["channel_presence_event"]["leaves"]] == ["bob"]
     await settle()
     assert a.app.cluster.tracker.node_of(bob_session) is None
+
+
+@pytest_twisted.ensureDeferred
+async def test_with_no_publish_gap_each_message_goes_in_its_own_turn(tmp_path, redis_url) -> None:
+    """``cluster.publish_gap_ms: 0``: what alice sends bob's node goes at the end of the
+    turn it was sent in, never held for a gap."""
+    nodes = await start_nodes(tmp_path, redis_url, ("a", "b"), cluster_keys={"publish_gap_ms": 0})
+    try:
+        a, b = nodes
+        assert (a.app.cluster.bus.gap, b.app.cluster.bus.gap) == (0, 0)
+        alice, bob = await alice_and_bob(nodes, "json")
+        await all_join("lobby", alice, bob)
+        bus = a.app.cluster.bus
+        before = bus.published
+        for n in range(3):
+            send = {"channel_id": "2...lobby", "content": f'{{"n":{n}}}'}
+            await alice.request({"cid": f"m{n}", "channel_message_send": send})
+            await wait_for(bob, has("channel_message"))
+        assert bus.published - before == 3  # one a message: no two in one turn
+    finally:
+        for node in nodes:
+            await node.stop()
 
 
 @pytest_twisted.ensureDeferred

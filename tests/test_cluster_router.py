@@ -44,30 +44,37 @@ def test_json_not_written_here_is_written_there_once() -> None:
     assert there.payload(Format.JSON) == encode(Format.JSON, chat_message())
 
 
+class TimedPublisher:
+    """Keeps when each PUBLISH went, on which channel, with how many messages."""
+
+    def __init__(self, clock) -> None:
+        self._clock = clock
+        self.published: list[tuple[float, bytes, int]] = []
+
+    def publish(self, channel: bytes, batch: bytes) -> None:
+        from nakama_rt.cluster.bus import split
+
+        self.published.append((self._clock.seconds(), channel, len(split(batch))))
+
+    def ping(self):
+        from twisted.internet.defer import succeed
+
+        return succeed(b"PONG")
+
+    def on_lost(self, listener) -> None:
+        pass
+
+
 def test_a_busy_channel_gathers_messages_into_one_publish() -> None:
     """An idle channel is published to at the end of the turn; one published to less
     than PUBLISH_GAP ago waits out the gap, gathering what comes meanwhile."""
-    from twisted.internet.defer import succeed
     from twisted.internet.task import Clock
 
-    from nakama_rt.cluster.bus import PUBLISH_GAP, ClusterBus, split
-
-    class Publisher:
-        def __init__(self) -> None:
-            self.published: list[tuple[float, bytes, int]] = []
-
-        def publish(self, channel: bytes, batch: bytes) -> None:
-            self.published.append((clock.seconds(), channel, len(split(batch))))
-
-        def ping(self):
-            return succeed(b"PONG")
-
-        def on_lost(self, listener) -> None:
-            pass
+    from nakama_rt.cluster.bus import PUBLISH_GAP, ClusterBus
 
     clock = Clock()
     bus = ClusterBus("a", clock)
-    publisher = Publisher()
+    publisher = TimedPublisher(clock)
     bus.attach(publisher, lambda kind, sender, body: None)
     bus.send("b", b"X", b"1")
     clock.advance(0)
@@ -80,6 +87,26 @@ def test_a_busy_channel_gathers_messages_into_one_publish() -> None:
     clock.advance(PUBLISH_GAP)
     assert publisher.published[2:] == [(PUBLISH_GAP, bus.channel("b"), 2)]
     assert (bus.sent_messages, bus.published) == (4, 3)
+
+
+def test_a_bus_without_a_gap_publishes_at_the_end_of_every_turn() -> None:
+    """``gap`` 0 (``cluster.publish_gap_ms: 0``): no channel waits for its last PUBLISH;
+    what one turn sends a channel still goes together."""
+    from twisted.internet.task import Clock
+
+    from nakama_rt.cluster.bus import ClusterBus
+
+    clock = Clock()
+    bus = ClusterBus("a", clock, gap=0)
+    publisher = TimedPublisher(clock)
+    bus.attach(publisher, lambda kind, sender, body: None)
+    bus.send("b", b"X", b"1")
+    bus.send("b", b"X", b"2")
+    clock.advance(0)
+    bus.send("b", b"X", b"3")
+    clock.advance(0)
+    channel = bus.channel("b")
+    assert publisher.published == [(0, channel, 2), (0, channel, 1)]
 
 
 def test_a_stopping_bus_publishes_what_waits_and_waits_for_its_answer_a_while() -> None:

@@ -87,6 +87,9 @@ def test_listeners_repeat_and_tls_turns_tcp_into_ssl(tmp_path) -> None:
         ({"session": {"single_socket": "maybe"}}, "session.single_socket must be true or false"),
         ({"socket": []}, "configuration section socket must be a mapping"),
         ({"runtime": {"env": ["novalue"]}}, "runtime.env entry 'novalue' must look like KEY=VALUE"),
+        ({"cluster": {"publish_gap_ms": "soon"}}, "cluster.publish_gap_ms must be a number"),
+        ({"cluster": {"publish_gap_ms": True}}, "cluster.publish_gap_ms must be a number"),
+        ({"cluster": {"publish_gap_ms": float("nan")}}, "cluster.publish_gap_ms must be a number"),
     ],
 )
 def test_bad_files_name_the_key(data, message) -> None:
@@ -99,6 +102,8 @@ def test_bad_files_name_the_key(data, message) -> None:
     [
         ({"cluster": {"node_ttl_sec": 0}}, "cluster.node_ttl_sec must be greater than 0"),
         ({"cluster": {"redis": "127.0.0.1:6379"}}, "cluster.redis must be a redis:// URL"),
+        ({"cluster": {"publish_gap_ms": -1}}, "cluster.publish_gap_ms must be from 0 to 100"),
+        ({"cluster": {"publish_gap_ms": 101}}, "cluster.publish_gap_ms must be from 0 to 100"),
         ({"name": "a.b"}, "name must be letters, digits, '-' or '_'"),
         ({"name": ""}, "name must be letters, digits, '-' or '_'"),
         (

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from twisted.internet.interfaces import IReactorTime
 
-from nakama_rt.cluster.bus import ClusterBus
+from nakama_rt.cluster.bus import PUBLISH_GAP, ClusterBus
 from nakama_rt.cluster.calls import ClusterCalls
 from nakama_rt.cluster.directory import (
     ClusterDirectory,
@@ -51,10 +51,13 @@ class ClusterNode:
     delivery: Delivery
 
     @classmethod
-    def build(cls, name: str, clock: IReactorTime, database: int = 0) -> ClusterNode:
-        """The node's parts, wired, for the cluster on Redis database ``database``;
+    def build(
+        cls, name: str, clock: IReactorTime, database: int = 0, gap: float = PUBLISH_GAP
+    ) -> ClusterNode:
+        """The node's parts, wired, for the cluster on Redis database ``database``,
+        publishing to each node at most once a ``gap`` (seconds);
         :meth:`ClusterBus.listen` connects them."""
-        bus = ClusterBus(name, clock, database)
+        bus = ClusterBus(name, clock, database, gap)
         sessions, counts = SessionRegistry(), RealtimeCounts()
         here_only = HereOnly()
         tracker = ClusterTracker(name, bus, here_only)
