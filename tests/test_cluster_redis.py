@@ -181,17 +181,10 @@ async def test_a_server_that_is_not_redis_is_refused_at_connect() -> None:
             await port.stopListening()
 
 
-class _HangsUpWhenAsked(Protocol):
-    """Hangs up on the first command, as a Redis going away mid-handshake would."""
-
-    def dataReceived(self, data: bytes) -> None:  # noqa: N802
-        assert self.transport is not None
-        self.transport.loseConnection()
-
-
 class _StandIn(Protocol):
     """Redis enough for a commands connection: the n-th connection made is answered as
-    ``plan[n]`` says ("ok" to everything, "hang up" at the first command)."""
+    ``plan[n]`` says (the last entry for any after it): "ok" to every command, or
+    "hang up" at the first, as a Redis going away mid-handshake would."""
 
     def __init__(self, plan: list[str], made: list[_StandIn]) -> None:
         self._how = plan[min(len(made), len(plan) - 1)]
@@ -217,7 +210,9 @@ async def test_a_connection_lost_while_readied_is_a_plain_failure_at_start() -> 
     nothing is logged (Twisted's ClientService, readying it, logged NoTransition)."""
     events: list[dict] = []
     globalLogPublisher.addObserver(events.append)
-    port = reactor.listenTCP(0, Factory.forProtocol(_HangsUpWhenAsked), interface="127.0.0.1")
+    made: list[_StandIn] = []
+    factory = Factory.forProtocol(lambda: _StandIn(["hang up"], made))
+    port = reactor.listenTCP(0, factory, interface="127.0.0.1")
     url = f"redis://127.0.0.1:{port.getHost().port}/0"
     try:
         with pytest.raises(ClusterUnavailable, match=f"cluster {url}: Redis connection lost"):

@@ -65,10 +65,10 @@ from twisted.internet.endpoints import TCP4ClientEndpoint
 from twisted.internet.interfaces import IReactorTCP, IReactorTime, ITCPTransport
 from twisted.internet.protocol import Factory, Protocol
 from twisted.internet.task import deferLater
-from twisted.logger import Logger
 from twisted.python.failure import Failure
 
 from nakama_rt.library_internals import can_send_now, send_now
+from nakama_rt.logs import Logger
 
 _log = Logger()
 
