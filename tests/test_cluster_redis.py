@@ -183,8 +183,9 @@ async def test_a_server_that_is_not_redis_is_refused_at_connect() -> None:
 
 class _StandIn(Protocol):
     """Redis enough for a commands connection: the n-th connection made is answered as
-    ``plan[n]`` says (the last entry for any after it): "ok" to every command, or
-    "hang up" at the first, as a Redis going away mid-handshake would."""
+    ``plan[n]`` says (the last entry for any after it): "ok" to every command;
+    "hang up" at the first, as a Redis going away mid-handshake would; or "silent",
+    as a stopped Redis (or a proxy with nothing behind it) would be."""
 
     def __init__(self, plan: list[str], made: list[_StandIn]) -> None:
         self._how = plan[min(len(made), len(plan) - 1)]
@@ -194,7 +195,7 @@ class _StandIn(Protocol):
         assert self.transport is not None
         if self._how == "hang up":
             self.transport.loseConnection()
-        else:
+        elif self._how == "ok":
             self.transport.write(b"+OK\r\n" * data.count(b"\r\n$"))
 
 
@@ -204,19 +205,28 @@ def _failures(events: list[dict]) -> list[str]:
     return [str(failure.value) for failure in failed if failure is not None]
 
 
+#: How a stand-in fails a connection being readied, and the reason given for it.
+NOT_READIED = [
+    ("hang up", "Redis connection lost: Connection was closed cleanly."),
+    ("silent", "Redis did not answer within 0.2 s"),
+]
+
+
+@pytest.mark.parametrize("how, why", NOT_READIED)
 @pytest_twisted.ensureDeferred
-async def test_a_connection_lost_while_readied_is_a_plain_failure_at_start() -> None:
-    """Lost before Redis answered its first step: connecting fails with the reason, and
-    nothing is logged (Twisted's ClientService, readying it, logged NoTransition)."""
+async def test_a_connection_not_readied_is_a_plain_failure_at_start(how, why) -> None:
+    """Lost, or unanswered, before Redis answered its first step: connecting fails with
+    the reason, and nothing is logged (Twisted's ClientService, readying it, logged
+    NoTransition for a lost one; an unanswered one was waited for without end)."""
     events: list[dict] = []
     globalLogPublisher.addObserver(events.append)
     made: list[_StandIn] = []
-    factory = Factory.forProtocol(lambda: _StandIn(["hang up"], made))
+    factory = Factory.forProtocol(lambda: _StandIn([how], made))
     port = reactor.listenTCP(0, factory, interface="127.0.0.1")
     url = f"redis://127.0.0.1:{port.getHost().port}/0"
     try:
-        with pytest.raises(ClusterUnavailable, match=f"cluster {url}: Redis connection lost"):
-            await connect(url, reactor)
+        with pytest.raises(ClusterUnavailable, match=f"cluster {url}: {why}"):
+            await connect(url, reactor, timeout=0.2)
         await deferLater(reactor, 0.2, lambda: None)  # the disconnection told to the service
     finally:
         globalLogPublisher.removeObserver(events.append)
@@ -224,17 +234,18 @@ async def test_a_connection_lost_while_readied_is_a_plain_failure_at_start() -> 
     assert _failures(events) == []
 
 
+@pytest.mark.parametrize("how, why", NOT_READIED)
 @pytest_twisted.ensureDeferred
-async def test_a_reconnection_lost_while_readied_is_tried_again() -> None:
-    """The connection drops; the next one is lost before it is ready (warned, not
-    used, nothing told to listeners); the one after it is used."""
+async def test_a_reconnection_not_readied_is_tried_again(how, why) -> None:
+    """The connection drops; the next one is lost or unanswered before it is ready
+    (warned, not used, nothing told to listeners); the one after it is used."""
     events: list[dict] = []
     made: list[_StandIn] = []
-    plan = ["ok", "hang up", "ok"]
+    plan = ["ok", how, "ok"]
     factory = Factory.forProtocol(lambda: _StandIn(plan, made))
     port = reactor.listenTCP(0, factory, interface="127.0.0.1")
     url = f"redis://127.0.0.1:{port.getHost().port}/0"
-    redis = await connect(url, reactor)
+    redis = await connect(url, reactor, timeout=0.2)
     back: list[str] = []
     lost: list[str] = []
     redis.on_reconnect(lambda: back.append("back"))
@@ -247,9 +258,7 @@ async def test_a_reconnection_lost_while_readied_is_tried_again() -> None:
         assert lost == [f"Redis connection lost ({url})"]
         assert await redis.ping() == b"OK"  # the stand-in's answer, on the third
         warned = [e for e in events if "refused a new connection" in e.get("log_format", "")]
-        assert [e["why"] for e in warned] == [
-            "Redis connection lost: Connection was closed cleanly."
-        ]
+        assert [e["why"] for e in warned] == [why]
     finally:
         globalLogPublisher.removeObserver(events.append)
         await redis.disconnect()

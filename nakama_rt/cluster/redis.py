@@ -74,7 +74,8 @@ _log = Logger()
 
 #: Seconds between attempts to reach Redis again: from the first, growing to the last.
 RETRY_FIRST, RETRY_MOST = 0.25, 2.0
-#: Seconds a connection attempt may take.
+#: Seconds a connection attempt may take, and again for Redis to answer its first
+#: commands (a silent server is given up on, not waited for).
 CONNECT_TIMEOUT = 5
 
 
@@ -171,9 +172,13 @@ class _Connection(Protocol):
                 self._reply(reply)
         except hiredis.ProtocolError as error:
             # Not Redis at the other end, or a broken stream: start over.
-            self._fail_all(ClusterUnavailable(f"Redis protocol error: {error}"))
-            assert self.transport is not None
-            self.transport.loseConnection()
+            self.give_up(ClusterUnavailable(f"Redis protocol error: {error}"))
+
+    def give_up(self, error: Exception) -> None:
+        """Fail what waits for an answer with ``error``, and close the connection."""
+        self._fail_all(error)
+        assert self.transport is not None
+        self.transport.loseConnection()
 
     def _reply(self, reply: Any) -> None:
         on_message = self._on_message
@@ -208,8 +213,10 @@ class RedisConnection:
         reactor: IReactorTCP,
         on_message: MessageReceiver | None = None,
         prepare: Callable[[_Connection], Deferred[Any] | None] | None = None,
+        timeout: float = CONNECT_TIMEOUT,
     ) -> None:
         self.url = url
+        self._timeout = timeout
         host, port, database = parse_redis_url(url)
         self._database = database
         self._prepare = prepare
@@ -231,7 +238,7 @@ class RedisConnection:
         # logs NoTransition for the second. Readied here instead, a connection is
         # connected as far as the service knows, and its loss a plain disconnection.
         self._service = ClientService(
-            TCP4ClientEndpoint(reactor, host, port, timeout=CONNECT_TIMEOUT),
+            TCP4ClientEndpoint(reactor, host, port, timeout=timeout),
             factory,
             retryPolicy=lambda attempt: backoff(attempt + self._refused),
             clock=clock,
@@ -260,8 +267,11 @@ class RedisConnection:
             steps.append(connection.execute(b"SELECT", self._database))
         if self._prepare is not None and (step := self._prepare(connection)) is not None:
             steps.append(step)
+        silent = ClusterUnavailable(f"Redis did not answer within {self._timeout:g} s")
+        deadline = self._clock.callLater(self._timeout, connection.give_up, silent)
 
         def ready(_: object) -> None:
+            deadline.cancel()
             self._current = connection
             self._refused = 0
             self._connections += 1
@@ -272,10 +282,13 @@ class RedisConnection:
                     listener()
 
         def refused(failure: Failure) -> None:
-            # Redis refused a step (a database it does not have), or the connection
-            # went meanwhile: it is not used, and the service tries again later.
+            # Redis refused a step (a database it does not have), did not answer in
+            # time, or the connection went meanwhile: it is not used, and the service
+            # tries again later.
             if failure.check(FirstError):
                 failure = failure.value.subFailure
+            if deadline.active():
+                deadline.cancel()
             self._refused += 1
             assert connection.transport is not None
             connection.transport.loseConnection()
@@ -380,9 +393,12 @@ class RedisConnection:
         return stopping
 
 
-async def connect(url: str, reactor: IReactorTCP) -> RedisConnection:
-    """A connection to the cluster's Redis; ClusterUnavailable when it is not there."""
-    connection = RedisConnection(url, reactor)
+async def connect(
+    url: str, reactor: IReactorTCP, timeout: float = CONNECT_TIMEOUT
+) -> RedisConnection:
+    """A connection to the cluster's Redis; ClusterUnavailable when it is not there, or
+    does not answer within ``timeout`` seconds."""
+    connection = RedisConnection(url, reactor, timeout=timeout)
     await connection.start()
     return connection
 
