@@ -4,7 +4,11 @@ errors, pub/sub, a Redis that goes away and comes back, and what is not Redis.""
 from __future__ import annotations
 
 import socket
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
 
+import hiredis
 import pytest
 import pytest_twisted
 from redis_fixtures import drop_connections
@@ -14,7 +18,13 @@ from twisted.internet.protocol import Factory, Protocol
 from twisted.internet.task import deferLater
 from twisted.logger import globalLogPublisher
 
-from nakama_rt.cluster.redis import ClusterUnavailable, RedisError, connect, subscribe
+from nakama_rt.cluster.redis import (
+    ClusterUnavailable,
+    RedisConnection,
+    RedisError,
+    connect,
+    subscribe,
+)
 
 
 async def wait_until(condition, timeout: float = 5.0) -> None:
@@ -189,14 +199,18 @@ class _StandIn(Protocol):
 
     def __init__(self, plan: list[str], made: list[_StandIn]) -> None:
         self._how = plan[min(len(made), len(plan) - 1)]
+        self._commands = hiredis.Reader()
         made.append(self)
 
     def dataReceived(self, data: bytes) -> None:  # noqa: N802
         assert self.transport is not None
         if self._how == "hang up":
             self.transport.loseConnection()
-        elif self._how == "ok":
-            self.transport.write(b"+OK\r\n" * data.count(b"\r\n$"))
+            return
+        self._commands.feed(data)
+        while self._commands.gets() is not False:
+            if self._how == "ok":
+                self.transport.write(b"+OK\r\n")
 
 
 def _failures(events: list[dict]) -> list[str]:
@@ -234,36 +248,89 @@ async def test_a_connection_not_readied_is_a_plain_failure_at_start(how, why) ->
     assert _failures(events) == []
 
 
+@dataclass
+class Watched:
+    """A connection to a stand-in Redis, with what its listeners heard and what was
+    logged meanwhile."""
+
+    redis: RedisConnection
+    url: str
+    made: list[_StandIn]
+    back: list[str] = field(default_factory=list)
+    lost: list[str] = field(default_factory=list)
+    events: list[dict] = field(default_factory=list)
+
+    def warned(self, text: str) -> list[dict]:
+        return [e for e in self.events if text in e.get("log_format", "")]
+
+
+@asynccontextmanager
+async def watched_stand_in(plan: list[str]) -> AsyncIterator[Watched]:
+    """Connected (timeout 0.2 s) to stand-ins answering as ``plan`` says; nothing may
+    be logged as an error meanwhile."""
+    made: list[_StandIn] = []
+    factory = Factory.forProtocol(lambda: _StandIn(plan, made))
+    port = reactor.listenTCP(0, factory, interface="127.0.0.1")
+    url = f"redis://127.0.0.1:{port.getHost().port}/0"
+    watched = Watched(await connect(url, reactor, timeout=0.2), url, made)
+    watched.redis.on_reconnect(lambda: watched.back.append("back"))
+    watched.redis.on_lost(watched.lost.append)
+    globalLogPublisher.addObserver(watched.events.append)
+    try:
+        yield watched
+    finally:
+        globalLogPublisher.removeObserver(watched.events.append)
+        await watched.redis.disconnect()
+        await port.stopListening()
+    assert _failures(watched.events) == []
+
+
 @pytest.mark.parametrize("how, why", NOT_READIED)
 @pytest_twisted.ensureDeferred
 async def test_a_reconnection_not_readied_is_tried_again(how, why) -> None:
     """The connection drops; the next one is lost or unanswered before it is ready
     (warned, not used, nothing told to listeners); the one after it is used."""
+    async with watched_stand_in(["ok", how, "ok"]) as watched:
+        watched.made[0].transport.loseConnection()
+        await wait_until(lambda: watched.back == ["back"])
+        assert len(watched.made) == 3 and watched.redis.connected
+        assert watched.lost == [f"Redis connection lost ({watched.url})"]
+        assert await watched.redis.ping() == b"OK"  # the stand-in's answer, on the third
+        assert [e["why"] for e in watched.warned("refused a new connection")] == [why]
+
+
+@pytest_twisted.ensureDeferred
+async def test_an_idle_connection_is_probed_and_kept(redis_url) -> None:
+    """Nothing asked of Redis: a PING every timeout shows it is there; the connection
+    stays the same one."""
     events: list[dict] = []
-    made: list[_StandIn] = []
-    plan = ["ok", how, "ok"]
-    factory = Factory.forProtocol(lambda: _StandIn(plan, made))
-    port = reactor.listenTCP(0, factory, interface="127.0.0.1")
-    url = f"redis://127.0.0.1:{port.getHost().port}/0"
-    redis = await connect(url, reactor, timeout=0.2)
-    back: list[str] = []
-    lost: list[str] = []
-    redis.on_reconnect(lambda: back.append("back"))
-    redis.on_lost(lost.append)
     globalLogPublisher.addObserver(events.append)
+    redis = await connect(redis_url, reactor, timeout=0.2)
     try:
-        made[0].transport.loseConnection()
-        await wait_until(lambda: back == ["back"])
-        assert len(made) == 3 and redis.connected
-        assert lost == [f"Redis connection lost ({url})"]
-        assert await redis.ping() == b"OK"  # the stand-in's answer, on the third
-        warned = [e for e in events if "refused a new connection" in e.get("log_format", "")]
-        assert [e["why"] for e in warned] == [why]
+        first = redis._current
+        await deferLater(reactor, 1.0, lambda: None)
+        assert redis._current is first and first.heard >= 3  # answered PINGs
     finally:
         globalLogPublisher.removeObserver(events.append)
         await redis.disconnect()
-        await port.stopListening()
-    assert _failures(events) == []
+    assert not [e for e in events if "went silent" in e.get("log_format", "")]
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_redis_gone_silent_is_given_up_and_reached_again() -> None:
+    """Redis stops answering on a connection in use (stopped, or a network cut that
+    leaves TCP up): within two timeouts what waits fails, listeners hear the loss, and
+    a new connection is made."""
+    async with watched_stand_in(["ok"]) as watched:
+        watched.made[0]._how = "silent"
+        pending = watched.redis.get(b"key")
+        with pytest.raises(ClusterUnavailable, match="Redis did not answer within 0.2 s"):
+            await pending
+        await wait_until(lambda: watched.back == ["back"])
+        assert watched.lost == [f"Redis connection lost ({watched.url})"]
+        assert len(watched.made) == 2
+        assert await watched.redis.get(b"key") == b"OK"  # the new stand-in's answer
+        assert len(watched.warned("went silent")) == 1
 
 
 class socket_nobody_listens_on:  # noqa: N801 (a context manager, read as a phrase)

@@ -8,6 +8,11 @@ each published message to the bus. A command sent while Redis is away fails at o
 with :class:`ClusterUnavailable` (the caller says what that means for its players);
 the connection comes back by itself.
 
+A Redis that answers nothing for :data:`CONNECT_TIMEOUT` while something is asked of
+it (a stopped Redis, or one a network cut leaves behind a TCP connection that looks
+up for hours) is given up on, and the connection made again: each connection asks a
+PING when it has had nothing to ask for that long.
+
 A PUBLISH goes without a reply (``CLIENT REPLY SKIP`` before it): nothing here reads
 Redis's count of subscribers, and that reply woke the publishing node once more for
 every PUBLISH, 30 to 40 us of its CPU each on this project's 2-core machine (a PUBLISH
@@ -62,7 +67,7 @@ import hiredis
 from twisted.application.internet import ClientService, backoffPolicy
 from twisted.internet.defer import Deferred, FirstError, fail, gatherResults
 from twisted.internet.endpoints import TCP4ClientEndpoint
-from twisted.internet.interfaces import IReactorTCP, IReactorTime, ITCPTransport
+from twisted.internet.interfaces import IDelayedCall, IReactorTCP, IReactorTime, ITCPTransport
 from twisted.internet.protocol import Factory, Protocol
 from twisted.internet.task import deferLater
 from twisted.python.failure import Failure
@@ -127,6 +132,8 @@ class _Connection(Protocol):
         self._waiting: deque[Deferred[Any]] = deque()
         self._on_message = on_message
         self.lost: Deferred[None] = Deferred()
+        #: How many times Redis sent something (replies, published messages).
+        self.heard = 0
         #: Whether PUBLISH commands may skip Twisted's write buffer (a plain TCP one).
         self._write_through: bool | None = None
 
@@ -165,6 +172,7 @@ class _Connection(Protocol):
         self._made(self)
 
     def dataReceived(self, data: bytes) -> None:  # noqa: N802 (Twisted's name)
+        self.heard += 1
         reader = self._reader
         try:
             reader.feed(data)
@@ -175,10 +183,16 @@ class _Connection(Protocol):
             self.give_up(ClusterUnavailable(f"Redis protocol error: {error}"))
 
     def give_up(self, error: Exception) -> None:
-        """Fail what waits for an answer with ``error``, and close the connection."""
+        """Fail what waits for an answer with ``error``, and drop the connection at
+        once (what waits to be written would never go to a peer that is not there)."""
         self._fail_all(error)
         assert self.transport is not None
-        self.transport.loseConnection()
+        cast(ITCPTransport, self.transport).abortConnection()
+
+    @property
+    def waiting(self) -> int:
+        """Commands sent and not answered yet."""
+        return len(self._waiting)
 
     def _reply(self, reply: Any) -> None:
         on_message = self._on_message
@@ -217,6 +231,7 @@ class RedisConnection:
     ) -> None:
         self.url = url
         self._timeout = timeout
+        self._silent = f"Redis did not answer within {timeout:g} s"
         host, port, database = parse_redis_url(url)
         self._database = database
         self._prepare = prepare
@@ -227,6 +242,9 @@ class RedisConnection:
         self._refused = 0
         #: Told how the first connection's readying went (start waits on it).
         self._first_ready: Deferred[None] = Deferred()
+        #: The next check that Redis still answers, and what the last one found.
+        self._probe_call: IDelayedCall | None = None
+        self._probed: tuple[_Connection, int] | None = None
         self._reconnect_listeners: list[Callable[[], None]] = []
         self._lost_listeners: list[Callable[[str], None]] = []
         factory = Factory.forProtocol(lambda: _Connection(self._ready, on_message))
@@ -254,6 +272,27 @@ class RedisConnection:
         except Exception as error:
             await self.disconnect()
             raise ClusterUnavailable(f"cluster {self.url}: {error}") from None
+        self._probe_call = self._clock.callLater(self._timeout, self._probe)
+
+    def _probe(self) -> None:
+        """Every ``timeout``: give the connection up if Redis sent nothing since the
+        last check, while something was asked of it; else ask it a PING when nothing
+        is. So a Redis that stopped, or a peer gone without a word (a network cut
+        leaves TCP up for hours), is found within two timeouts: what waits fails,
+        and the connection is made again."""
+        self._probe_call = self._clock.callLater(self._timeout, self._probe)
+        connection = self._current
+        if connection is None:
+            self._probed = None
+            return
+        if self._probed == (connection, connection.heard):
+            _log.warn("cluster Redis {url} went silent: reconnecting", url=self.url)
+            connection.give_up(ClusterUnavailable(self._silent))
+            self._probed = None
+            return
+        if not connection.waiting:
+            connection.execute(b"PING").addErrback(lambda _: None)  # failed with the rest
+        self._probed = (connection, connection.heard)
 
     def _ready(self, connection: _Connection) -> None:
         """Ready a new connection (``CLIENT REPLY`` taken, its database, a subscriber's
@@ -267,7 +306,7 @@ class RedisConnection:
             steps.append(connection.execute(b"SELECT", self._database))
         if self._prepare is not None and (step := self._prepare(connection)) is not None:
             steps.append(step)
-        silent = ClusterUnavailable(f"Redis did not answer within {self._timeout:g} s")
+        silent = ClusterUnavailable(self._silent)
         deadline = self._clock.callLater(self._timeout, connection.give_up, silent)
 
         def ready(_: object) -> None:
@@ -386,6 +425,8 @@ class RedisConnection:
     def disconnect(self) -> Deferred[None]:
         """Close the connection and stop reconnecting."""
         self._current = None
+        if self._probe_call is not None and self._probe_call.active():
+            self._probe_call.cancel()
         # In a turn of its own: the service refuses a stop from within its own
         # callbacks (a caller may disconnect as soon as it is told it connected).
         stopping: Deferred[None] = deferLater(self._clock, 0, lambda: None)
