@@ -300,19 +300,28 @@ async def test_a_reconnection_not_readied_is_tried_again(how, why) -> None:
 
 
 @pytest_twisted.ensureDeferred
-async def test_an_idle_connection_is_probed_and_kept(redis_url) -> None:
-    """Nothing asked of Redis: a PING every timeout shows it is there; the connection
-    stays the same one."""
+async def test_idle_connections_are_probed_and_kept(redis_url) -> None:
+    """Nothing asked of Redis: a PING every timeout shows it is there, on a commands
+    connection and on a subscriber (whose PING Redis answers in its subscribed form);
+    each stays the same connection, and the subscriber still gets what is published."""
     events: list[dict] = []
     globalLogPublisher.addObserver(events.append)
+    received: list[bytes] = []
     redis = await connect(redis_url, reactor, timeout=0.2)
+    subscriber = await subscribe(
+        redis_url, reactor, [b"ch"], lambda c, m: received.append(m), timeout=0.2
+    )
     try:
-        first = redis._current
+        first, subscribed = redis._current, subscriber._current
         await deferLater(reactor, 1.0, lambda: None)
         assert redis._current is first and first.heard >= 3  # answered PINGs
+        assert subscriber._current is subscribed and subscribed.heard >= 3
+        redis.publish(b"ch", b"still here")
+        await wait_until(lambda: received == [b"still here"])
     finally:
         globalLogPublisher.removeObserver(events.append)
         await redis.disconnect()
+        await subscriber.disconnect()
     assert not [e for e in events if "went silent" in e.get("log_format", "")]
 
 

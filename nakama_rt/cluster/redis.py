@@ -445,14 +445,18 @@ async def connect(
 
 
 async def subscribe(
-    url: str, reactor: IReactorTCP, channels: Sequence[bytes], on_message: MessageReceiver
+    url: str,
+    reactor: IReactorTCP,
+    channels: Sequence[bytes],
+    on_message: MessageReceiver,
+    timeout: float = CONNECT_TIMEOUT,
 ) -> RedisConnection:
     """A connection subscribed to ``channels``, handing each message published on them
     to ``on_message``. When Redis comes back after it went away, the connection
     subscribes again before its reconnect listeners are called (what was published
     meanwhile is lost)."""
     subscriber = RedisConnection(
-        url, reactor, on_message, lambda connection: connection.subscribe(channels)
+        url, reactor, on_message, lambda connection: connection.subscribe(channels), timeout
     )
     await subscriber.start()
     return subscriber
