@@ -42,7 +42,7 @@ def subscriber(url: str) -> None:
     from nakama_rt.cluster.bus import ClusterBus, split
     from nakama_rt.cluster.redis import parse_redis_url, subscribe
 
-    bus = ClusterBus("b", reactor, parse_redis_url(url)[2])
+    bus = ClusterBus("b", reactor, parse_redis_url(url).database)
 
     async def start() -> None:
         await subscribe(url, reactor, [bus.channel("b")], lambda _, batch: split(batch))
@@ -61,7 +61,7 @@ def publisher(url: str, gap: float, messages: int) -> None:
     from nakama_rt.cluster.bus import ClusterBus
     from nakama_rt.cluster.redis import connect, parse_redis_url
 
-    bus = ClusterBus("a", reactor, parse_redis_url(url)[2])
+    bus = ClusterBus("a", reactor, parse_redis_url(url).database)
     signal.signal(signal.SIGUSR1, lambda *_: print(bus.published, flush=True))
 
     def tick() -> None:

@@ -77,7 +77,7 @@ class NakamaRT:
         self.cluster: ClusterNode | None = None
         delivery = None
         if config.cluster.redis:
-            database = cluster_redis.parse_redis_url(config.cluster.redis)[2]
+            database = cluster_redis.parse_redis_url(config.cluster.redis).database
             gap = config.cluster.publish_gap_ms / 1000
             self.cluster = ClusterNode.build(config.name, reactor, database, gap)
             delivery = self.cluster.delivery

@@ -12,6 +12,7 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import orjson
 import yaml
@@ -143,6 +144,16 @@ class ConsoleConfig:
     token_expiry_sec: int = 86400
     #: Signs the console's session cookie.
     signing_key: str = "defaultsigningkey"
+
+
+def without_password(url: str) -> str:
+    """``url`` as it may be shown (logs, errors): a password in it becomes ``***``."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    user = parts.username or ""
+    host = parts.netloc.rsplit("@", 1)[1]
+    return urlunsplit(parts._replace(netloc=f"{user}:***@{host}"))
 
 
 #: The longest wait between PUBLISH commands: past it, messages between players would
@@ -296,7 +307,8 @@ class Config:
                 f"not {self.cluster.publish_gap_ms}"
             )
         if self.cluster.redis and not self.cluster.redis.startswith("redis://"):
-            raise ConfigError(f"cluster.redis must be a redis:// URL, not {self.cluster.redis!r}")
+            shown = without_password(self.cluster.redis)
+            raise ConfigError(f"cluster.redis must be a redis:// URL, not {shown!r}")
         if self.shutdown_grace_sec < 0:
             raise ConfigError("shutdown_grace_sec must be 0 or more")
         if self.workers < 1:

@@ -4,7 +4,11 @@ test. Without Redis they are skipped, except under CI (``CI`` set), where they f
 from __future__ import annotations
 
 import os
+import shutil
 import socket
+import subprocess
+import time
+from collections.abc import Iterator
 from urllib.parse import urlsplit
 
 import pytest
@@ -74,3 +78,40 @@ def drop_connections(url: str) -> int:
 def publish(url: str, channel: str, message: str) -> None:
     """PUBLISH ``message`` on ``channel``, as any client of the Redis could."""
     _command(url, "PUBLISH", channel, message)
+
+
+#: The password of :func:`redis_with_password`'s Redis.
+PASSWORD = "s3cret:/@pass"
+
+
+@pytest.fixture
+def redis_with_password(redis_url: str, tmp_path) -> Iterator[tuple[str, int]]:
+    """A Redis server of its own on a free loopback port, which asks for
+    :data:`PASSWORD` (``requirepass``): its (host, port). Needs ``redis-server``, as
+    the test Redis does."""
+    binary = shutil.which("redis-server")
+    if binary is None:
+        if os.environ.get("CI"):
+            pytest.fail("no redis-server to start a Redis with a password")
+        pytest.skip("no redis-server to start a Redis with a password")
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = subprocess.Popen(
+        [binary, "--port", str(port), "--bind", "127.0.0.1", "--requirepass", PASSWORD]
+        + ["--save", "", "--appendonly", "no", "--dir", str(tmp_path)],
+        stdout=subprocess.DEVNULL,
+    )
+    try:
+        for _ in range(200):
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                time.sleep(0.01)
+        else:
+            pytest.fail(f"redis-server did not listen on {port}")
+        yield "127.0.0.1", port
+    finally:
+        server.terminate()
+        server.wait(timeout=10)

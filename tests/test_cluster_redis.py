@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 import hiredis
 import pytest
 import pytest_twisted
-from redis_fixtures import drop_connections
+from redis_fixtures import PASSWORD, drop_connections
 from twisted.internet import reactor
 from twisted.internet.defer import gatherResults
 from twisted.internet.protocol import Factory, Protocol
@@ -23,6 +23,7 @@ from nakama_rt.cluster.redis import (
     RedisConnection,
     RedisError,
     connect,
+    parse_redis_url,
     subscribe,
 )
 
@@ -340,6 +341,45 @@ async def test_a_redis_gone_silent_is_given_up_and_reached_again() -> None:
         assert len(watched.made) == 2
         assert await watched.redis.get(b"key") == b"OK"  # the new stand-in's answer
         assert len(watched.warned("went silent")) == 1
+
+
+def test_a_url_gives_its_address_and_is_shown_without_its_password() -> None:
+    address = parse_redis_url("redis://:s3cret%3A%2F%40pass@127.0.0.1:6390/2")
+    assert (address.host, address.port, address.database) == ("127.0.0.1", 6390, 2)
+    assert (address.username, address.password) == (None, "s3cret:/@pass")
+    assert address.shown == "redis://:***@127.0.0.1:6390/2"
+    address = parse_redis_url("redis://game:pw@redis.example/0")
+    assert (address.username, address.password, address.port) == ("game", "pw", 6379)
+    assert address.shown == "redis://game:***@redis.example/0"
+    plain = parse_redis_url("redis://127.0.0.1")
+    assert (plain.password, plain.database, plain.shown) == (None, 0, "redis://127.0.0.1")
+    with pytest.raises(ValueError) as refused:
+        parse_redis_url("rediss://:pw@host/0")
+    assert "pw" not in str(refused.value) and "***" in str(refused.value)
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_redis_with_a_password_takes_it_from_the_url(redis_with_password) -> None:
+    """AUTH goes first (nothing else is answered before it); a wrong or missing
+    password is refused with Redis's reason, and never shown."""
+    host, port = redis_with_password
+    secret = "s3cret%3A%2F%40pass"  # PASSWORD, as a URL writes it
+    url = f"redis://:{secret}@{host}:{port}/1"
+    redis = await connect(url, reactor)
+    try:
+        assert redis.url == f"redis://:***@{host}:{port}/1"
+        assert await redis.set(b"k", b"v") == b"OK"
+        info = (await redis.execute(b"CLIENT", b"INFO")).decode()
+        assert " db=1 " in info
+    finally:
+        await redis.disconnect()
+    for wrong, reason in (
+        (f"redis://:nope@{host}:{port}/1", "WRONGPASS"),
+        (f"redis://{host}:{port}/1", "NOAUTH"),
+    ):
+        with pytest.raises(ClusterUnavailable, match=reason) as refused:
+            await connect(wrong, reactor)
+        assert "nope" not in str(refused.value) and PASSWORD not in str(refused.value)
 
 
 class socket_nobody_listens_on:  # noqa: N801 (a context manager, read as a phrase)

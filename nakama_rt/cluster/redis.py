@@ -60,8 +60,9 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any, cast
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 import hiredis
 from twisted.application.internet import ClientService, backoffPolicy
@@ -72,6 +73,7 @@ from twisted.internet.protocol import Factory, Protocol
 from twisted.internet.task import deferLater
 from twisted.python.failure import Failure
 
+from nakama_rt.config import without_password
 from nakama_rt.library_internals import can_send_now, send_now
 from nakama_rt.logs import Logger
 
@@ -92,15 +94,35 @@ class RedisError(Exception):
     """Redis answered a command with an error (its text is the message)."""
 
 
-def parse_redis_url(url: str) -> tuple[str, int, int]:
-    """``(host, port, database)`` of ``redis://host:port/db`` (6379 and 0 by default)."""
+@dataclass(frozen=True)
+class RedisAddress:
+    """Where the cluster's Redis is, and who we are to it."""
+
+    host: str
+    port: int
+    database: int
+    #: For ``AUTH`` (a Redis 6 ACL user; none: the default user).
+    username: str | None = None
+    password: str | None = None
+    #: The URL as messages and logs show it: without its password.
+    shown: str = ""
+
+
+def parse_redis_url(url: str) -> RedisAddress:
+    """The address in ``redis://[[user]:password@]host[:port][/db]`` (port 6379 and
+    database 0 by default), as redis-py and Redis's own tools write it."""
     parts = urlsplit(url)
+    shown = without_password(url)
     if parts.scheme != "redis" or not parts.hostname:
-        raise ValueError(f"not a redis://host:port/db URL: {url!r}")
+        raise ValueError(f"not a redis://host:port/db URL: {shown!r}")
     path = parts.path.strip("/")
     if path and not path.isdigit():
-        raise ValueError(f"the database of {url!r} must be a number")
-    return parts.hostname, parts.port or 6379, int(path or 0)
+        raise ValueError(f"the database of {shown!r} must be a number")
+    username = unquote(parts.username) if parts.username else None
+    password = unquote(parts.password) if parts.password is not None else None
+    return RedisAddress(
+        parts.hostname, parts.port or 6379, int(path or 0), username, password, shown
+    )
 
 
 #: Called with (channel, message) for each message published on a subscribed channel.
@@ -229,11 +251,12 @@ class RedisConnection:
         prepare: Callable[[_Connection], Deferred[Any] | None] | None = None,
         timeout: float = CONNECT_TIMEOUT,
     ) -> None:
-        self.url = url
+        address = parse_redis_url(url)
+        #: The URL without its password (for every message and log line).
+        self.url = address.shown
+        self._address = address
         self._timeout = timeout
         self._silent = f"Redis did not answer within {timeout:g} s"
-        host, port, database = parse_redis_url(url)
-        self._database = database
         self._prepare = prepare
         self._current: _Connection | None = None
         self._connections = 0
@@ -256,7 +279,7 @@ class RedisConnection:
         # logs NoTransition for the second. Readied here instead, a connection is
         # connected as far as the service knows, and its loss a plain disconnection.
         self._service = ClientService(
-            TCP4ClientEndpoint(reactor, host, port, timeout=timeout),
+            TCP4ClientEndpoint(reactor, address.host, address.port, timeout=timeout),
             factory,
             retryPolicy=lambda attempt: backoff(attempt + self._refused),
             clock=clock,
@@ -301,9 +324,15 @@ class RedisConnection:
         # A Redis that refuses CLIENT REPLY (before 3.2, or the command disabled) would
         # answer PUBLISH commands after all, and their replies would be taken for
         # others': such a connection is refused, with Redis's reason.
-        steps: list[Deferred[Any]] = [connection.execute(b"CLIENT", b"REPLY", b"ON")]
-        if self._database:
-            steps.append(connection.execute(b"SELECT", self._database))
+        steps: list[Deferred[Any]] = []
+        address = self._address
+        if address.password is not None:
+            # First: a Redis with a password answers nothing else before it.
+            user = [address.username] if address.username else []
+            steps.append(connection.execute(b"AUTH", *user, address.password))
+        steps.append(connection.execute(b"CLIENT", b"REPLY", b"ON"))
+        if address.database:
+            steps.append(connection.execute(b"SELECT", address.database))
         if self._prepare is not None and (step := self._prepare(connection)) is not None:
             steps.append(step)
         silent = ClusterUnavailable(self._silent)

@@ -31,7 +31,7 @@ from twisted.python.failure import Failure
 
 from nakama_rt._version import __version__
 from nakama_rt.cluster import redis as cluster_redis
-from nakama_rt.config import Config
+from nakama_rt.config import Config, without_password
 from nakama_rt.listeners import bound_name, listen_failure_reason, wanted_name
 from nakama_rt.logs import Logger, set_level
 from nakama_rt.service import (
@@ -240,7 +240,8 @@ class Supervisor(Service):
             await redis.disconnect()
         except Exception as error:
             unavailable = isinstance(error, cluster_redis.ClusterUnavailable)
-            self._fail(str(error) if unavailable else f"cluster {url}: {error}")
+            shown = without_password(url)
+            self._fail(str(error) if unavailable else f"cluster {shown}: {error}")
             return
         if not self._stopping:
             # Next turn: out of the Redis connection's log context.
