@@ -165,7 +165,8 @@ MAX_PUBLISH_GAP_MS = 100
 class ClusterConfig:
     """One server over processes and machines (off unless ``redis`` is set)."""
 
-    #: ``redis://host:port/db``: the Redis the nodes of one cluster share.
+    #: ``redis://[[user]:password@]host:port/db`` (``rediss://`` with TLS): the Redis
+    #: the nodes of one cluster share.
     redis: str = ""
     #: Seconds a node stays listed without a heartbeat (it renews at a third of that).
     node_ttl_sec: int = 10
@@ -306,9 +307,9 @@ class Config:
                 f"cluster.publish_gap_ms must be from 0 to {MAX_PUBLISH_GAP_MS}, "
                 f"not {self.cluster.publish_gap_ms}"
             )
-        if self.cluster.redis and not self.cluster.redis.startswith("redis://"):
+        if self.cluster.redis and not self.cluster.redis.startswith(("redis://", "rediss://")):
             shown = without_password(self.cluster.redis)
-            raise ConfigError(f"cluster.redis must be a redis:// URL, not {shown!r}")
+            raise ConfigError(f"cluster.redis must be a redis:// (or rediss://) URL, not {shown!r}")
         if self.shutdown_grace_sec < 0:
             raise ConfigError("shutdown_grace_sec must be 0 or more")
         if self.workers < 1:

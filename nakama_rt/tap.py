@@ -337,8 +337,8 @@ class Options(usage.Options):
             "cluster",
             None,
             None,
-            "redis://[:password@]host:port/db: join the cluster of the nodes on this Redis "
-            "(cluster.redis).",
+            "redis://[:password@]host:port/db (rediss:// for TLS): join the cluster of the "
+            "nodes on this Redis (cluster.redis).",
         ],
         ["node", None, None, "This node's name (name; default nakama)."],
         [

@@ -6,7 +6,7 @@ import dataclasses
 
 import pytest
 import pytest_twisted
-from redis_fixtures import redis_url, redis_with_password  # noqa: F401 (fixtures, for every test module)
+from redis_fixtures import private_redis, redis_url  # noqa: F401 (fixtures, for every test module)
 from storage_fixtures import storage_kind  # noqa: F401 (a fixture, for every test module)
 from twisted.internet import reactor
 from twisted.internet.defer import inlineCallbacks

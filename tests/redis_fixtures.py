@@ -8,7 +8,7 @@ import shutil
 import socket
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from urllib.parse import urlsplit
 
 import pytest
@@ -80,38 +80,47 @@ def publish(url: str, channel: str, message: str) -> None:
     _command(url, "PUBLISH", channel, message)
 
 
-#: The password of :func:`redis_with_password`'s Redis.
-PASSWORD = "s3cret:/@pass"
+#: Starts a Redis server of its own with these options; its loopback port.
+PrivateRedis = Callable[..., int]
 
 
 @pytest.fixture
-def redis_with_password(redis_url: str, tmp_path) -> Iterator[tuple[str, int]]:
-    """A Redis server of its own on a free loopback port, which asks for
-    :data:`PASSWORD` (``requirepass``): its (host, port). Needs ``redis-server``, as
-    the test Redis does."""
+def private_redis(redis_url: str, tmp_path) -> Iterator[PrivateRedis]:
+    """Start Redis servers of their own, each on a free loopback port with the options
+    given (``tls=True``: that port is its TLS one, and plain TCP is off), all stopped
+    after the test. Needs ``redis-server``, as the test Redis does."""
     binary = shutil.which("redis-server")
     if binary is None:
         if os.environ.get("CI"):
-            pytest.fail("no redis-server to start a Redis with a password")
-        pytest.skip("no redis-server to start a Redis with a password")
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    server = subprocess.Popen(
-        [binary, "--port", str(port), "--bind", "127.0.0.1", "--requirepass", PASSWORD]
-        + ["--save", "", "--appendonly", "no", "--dir", str(tmp_path)],
-        stdout=subprocess.DEVNULL,
-    )
-    try:
+            pytest.fail("no redis-server to start a Redis of the test's own")
+        pytest.skip("no redis-server to start a Redis of the test's own")
+    servers: list[subprocess.Popen] = []
+
+    def start(*options: str, tls: bool = False) -> int:
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
+        ports = ["--port", "0", "--tls-port", str(port)] if tls else ["--port", str(port)]
+        directory = tmp_path / f"redis-{port}"
+        directory.mkdir()
+        servers.append(
+            subprocess.Popen(
+                [binary, *ports, "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
+                + ["--dir", str(directory), *options],
+                stdout=subprocess.DEVNULL,
+            )
+        )
         for _ in range(200):
             try:
                 socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
+                return port
             except OSError:
                 time.sleep(0.01)
-        else:
-            pytest.fail(f"redis-server did not listen on {port}")
-        yield "127.0.0.1", port
+        pytest.fail(f"redis-server did not listen on {port}")
+
+    try:
+        yield start
     finally:
-        server.terminate()
-        server.wait(timeout=10)
+        for server in servers:
+            server.terminate()
+            server.wait(timeout=10)

@@ -7,11 +7,13 @@ import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from urllib.parse import quote
 
 import hiredis
 import pytest
 import pytest_twisted
-from redis_fixtures import PASSWORD, drop_connections
+from redis_fixtures import drop_connections
+from test_embedding import self_signed
 from twisted.internet import reactor
 from twisted.internet.defer import gatherResults
 from twisted.internet.protocol import Factory, Protocol
@@ -353,33 +355,68 @@ def test_a_url_gives_its_address_and_is_shown_without_its_password() -> None:
     assert address.shown == "redis://game:***@redis.example/0"
     plain = parse_redis_url("redis://127.0.0.1")
     assert (plain.password, plain.database, plain.shown) == (None, 0, "redis://127.0.0.1")
-    with pytest.raises(ValueError) as refused:
-        parse_redis_url("rediss://:pw@host/0")
-    assert "pw" not in str(refused.value) and "***" in str(refused.value)
+    tls = parse_redis_url("rediss://:pw@redis.example:6380/3?ssl_ca_certs=/etc/ca.pem")
+    assert (tls.tls, tls.ca_certs, tls.port, tls.database) == (True, "/etc/ca.pem", 6380, 3)
+    assert not plain.tls and parse_redis_url("rediss://h").ca_certs is None
+    for wrong in ("http://:pw@host/0", "redis://:pw@host/x", "redis://:pw@h/0?ssl_ca_certs=a"):
+        with pytest.raises(ValueError) as refused:
+            parse_redis_url(wrong)
+        assert "pw" not in str(refused.value) and "***" in str(refused.value)
+
+
+#: The password of the Redis that asks for one.
+PASSWORD = "s3cret:/@pass"
 
 
 @pytest_twisted.ensureDeferred
-async def test_a_redis_with_a_password_takes_it_from_the_url(redis_with_password) -> None:
+async def test_a_redis_with_a_password_takes_it_from_the_url(private_redis) -> None:
     """AUTH goes first (nothing else is answered before it); a wrong or missing
     password is refused with Redis's reason, and never shown."""
-    host, port = redis_with_password
-    secret = "s3cret%3A%2F%40pass"  # PASSWORD, as a URL writes it
-    url = f"redis://:{secret}@{host}:{port}/1"
+    port = private_redis("--requirepass", PASSWORD)
+    url = f"redis://:{quote(PASSWORD, safe='')}@127.0.0.1:{port}/1"
     redis = await connect(url, reactor)
     try:
-        assert redis.url == f"redis://:***@{host}:{port}/1"
+        assert redis.url == f"redis://:***@127.0.0.1:{port}/1"
         assert await redis.set(b"k", b"v") == b"OK"
         info = (await redis.execute(b"CLIENT", b"INFO")).decode()
         assert " db=1 " in info
     finally:
         await redis.disconnect()
     for wrong, reason in (
-        (f"redis://:nope@{host}:{port}/1", "WRONGPASS"),
-        (f"redis://{host}:{port}/1", "NOAUTH"),
+        (f"redis://:nope@127.0.0.1:{port}/1", "WRONGPASS"),
+        (f"redis://127.0.0.1:{port}/1", "NOAUTH"),
     ):
         with pytest.raises(ClusterUnavailable, match=reason) as refused:
             await connect(wrong, reactor)
         assert "nope" not in str(refused.value) and PASSWORD not in str(refused.value)
+
+
+@pytest_twisted.ensureDeferred
+async def test_rediss_speaks_tls_and_checks_the_certificate(private_redis, tmp_path) -> None:
+    """``rediss://``: TLS to a Redis whose certificate ``ssl_ca_certs`` vouches for;
+    published messages arrive over it; a certificate nothing vouches for, or a CA file
+    that cannot be read, is refused at connect with the reason."""
+    cert, key, _ = self_signed(tmp_path)
+    tls = ["--tls-cert-file", cert, "--tls-key-file", key, "--tls-ca-cert-file", cert]
+    port = private_redis(*tls, "--tls-auth-clients", "no", tls=True)
+    url = f"rediss://localhost:{port}/2?ssl_ca_certs={cert}"
+    received: list[bytes] = []
+    subscriber = await subscribe(url, reactor, [b"ch"], lambda c, m: received.append(m))
+    redis = await connect(url, reactor)
+    try:
+        assert await redis.set(b"k", b"v") == b"OK"
+        redis.publish(b"ch", b"over tls")
+        await wait_until(lambda: received == [b"over tls"])
+        handle = redis._current.transport.transport.getHandle()  # TLS's TCP connection
+        assert handle.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY)
+    finally:
+        await redis.disconnect()
+        await subscriber.disconnect()
+    with pytest.raises(ClusterUnavailable, match="certificate verify failed"):
+        await connect(f"rediss://localhost:{port}/2", reactor)  # the system's roots
+    missing = tmp_path / "missing.pem"
+    with pytest.raises(ClusterUnavailable, match=f"cannot read ssl_ca_certs {missing}"):
+        await connect(f"rediss://localhost:{port}/2?ssl_ca_certs={missing}", reactor)
 
 
 class socket_nobody_listens_on:  # noqa: N801 (a context manager, read as a phrase)

@@ -86,7 +86,7 @@ def test_help_documents_every_option(tmp_path) -> None:
         (["--config", "missing.yml"], "cannot read config file missing.yml"),
         (["--log-level", "loud"], "logger.level must be one of"),
         (["--node", "a.b"], "name must be letters, digits, '-' or '_' (it ends match ids)"),
-        (["--cluster", "http://x"], "cluster.redis must be a redis:// URL"),
+        (["--cluster", "http://x"], "cluster.redis must be a redis:// (or rediss://) URL"),
         (["--workers", "many"], "workers must be an integer"),
         (["--workers", "0"], "workers must be 1 or more, not 0"),
     ],

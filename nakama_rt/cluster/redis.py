@@ -8,6 +8,10 @@ each published message to the bus. A command sent while Redis is away fails at o
 with :class:`ClusterUnavailable` (the caller says what that means for its players);
 the connection comes back by itself.
 
+A password in the URL goes first, with ``AUTH`` (it is never shown: messages and
+logs give the URL with ``***``), and ``rediss://`` wraps the connection in TLS with
+Twisted's own client TLS, checking Redis's certificate for its host name.
+
 A Redis that answers nothing for :data:`CONNECT_TIMEOUT` while something is asked of
 it (a stopped Redis, or one a network cut leaves behind a TCP connection that looks
 up for hours) is given up on, and the connection made again: each connection asks a
@@ -61,15 +65,24 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, cast
-from urllib.parse import unquote, urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit
 
 import hiredis
+from OpenSSL import SSL
 from twisted.application.internet import ClientService, backoffPolicy
 from twisted.internet.defer import Deferred, FirstError, fail, gatherResults
-from twisted.internet.endpoints import TCP4ClientEndpoint
-from twisted.internet.interfaces import IDelayedCall, IReactorTCP, IReactorTime, ITCPTransport
+from twisted.internet.endpoints import TCP4ClientEndpoint, wrapClientTLS
+from twisted.internet.interfaces import (
+    IDelayedCall,
+    IReactorTCP,
+    IReactorTime,
+    IStreamClientEndpoint,
+    ITCPTransport,
+)
 from twisted.internet.protocol import Factory, Protocol
+from twisted.internet.ssl import Certificate, optionsForClientTLS, platformTrust
 from twisted.internet.task import deferLater
 from twisted.python.failure import Failure
 
@@ -106,22 +119,51 @@ class RedisAddress:
     password: str | None = None
     #: The URL as messages and logs show it: without its password.
     shown: str = ""
+    #: ``rediss://``: TLS, Redis's certificate checked for ``host`` against the PEM
+    #: file ``ca_certs`` (``?ssl_ca_certs=``), or else the system's trusted roots.
+    tls: bool = False
+    ca_certs: str | None = None
+
+    def endpoint(self, reactor: IReactorTCP, timeout: float) -> IStreamClientEndpoint:
+        """Where connections go; ClusterUnavailable when ``ca_certs`` cannot be read."""
+        tcp = TCP4ClientEndpoint(reactor, self.host, self.port, timeout=timeout)
+        if not self.tls:
+            return tcp
+        if self.ca_certs is None:
+            options = optionsForClientTLS(self.host, trustRoot=platformTrust())
+        else:
+            try:
+                authority = Certificate.loadPEM(Path(self.ca_certs).read_bytes())
+            except (OSError, SSL.Error) as error:
+                why = getattr(error, "strerror", None) or "not a PEM certificate"
+                raise ClusterUnavailable(
+                    f"cluster {self.shown}: cannot read ssl_ca_certs {self.ca_certs}: {why}"
+                ) from None
+            options = optionsForClientTLS(self.host, trustRoot=authority)
+        return wrapClientTLS(options, tcp)
 
 
 def parse_redis_url(url: str) -> RedisAddress:
     """The address in ``redis://[[user]:password@]host[:port][/db]`` (port 6379 and
-    database 0 by default), as redis-py and Redis's own tools write it."""
+    database 0 by default), or ``rediss://...`` for TLS with an optional
+    ``?ssl_ca_certs=PATH``, as redis-py and Redis's own tools write them."""
     parts = urlsplit(url)
     shown = without_password(url)
-    if parts.scheme != "redis" or not parts.hostname:
+    if parts.scheme not in ("redis", "rediss") or not parts.hostname:
         raise ValueError(f"not a redis://host:port/db URL: {shown!r}")
     path = parts.path.strip("/")
     if path and not path.isdigit():
         raise ValueError(f"the database of {shown!r} must be a number")
+    query = parse_qs(parts.query, keep_blank_values=True)
+    tls = parts.scheme == "rediss"
+    if set(query) - ({"ssl_ca_certs"} if tls else set()):
+        raise ValueError(f"{shown!r} takes no options but ssl_ca_certs (with rediss://)")
     username = unquote(parts.username) if parts.username else None
     password = unquote(parts.password) if parts.password is not None else None
+    ca_certs = query["ssl_ca_certs"][-1] if "ssl_ca_certs" in query else None
+    port = parts.port or 6379
     return RedisAddress(
-        parts.hostname, parts.port or 6379, int(path or 0), username, password, shown
+        parts.hostname, port, int(path or 0), username, password, shown, tls, ca_certs
     )
 
 
@@ -190,7 +232,11 @@ class _Connection(Protocol):
         return gatherResults(confirmed, consumeErrors=True)
 
     def connectionMade(self) -> None:  # noqa: N802 (Twisted's name)
-        cast(ITCPTransport, self.transport).setTcpNoDelay(True)  # (TCP4ClientEndpoint's)
+        # The TCP connection's, under TLS too (its transport is then TLS's wrapper).
+        transport = self.transport
+        if not ITCPTransport.providedBy(transport):
+            transport = getattr(transport, "transport", None)
+        cast(ITCPTransport, transport).setTcpNoDelay(True)
         self._made(self)
 
     def dataReceived(self, data: bytes) -> None:  # noqa: N802 (Twisted's name)
@@ -279,7 +325,7 @@ class RedisConnection:
         # logs NoTransition for the second. Readied here instead, a connection is
         # connected as far as the service knows, and its loss a plain disconnection.
         self._service = ClientService(
-            TCP4ClientEndpoint(reactor, address.host, address.port, timeout=timeout),
+            address.endpoint(reactor, timeout),
             factory,
             retryPolicy=lambda attempt: backoff(attempt + self._refused),
             clock=clock,
