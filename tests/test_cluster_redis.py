@@ -414,9 +414,11 @@ async def test_rediss_speaks_tls_and_checks_the_certificate(private_redis, tmp_p
         await subscriber.disconnect()
     with pytest.raises(ClusterUnavailable, match="certificate verify failed"):
         await connect(f"rediss://localhost:{port}/2", reactor)  # the system's roots
-    missing = tmp_path / "missing.pem"
-    with pytest.raises(ClusterUnavailable, match=f"cannot read ssl_ca_certs {missing}"):
-        await connect(f"rediss://localhost:{port}/2?ssl_ca_certs={missing}", reactor)
+    missing, garbage = tmp_path / "missing.pem", tmp_path / "garbage.pem"
+    garbage.write_text("not a certificate")
+    for path, why in ((missing, "No such file"), (garbage, "not a PEM certificate")):
+        with pytest.raises(ClusterUnavailable, match=f"cannot read ssl_ca_certs {path}: {why}"):
+            await connect(f"rediss://localhost:{port}/2?ssl_ca_certs={path}", reactor)
 
 
 class socket_nobody_listens_on:  # noqa: N801 (a context manager, read as a phrase)

@@ -70,7 +70,7 @@ from typing import Any, cast
 from urllib.parse import parse_qs, unquote, urlsplit
 
 import hiredis
-from OpenSSL import SSL
+from OpenSSL import crypto
 from twisted.application.internet import ClientService, backoffPolicy
 from twisted.internet.defer import Deferred, FirstError, fail, gatherResults
 from twisted.internet.endpoints import TCP4ClientEndpoint, wrapClientTLS
@@ -134,7 +134,7 @@ class RedisAddress:
         else:
             try:
                 authority = Certificate.loadPEM(Path(self.ca_certs).read_bytes())
-            except (OSError, SSL.Error) as error:
+            except (OSError, crypto.Error) as error:
                 why = getattr(error, "strerror", None) or "not a PEM certificate"
                 raise ClusterUnavailable(
                     f"cluster {self.shown}: cannot read ssl_ca_certs {self.ca_certs}: {why}"
