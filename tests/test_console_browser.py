@@ -188,6 +188,9 @@ def _end_match(driver, base: str, match_id: str) -> None:
     grace.send_keys("0")
     _screenshot(driver, "console-matches")
     row.find_element(By.CSS_SELECTOR, "button").click()
+    # The answer is a new page: read it once the old one is gone (an element found on
+    # the old page and read after it went fails with "does not belong to the document").
+    WebDriverWait(driver, WAIT_S).until(ready.staleness_of(row))
     WebDriverWait(driver, WAIT_S).until(
         ready.text_to_be_present_in_element((By.CSS_SELECTOR, ".main"), "No match.")
     )
@@ -247,6 +250,7 @@ def _disconnect_live_row(driver, session_id: str) -> None:
 
     row = driver.find_element(By.CSS_SELECTOR, f"#live-sessions tr[data-session='{session_id}']")
     row.find_element(By.CSS_SELECTOR, "button").click()
+    WebDriverWait(driver, WAIT_S).until(ready.staleness_of(row))  # the answer's page
     WebDriverWait(driver, WAIT_S).until(
         ready.presence_of_element_located((By.CSS_SELECTOR, "[data-figure='sessions']"))
     )
