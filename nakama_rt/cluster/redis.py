@@ -406,7 +406,7 @@ class RedisConnection:
             self._refused += 1
             assert connection.transport is not None
             connection.transport.loseConnection()
-            if self._connections == 0 and not self._first_ready.called:
+            if not self._first_ready.called:  # the first connection: start says why
                 self._first_ready.errback(failure)
             else:
                 _log.warn(
